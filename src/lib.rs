@@ -1,0 +1,15 @@
+//! sft: secure file transfer over a hostile network.
+//!
+//! ```text
+//!  bytes in ──► proto (sans-IO state machines) ──► bytes + events out
+//!                  │ validated calls
+//!                  ▼
+//!               crypto (core layer: system OpenSSL)
+//! ```
+//!
+//! Dependencies flow one way: cli → proto → crypto. Only [`crypto`] names
+//! OpenSSL.
+#![forbid(unsafe_code)]
+
+pub mod crypto;
+pub mod keys;
