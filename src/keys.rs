@@ -1,0 +1,190 @@
+//! Identity key files and public-key lines.
+//!
+//! - Private key: PKCS#8 PEM (RFC 5958, RFC 8410), so `openssl pkey -in KEY
+//!   -noout` reads it; written with `create_new` and mode 0600, and refused
+//!   on load when group or others can read it (as ssh refuses).
+//! - Public key: one line `sft-ed25519 <base64 of the 32 raw bytes> [comment]`.
+
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use crate::crypto::ed25519::{Fingerprint, SigningKey, VerifyingKey};
+use crate::crypto::CryptoError;
+
+/// Algorithm tag that starts a public-key line.
+pub const KEY_TYPE: &str = "sft-ed25519";
+
+/// Why a key file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// A file operation failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// The key file already exists; keys are never overwritten.
+    #[error("{0} already exists; refusing to overwrite a key (move it away first)")]
+    Exists(PathBuf),
+    /// The private key file is readable by group or others.
+    #[error("permissions {mode:04o} for {path} are too open: a private key must not be accessible by others\nhint: run `chmod 600 {path}`")]
+    TooOpen { path: PathBuf, mode: u32 },
+    /// The file does not hold a key sft can read.
+    #[error("{path}: {reason}")]
+    Malformed { path: PathBuf, reason: String },
+    /// A failure in the crypto core.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> KeyError + 'a {
+    move |source| KeyError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A public key with its optional comment, as on one public-key line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicKeyLine {
+    /// The Ed25519 public key.
+    pub key: VerifyingKey,
+    /// Free text after the key (often `user@host`); may be empty.
+    pub comment: String,
+}
+
+impl PublicKeyLine {
+    /// Parses `sft-ed25519 <base64> [comment]`.
+    ///
+    /// # Errors
+    /// A message saying which part is wrong.
+    pub fn parse(line: &str) -> Result<Self, String> {
+        let mut parts = line.trim().splitn(3, char::is_whitespace);
+        match parts.next() {
+            Some(KEY_TYPE) => {}
+            Some(other) => return Err(format!("unknown key type {other:?}, expected {KEY_TYPE}")),
+            None => return Err("empty line".into()),
+        }
+        let b64 = parts
+            .next()
+            .ok_or("missing base64 key after the key type")?;
+        let raw = STANDARD
+            .decode(b64)
+            .map_err(|_| "key is not valid base64".to_string())?;
+        let key = VerifyingKey::from_bytes(&raw).map_err(|e| e.to_string())?;
+        let comment = parts.next().unwrap_or("").trim().to_string();
+        Ok(PublicKeyLine { key, comment })
+    }
+}
+
+impl fmt::Display for PublicKeyLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{KEY_TYPE} {}", STANDARD.encode(self.key.as_bytes()))?;
+        if !self.comment.is_empty() {
+            write!(f, " {}", self.comment)?;
+        }
+        Ok(())
+    }
+}
+
+/// The path of the public-key file that goes with private key `path`
+/// (`path` + `.pub`).
+pub fn public_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".pub");
+    PathBuf::from(p)
+}
+
+/// Writes `key` to `path` (PKCS#8 PEM, mode 0600, `create_new`) and its
+/// public line to `path.pub` (mode 0644). Neither file may exist already.
+///
+/// # Errors
+/// `Exists` if either file exists; `Io` for other file errors.
+pub fn write_identity(path: &Path, key: &SigningKey, comment: &str) -> Result<(), KeyError> {
+    let pub_path = public_path(path);
+    for p in [path, pub_path.as_path()] {
+        if p.symlink_metadata().is_ok() {
+            return Err(KeyError::Exists(p.to_path_buf()));
+        }
+    }
+    let pem = key.to_pkcs8_pem()?;
+    write_new(path, 0o600, &pem)?;
+    let line = PublicKeyLine {
+        key: key.verifying_key(),
+        comment: comment.to_string(),
+    };
+    write_new(&pub_path, 0o644, format!("{line}\n").as_bytes())
+}
+
+fn write_new(path: &Path, mode: u32, bytes: &[u8]) -> Result<(), KeyError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                KeyError::Exists(path.to_path_buf())
+            } else {
+                KeyError::Io {
+                    op: "create",
+                    path: path.to_path_buf(),
+                    source: e,
+                }
+            }
+        })?;
+    file.write_all(bytes).map_err(io_err("write", path))?;
+    file.sync_all().map_err(io_err("fsync", path))
+}
+
+/// Loads the private key at `path`.
+///
+/// # Errors
+/// `TooOpen` when group or others have any permission on the file (fix:
+/// `chmod 600`); `Io` when it cannot be read; `Malformed` when it is not an
+/// Ed25519 PKCS#8 PEM key.
+pub fn load_identity(path: &Path) -> Result<SigningKey, KeyError> {
+    let meta = fs::metadata(path).map_err(io_err("read", path))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::TooOpen {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let pem = zeroize::Zeroizing::new(fs::read(path).map_err(io_err("read", path))?);
+    SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Malformed {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Reads the fingerprint of a key file: a private key (PEM) or a public-key
+/// line. A private key file is subject to the same permission check as
+/// [`load_identity`].
+///
+/// # Errors
+/// As [`load_identity`], or `Malformed` when the file is neither form.
+pub fn fingerprint_of_file(path: &Path) -> Result<Fingerprint, KeyError> {
+    let text = zeroize::Zeroizing::new(fs::read(path).map_err(io_err("read", path))?);
+    if text.starts_with(b"-----BEGIN") {
+        return Ok(load_identity(path)?.verifying_key().fingerprint());
+    }
+    let text = String::from_utf8_lossy(&text);
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    PublicKeyLine::parse(line)
+        .map(|l| l.key.fingerprint())
+        .map_err(|reason| KeyError::Malformed {
+            path: path.to_path_buf(),
+            reason,
+        })
+}
