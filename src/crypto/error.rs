@@ -7,7 +7,7 @@ use openssl::error::ErrorStack;
 /// `AuthenticationFailed` is deliberately uninformative: an AEAD open that
 /// fails says nothing about whether the tag, key, nonce, AAD or ciphertext was
 /// wrong (RFC 5116 section 2.2).
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CryptoError {
     /// AEAD open failed: tag, key, nonce, AAD or ciphertext changed.

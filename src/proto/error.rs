@@ -1,0 +1,157 @@
+//! Protocol errors (what the peer or the session did) and wire alert codes.
+
+use crate::crypto::ed25519::Fingerprint;
+use crate::crypto::CryptoError;
+
+use super::name::NameError;
+
+/// Why a connection failed. Fatal: once a connection returns one, every
+/// later call returns the same error.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtoError {
+    /// The peer speaks another protocol version.
+    #[error(
+        "peer uses protocol version {got}, this sft speaks version {}",
+        super::PROTOCOL_VERSION
+    )]
+    UnsupportedVersion { got: u8 },
+    /// A record header is invalid (unknown type, bad length for its type).
+    #[error("malformed record: {0}")]
+    MalformedRecord(&'static str),
+    /// A record announced more bytes than the limit; nothing was allocated.
+    #[error("record of {len} bytes exceeds the limit of {max}")]
+    RecordTooLarge { len: usize, max: usize },
+    /// A record did not authenticate (tampered, replayed, reordered,
+    /// reflected or dropped).
+    #[error("record authentication failed (tampered, replayed, reordered or dropped data)")]
+    BadRecord,
+    /// A message body does not parse.
+    #[error("malformed {0} message")]
+    MalformedMessage(&'static str),
+    /// A message arrived that the current state does not allow.
+    #[error("unexpected {got} message while {state}")]
+    UnexpectedMessage {
+        got: &'static str,
+        state: &'static str,
+    },
+    /// The peer's X25519 key is a small-order point.
+    #[error("peer ephemeral key is non-contributory (small-order point)")]
+    NonContributory,
+    /// The server's identity key is not the one the caller trusts.
+    #[error("server key mismatch: expected {expected}, server presented {seen}")]
+    ServerKeyMismatch {
+        expected: Fingerprint,
+        seen: Fingerprint,
+    },
+    /// The client's identity key is not authorized on this server.
+    #[error("client key {0} is not authorized")]
+    ClientNotAuthorized(Fingerprint),
+    /// A handshake signature did not verify.
+    #[error("{0} handshake signature did not verify")]
+    BadSignature(&'static str),
+    /// A key-confirmation (finished) MAC did not verify.
+    #[error("{0} key confirmation failed")]
+    BadFinished(&'static str),
+    /// The peer ended the session with an alert.
+    #[error("peer aborted: {0}")]
+    PeerAlert(AlertCode),
+    /// The handshake did not complete in time.
+    #[error("handshake timed out")]
+    HandshakeTimeout,
+    /// Nothing moved for longer than the idle timeout.
+    #[error("connection idle for too long")]
+    IdleTimeout,
+    /// The byte stream ended without an authenticated close record.
+    #[error("connection cut before an authenticated close (truncated)")]
+    Truncated,
+    /// The per-key record limit was reached; the session must end.
+    #[error("per-key record limit reached; the session must be restarted")]
+    KeyLimit,
+    /// A transfer rule was broken (offset, size, data after end...).
+    #[error("transfer protocol violation: {0}")]
+    Transfer(&'static str),
+    /// A file name was refused.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// The local application called a method the state does not allow.
+    #[error("not allowed now: {0}")]
+    InvalidCall(&'static str),
+    /// The session is closed.
+    #[error("connection closed")]
+    Closed,
+    /// The crypto core failed locally.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+impl ProtoError {
+    /// The alert this error sends to the peer, when keys exist. Decryption
+    /// failures all map to one code, so the peer never learns which check
+    /// failed.
+    pub fn alert(&self) -> AlertCode {
+        match self {
+            ProtoError::BadRecord => AlertCode::BadRecord,
+            ProtoError::ClientNotAuthorized(_) => AlertCode::Unauthorized,
+            ProtoError::BadSignature(_)
+            | ProtoError::BadFinished(_)
+            | ProtoError::NonContributory => AlertCode::HandshakeFailed,
+            ProtoError::HandshakeTimeout | ProtoError::IdleTimeout => AlertCode::Timeout,
+            ProtoError::UnsupportedVersion { .. } => AlertCode::UnsupportedVersion,
+            ProtoError::Crypto(_)
+            | ProtoError::KeyLimit
+            | ProtoError::InvalidCall(_)
+            | ProtoError::Closed => AlertCode::Internal,
+            _ => AlertCode::ProtocolError,
+        }
+    }
+}
+
+/// One-byte alert code sent in an ALERT message (docs/PROTOCOL.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum AlertCode {
+    /// A record failed to authenticate or arrived out of sequence.
+    BadRecord = 1,
+    /// A message was malformed or not allowed in the current state.
+    ProtocolError = 2,
+    /// The client key is not authorized.
+    Unauthorized = 3,
+    /// A signature, key confirmation or key exchange failed.
+    HandshakeFailed = 4,
+    /// A deadline passed.
+    Timeout = 5,
+    /// The peer hit an internal error.
+    Internal = 6,
+    /// The protocol version is not supported.
+    UnsupportedVersion = 7,
+}
+
+impl AlertCode {
+    /// Decodes a wire byte; unknown codes read as `ProtocolError`.
+    pub fn from_u8(b: u8) -> Self {
+        match b {
+            1 => AlertCode::BadRecord,
+            3 => AlertCode::Unauthorized,
+            4 => AlertCode::HandshakeFailed,
+            5 => AlertCode::Timeout,
+            6 => AlertCode::Internal,
+            7 => AlertCode::UnsupportedVersion,
+            _ => AlertCode::ProtocolError,
+        }
+    }
+}
+
+impl std::fmt::Display for AlertCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AlertCode::BadRecord => "bad record",
+            AlertCode::ProtocolError => "protocol error",
+            AlertCode::Unauthorized => "client key not authorized",
+            AlertCode::HandshakeFailed => "handshake failed",
+            AlertCode::Timeout => "timeout",
+            AlertCode::Internal => "internal error",
+            AlertCode::UnsupportedVersion => "unsupported protocol version",
+        })
+    }
+}

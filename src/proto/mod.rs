@@ -1,0 +1,40 @@
+//! PROTOCOL LAYER, sans-IO: bytes in, bytes and events out. Nothing here
+//! opens a socket or a file or reads the clock; time arrives as an argument
+//! (`now: Instant`). The byte-level specification is docs/PROTOCOL.md.
+//!
+//! - [`codec`]: bounds-checked big-endian readers and writers.
+//! - [`record`]: the record header, AEAD sealing/opening, sequence numbers.
+//! - [`msgs`]: every handshake and application message, encoded and parsed.
+//! - [`handshake`]: the signed X25519 handshake (transcript, key schedule,
+//!   client and server state types).
+//! - [`transfer`]: offer/accept/chunk/end/result state machine.
+//! - [`name`]: the receiver-side rule for remote file names.
+//! - [`conn`]: [`conn::Connection`], the client or server endpoint.
+//! - [`timers`], [`limiter`]: deadlines and the per-IP admission decision.
+
+pub mod codec;
+pub mod conn;
+mod error;
+pub mod handshake;
+pub mod limiter;
+pub mod msgs;
+pub mod name;
+pub mod record;
+pub mod timers;
+pub mod transfer;
+
+pub use error::{AlertCode, ProtoError};
+
+/// Protocol version carried in every record header and in HELLO.
+pub const PROTOCOL_VERSION: u8 = 1;
+
+/// Largest plaintext of one encrypted record, in bytes: 256 KiB of file data
+/// plus room for the message type and the chunk's 8-byte offset (262,208).
+/// Checked on the header, before any buffer grows or any decryption runs.
+pub const MAX_PLAINTEXT_LEN: usize = CHUNK_LEN + 64;
+
+/// File data carried by one full CHUNK record, in bytes (256 KiB).
+pub const CHUNK_LEN: usize = 256 * 1024;
+
+/// Longest remote file name, in bytes of UTF-8.
+pub const MAX_NAME_LEN: usize = 255;

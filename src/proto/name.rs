@@ -1,0 +1,87 @@
+//! The receiver-side rule for remote file names.
+//!
+//! A name from the wire is UTF-8 of at most [`MAX_NAME_LEN`] bytes. Only its
+//! base name is kept: everything up to the last `/` or `\` is dropped, so
+//! `../../etc/passwd` becomes `passwd` and `a\b` becomes `b`. The result is
+//! refused when empty, `.` or `..`, or when it contains NUL or any control
+//! character (C0, DEL, C1).
+
+use super::MAX_NAME_LEN;
+
+/// Why a remote file name was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NameError {
+    /// Longer than 255 bytes.
+    #[error("file name is {0} bytes, over the 255-byte limit")]
+    TooLong(usize),
+    /// Not valid UTF-8.
+    #[error("file name is not valid UTF-8")]
+    NotUtf8,
+    /// Empty, `.` or `..` once reduced to its base name.
+    #[error("file name {0:?} has no usable base name")]
+    Empty(String),
+    /// Has directory parts where a plain file name is required (names we
+    /// send ourselves).
+    #[error("{0:?} is not a plain file name (no directory parts allowed)")]
+    NotBaseName(String),
+    /// Contains NUL or a control character.
+    #[error("file name {0:?} contains a control character")]
+    ControlChar(String),
+}
+
+/// Applies the rule to raw wire bytes and returns the base name to use.
+///
+/// # Errors
+/// [`NameError`] saying which part of the rule failed.
+pub fn sanitize(raw: &[u8]) -> Result<String, NameError> {
+    if raw.len() > MAX_NAME_LEN {
+        return Err(NameError::TooLong(raw.len()));
+    }
+    let text = std::str::from_utf8(raw).map_err(|_| NameError::NotUtf8)?;
+    let base = text.rsplit(['/', '\\']).next().unwrap_or("");
+    if text.chars().any(char::is_control) {
+        return Err(NameError::ControlChar(text.escape_debug().to_string()));
+    }
+    if base.is_empty() || base == "." || base == ".." {
+        return Err(NameError::Empty(text.to_string()));
+    }
+    Ok(base.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_only_the_base_name() {
+        assert_eq!(sanitize(b"../../etc/passwd").unwrap(), "passwd");
+        assert_eq!(sanitize(b"a\\b").unwrap(), "b");
+        assert_eq!(sanitize(b"/abs/path/file.txt").unwrap(), "file.txt");
+        assert_eq!(sanitize("résumé.pdf".as_bytes()).unwrap(), "résumé.pdf");
+        assert_eq!(sanitize(b"..hidden").unwrap(), "..hidden");
+    }
+
+    #[test]
+    fn refuses_empty_dots_control_and_long_names() {
+        for bad in [&b""[..], b".", b"..", b"dir/", b"a/..", b"x\\."] {
+            assert!(matches!(sanitize(bad), Err(NameError::Empty(_))), "{bad:?}");
+        }
+        for bad in [
+            &b"a\0b"[..],
+            b"tab\there",
+            b"nl\n",
+            b"del\x7f",
+            "c1\u{85}".as_bytes(),
+            b"\x1b[31m",
+        ] {
+            assert!(
+                matches!(sanitize(bad), Err(NameError::ControlChar(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(sanitize(&[0xff, 0xfe]), Err(NameError::NotUtf8)));
+        assert!(sanitize(&[b'a'; 255]).is_ok());
+        assert_eq!(sanitize(&[b'a'; 256]), Err(NameError::TooLong(256)));
+    }
+}
