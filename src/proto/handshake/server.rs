@@ -1,0 +1,184 @@
+//! Server handshake states: AwaitHello -> AwaitResponse -> established.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::crypto::ct;
+use crate::crypto::ed25519::{SigningKey, VerifyingKey};
+use crate::crypto::hkdf::Prk;
+use crate::crypto::CryptoError;
+
+use super::key_schedule::{finished_mac, KeySchedule};
+use super::transcript::Transcript;
+use super::{
+    signed_message, Ephemeral, PeerAuthenticated, CLIENT_SIGNATURE_CONTEXT,
+    SERVER_SIGNATURE_CONTEXT,
+};
+use crate::proto::msgs::{inner, Challenge, Hello, Response, SessionParams};
+use crate::proto::record::{Header, Opener, RecordType, Sealer, CHALLENGE_LEN, HEADER_LEN};
+use crate::proto::{ProtoError, PROTOCOL_VERSION};
+
+/// Which client keys the server accepts.
+#[derive(Clone, Debug)]
+pub enum ClientPolicy {
+    /// Only these keys (an authorized_keys file).
+    Authorized(HashSet<VerifyingKey>),
+    /// Any key; the key seen is reported to the application.
+    AnyClient,
+}
+
+/// What the server brings to every handshake.
+pub struct ServerConfig {
+    /// The server's Ed25519 host identity.
+    pub identity: SigningKey,
+    /// Which clients may complete the handshake.
+    pub clients: ClientPolicy,
+    /// Limits announced to the client.
+    pub params: SessionParams,
+}
+
+/// Waiting for HELLO.
+pub struct AwaitHello {
+    config: Arc<ServerConfig>,
+    eph: Ephemeral,
+}
+
+impl AwaitHello {
+    /// A fresh server handshake with this connection's ephemeral values.
+    pub fn new(config: Arc<ServerConfig>, eph: Ephemeral) -> Self {
+        AwaitHello { config, eph }
+    }
+
+    /// Processes HELLO (`record`: header and body) and writes CHALLENGE.
+    /// A malformed HELLO, a wrong version or a non-contributory key is
+    /// refused before any signature or KDF work.
+    ///
+    /// # Errors
+    /// `MalformedMessage`, `UnsupportedVersion`, `NonContributory`, `Crypto`.
+    pub fn on_hello(
+        self,
+        record: &[u8],
+        sealer: &mut Sealer,
+        opener: &mut Opener,
+        out: &mut Vec<u8>,
+    ) -> Result<AwaitResponse, ProtoError> {
+        let hello = Hello::parse(&record[HEADER_LEN..])?;
+        if hello.version != PROTOCOL_VERSION {
+            return Err(ProtoError::UnsupportedVersion { got: hello.version });
+        }
+        let AwaitHello { config, eph } = self;
+        let server_public = *eph.key.public_key();
+        let shared_secret = eph
+            .key
+            .diffie_hellman(&hello.ephemeral)
+            .map_err(|e| match e {
+                CryptoError::NonContributory => ProtoError::NonContributory,
+                other => ProtoError::Crypto(other),
+            })?;
+
+        let mut transcript = Transcript::new()?;
+        transcript.add(record)?;
+        let identity = config.identity.verifying_key();
+        let unsigned = Challenge::encode_unsigned(&eph.random, &server_public, &identity);
+        let header = Header {
+            kind: RecordType::Challenge,
+            len: CHALLENGE_LEN,
+            seq: 0,
+        }
+        .encode();
+        transcript.add(&header)?;
+        transcript.add(&unsigned)?;
+        let sig = config.identity.sign(&signed_message(
+            SERVER_SIGNATURE_CONTEXT,
+            &transcript.hash()?,
+        ))?;
+        transcript.add(sig.as_bytes())?;
+        sealer.plaintext(
+            out,
+            RecordType::Challenge,
+            &[unsigned.as_slice(), sig.as_bytes()].concat(),
+        );
+
+        let schedule = KeySchedule::new(shared_secret)?;
+        let th_challenge = transcript.hash()?;
+        let hs = schedule.handshake_keys(&th_challenge)?;
+        let (c_finished, s_finished) = schedule.finished_keys(&th_challenge)?;
+        sealer.set_keys(&hs.server)?;
+        opener.set_keys(&hs.client)?;
+        Ok(AwaitResponse {
+            config,
+            schedule,
+            c_finished,
+            s_finished,
+            transcript,
+        })
+    }
+}
+
+/// Sent CHALLENGE, waiting for RESPONSE.
+pub struct AwaitResponse {
+    config: Arc<ServerConfig>,
+    schedule: KeySchedule,
+    c_finished: Prk,
+    s_finished: Prk,
+    transcript: Transcript,
+}
+
+impl AwaitResponse {
+    /// Processes RESPONSE (its decrypted body): checks the client's key
+    /// confirmation, authorization and signature, then writes
+    /// SESSION_ESTABLISHED and switches to application keys. Returns the
+    /// client's key.
+    ///
+    /// # Errors
+    /// `MalformedMessage`, `BadFinished("client")`, `ClientNotAuthorized`,
+    /// `BadSignature("client")`, `Crypto`.
+    pub fn on_response(
+        mut self,
+        body: &[u8],
+        sealer: &mut Sealer,
+        opener: &mut Opener,
+        out: &mut Vec<u8>,
+    ) -> Result<VerifyingKey, ProtoError> {
+        let response = Response::parse(body)?;
+        self.transcript.add(&[inner::RESPONSE])?;
+        self.transcript.add(response.identity.as_bytes())?;
+        let th_signed = self.transcript.hash()?;
+        self.transcript.add(response.signature.as_bytes())?;
+        let expected = finished_mac(&self.c_finished, &self.transcript.hash()?)?;
+        if !ct::eq(&expected, &response.finished) {
+            return Err(ProtoError::BadFinished("client"));
+        }
+        if let ClientPolicy::Authorized(keys) = &self.config.clients {
+            if !keys.contains(&response.identity) {
+                return Err(ProtoError::ClientNotAuthorized(
+                    response.identity.fingerprint(),
+                ));
+            }
+        }
+        response
+            .identity
+            .verify(
+                &signed_message(CLIENT_SIGNATURE_CONTEXT, &th_signed),
+                &response.signature,
+            )
+            .map_err(|_| ProtoError::BadSignature("client"))?;
+        self.transcript.add(&response.finished)?;
+
+        let mut est = Vec::with_capacity(SessionParams::LEN + 32);
+        self.config.params.encode_into(&mut est);
+        self.transcript.add(&[inner::SESSION_ESTABLISHED])?;
+        self.transcript.add(&est)?;
+        let finished = finished_mac(&self.s_finished, &self.transcript.hash()?)?;
+        self.transcript.add(&finished)?;
+        est.extend_from_slice(&finished);
+        sealer.seal(out, inner::SESSION_ESTABLISHED, &est)?;
+
+        let app = self
+            .schedule
+            .application_keys(&self.transcript.hash()?, PeerAuthenticated(()))?;
+        sealer.set_keys(&app.server)?;
+        opener.set_keys(&app.client)?;
+        Ok(response.identity)
+    }
+}

@@ -1,0 +1,145 @@
+//! The transfer state machine: which application message may come next,
+//! and the byte accounting of one file in flight.
+//!
+//! ```text
+//! upload:    client OFFER -> server ACCEPT(offset) | RESULT(refusal)
+//!            client CHUNK(offset, data)... END(sha256) -> server RESULT
+//! download:  client GET -> server OFFER | RESULT(refusal)
+//!            client ACCEPT(offset) | RESULT(refusal)
+//!            server CHUNK... END -> client RESULT
+//! listing:   client LIST -> server LISTING(more=1)... LISTING(more=0)
+//! ```
+//!
+//! One operation at a time per connection. Chunks must arrive in order
+//! (each carries its offset, which must be the next byte expected); a chunk
+//! past the announced size, data after END and an END with bytes missing
+//! are protocol errors. The whole-file SHA-256 is computed while the bytes
+//! stream on both sides and compared in constant time at END.
+
+use crate::crypto::ct;
+use crate::crypto::hash::{Sha256, DIGEST_LEN};
+
+use super::msgs::ListEntry;
+use super::ProtoError;
+
+/// Where the current operation stands.
+pub enum Transfer {
+    /// No operation in progress.
+    Idle,
+    /// We offered a file (OFFER), waiting for ACCEPT or a refusal.
+    AwaitAccept { size: u64 },
+    /// Client sent GET, waiting for OFFER or a refusal.
+    AwaitOffer,
+    /// Client sent LIST, collecting LISTING parts.
+    AwaitListing(Vec<ListEntry>),
+    /// Server got OFFER (an upload); the application must accept or refuse.
+    UploadDecision { size: u64 },
+    /// Server got GET; the application must offer the file or refuse.
+    DownloadDecision,
+    /// Server got LIST; the application must send the listing.
+    ListDecision,
+    /// Client got OFFER after GET; the application must accept or refuse.
+    DownloadOfferDecision { size: u64 },
+    /// We are sending file data.
+    Sending(Progress),
+    /// We sent END, waiting for the receiver's RESULT.
+    AwaitResult,
+    /// We are receiving file data.
+    Receiving(Progress),
+    /// END arrived and matched; the application must send RESULT.
+    ReceivedAll,
+}
+
+impl Transfer {
+    /// A short name of the state, for error messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Transfer::Idle => "idle",
+            Transfer::AwaitAccept { .. } => "awaiting ACCEPT",
+            Transfer::AwaitOffer => "awaiting OFFER",
+            Transfer::AwaitListing(_) => "awaiting LISTING",
+            Transfer::UploadDecision { .. } => "deciding on an upload",
+            Transfer::DownloadDecision => "deciding on a download",
+            Transfer::ListDecision => "preparing a listing",
+            Transfer::DownloadOfferDecision { .. } => "deciding on an offered file",
+            Transfer::Sending(_) => "sending file data",
+            Transfer::AwaitResult => "awaiting RESULT",
+            Transfer::Receiving(_) => "receiving file data",
+            Transfer::ReceivedAll => "finishing a received file",
+        }
+    }
+}
+
+/// Byte accounting and running hash of one file in flight.
+pub struct Progress {
+    size: u64,
+    next: u64,
+    hash: Sha256,
+}
+
+impl Progress {
+    /// Starts a file of `size` bytes at offset 0.
+    ///
+    /// # Errors
+    /// `Crypto` if the hash cannot be created.
+    pub fn new(size: u64) -> Result<Self, ProtoError> {
+        Ok(Progress {
+            size,
+            next: 0,
+            hash: Sha256::new()?,
+        })
+    }
+
+    /// Announced size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Bytes moved so far (the next offset).
+    pub fn done(&self) -> u64 {
+        self.next
+    }
+
+    /// Whether every byte has moved.
+    pub fn complete(&self) -> bool {
+        self.next == self.size
+    }
+
+    /// Accounts for `data` at `offset` (received or sent).
+    ///
+    /// # Errors
+    /// `Transfer` when `offset` is not the next byte or the data runs past
+    /// the announced size.
+    pub fn add(&mut self, offset: u64, data: &[u8]) -> Result<(), ProtoError> {
+        if offset != self.next {
+            return Err(ProtoError::Transfer("chunk offset is not the next byte"));
+        }
+        let end = offset
+            .checked_add(data.len() as u64)
+            .filter(|&end| end <= self.size)
+            .ok_or(ProtoError::Transfer("chunk runs past the announced size"))?;
+        self.hash.update(data)?;
+        self.next = end;
+        Ok(())
+    }
+
+    /// The whole-file SHA-256, once every byte has moved.
+    ///
+    /// # Errors
+    /// `Transfer` when bytes are missing.
+    pub fn finish(self) -> Result<[u8; DIGEST_LEN], ProtoError> {
+        if !self.complete() {
+            return Err(ProtoError::Transfer("END before all announced bytes"));
+        }
+        Ok(self.hash.finish()?)
+    }
+
+    /// Checks the sender's hash at END: `Ok(true)` when it matches
+    /// (constant-time compare), `Ok(false)` when it does not.
+    ///
+    /// # Errors
+    /// `Transfer` when bytes are missing.
+    pub fn verify(self, sent: &[u8; DIGEST_LEN]) -> Result<bool, ProtoError> {
+        Ok(ct::eq(&self.finish()?, sent))
+    }
+}
