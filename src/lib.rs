@@ -12,5 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod crypto;
+pub mod fs;
 pub mod keys;
+pub mod net;
 pub mod proto;

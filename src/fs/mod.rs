@@ -1,0 +1,82 @@
+//! Everything that touches a receive root on disk: safe paths, staging
+//! (temporary file -> fsync -> atomic move), source files, overwrite policy.
+//!
+//! Names given to this module are base names already validated by the
+//! protocol layer; they are checked again here ([`FsError::BadName`]) so a
+//! mistake elsewhere cannot reach outside the root. Nothing here follows a
+//! symlink inside the receive root.
+
+mod root;
+mod source;
+mod staging;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::crypto::CryptoError;
+
+pub use root::{Entry, ReceiveRoot};
+pub use source::{open_local_source, SourceFile};
+pub use staging::Staged;
+
+/// Prefix of the temporary files a transfer writes before committing, followed
+/// by 16 random hex characters (64 bits). [`ReceiveRoot::list`] hides them and
+/// names starting with it are refused as [`FsError::BadName`].
+pub const TEMP_PREFIX: &str = ".sft-part-";
+
+/// Why a file-system operation on a receive root or source file failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FsError {
+    /// An operating-system call failed; `op` says which, `path` on what.
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// The target name already exists and overwriting was not requested and
+    /// allowed (or another writer created it during the transfer).
+    #[error("{0} already exists; refusing to overwrite it (overwriting must be requested, and allowed by the receiver)")]
+    Exists(String),
+    /// The name exists as a symlink, directory or other non-regular file.
+    #[error("{0} is a symlink or not a regular file; refusing")]
+    NotRegular(String),
+    /// The number of bytes written differs from the announced size (bytes).
+    #[error("size mismatch: {expected} bytes announced, {got} bytes received")]
+    SizeMismatch { expected: u64, got: u64 },
+    /// The name is not a plain file name (empty, `.`, `..`, contains `/` or
+    /// NUL, or starts with [`TEMP_PREFIX`]).
+    #[error("{0:?} is not an acceptable file name (it must be a plain name without '/', not '.' or '..', and not start with {TEMP_PREFIX:?})")]
+    BadName(String),
+    /// The receive root exists but is not a directory.
+    #[error("{0} exists but is not a directory")]
+    NotADirectory(PathBuf),
+    /// No randomness was available to name a temporary file.
+    #[error("cannot name a temporary file: {0}")]
+    Random(#[source] CryptoError),
+}
+
+/// Maps an `io::Error` from `op` on `path` into [`FsError::Io`].
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> FsError + 'a {
+    move |source| FsError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Refuses anything but a plain base name (defence in depth: the protocol
+/// layer has already validated it).
+fn check_name(name: &str) -> Result<(), FsError> {
+    let bad = name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.contains(['/', '\0'])
+        || name.starts_with(TEMP_PREFIX);
+    if bad {
+        Err(FsError::BadName(name.to_owned()))
+    } else {
+        Ok(())
+    }
+}

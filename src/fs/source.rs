@@ -1,0 +1,62 @@
+//! Files opened for sending: regular files only, checked on the open handle.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+use super::{io_err, FsError};
+
+/// A regular file opened for reading, with its size and modification time
+/// taken from the open handle (not the path), so they describe what is read.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// The open file, positioned at its start.
+    pub file: File,
+    /// Length in bytes when opened.
+    pub size: u64,
+    /// Modification time, seconds since the Unix epoch (may be negative).
+    pub mtime: i64,
+}
+
+/// Opens a local file the user named for upload (client side).
+///
+/// Follows symlinks the user gave (as `scp` does), but the final file must be
+/// a regular file. Opening never blocks on a FIFO or device.
+///
+/// # Errors
+/// [`FsError::Io`] when the file cannot be opened or inspected;
+/// [`FsError::NotRegular`] when it is a directory, FIFO, device or socket.
+pub fn open_local_source(path: &Path) -> Result<SourceFile, FsError> {
+    open_regular(path, 0, &path.display().to_string())
+}
+
+/// Opens `path` read-only with `extra_flags`, then requires a regular file.
+///
+/// `O_NONBLOCK` keeps `open` from waiting for a writer on a FIFO; it has no
+/// effect on reads from a regular file. `shown` names the file in errors.
+pub(super) fn open_regular(
+    path: &Path,
+    extra_flags: i32,
+    shown: &str,
+) -> Result<SourceFile, FsError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | extra_flags)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            // O_NOFOLLOW on a symlink.
+            Some(libc::ELOOP) if extra_flags & libc::O_NOFOLLOW != 0 => {
+                FsError::NotRegular(shown.to_owned())
+            }
+            _ => io_err("open", path)(e),
+        })?;
+    let meta = file.metadata().map_err(io_err("inspect", path))?;
+    if !meta.file_type().is_file() {
+        return Err(FsError::NotRegular(shown.to_owned()));
+    }
+    Ok(SourceFile {
+        size: meta.len(),
+        mtime: meta.mtime(),
+        file,
+    })
+}
