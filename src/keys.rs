@@ -188,3 +188,102 @@ pub fn fingerprint_of_file(path: &Path) -> Result<Fingerprint, KeyError> {
             reason,
         })
 }
+
+/// Reads an authorized_keys file: one public-key line per client,
+/// blank lines and `#` comments ignored.
+///
+/// # Errors
+/// `Io` when unreadable; `Malformed` naming the first bad line.
+pub fn load_authorized_keys(path: &Path) -> Result<Vec<PublicKeyLine>, KeyError> {
+    let text = fs::read_to_string(path).map_err(io_err("read", path))?;
+    let mut keys = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        keys.push(
+            PublicKeyLine::parse(line).map_err(|reason| KeyError::Malformed {
+                path: path.to_path_buf(),
+                reason: format!("line {}: {reason}", i + 1),
+            })?,
+        );
+    }
+    Ok(keys)
+}
+
+/// The known_hosts file: `host:port SHA256:<fingerprint>` per line, `#`
+/// comments allowed, like OpenSSH's file of the same name.
+pub struct KnownHosts {
+    entries: Vec<(String, Fingerprint)>,
+}
+
+impl KnownHosts {
+    /// Reads `path`; a missing file is an empty list.
+    ///
+    /// # Errors
+    /// `Io` when unreadable; `Malformed` naming the first bad line.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let text = match fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io_err("read", path)(e)),
+        };
+        let mut entries = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let malformed = |reason: &str| KeyError::Malformed {
+                path: path.to_path_buf(),
+                reason: format!("line {}: {reason}", i + 1),
+            };
+            let (host, fp) = line
+                .split_once(char::is_whitespace)
+                .ok_or_else(|| malformed("expected `host:port SHA256:...`"))?;
+            let fp = Fingerprint::parse(fp.trim()).map_err(|e| malformed(&e.to_string()))?;
+            entries.push((host.to_string(), fp));
+        }
+        Ok(KnownHosts { entries })
+    }
+
+    /// The fingerprint recorded for `host_port` (`host:port`), if any.
+    pub fn lookup(&self, host_port: &str) -> Option<Fingerprint> {
+        self.entries
+            .iter()
+            .find(|(h, _)| h == host_port)
+            .map(|(_, fp)| *fp)
+    }
+
+    /// Appends `host_port fingerprint` to the file at `path`, creating it
+    /// (mode 0644) and its directory (mode 0700) if needed.
+    ///
+    /// # Errors
+    /// `Io` on any file error.
+    pub fn append(path: &Path, host_port: &str, fp: &Fingerprint) -> Result<(), KeyError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir)?;
+        }
+        let mut file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o644)
+            .open(path)
+            .map_err(io_err("open", path))?;
+        writeln!(file, "{host_port} {fp}").map_err(io_err("write", path))
+    }
+}
+
+/// Creates `dir` and its parents, the last with mode 0700, if missing.
+///
+/// # Errors
+/// `Io` on failure.
+pub fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io_err("create directory", dir))
+}

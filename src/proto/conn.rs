@@ -226,11 +226,9 @@ impl Connection {
         Ok(n)
     }
 
-    /// Whether the receive buffer has room and the stream is open.
-    pub fn wants_read(&self) -> bool {
-        !self.eof
-            && !matches!(self.phase, Phase::Failed(_))
-            && (self.in_end < self.inbuf.len() || self.in_start > 0)
+    /// Whether the peer's end of stream has been seen.
+    pub fn saw_eof(&self) -> bool {
+        self.eof
     }
 
     /// Writes buffered output to `wr` once. Returns the bytes written.
@@ -468,7 +466,9 @@ impl Connection {
         let body = &self.inbuf[body_range.clone()];
         match inner_type {
             inner::ALERT => {
-                let code = Reader::new(body, "ALERT").u8()?;
+                let mut r = Reader::new(body, "ALERT");
+                let code = r.u8()?;
+                r.finish()?;
                 return Err(ProtoError::PeerAlert(AlertCode::from_u8(code)));
             }
             inner::CLOSE => {
@@ -572,6 +572,11 @@ impl Connection {
                 let mut r = Reader::new(body, "CHUNK");
                 let offset = r.u64()?;
                 let data = r.rest();
+                if data.is_empty() || data.len() > CHUNK_LEN {
+                    return Err(ProtoError::Transfer(
+                        "chunk is empty or larger than CHUNK_LEN",
+                    ));
+                }
                 progress.add(offset, data)?;
                 (
                     Transfer::Receiving(progress),

@@ -314,7 +314,7 @@ pub enum ResultCode {
     NotAllowed = 7,
     /// Too many requests; try again later.
     RateLimited = 8,
-    /// The request is valid but not supported (for example resuming).
+    /// The request is valid but not supported by this peer.
     Unsupported = 9,
 }
 
@@ -405,13 +405,17 @@ impl ListEntry {
 /// Encodes `entries` as LISTING bodies, each fitting one record: more u8
 /// (1 if another LISTING follows), count u16, then per entry name (u16
 /// length + bytes), size u64, mtime i64. An empty listing is one body with
-/// count 0. Names over 255 bytes are skipped.
+/// count 0. Names the receiver's name rule would refuse (too long, control
+/// characters, not a base name) are skipped, so one odd file on disk cannot
+/// break listings.
 pub fn encode_listing(entries: &[ListEntry]) -> Vec<Vec<u8>> {
     let budget = MAX_PLAINTEXT_LEN - 1 - 3;
     let mut bodies = Vec::new();
     let mut current: Vec<&ListEntry> = Vec::new();
     let mut used = 0;
-    let valid = entries.iter().filter(|e| e.name.len() <= MAX_NAME_LEN);
+    let valid = entries
+        .iter()
+        .filter(|e| super::name::sanitize(e.name.as_bytes()).is_ok_and(|n| n == e.name));
     for e in valid {
         if used + e.encoded_len() > budget || current.len() == u16::MAX as usize {
             bodies.push(std::mem::take(&mut current));

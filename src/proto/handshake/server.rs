@@ -80,6 +80,7 @@ impl AwaitHello {
         transcript.add(record)?;
         let identity = config.identity.verifying_key();
         let unsigned = Challenge::encode_unsigned(&eph.random, &server_public, &identity);
+        // CHALLENGE is always the server's first record: sequence number 0.
         let header = Header {
             kind: RecordType::Challenge,
             len: CHALLENGE_LEN,

@@ -1,0 +1,714 @@
+//! `sft serve`: one mio `Poll` over the listener and every connection.
+//!
+//! Admission (connection cap, per-IP rate) is decided at accept, before any
+//! connection state or crypto exists; a refused peer is closed at once.
+//! File data is written as it arrives; the one slow step, fsync and rename
+//! of a finished upload, runs on a committer thread so other connections
+//! keep moving.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log::{info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::pump::{self, ReadEnd};
+use crate::crypto::ed25519::Fingerprint;
+use crate::fs::{FsError, ReceiveRoot, SourceFile, Staged};
+use crate::proto::conn::{Connection, Event};
+use crate::proto::handshake::server::ServerConfig;
+use crate::proto::handshake::Ephemeral;
+use crate::proto::limiter::{Admission, Decision, Limiter, RateLimit};
+use crate::proto::msgs::{ListEntry, Outcome, ResultCode};
+use crate::proto::timers::Timeouts;
+use crate::proto::{ProtoError, CHUNK_LEN};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+const FIRST_PEER: usize = 2;
+
+/// Everything `sft serve` needs to run.
+pub struct ServeOptions {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Where uploads land and downloads come from.
+    pub root: ReceiveRoot,
+    /// Host identity, client policy and announced limits.
+    pub config: Arc<ServerConfig>,
+    /// Handshake and idle timeouts.
+    pub timeouts: Timeouts,
+    /// Per-client rate of connections and control requests.
+    pub rate: RateLimit,
+    /// Concurrent connection cap.
+    pub max_connections: usize,
+    /// Whether a client may replace an existing file (`--overwrite`).
+    pub allow_overwrite: bool,
+}
+
+/// Stops a running [`Server`] from another thread.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    flag: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl ShutdownHandle {
+    /// Asks the server loop to return; open connections are dropped.
+    pub fn shutdown(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+    }
+}
+
+struct Upload {
+    staged: Staged,
+    name: String,
+    size: u64,
+    started: Instant,
+    error: Option<FsError>,
+}
+
+struct Download {
+    source: SourceFile,
+    name: String,
+    sent: u64,
+    started: Instant,
+}
+
+struct Peer {
+    conn: Connection,
+    sock: TcpStream,
+    addr: SocketAddr,
+    interest: Interest,
+    client: Option<Fingerprint>,
+    upload: Option<Upload>,
+    download: Option<Download>,
+}
+
+impl Peer {
+    fn who(&self) -> String {
+        match &self.client {
+            Some(fp) => format!("{} ({fp})", self.addr),
+            None => self.addr.to_string(),
+        }
+    }
+}
+
+/// A finished upload handed to the committer thread.
+struct CommitJob {
+    token: Token,
+    upload: Upload,
+}
+
+/// The committer's answer.
+struct CommitDone {
+    token: Token,
+    name: String,
+    size: u64,
+    started: Instant,
+    result: Result<(), FsError>,
+}
+
+/// State shared by all connections' event handling.
+struct Shared {
+    root: Arc<ReceiveRoot>,
+    admission: Admission,
+    allow_overwrite: bool,
+    max_file_size: u64,
+    commits: mpsc::Sender<CommitJob>,
+    read_buf: Vec<u8>,
+}
+
+/// The server: bound, not yet running.
+pub struct Server {
+    poll: Poll,
+    listener: TcpListener,
+    waker: Arc<Waker>,
+    shutdown: Arc<AtomicBool>,
+    peers: HashMap<Token, Peer>,
+    next_token: usize,
+    config: Arc<ServerConfig>,
+    timeouts: Timeouts,
+    shared: Shared,
+    done: mpsc::Receiver<CommitDone>,
+}
+
+impl Server {
+    /// Binds the listener and starts the committer thread.
+    ///
+    /// # Errors
+    /// The bind or poll setup error.
+    pub fn bind(opts: ServeOptions) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(opts.listen)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let root = Arc::new(opts.root);
+        let (commits, done) = spawn_committer(waker.clone())?;
+        let max_file_size = opts.config.params.max_file_size;
+        Ok(Server {
+            poll,
+            listener,
+            waker,
+            shutdown: Arc::new(AtomicBool::new(false)),
+            peers: HashMap::new(),
+            next_token: FIRST_PEER,
+            config: opts.config,
+            timeouts: opts.timeouts,
+            shared: Shared {
+                root,
+                admission: Admission {
+                    limiter: Limiter::new(opts.rate),
+                    max_connections: opts.max_connections,
+                },
+                allow_overwrite: opts.allow_overwrite,
+                max_file_size,
+                commits,
+                read_buf: vec![0u8; CHUNK_LEN],
+            },
+            done,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    ///
+    /// # Errors
+    /// From the socket.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle that stops [`Server::run`] from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            flag: self.shutdown.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+
+    /// Serves until shut down.
+    ///
+    /// # Errors
+    /// Only errors of the poll itself; per-connection errors close that
+    /// connection and are logged.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(256);
+        let mut last_prune = Instant::now();
+        loop {
+            let timeout = self.next_timeout(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if self.shutdown.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => self.finish_commits(),
+                    token => self.service(token),
+                }
+            }
+            let now = Instant::now();
+            self.expire(now);
+            if now.duration_since(last_prune) > Duration::from_secs(60) {
+                self.shared.admission.limiter.prune(now);
+                last_prune = now;
+            }
+        }
+    }
+
+    fn next_timeout(&self, now: Instant) -> Option<Duration> {
+        self.peers
+            .values()
+            .filter_map(|p| p.conn.poll_timeout())
+            .min()
+            .map(|d| d.saturating_duration_since(now) + Duration::from_millis(1))
+    }
+
+    fn accept(&mut self) {
+        loop {
+            let (mut sock, addr) = match self.listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    return;
+                }
+            };
+            let now = Instant::now();
+            match self
+                .shared
+                .admission
+                .decide(addr.ip(), now, self.peers.len())
+            {
+                Decision::Admit => {}
+                refusal => {
+                    warn!("refused {addr}: {}", describe(refusal));
+                    continue; // dropping `sock` closes it at once
+                }
+            }
+            let eph = match Ephemeral::generate() {
+                Ok(e) => e,
+                Err(e) => {
+                    warn!("refused {addr}: {e}");
+                    continue;
+                }
+            };
+            let token = Token(self.next_token);
+            self.next_token += 1;
+            if let Err(e) = self
+                .poll
+                .registry()
+                .register(&mut sock, token, Interest::READABLE)
+            {
+                warn!("refused {addr}: register: {e}");
+                continue;
+            }
+            let _ = sock.set_nodelay(true);
+            let conn = Connection::server(self.config.clone(), eph, self.timeouts, now);
+            info!("connection from {addr}");
+            self.peers.insert(
+                token,
+                Peer {
+                    conn,
+                    sock,
+                    addr,
+                    interest: Interest::READABLE,
+                    client: None,
+                    upload: None,
+                    download: None,
+                },
+            );
+        }
+    }
+
+    fn service(&mut self, token: Token) {
+        let Some(peer) = self.peers.get_mut(&token) else {
+            return;
+        };
+        let outcome = drive(peer, token, &mut self.shared);
+        let registry = self.poll.registry();
+        let keep = match outcome {
+            Ok(()) if !peer.conn.is_closed() => {
+                let wanted = pump::interest(&peer.conn);
+                pump::update_interest(registry, &mut peer.sock, token, &mut peer.interest, wanted)
+                    .is_ok()
+            }
+            Ok(()) => {
+                info!("{} closed the session", peer.who());
+                false
+            }
+            Err(e) => {
+                log_end(peer, &e);
+                false
+            }
+        };
+        if !keep {
+            self.drop_peer(token);
+        }
+    }
+
+    fn drop_peer(&mut self, token: Token) {
+        if let Some(mut peer) = self.peers.remove(&token) {
+            // Best effort: one write for a final alert or close record.
+            let _ = pump::write(&mut peer.conn, &mut peer.sock, Instant::now());
+            let _ = self.poll.registry().deregister(&mut peer.sock);
+            if let Some(up) = peer.upload {
+                info!(
+                    "upload {:?} from {} abandoned after {} of {} bytes",
+                    up.name,
+                    peer.addr,
+                    up.staged.written(),
+                    up.size
+                );
+            }
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        let expired: Vec<Token> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.conn.poll_timeout().is_some_and(|d| d <= now))
+            .map(|(t, _)| *t)
+            .collect();
+        for token in expired {
+            if let Some(peer) = self.peers.get_mut(&token) {
+                if let Err(e) = peer.conn.handle_timeout(now) {
+                    log_end(peer, &DriveError::Proto(e));
+                    self.drop_peer(token);
+                }
+            }
+        }
+    }
+
+    fn finish_commits(&mut self) {
+        while let Ok(done) = self.done.try_recv() {
+            let Some(peer) = self.peers.get_mut(&done.token) else {
+                match done.result {
+                    Ok(()) => info!(
+                        "stored {:?} ({} bytes); its client left before the answer",
+                        done.name, done.size
+                    ),
+                    Err(e) => warn!("upload {:?} failed after its client left: {e}", done.name),
+                }
+                continue;
+            };
+            let outcome = match done.result {
+                Ok(()) => {
+                    let secs = done.started.elapsed().as_secs_f64();
+                    info!(
+                        "stored {:?} from {}: {} bytes, {:.1} MiB/s",
+                        done.name,
+                        peer.who(),
+                        done.size,
+                        done.size as f64 / (1 << 20) as f64 / secs.max(1e-9)
+                    );
+                    Outcome::ok()
+                }
+                Err(e) => {
+                    warn!("upload {:?} from {} failed: {e}", done.name, peer.who());
+                    refusal_for(&e)
+                }
+            };
+            if peer.conn.send_result(&outcome).is_ok() {
+                self.service(done.token);
+            }
+        }
+    }
+}
+
+/// Why a connection ended, for the log.
+enum DriveError {
+    Proto(ProtoError),
+    Io(io::Error),
+}
+
+fn log_end(peer: &Peer, e: &DriveError) {
+    match e {
+        DriveError::Proto(ProtoError::PeerAlert(code)) => info!("{} aborted: {code}", peer.who()),
+        DriveError::Proto(e) => warn!("{}: {e}", peer.who()),
+        DriveError::Io(e) => warn!("{}: socket: {e}", peer.who()),
+    }
+}
+
+/// Reads, handles events, produces download data and writes, until the
+/// socket would block.
+fn drive(peer: &mut Peer, token: Token, shared: &mut Shared) -> Result<(), DriveError> {
+    loop {
+        let now = Instant::now();
+        let end = pump::read(&mut peer.conn, &mut peer.sock, now).map_err(DriveError::Io)?;
+        handle_events(peer, token, shared, now).map_err(DriveError::Proto)?;
+        produce(peer, &mut shared.read_buf)?;
+        pump::write(&mut peer.conn, &mut peer.sock, now).map_err(DriveError::Io)?;
+        if end != ReadEnd::BufferFull && !peer.conn.wants_data() {
+            return Ok(());
+        }
+        if end == ReadEnd::WouldBlock && peer.conn.wants_write() {
+            // The socket is full; the writable event resumes production.
+            return Ok(());
+        }
+    }
+}
+
+fn produce(peer: &mut Peer, buf: &mut [u8]) -> Result<(), DriveError> {
+    let Some(dl) = &mut peer.download else {
+        return Ok(());
+    };
+    while peer.conn.wants_data() {
+        let want = (dl.source.size - dl.sent).min(CHUNK_LEN as u64) as usize;
+        // A file that shrank since it was offered ends the connection: the
+        // client sees a truncated transfer and keeps nothing.
+        dl.source
+            .file
+            .read_exact(&mut buf[..want])
+            .map_err(DriveError::Io)?;
+        peer.conn
+            .send_data(&buf[..want])
+            .map_err(DriveError::Proto)?;
+        dl.sent += want as u64;
+    }
+    Ok(())
+}
+
+fn describe(d: Decision) -> String {
+    match d {
+        Decision::Admit => "admitted".into(),
+        Decision::RateLimited { retry_after } => format!(
+            "rate limit reached, retry in {}s",
+            retry_after.as_secs() + 1
+        ),
+        Decision::Full => "connection limit reached".into(),
+        Decision::TooManyClients => "too many clients tracked".into(),
+    }
+}
+
+fn refusal(code: ResultCode, reason: impl Into<String>) -> Outcome {
+    Outcome {
+        code,
+        reason: reason.into(),
+    }
+}
+
+/// The answer to a client for a file-system failure. Server paths stay in
+/// the server's log; the client hears the kind of failure (it knows the name).
+fn refusal_for(e: &FsError) -> Outcome {
+    match e {
+        FsError::Exists(_) => refusal(
+            ResultCode::Exists,
+            "already exists on the server (ask with --overwrite)",
+        ),
+        FsError::NotRegular(_) => refusal(
+            ResultCode::NotAllowed,
+            "is a symlink, directory or special file on the server; refusing",
+        ),
+        FsError::BadName(_) => refusal(ResultCode::BadName, "is not an acceptable file name"),
+        FsError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+            refusal(ResultCode::NotFound, "no such file on the server")
+        }
+        _ => refusal(ResultCode::IoError, "server I/O error"),
+    }
+}
+
+/// Counts a control request against the client's rate; `Some(refusal)`
+/// when over.
+fn rate_check(shared: &mut Shared, ip: IpAddr, now: Instant) -> Option<Outcome> {
+    match shared.admission.limiter.check(ip, now) {
+        Decision::Admit => None,
+        d => Some(refusal(ResultCode::RateLimited, describe(d))),
+    }
+}
+
+fn decide_upload(
+    shared: &mut Shared,
+    ip: IpAddr,
+    now: Instant,
+    name: &str,
+    size: u64,
+    overwrite: bool,
+) -> Result<Staged, Outcome> {
+    if let Some(r) = rate_check(shared, ip, now) {
+        return Err(r);
+    }
+    if size > shared.max_file_size {
+        return Err(refusal(
+            ResultCode::TooLarge,
+            format!(
+                "{size} bytes is over this server's limit of {} bytes",
+                shared.max_file_size
+            ),
+        ));
+    }
+    if overwrite && !shared.allow_overwrite {
+        return Err(refusal(
+            ResultCode::NotAllowed,
+            "this server does not allow overwriting (its admin can start it with --allow-overwrite)",
+        ));
+    }
+    shared
+        .root
+        .begin(name, size, overwrite)
+        .map_err(|e| refusal_for(&e))
+}
+
+fn handle_events(
+    peer: &mut Peer,
+    token: Token,
+    shared: &mut Shared,
+    now: Instant,
+) -> Result<(), ProtoError> {
+    let ip = peer.addr.ip();
+    while let Some(ev) = peer.conn.next_event()? {
+        match ev {
+            Event::Established { peer: key, .. } => {
+                let fp = key.fingerprint();
+                info!("{} authenticated as {fp}", peer.addr);
+                peer.client = Some(fp);
+            }
+            Event::UploadRequested {
+                name,
+                size,
+                overwrite,
+            } => match decide_upload(shared, ip, now, &name, size, overwrite) {
+                Ok(staged) => {
+                    peer.conn.accept()?;
+                    info!("upload {name:?} ({size} bytes) from {} started", peer.who());
+                    peer.upload = Some(Upload {
+                        staged,
+                        name,
+                        size,
+                        started: now,
+                        error: None,
+                    });
+                }
+                Err(outcome) => {
+                    info!(
+                        "refused upload {name:?} from {}: {}",
+                        peer.who(),
+                        outcome.reason
+                    );
+                    peer.conn.refuse(&outcome)?;
+                }
+            },
+            Event::Data(data) => {
+                if let Some(up) = &mut peer.upload {
+                    if up.error.is_none() {
+                        up.error = up.staged.write_all(data).err();
+                    }
+                }
+            }
+            Event::ReceiveComplete => {
+                let Some(mut upload) = peer.upload.take() else {
+                    return Err(ProtoError::InvalidCall("file data without an upload"));
+                };
+                match upload.error.take() {
+                    Some(e) => {
+                        warn!("upload {:?} from {} failed: {e}", upload.name, peer.who());
+                        peer.conn.send_result(&refusal_for(&e))?;
+                    }
+                    // The committer answers through the waker; the client
+                    // waits for RESULT and sends nothing meanwhile.
+                    None => {
+                        let _ = shared.commits.send(CommitJob { token, upload });
+                    }
+                }
+            }
+            Event::ReceiveCorrupt => {
+                if let Some(up) = peer.upload.take() {
+                    warn!(
+                        "upload {:?} from {} discarded: SHA-256 mismatch",
+                        up.name,
+                        peer.who()
+                    );
+                }
+            }
+            Event::DownloadRequested { name } => {
+                let offer = match rate_check(shared, ip, now) {
+                    Some(r) => Err(r),
+                    None => shared.root.open_source(&name).map_err(|e| refusal_for(&e)),
+                };
+                match offer {
+                    Ok(source) => {
+                        peer.conn.offer_download(&name, source.size)?;
+                        info!(
+                            "download {name:?} ({} bytes) to {} offered",
+                            source.size,
+                            peer.who()
+                        );
+                        peer.download = Some(Download {
+                            source,
+                            name,
+                            sent: 0,
+                            started: now,
+                        });
+                    }
+                    Err(outcome) => {
+                        info!(
+                            "refused download {name:?} to {}: {}",
+                            peer.who(),
+                            outcome.reason
+                        );
+                        peer.conn.refuse(&outcome)?;
+                    }
+                }
+            }
+            Event::ListRequested => {
+                let listing = match rate_check(shared, ip, now) {
+                    Some(r) => Err(r),
+                    None => shared.root.list().map_err(|e| {
+                        warn!("listing for {} failed: {e}", peer.who());
+                        refusal(ResultCode::IoError, "server I/O error while listing")
+                    }),
+                };
+                match listing {
+                    Ok(entries) => {
+                        let entries: Vec<ListEntry> = entries
+                            .into_iter()
+                            .map(|e| ListEntry {
+                                name: e.name,
+                                size: e.size,
+                                mtime: e.mtime,
+                            })
+                            .collect();
+                        info!("listing ({} files) to {}", entries.len(), peer.who());
+                        peer.conn.send_listing(&entries)?;
+                    }
+                    Err(outcome) => peer.conn.refuse(&outcome)?,
+                }
+            }
+            Event::Outcome(outcome) => {
+                if let Some(dl) = peer.download.take() {
+                    let secs = dl.started.elapsed().as_secs_f64();
+                    match outcome.code {
+                        ResultCode::Ok => info!(
+                            "sent {:?} to {}: {} bytes, {:.1} MiB/s",
+                            dl.name,
+                            peer.who(),
+                            dl.sent,
+                            dl.sent as f64 / (1 << 20) as f64 / secs.max(1e-9)
+                        ),
+                        _ => info!(
+                            "download {:?} by {} ended: {}",
+                            dl.name,
+                            peer.who(),
+                            outcome.reason
+                        ),
+                    }
+                }
+            }
+            Event::NameRefused(e) => info!("refused request from {}: {e}", peer.who()),
+            Event::Closed => {}
+            // Client-side events never reach a server connection.
+            Event::ServerKeyUnknown(_)
+            | Event::DownloadOffered { .. }
+            | Event::Listing(_)
+            | Event::SendReady => {}
+        }
+    }
+    Ok(())
+}
+
+fn spawn_committer(
+    waker: Arc<Waker>,
+) -> io::Result<(mpsc::Sender<CommitJob>, mpsc::Receiver<CommitDone>)> {
+    let (job_tx, job_rx) = mpsc::channel::<CommitJob>();
+    let (done_tx, done_rx) = mpsc::channel();
+    thread::Builder::new()
+        .name("sft-commit".into())
+        .spawn(move || {
+            for job in job_rx {
+                let Upload {
+                    staged,
+                    name,
+                    size,
+                    started,
+                    ..
+                } = job.upload;
+                let result = staged.commit().map(|_| ());
+                let done = CommitDone {
+                    token: job.token,
+                    name,
+                    size,
+                    started,
+                    result,
+                };
+                if done_tx.send(done).is_err() {
+                    return;
+                }
+                let _ = waker.wake();
+            }
+        })?;
+    Ok((job_tx, done_rx))
+}
