@@ -1,15 +1,26 @@
-//! Command-line definitions (clap). No logic lives here beyond dispatch;
-//! each subcommand has its own file.
+//! Command-line definitions (clap) and dispatch. Each subcommand's logic
+//! lives in its own file; errors carry their exit code and a hint.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
+mod client;
+mod demo;
+mod error;
+mod home;
+mod keycmd;
 mod selftest;
+mod serve;
 
 /// sft: secure file transfer on system OpenSSL.
+///
+/// Files travel over a signed X25519 handshake and AES-256-GCM records;
+/// the server proves its identity key, the client proves its own, and
+/// every byte is checked end to end with SHA-256.
 #[derive(Debug, Parser)]
-#[command(name = "sft", version, about, long_about = None)]
+#[command(name = "sft", version, about, long_about = None, after_help = error::EXIT_CODES_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,17 +28,69 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Show the whole thing working: a local server, an upload, a download, a byte-for-byte check.
+    Demo(demo::DemoArgs),
+    /// Create a new Ed25519 identity key (private key PATH, public key PATH.pub).
+    Keygen(keycmd::KeygenArgs),
+    /// Print the SHA256 fingerprint of a private or public key file.
+    Fingerprint(keycmd::FingerprintArgs),
+    /// Run a server that receives, serves and lists files in one directory.
+    Serve(serve::ServeArgs),
+    /// Upload files to a server.
+    Put(client::PutArgs),
+    /// Download files from a server.
+    Get(client::GetArgs),
+    /// List the files on a server.
+    Ls(client::LsArgs),
     /// Run the cryptographic known-answer self-tests and report each.
     ///
     /// Prints one line per test; exits 0 only if every test passed.
     Selftest,
 }
 
+/// Options every client command shares: who we are and whom we trust.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Client identity key [default: $SFT_HOME/identity, created on first use]
+    #[arg(long, value_name = "PATH")]
+    identity: Option<PathBuf>,
+    /// Accept only the server key with this fingerprint (SHA256:...); never touches known_hosts
+    #[arg(long, value_name = "FINGERPRINT", conflicts_with = "accept_new")]
+    server_key: Option<String>,
+    /// Trust an unknown server key on first use and record it in known_hosts
+    #[arg(long)]
+    accept_new: bool,
+    /// known_hosts file [default: $SFT_HOME/known_hosts]
+    #[arg(long, value_name = "FILE")]
+    known_hosts: Option<PathBuf>,
+    /// Handshake timeout, e.g. 10s
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = serve::parse_duration)]
+    handshake_timeout: std::time::Duration,
+}
+
 impl Cli {
     /// Runs the chosen subcommand and returns the process exit status.
     pub fn run(self) -> ExitCode {
-        match self.command {
-            Command::Selftest => selftest::run(),
+        let level = match self.command {
+            Command::Serve(_) => "info",
+            _ => "warn",
+        };
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+            .format_target(false)
+            .init();
+        let result = match self.command {
+            Command::Demo(a) => demo::run(a),
+            Command::Keygen(a) => keycmd::keygen(a),
+            Command::Fingerprint(a) => keycmd::fingerprint(a),
+            Command::Serve(a) => serve::run(a),
+            Command::Put(a) => client::put(a),
+            Command::Get(a) => client::get(a),
+            Command::Ls(a) => client::ls(a),
+            Command::Selftest => return selftest::run(),
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => e.report(),
         }
     }
 }

@@ -1,0 +1,166 @@
+//! `sft demo`: a local server on an ephemeral port, an upload, a download
+//! and a byte-for-byte comparison, with temporary keys and directories.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::thread;
+
+use clap::Args;
+use sft::crypto::ed25519::SigningKey;
+use sft::crypto::{hash, rand};
+use sft::fs::{open_local_source, ReceiveRoot};
+use sft::net::client::{Report, Session};
+use sft::net::server::{ServeOptions, Server};
+use sft::proto::handshake::client::{ClientConfig, ServerTrust};
+use sft::proto::handshake::server::{ClientPolicy, ServerConfig};
+use sft::proto::limiter::RateLimit;
+use sft::proto::msgs::{ResultCode, SessionParams};
+use sft::proto::timers::Timeouts;
+
+use super::error::{CliError, FILE_FAILED, PROTOCOL};
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Size of the generated test file, e.g. 8MiB
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = super::serve::parse_size)]
+    size: u64,
+}
+
+fn internal(e: impl std::fmt::Display) -> CliError {
+    CliError::new(PROTOCOL, format!("demo failed: {e}"))
+}
+
+fn rate(r: &Report) -> String {
+    let secs = r.elapsed.as_secs_f64().max(1e-6);
+    format!(
+        "{:.3}s, {:.1} MiB/s",
+        secs,
+        r.bytes as f64 / (1 << 20) as f64 / secs
+    )
+}
+
+pub fn run(args: DemoArgs) -> Result<(), CliError> {
+    let tmp = tempfile::tempdir().map_err(internal)?;
+    let server_root = ReceiveRoot::open_or_create(&tmp.path().join("server-root"))?;
+    let download_root = ReceiveRoot::open_or_create(&tmp.path().join("downloads"))?;
+
+    let host_key = SigningKey::generate().map_err(internal)?;
+    let client_key = Arc::new(SigningKey::generate().map_err(internal)?);
+    let host_fp = host_key.verifying_key().fingerprint();
+    println!("server identity  {host_fp}");
+    println!(
+        "client identity  {}",
+        client_key.verifying_key().fingerprint()
+    );
+
+    let server = Server::bind(ServeOptions {
+        listen: "127.0.0.1:0".parse().expect("valid address"),
+        root: server_root,
+        config: Arc::new(ServerConfig {
+            identity: host_key,
+            clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
+            params: SessionParams {
+                max_file_size: args.size,
+                idle_timeout_secs: 60,
+            },
+        }),
+        timeouts: Timeouts::default(),
+        rate: RateLimit::default(),
+        max_connections: 4,
+        allow_overwrite: false,
+    })
+    .map_err(internal)?;
+    let addr = server.local_addr().map_err(internal)?;
+    let stop = server.shutdown_handle();
+    let serving = thread::spawn(move || server.run());
+    println!("server           listening on {addr} (temporary root and keys)");
+
+    // A file of random bytes.
+    let original = tmp.path().join("demo.bin");
+    let mut file = std::fs::File::create(&original).map_err(internal)?;
+    let mut left = args.size;
+    let mut block = vec![0u8; 1 << 20];
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        rand::fill(&mut block[..n]).map_err(internal)?;
+        file.write_all(&block[..n]).map_err(internal)?;
+        left -= n as u64;
+    }
+    drop(file);
+
+    let result = (|| {
+        let config = ClientConfig {
+            identity: client_key,
+            trust: ServerTrust::Pinned(host_fp),
+        };
+        let mut session = Session::connect(addr, config, Timeouts::default(), &mut |_| false)
+            .map_err(internal)?;
+        println!("handshake        ok: server proved {host_fp}, as pinned");
+        let source = open_local_source(&original)?;
+        let up = session
+            .put(source, original.clone(), "demo.bin", false, &mut |_| {})
+            .map_err(internal)?;
+        if up.outcome.code != ResultCode::Ok {
+            return Err(CliError::new(
+                FILE_FAILED,
+                format!("upload refused: {}", up.outcome.reason),
+            ));
+        }
+        println!(
+            "upload           demo.bin, {} bytes, {}",
+            up.bytes,
+            rate(&up)
+        );
+        let down = session
+            .get("demo.bin", &download_root, &mut |_, _| {})
+            .map_err(internal)?;
+        if down.outcome.code != ResultCode::Ok {
+            return Err(CliError::new(
+                FILE_FAILED,
+                format!("download failed: {}", down.outcome.reason),
+            ));
+        }
+        println!(
+            "download         demo.bin, {} bytes, {}",
+            down.bytes,
+            rate(&down)
+        );
+        session.close().map_err(internal)?;
+        Ok(())
+    })();
+    stop.shutdown();
+    let _ = serving.join();
+    result?;
+
+    let back = download_root.path().join("demo.bin");
+    let same = files_equal(&original, &back).map_err(internal)?;
+    let digest = hash::sha256(&std::fs::read(&back).map_err(internal)?).map_err(internal)?;
+    if !same {
+        return Err(CliError::new(
+            FILE_FAILED,
+            "the downloaded file differs from the original",
+        ));
+    }
+    println!(
+        "verified         {} bytes identical both ways, SHA-256 {}",
+        args.size,
+        hex::encode(digest)
+    );
+    Ok(())
+}
+
+fn files_equal(a: &std::path::Path, b: &std::path::Path) -> std::io::Result<bool> {
+    let (mut fa, mut fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = fa.read(&mut ba)?;
+        if n == 0 {
+            return Ok(fb.read(&mut bb)? == 0);
+        }
+        fb.read_exact(&mut bb[..n])?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! `$SFT_HOME` and the files that live there.
+
+use std::path::{Path, PathBuf};
+
+use sft::crypto::ed25519::SigningKey;
+use sft::keys::{self, PublicKeyLine};
+
+use super::error::{CliError, USAGE};
+
+/// `$SFT_HOME`, or `~/.config/sft`.
+pub fn sft_home() -> Result<PathBuf, CliError> {
+    if let Some(h) = std::env::var_os("SFT_HOME").filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(h));
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(".config").join("sft")),
+        None => Err(CliError::new(USAGE, "neither SFT_HOME nor HOME is set")
+            .hint("set SFT_HOME to a directory for sft's keys")),
+    }
+}
+
+/// `explicit`, or `$SFT_HOME/<name>`.
+pub fn home_file(explicit: Option<PathBuf>, name: &str) -> Result<PathBuf, CliError> {
+    match explicit {
+        Some(p) => Ok(p),
+        None => Ok(sft_home()?.join(name)),
+    }
+}
+
+/// A short comment for new keys: `user@host`.
+fn key_comment() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "sft".into());
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let host = host.trim();
+    if host.is_empty() {
+        user
+    } else {
+        format!("{user}@{host}")
+    }
+}
+
+/// Writes a new identity at `path` (refusing to overwrite) and returns it.
+pub fn create_identity(path: &Path) -> Result<SigningKey, CliError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        keys::create_private_dir(dir)?;
+    }
+    let key = SigningKey::generate().map_err(|e| CliError::new(USAGE, e.to_string()))?;
+    keys::write_identity(path, &key, &key_comment())?;
+    Ok(key)
+}
+
+/// Loads the identity at `path`, creating it first if it does not exist;
+/// `what` says in the message whose key it is ("client", "host").
+pub fn load_or_create_identity(path: &Path, what: &str) -> Result<SigningKey, CliError> {
+    if path.exists() {
+        return Ok(keys::load_identity(path)?);
+    }
+    let key = create_identity(path)?;
+    let line = PublicKeyLine {
+        key: key.verifying_key(),
+        comment: key_comment(),
+    };
+    eprintln!(
+        "sft: created {what} identity {} ({})",
+        path.display(),
+        key.verifying_key().fingerprint()
+    );
+    if what == "client" {
+        eprintln!("sft: give the server's admin this line for its authorized_keys:\n{line}");
+    }
+    Ok(key)
+}

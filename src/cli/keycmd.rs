@@ -1,0 +1,40 @@
+//! `sft keygen` and `sft fingerprint`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use sft::keys;
+
+use super::error::CliError;
+use super::home;
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the private key; the public key goes to PATH.pub [default: $SFT_HOME/identity]
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FingerprintArgs {
+    /// A private key (PEM) or public key (`sft-ed25519 ...`) file
+    #[arg(value_name = "PATH")]
+    path: PathBuf,
+}
+
+pub fn keygen(args: KeygenArgs) -> Result<(), CliError> {
+    let path = home::home_file(args.output, "identity")?;
+    let key = home::create_identity(&path)?;
+    let pub_path = keys::public_path(&path);
+    let line = std::fs::read_to_string(&pub_path).unwrap_or_default();
+    println!("private key: {}", path.display());
+    println!("public key:  {}", pub_path.display());
+    println!("fingerprint: {}", key.verifying_key().fingerprint());
+    print!("{line}");
+    Ok(())
+}
+
+pub fn fingerprint(args: FingerprintArgs) -> Result<(), CliError> {
+    println!("{}", keys::fingerprint_of_file(&args.path)?);
+    Ok(())
+}
