@@ -1,0 +1,592 @@
+//! End to end through the real `sft` binary on 127.0.0.1 with port 0.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+const SFT: &str = env!("CARGO_BIN_EXE_sft");
+const CHUNK: usize = 256 * 1024;
+
+/// A running `sft serve` with its own home and root.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    root: PathBuf,
+    host_fp: String,
+    log: Arc<Mutex<Vec<String>>>,
+    _home: TempDir,
+}
+
+impl Server {
+    fn start(client_pub: Option<&Path>, extra: &[&str]) -> Server {
+        let home = TempDir::new().unwrap();
+        let root = home.path().join("root");
+        let mut cmd = Command::new(SFT);
+        cmd.env("SFT_HOME", home.path())
+            .env("RUST_LOG", "info")
+            .args(["serve", "--listen", "127.0.0.1:0", "--root"])
+            .arg(&root)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        match client_pub {
+            Some(p) => {
+                let auth = home.path().join("authorized_keys");
+                std::fs::copy(p, &auth).unwrap();
+                cmd.arg("--authorized-keys").arg(auth);
+            }
+            None => {
+                cmd.arg("--allow-any-client");
+            }
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        let (addr, host_fp) = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let addr = rest.split(',').next().unwrap().parse().unwrap();
+                let fp = rest
+                    .split("host key ")
+                    .nth(1)
+                    .unwrap()
+                    .split(',')
+                    .next()
+                    .unwrap()
+                    .to_string();
+                break (addr, fp);
+            }
+            seen.push(line);
+        };
+        let log = Arc::new(Mutex::new(seen));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Server {
+            child,
+            addr,
+            root,
+            host_fp,
+            log,
+            _home: home,
+        }
+    }
+
+    fn target(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Names in the root, temporary files included.
+    fn root_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn log_contains(&self, needle: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|l| l.contains(needle))
+    }
+
+    /// Waits (bounded) until the log shows `needle`.
+    fn wait_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.log_contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client home with an identity.
+struct Client {
+    home: TempDir,
+}
+
+impl Client {
+    fn new() -> Client {
+        let home = TempDir::new().unwrap();
+        let out = Command::new(SFT)
+            .env("SFT_HOME", home.path())
+            .arg("keygen")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Client { home }
+    }
+
+    fn public_key(&self) -> PathBuf {
+        self.home.path().join("identity.pub")
+    }
+
+    fn sft(&self, args: &[&str]) -> Output {
+        Command::new(SFT)
+            .env("SFT_HOME", self.home.path())
+            .current_dir(self.home.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn dir(&self) -> &Path {
+        self.home.path()
+    }
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited normally")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn random_file(dir: &Path, name: &str, len: usize) -> PathBuf {
+    let mut data = vec![0u8; len];
+    let mut x: u64 = 0x9e3779b97f4a7c15 ^ len as u64;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+fn pair() -> (Server, Client) {
+    let client = Client::new();
+    let server = Server::start(Some(&client.public_key()), &[]);
+    (server, client)
+}
+
+#[test]
+fn sizes_round_trip_byte_identical() {
+    let (server, client) = pair();
+    let sizes = [0, 1, CHUNK, CHUNK + 1, 64 << 20];
+    let mut args = vec!["put".to_string(), server.target(), "--accept-new".into()];
+    for size in sizes {
+        let p = random_file(client.dir(), &format!("f{size}"), size);
+        args.push(p.to_string_lossy().into_owned());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = client.sft(&args);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for size in sizes {
+        let name = format!("f{size}");
+        let stored = std::fs::read(server.root.join(&name)).unwrap();
+        assert_eq!(
+            stored,
+            std::fs::read(client.dir().join(&name)).unwrap(),
+            "{name} upload"
+        );
+    }
+    assert!(!server
+        .root_names()
+        .iter()
+        .any(|n| n.starts_with(".sft-part-")));
+
+    let down = client.dir().join("down");
+    let mut args = vec![
+        "get".to_string(),
+        server.target(),
+        "-o".into(),
+        down.to_string_lossy().into_owned(),
+    ];
+    args.extend(sizes.iter().map(|s| format!("f{s}")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = client.sft(&args);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for size in sizes {
+        let name = format!("f{size}");
+        assert_eq!(
+            std::fs::read(down.join(&name)).unwrap(),
+            std::fs::read(client.dir().join(&name)).unwrap(),
+            "{name} download"
+        );
+    }
+
+    let out = client.sft(&["ls", &server.target()]);
+    assert_eq!(code(&out), 0);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(listing.lines().count(), sizes.len(), "{listing}");
+    assert!(listing.contains(&format!("{}  ", 64 << 20)) && listing.contains("f67108864"));
+}
+
+#[test]
+fn unauthorized_client_is_refused_and_nothing_is_written() {
+    let (server, _authorized) = pair();
+    let stranger = Client::new();
+    let f = random_file(stranger.dir(), "x.bin", 1000);
+    let out = stranger.sft(&["put", &server.target(), "--accept-new", f.to_str().unwrap()]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(stderr(&out).contains("refused this client's key"));
+    assert!(
+        stderr(&out).contains("sft-ed25519 "),
+        "hint shows the key line: {}",
+        stderr(&out)
+    );
+    assert!(server.root_names().is_empty());
+    assert!(server.wait_log("is not authorized"));
+}
+
+#[test]
+fn server_identity_checks() {
+    let (server, client) = pair();
+    let f = random_file(client.dir(), "x.bin", 5000);
+    let file = f.to_str().unwrap();
+
+    // Unknown host, no terminal, no --accept-new.
+    let out = client.sft(&["put", &server.target(), file]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--accept-new") && stderr(&out).contains(&server.host_fp));
+
+    // Wrong --server-key: refused before any file data.
+    let wrong = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+    let out = client.sft(&["put", &server.target(), "--server-key", wrong, file]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains(wrong) && stderr(&out).contains(&server.host_fp));
+    assert!(
+        !client.dir().join("known_hosts").exists(),
+        "--server-key never touches known_hosts"
+    );
+
+    // The right --server-key works.
+    let out = client.sft(&[
+        "put",
+        &server.target(),
+        "--server-key",
+        &server.host_fp,
+        file,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // A changed key in known_hosts is a loud failure naming both.
+    std::fs::write(
+        client.dir().join("known_hosts"),
+        format!("{} {wrong}\n", server.target()),
+    )
+    .unwrap();
+    let out = client.sft(&["ls", &server.target()]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let msg = stderr(&out);
+    assert!(
+        msg.contains("HAS CHANGED") && msg.contains(wrong) && msg.contains(&server.host_fp),
+        "{msg}"
+    );
+    assert_eq!(
+        server.root_names(),
+        vec!["x.bin".to_string()],
+        "only the pinned upload landed"
+    );
+    assert!(!server
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("upload") && l.contains("started") && l.contains(wrong)));
+}
+
+#[test]
+fn names_and_overwrite_rules() {
+    let client = Client::new();
+    let server = Server::start(Some(&client.public_key()), &[]);
+    let t = server.target();
+    let sub = client.dir().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let f = random_file(&sub, "doc.txt", 10);
+
+    // A path with directories is stored under its base name only.
+    let traversal = format!("{}/../sub/doc.txt", sub.display());
+    let out = client.sft(&["put", &t, "--accept-new", &traversal]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(server.root_names(), vec!["doc.txt".to_string()]);
+
+    // A control character in the name is refused locally; nothing is sent.
+    let bad = random_file(client.dir(), "bell\u{7}.txt", 10);
+    let out = client.sft(&["put", &t, bad.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("refused by the file-name rule"));
+    // Asking for a traversal name is refused locally too.
+    let out = client.sft(&[
+        "get",
+        &t,
+        "../../etc/passwd",
+        "-o",
+        client.dir().to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(server.root_names(), vec!["doc.txt".to_string()]);
+
+    // Existing target: refused without --overwrite, content untouched.
+    std::fs::write(&f, b"new content").unwrap();
+    let out = client.sft(&["put", &t, f.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+    // --overwrite, but this server does not allow it.
+    let out = client.sft(&["put", &t, "--overwrite", f.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--allow-overwrite"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(server.root.join("doc.txt")).unwrap().len(),
+        10
+    );
+
+    // A download never overwrites a local file.
+    let out = client.sft(&["get", &t, "doc.txt", "-o", sub.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(std::fs::read(&f).unwrap(), b"new content");
+}
+
+#[test]
+fn overwrite_when_both_sides_agree() {
+    let client = Client::new();
+    let server = Server::start(Some(&client.public_key()), &["--allow-overwrite"]);
+    let f = random_file(client.dir(), "a.bin", 100);
+    let t = server.target();
+    assert_eq!(
+        code(&client.sft(&["put", &t, "--accept-new", f.to_str().unwrap()])),
+        0
+    );
+    std::fs::write(&f, b"second version").unwrap();
+    let out = client.sft(&["put", &t, "--overwrite", f.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(server.root.join("a.bin")).unwrap(),
+        b"second version"
+    );
+}
+
+// ---- a hand-driven client for cuts and stalls ------------------------------------------
+
+mod raw {
+    use super::*;
+    use sft::crypto::ed25519::{Fingerprint, SigningKey};
+    use sft::proto::conn::{Connection, Event};
+    use sft::proto::handshake::client::{ClientConfig, ServerTrust};
+    use sft::proto::handshake::Ephemeral;
+    use sft::proto::timers::Timeouts;
+    use sft::proto::ProtoError;
+
+    pub struct Raw {
+        pub conn: Connection,
+        pub sock: TcpStream,
+    }
+
+    impl Raw {
+        /// Handshakes as the client whose key is at `home/identity`.
+        pub fn connect(addr: SocketAddr, home: &Path, server_fp: &str) -> Raw {
+            let key = sft::keys::load_identity(&home.join("identity")).unwrap();
+            let mut raw = Raw {
+                conn: Connection::client(
+                    ClientConfig {
+                        identity: Arc::new(key),
+                        trust: ServerTrust::Pinned(Fingerprint::parse(server_fp).unwrap()),
+                    },
+                    Ephemeral::generate().unwrap(),
+                    Timeouts::default(),
+                    Instant::now(),
+                )
+                .unwrap(),
+                sock: TcpStream::connect(addr).unwrap(),
+            };
+            raw.sock
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            while !raw.conn.is_established() {
+                raw.step().unwrap();
+            }
+            raw
+        }
+
+        /// Writes everything pending, then reads once and drains events.
+        pub fn step(&mut self) -> Result<Vec<String>, ProtoError> {
+            let now = Instant::now();
+            while self.conn.wants_write() {
+                self.conn.write_tls(&mut self.sock, now).unwrap();
+            }
+            let mut buf = [0u8; 65536];
+            let n = self.sock.read(&mut buf).unwrap_or(0);
+            self.conn.read_tls(&mut &buf[..n], now).unwrap();
+            let mut evs = Vec::new();
+            while let Some(ev) = self.conn.next_event()? {
+                evs.push(match ev {
+                    Event::Data(_) => "data".to_string(),
+                    other => format!("{other:?}"),
+                });
+            }
+            Ok(evs)
+        }
+    }
+
+    pub fn identity(home: &Path) -> SigningKey {
+        sft::keys::load_identity(&home.join("identity")).unwrap()
+    }
+}
+
+#[test]
+fn connection_cut_mid_transfer_leaves_no_file() {
+    let (server, client) = pair();
+    let mut raw = raw::Raw::connect(server.addr, client.dir(), &server.host_fp);
+    raw.conn.request_upload("cut.bin", 10 << 20, false).unwrap();
+    while !raw.step().unwrap().iter().any(|e| e == "SendReady") {}
+    let chunk = vec![7u8; CHUNK];
+    for _ in 0..8 {
+        raw.conn.send_data(&chunk).unwrap();
+    }
+    while raw.conn.wants_write() {
+        raw.conn.write_tls(&mut raw.sock, Instant::now()).unwrap();
+    }
+    assert!(
+        server.wait_log("cut.bin\" (10485760 bytes)"),
+        "upload started"
+    );
+    drop(raw);
+    assert!(
+        server.wait_log("abandoned after"),
+        "the server noticed the cut"
+    );
+    assert!(
+        server.root_names().is_empty(),
+        "left behind: {:?}",
+        server.root_names()
+    );
+    let _ = raw::identity(client.dir());
+}
+
+// ---- lowered limits -------------------------------------------------------------------
+
+fn honest_ls_works(server: &Server, client: &Client) {
+    let out = client.sft(&["ls", &server.target(), "--server-key", &server.host_fp]);
+    assert_eq!(code(&out), 0, "honest client failed: {}", stderr(&out));
+}
+
+/// Waits until the server closes `sock` (read returns 0 or an error).
+fn closed_by_server(sock: &mut TcpStream) -> bool {
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) | Err(_) => return true,
+            Ok(_) => continue,
+        }
+    }
+}
+
+#[test]
+fn connection_cap_refuses_while_honest_client_completes() {
+    let client = Client::new();
+    let server = Server::start(Some(&client.public_key()), &["--max-connections", "2"]);
+    let mut silent: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    assert!(server.wait_log("connection from"));
+    std::thread::sleep(Duration::from_millis(200));
+    let out = client.sft(&["ls", &server.target(), "--server-key", &server.host_fp]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(server.wait_log("connection limit reached"));
+    silent.pop();
+    // The server notices the closed socket, then has room again.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = client.sft(&["ls", &server.target(), "--server-key", &server.host_fp]);
+        if code(&out) == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "slot never freed: {}",
+            stderr(&out)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(silent);
+}
+
+#[test]
+fn rate_limit_refuses_a_flooding_address_not_others() {
+    let client = Client::new();
+    let server = Server::start(Some(&client.public_key()), &["--rate-limit", "5/60s"]);
+    // A flood from 127.0.0.2: five connections are admitted, the rest closed at once.
+    let flood_from: SocketAddr = "127.0.0.2:0".parse().unwrap();
+    let mut refused = 0;
+    for _ in 0..10 {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.bind(&flood_from.into()).unwrap();
+        s.connect(&server.addr.into()).unwrap();
+        let mut sock: TcpStream = s.into();
+        sock.write_all(b"not a hello").ok();
+        sock.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut b = [0u8; 64];
+        if matches!(sock.read(&mut b), Ok(0) | Err(_)) {
+            refused += 1;
+        }
+    }
+    assert!(server.wait_log("rate limit reached"));
+    assert!(refused >= 5, "refused {refused}");
+    // An honest client from 127.0.0.1 is unaffected (one connection + one request).
+    honest_ls_works(&server, &client);
+}
+
+#[test]
+fn handshake_timeout_closes_a_silent_peer_while_honest_client_completes() {
+    let client = Client::new();
+    let server = Server::start(Some(&client.public_key()), &["--handshake-timeout", "1s"]);
+    let mut silent = TcpStream::connect(server.addr).unwrap();
+    honest_ls_works(&server, &client);
+    assert!(closed_by_server(&mut silent));
+    assert!(server.wait_log("handshake timed out"));
+}
+
+#[test]
+fn idle_timeout_closes_an_idle_session_while_honest_client_completes() {
+    let client = Client::new();
+    let server = Server::start(Some(&client.public_key()), &["--idle-timeout", "1s"]);
+    let mut idle = raw::Raw::connect(server.addr, client.dir(), &server.host_fp);
+    honest_ls_works(&server, &client);
+    // The idle session gets a timeout alert, then the socket closes.
+    let err = loop {
+        match idle.step() {
+            Ok(_) => continue,
+            Err(e) => break e,
+        }
+    };
+    assert!(format!("{err:?}").contains("Timeout"), "{err:?}");
+    assert!(server.wait_log("connection idle for too long"));
+}
