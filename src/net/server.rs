@@ -133,6 +133,8 @@ pub struct Server {
     waker: Arc<Waker>,
     shutdown: Arc<AtomicBool>,
     peers: HashMap<Token, Peer>,
+    /// Connections whose turn ended with work left.
+    again: Vec<Token>,
     next_token: usize,
     config: Arc<ServerConfig>,
     timeouts: Timeouts,
@@ -160,6 +162,7 @@ impl Server {
             waker,
             shutdown: Arc::new(AtomicBool::new(false)),
             peers: HashMap::new(),
+            again: Vec::new(),
             next_token: FIRST_PEER,
             config: opts.config,
             timeouts: opts.timeouts,
@@ -203,7 +206,11 @@ impl Server {
         let mut events = Events::with_capacity(256);
         let mut last_prune = Instant::now();
         loop {
-            let timeout = self.next_timeout(Instant::now());
+            let timeout = if self.again.is_empty() {
+                self.next_timeout(Instant::now())
+            } else {
+                Some(Duration::ZERO)
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -219,6 +226,9 @@ impl Server {
                     WAKER => self.finish_commits(),
                     token => self.service(token),
                 }
+            }
+            for token in std::mem::take(&mut self.again) {
+                self.service(token);
             }
             let now = Instant::now();
             self.expire(now);
@@ -301,12 +311,15 @@ impl Server {
         let outcome = drive(peer, token, &mut self.shared);
         let registry = self.poll.registry();
         let keep = match outcome {
-            Ok(()) if !peer.conn.is_closed() => {
+            Ok(turn) if !peer.conn.is_closed() => {
+                if turn == Turn::MoreWork {
+                    self.again.push(token);
+                }
                 let wanted = pump::interest(&peer.conn);
                 pump::update_interest(registry, &mut peer.sock, token, &mut peer.interest, wanted)
                     .is_ok()
             }
-            Ok(()) => {
+            Ok(_) => {
                 info!("{} closed the session", peer.who());
                 false
             }
@@ -406,21 +419,37 @@ fn log_end(peer: &Peer, e: &DriveError) {
 
 /// Reads, handles events, produces download data and writes, until the
 /// socket would block.
-fn drive(peer: &mut Peer, token: Token, shared: &mut Shared) -> Result<(), DriveError> {
-    loop {
+/// Rounds one connection may run per wake-up before the others get a turn
+/// (each round moves at most a receive buffer in and a send high-water mark
+/// out, so about 12 MiB in all).
+const ROUNDS_PER_TURN: usize = 8;
+
+/// Whether a connection stopped because it was done for now, or because
+/// its turn ended with work left (it must be serviced again without
+/// waiting for a new readiness event, which edge-triggered polling would
+/// not deliver).
+#[derive(PartialEq, Eq)]
+enum Turn {
+    Idle,
+    MoreWork,
+}
+
+/// Reads, handles events, produces download data and writes, until the
+/// socket would block or the turn ends.
+fn drive(peer: &mut Peer, token: Token, shared: &mut Shared) -> Result<Turn, DriveError> {
+    for _ in 0..ROUNDS_PER_TURN {
         let now = Instant::now();
         let end = pump::read(&mut peer.conn, &mut peer.sock, now).map_err(DriveError::Io)?;
         handle_events(peer, token, shared, now).map_err(DriveError::Proto)?;
         produce(peer, &mut shared.read_buf)?;
-        pump::write(&mut peer.conn, &mut peer.sock, now).map_err(DriveError::Io)?;
-        if end != ReadEnd::BufferFull && !peer.conn.wants_data() {
-            return Ok(());
-        }
-        if end == ReadEnd::WouldBlock && peer.conn.wants_write() {
-            // The socket is full; the writable event resumes production.
-            return Ok(());
+        let blocked = pump::write(&mut peer.conn, &mut peer.sock, now).map_err(DriveError::Io)?;
+        let more_in = end == ReadEnd::BufferFull;
+        let more_out = peer.conn.wants_data() && !blocked;
+        if !more_in && !more_out {
+            return Ok(Turn::Idle);
         }
     }
+    Ok(Turn::MoreWork)
 }
 
 fn produce(peer: &mut Peer, buf: &mut [u8]) -> Result<(), DriveError> {
