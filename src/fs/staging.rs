@@ -46,6 +46,18 @@ impl Staged {
         }
     }
 
+    /// A second handle to the temporary file, so another thread can push
+    /// written data to disk (`sync_data`) while writing goes on; the final
+    /// fsync in [`commit`](Staged::commit) then has little left to do.
+    ///
+    /// # Errors
+    /// [`FsError::Io`] when the descriptor cannot be duplicated.
+    pub fn writeback_handle(&self) -> Result<File, FsError> {
+        self.file
+            .try_clone()
+            .map_err(io_err("duplicate handle of", &self.tmp))
+    }
+
     /// Appends `data` to the temporary file and counts its bytes.
     ///
     /// # Errors

@@ -34,6 +34,11 @@ const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const FIRST_PEER: usize = 2;
 
+/// Bytes of an upload written between two background writebacks (64 MiB):
+/// the disk works while data still arrives, instead of all at the final
+/// fsync.
+const WRITEBACK_EVERY: u64 = 64 << 20;
+
 /// Everything `sft serve` needs to run.
 pub struct ServeOptions {
     /// Address to listen on (port 0 picks a free port).
@@ -73,6 +78,8 @@ struct Upload {
     size: u64,
     started: Instant,
     error: Option<FsError>,
+    /// Bytes written when the last background writeback was queued.
+    written_back: u64,
 }
 
 struct Download {
@@ -101,10 +108,12 @@ impl Peer {
     }
 }
 
-/// A finished upload handed to the committer thread.
-struct CommitJob {
-    token: Token,
-    upload: Upload,
+/// Work for the committer thread, done in order.
+enum Job {
+    /// Push an upload's written data to disk (a duplicate handle).
+    Writeback(std::fs::File),
+    /// fsync, move into place and fsync the directory; answer the client.
+    Commit { token: Token, upload: Box<Upload> },
 }
 
 /// The committer's answer.
@@ -122,7 +131,7 @@ struct Shared {
     admission: Admission,
     allow_overwrite: bool,
     max_file_size: u64,
-    commits: mpsc::Sender<CommitJob>,
+    commits: mpsc::Sender<Job>,
     read_buf: Vec<u8>,
 }
 
@@ -580,6 +589,7 @@ fn handle_events(
                         size,
                         started: now,
                         error: None,
+                        written_back: 0,
                     });
                 }
                 Err(outcome) => {
@@ -596,6 +606,12 @@ fn handle_events(
                     if up.error.is_none() {
                         up.error = up.staged.write_all(data).err();
                     }
+                    if up.staged.written() - up.written_back >= WRITEBACK_EVERY {
+                        up.written_back = up.staged.written();
+                        if let Ok(file) = up.staged.writeback_handle() {
+                            let _ = shared.commits.send(Job::Writeback(file));
+                        }
+                    }
                 }
             }
             Event::ReceiveComplete => {
@@ -610,7 +626,10 @@ fn handle_events(
                     // The committer answers through the waker; the client
                     // waits for RESULT and sends nothing meanwhile.
                     None => {
-                        let _ = shared.commits.send(CommitJob { token, upload });
+                        let _ = shared.commits.send(Job::Commit {
+                            token,
+                            upload: Box::new(upload),
+                        });
                     }
                 }
             }
@@ -711,23 +730,31 @@ fn handle_events(
 
 fn spawn_committer(
     waker: Arc<Waker>,
-) -> io::Result<(mpsc::Sender<CommitJob>, mpsc::Receiver<CommitDone>)> {
-    let (job_tx, job_rx) = mpsc::channel::<CommitJob>();
+) -> io::Result<(mpsc::Sender<Job>, mpsc::Receiver<CommitDone>)> {
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
     let (done_tx, done_rx) = mpsc::channel();
     thread::Builder::new()
         .name("sft-commit".into())
         .spawn(move || {
             for job in job_rx {
+                let (token, upload) = match job {
+                    Job::Writeback(file) => {
+                        // A failure here resurfaces at the commit's own fsync.
+                        let _ = file.sync_data();
+                        continue;
+                    }
+                    Job::Commit { token, upload } => (token, upload),
+                };
                 let Upload {
                     staged,
                     name,
                     size,
                     started,
                     ..
-                } = job.upload;
+                } = *upload;
                 let result = staged.commit().map(|_| ());
                 let done = CommitDone {
-                    token: job.token,
+                    token,
                     name,
                     size,
                     started,
