@@ -149,11 +149,32 @@ fn write_new(path: &Path, mode: u32, bytes: &[u8]) -> Result<(), KeyError> {
 /// Loads the private key at `path`.
 ///
 /// # Errors
-/// `TooOpen` when group or others have any permission on the file (fix:
-/// `chmod 600`); `Io` when it cannot be read; `Malformed` when it is not an
-/// Ed25519 PKCS#8 PEM key.
+/// `Malformed` when it is not a regular file or not an Ed25519 PKCS#8 PEM
+/// key (a public key gets a pointer to the private one); `TooOpen` when
+/// group or others have any permission on a private key file (fix:
+/// `chmod 600`); `Io` when it cannot be read.
 pub fn load_identity(path: &Path) -> Result<SigningKey, KeyError> {
+    let malformed = |reason: &str| KeyError::Malformed {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
     let meta = fs::metadata(path).map_err(io_err("read", path))?;
+    if !meta.is_file() {
+        return Err(malformed(
+            "not a key file (it is a directory or special file)",
+        ));
+    }
+    let pem = zeroize::Zeroizing::new(fs::read(path).map_err(io_err("read", path))?);
+    if pem.starts_with(KEY_TYPE.as_bytes()) {
+        return Err(malformed(
+            "this is a public key; give the private key (the file without .pub)",
+        ));
+    }
+    if !pem.starts_with(b"-----BEGIN PRIVATE KEY-----") {
+        return Err(malformed(
+            "not an sft private key (PKCS#8 PEM, as `sft keygen` writes)",
+        ));
+    }
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(KeyError::TooOpen {
@@ -161,11 +182,7 @@ pub fn load_identity(path: &Path) -> Result<SigningKey, KeyError> {
             mode,
         });
     }
-    let pem = zeroize::Zeroizing::new(fs::read(path).map_err(io_err("read", path))?);
-    SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Malformed {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
+    SigningKey::from_pkcs8_pem(&pem).map_err(|e| malformed(&e.to_string()))
 }
 
 /// Reads the fingerprint of a key file: a private key (PEM) or a public-key
@@ -213,16 +230,20 @@ pub fn load_authorized_keys(path: &Path) -> Result<Vec<PublicKeyLine>, KeyError>
 }
 
 /// The known_hosts file: `host:port SHA256:<fingerprint>` per line, `#`
-/// comments allowed, like OpenSSH's file of the same name.
+/// comments allowed, like OpenSSH's file of the same name. Malformed lines
+/// are skipped (and reported), as ssh does, so one bad line cannot lock a
+/// user out of every server.
 pub struct KnownHosts {
     entries: Vec<(String, Fingerprint)>,
+    /// 1-based numbers of the lines that were skipped.
+    pub skipped: Vec<usize>,
 }
 
 impl KnownHosts {
     /// Reads `path`; a missing file is an empty list.
     ///
     /// # Errors
-    /// `Io` when unreadable; `Malformed` naming the first bad line.
+    /// `Io` when the file exists but cannot be read.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
         let text = match fs::read_to_string(path) {
             Ok(t) => t,
@@ -230,22 +251,21 @@ impl KnownHosts {
             Err(e) => return Err(io_err("read", path)(e)),
         };
         let mut entries = Vec::new();
+        let mut skipped = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let malformed = |reason: &str| KeyError::Malformed {
-                path: path.to_path_buf(),
-                reason: format!("line {}: {reason}", i + 1),
-            };
-            let (host, fp) = line
+            let parsed = line
                 .split_once(char::is_whitespace)
-                .ok_or_else(|| malformed("expected `host:port SHA256:...`"))?;
-            let fp = Fingerprint::parse(fp.trim()).map_err(|e| malformed(&e.to_string()))?;
-            entries.push((host.to_string(), fp));
+                .and_then(|(host, fp)| Some((host, Fingerprint::parse(fp.trim()).ok()?)));
+            match parsed {
+                Some((host, fp)) => entries.push((host.to_string(), fp)),
+                None => skipped.push(i + 1),
+            }
         }
-        Ok(KnownHosts { entries })
+        Ok(KnownHosts { entries, skipped })
     }
 
     /// The fingerprint recorded for `host_port` (`host:port`), if any.

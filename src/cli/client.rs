@@ -3,13 +3,14 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sft::crypto::ed25519::{Fingerprint, VerifyingKey};
-use sft::fs::{open_local_source, ReceiveRoot};
+use sft::fs::{open_local_source, FsError, ReceiveRoot, SourceFile};
 use sft::keys::{KnownHosts, PublicKeyLine};
 use sft::net::client::{ClientError, Report, Session};
 use sft::proto::handshake::client::{ClientConfig, ServerTrust};
@@ -17,9 +18,11 @@ use sft::proto::msgs::ResultCode;
 use sft::proto::name;
 use sft::proto::timers::Timeouts;
 use sft::proto::{AlertCode, ProtoError};
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 use super::error::{
-    CliError, CLIENT_REFUSED, CONNECTION, FILE_FAILED, PROTOCOL, SERVER_UNTRUSTED, USAGE,
+    CliError, CLIENT_REFUSED, CONNECTION, FILE_FAILED, INTERRUPTED, PROTOCOL, SERVER_UNTRUSTED,
+    USAGE,
 };
 use super::{home, TrustArgs};
 
@@ -81,7 +84,14 @@ impl Target {
                 USAGE,
                 format!("{s:?} is not HOST, HOST:PORT or [IPv6]:PORT"),
             )
+            .hint(
+                "sft takes no user@ and no :path (files are separate arguments); \
+                 write IPv6 with a port as [::1]:5555",
+            )
         };
+        if s.contains(['@', '/']) {
+            return Err(bad());
+        }
         let (host, port) = if let Some(rest) = s.strip_prefix('[') {
             let (host, after) = rest.split_once(']').ok_or_else(bad)?;
             match after.strip_prefix(':') {
@@ -144,8 +154,19 @@ struct Connected {
 fn connect(server: &str, trust: TrustArgs) -> Result<Connected, CliError> {
     let target = Target::parse(server)?;
     let name = target.known_name();
-    let identity_path = home::home_file(trust.identity, "identity")?;
-    let identity = home::load_or_create_identity(&identity_path, "client")?;
+    let identity = match &trust.identity {
+        // Only the default identity is created on first use; a path the user
+        // names must exist, as with ssh -i.
+        Some(path) if !path.exists() => {
+            return Err(
+                CliError::new(USAGE, format!("no identity key at {}", path.display())).hint(
+                    format!("create one with `sft keygen -o {}`", path.display()),
+                ),
+            )
+        }
+        Some(path) => sft::keys::load_identity(path)?,
+        None => home::load_or_create_identity(&home::home_file(None, "identity")?, "client")?,
+    };
     let identity_line = PublicKeyLine {
         key: identity.verifying_key(),
         comment: String::new(),
@@ -160,10 +181,19 @@ fn connect(server: &str, trust: TrustArgs) -> Result<Connected, CliError> {
             })?;
             (ServerTrust::Pinned(fp), Pin::Flag)
         }
-        None => match KnownHosts::load(&known_path)?.lookup(&name) {
-            Some(fp) => (ServerTrust::Pinned(fp), Pin::KnownHosts(known_path.clone())),
-            None => (ServerTrust::Ask, Pin::None),
-        },
+        None => {
+            let known = KnownHosts::load(&known_path)?;
+            for line in &known.skipped {
+                eprintln!(
+                    "sft: warning: ignoring malformed line {line} of {}",
+                    known_path.display()
+                );
+            }
+            match known.lookup(&name) {
+                Some(fp) => (ServerTrust::Pinned(fp), Pin::KnownHosts(known_path.clone())),
+                None => (ServerTrust::Ask, Pin::None),
+            }
+        }
     };
     let addr = target.resolve()?;
     let identity = Arc::new(identity);
@@ -240,10 +270,11 @@ fn ask(name: &str, fp: &Fingerprint, known: &Path) -> bool {
     eprint!("Trust it and remember it in {}? (yes/no) ", known.display());
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() {
-        return false;
+    let read = std::io::stdin().lock().read_line(&mut answer);
+    if !answer.ends_with('\n') {
+        eprintln!();
     }
-    matches!(answer.trim().to_ascii_lowercase().as_str(), "yes" | "y")
+    read.is_ok() && matches!(answer.trim().to_ascii_lowercase().as_str(), "yes" | "y")
 }
 
 fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> CliError {
@@ -252,15 +283,14 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
             Pin::KnownHosts(file) => CliError::new(
                 SERVER_UNTRUSTED,
                 format!(
-                    "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
-                     @    WARNING: THE SERVER KEY FOR {name} HAS CHANGED!    @\n\
-                     @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
+                    "\n{bar}\n@ WARNING: THE SERVER KEY FOR {name} HAS CHANGED!\n{bar}\n\
                      Someone could be intercepting this connection (man in the middle),\n\
                      or the server's host key was replaced.\n\
-                     known_hosts ({}) expects: {expected}\n\
-                     the server presented:    {seen}\n\
+                     known_hosts expects:   {expected}  ({})\n\
+                     the server presented:  {seen}\n\
                      Nothing was sent.",
-                    file.display()
+                    file.display(),
+                    bar = "@".repeat(60),
                 ),
             )
             .hint(format!(
@@ -279,6 +309,13 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
         .hint(format!(
             "check the fingerprint with the server's admin, then re-run with --accept-new (remembers it) or --server-key {fp}"
         )),
+        ClientError::Proto(ProtoError::UnsupportedVersion { .. } | ProtoError::MalformedRecord(_)) => {
+            CliError::new(
+                CONNECTION,
+                format!("{name} does not speak sft protocol version 1 (another service on that port, or a newer sft?)"),
+            )
+            .hint("check the port; sft serve listens on 5555 unless told otherwise")
+        }
         ClientError::Proto(ProtoError::PeerAlert(AlertCode::Unauthorized)) => {
             CliError::new(CLIENT_REFUSED, format!("the server {name} refused this client's key"))
                 .hint(format!("ask the server's admin to add this line to its authorized_keys:\n{identity_line}"))
@@ -304,6 +341,7 @@ fn session_error(e: ClientError) -> CliError {
         },
         ClientError::Untrusted(_) => SERVER_UNTRUSTED,
         ClientError::Local(_) | ClientError::Read { .. } => FILE_FAILED,
+        ClientError::Interrupted => INTERRUPTED,
         _ => PROTOCOL,
     };
     let err = CliError::new(code, e.to_string());
@@ -335,16 +373,15 @@ fn progress_bar(size: u64, label: &str) -> ProgressBar {
 }
 
 fn rate(r: &Report) -> String {
-    let secs = r.elapsed.max(Duration::from_micros(1)).as_secs_f64();
-    format!(
-        "{} bytes in {secs:.2}s, {:.1} MiB/s",
-        r.bytes,
-        r.bytes as f64 / (1 << 20) as f64 / secs
-    )
+    let secs = r.elapsed.as_secs_f64();
+    if secs < 0.05 {
+        return format!("{} bytes", r.bytes);
+    }
+    let mib_s = r.bytes as f64 / (1 << 20) as f64 / secs;
+    format!("{} bytes in {secs:.2}s, {mib_s:.1} MiB/s", r.bytes)
 }
 
-/// Runs `each` for every item, collecting per-file failures; a session
-/// failure stops at once.
+/// The final status of a multi-file command.
 fn finish(failures: usize, total: usize) -> Result<(), CliError> {
     if failures == 0 {
         Ok(())
@@ -356,35 +393,90 @@ fn finish(failures: usize, total: usize) -> Result<(), CliError> {
     }
 }
 
+/// Ctrl-C or SIGTERM during a transfer stops it cleanly (a partial download
+/// is removed); a second Ctrl-C ends the process at once.
+fn cancel_on_signals(session: &mut Session) {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_shutdown(
+            sig,
+            i32::from(INTERRUPTED),
+            flag.clone(),
+        );
+        let _ = signal_hook::flag::register(sig, flag.clone());
+    }
+    session.cancel_on(flag);
+}
+
+/// Seconds the server asked us to wait in a RESULT 8 reason ("... retry in Ns").
+fn retry_after(reason: &str) -> Option<u64> {
+    let tail = reason.split("retry in ").nth(1)?;
+    tail.trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()
+}
+
+/// Longest wait sft accepts from a rate-limited server before giving up on a file.
+const MAX_RATE_WAIT_SECS: u64 = 120;
+
+/// Runs one transfer, again after the wait a rate-limited server asks for
+/// (RESULT 8), so `sft put host *.log` gets through a busy server slowly
+/// instead of failing half its files.
+fn with_rate_retry(
+    name: &str,
+    mut op: impl FnMut() -> Result<Report, ClientError>,
+) -> Result<Report, ClientError> {
+    loop {
+        let report = op()?;
+        match (report.outcome.code, retry_after(&report.outcome.reason)) {
+            (ResultCode::RateLimited, Some(secs)) if secs <= MAX_RATE_WAIT_SECS => {
+                eprintln!(
+                    "sft: {name}: the server's rate limit is reached; waiting {secs}s as it asks"
+                );
+                std::thread::sleep(Duration::from_secs(secs));
+            }
+            _ => return Ok(report),
+        }
+    }
+}
+
+/// A session failure in the middle of a multi-file command: name the file
+/// and count what was left undone.
+fn aborted(e: ClientError, name: &str, left: usize) -> CliError {
+    let mut err = session_error(e);
+    err.message = format!("{name}: {}; {left} file(s) not transferred", err.message);
+    err
+}
+
+/// Checks a local path for upload: its base name and that it is a regular file.
+fn check_upload(path: &Path) -> Result<(String, SourceFile), String> {
+    let n = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        format!(
+            "{:?}: not a file name sft can send (names must be UTF-8)",
+            path.as_os_str()
+        )
+    })?;
+    if !matches!(name::sanitize(n.as_bytes()), Ok(clean) if clean == n) {
+        return Err(format!(
+            "{n:?}: refused by the file-name rule (control characters, . or ..)"
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "{}: is a directory (sft sends files; there is no recursive mode)",
+            path.display()
+        ));
+    }
+    let source = open_local_source(path).map_err(|e| e.to_string())?;
+    Ok((n.to_string(), source))
+}
+
 pub fn put(args: PutArgs) -> Result<(), CliError> {
     // Check every local file before connecting, so a typo costs no handshake.
     let mut jobs = Vec::new();
     let mut failures = 0;
     for path in &args.files {
-        let base = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_string);
-        let checked = base
-            .ok_or_else(|| {
-                format!(
-                    "{}: not a file name sft can send (it must be UTF-8)",
-                    path.display()
-                )
-            })
-            .and_then(|n| match name::sanitize(n.as_bytes()) {
-                Ok(clean) if clean == n => Ok(n),
-                Ok(_) | Err(_) => Err(format!(
-                    "{}: the name {n:?} is refused by the file-name rule",
-                    path.display()
-                )),
-            })
-            .and_then(|n| {
-                open_local_source(path)
-                    .map(|s| (n, s))
-                    .map_err(|e| e.to_string())
-            });
-        match checked {
+        match check_upload(path) {
             Ok((n, source)) => jobs.push((path.clone(), n, source)),
             Err(msg) => {
                 eprintln!("sft: {msg}");
@@ -396,44 +488,41 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
         return finish(failures, args.files.len());
     }
     let mut c = connect(&args.server, args.trust)?;
-    for (path, n, source) in jobs {
+    cancel_on_signals(&mut c.session);
+    let total = jobs.len();
+    for (i, (path, n, source)) in jobs.into_iter().enumerate() {
         if source.size > c.session.params.max_file_size {
             eprintln!(
-                "sft: {}: {} bytes is over the server's limit of {} bytes",
-                path.display(),
-                source.size,
-                c.session.params.max_file_size
+                "sft: {n}: {} bytes is over the server's limit of {} bytes",
+                source.size, c.session.params.max_file_size
             );
             failures += 1;
             continue;
         }
-        let bar = progress_bar(source.size, &n);
-        let report = c
-            .session
-            .put(source, path.clone(), &n, args.overwrite, &mut |done| {
-                bar.set_position(done)
-            });
-        bar.finish_and_clear();
+        let mut source = Some(source);
+        let report = with_rate_retry(&n, || {
+            let file = match source.take() {
+                Some(f) => f,
+                None => open_local_source(&path)?,
+            };
+            let bar = progress_bar(file.size, &n);
+            let result = c
+                .session
+                .put(file, path.clone(), &n, args.overwrite, &mut |done| {
+                    bar.set_position(done)
+                });
+            bar.finish_and_clear();
+            result
+        });
         match report {
             Ok(r) if r.outcome.code == ResultCode::Ok => {
                 println!("{n} -> {}: {}", c.target, rate(&r))
             }
             Ok(r) => {
-                eprintln!(
-                    "sft: {}: refused by the server: {}",
-                    path.display(),
-                    r.outcome.reason
-                );
+                eprintln!("sft: {n}: refused by the server: {}", r.outcome.reason);
                 failures += 1;
             }
-            Err(ClientError::Read { path, source }) => {
-                // The announced size could not be sent; the session is unusable.
-                return Err(CliError::new(
-                    FILE_FAILED,
-                    format!("reading {}: {source}", path.display()),
-                ));
-            }
-            Err(e) => return Err(session_error(e)),
+            Err(e) => return Err(aborted(e, &n, total - i)),
         }
     }
     let _ = c.session.close();
@@ -441,6 +530,13 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
 }
 
 pub fn get(args: GetArgs) -> Result<(), CliError> {
+    if !args.output.is_dir() {
+        return Err(CliError::new(
+            USAGE,
+            format!("{} is not a directory", args.output.display()),
+        )
+        .hint("create it first, or choose another -o DIR"));
+    }
     let root = ReceiveRoot::open_or_create(&args.output)?;
     let mut failures = 0;
     let mut wanted = Vec::new();
@@ -457,33 +553,41 @@ pub fn get(args: GetArgs) -> Result<(), CliError> {
         return finish(failures, args.names.len());
     }
     let mut c = connect(&args.server, args.trust)?;
-    for n in wanted {
-        let mut bar: Option<ProgressBar> = None;
-        let report = c.session.get(&n, &root, &mut |done, size| {
-            bar.get_or_insert_with(|| progress_bar(size, &n))
-                .set_position(done)
+    cancel_on_signals(&mut c.session);
+    let total = wanted.len();
+    for (i, n) in wanted.into_iter().enumerate() {
+        let local = root.path().join(&n);
+        let report = with_rate_retry(&n, || {
+            let mut bar: Option<ProgressBar> = None;
+            let result = c.session.get(&n, &root, &mut |done, size| {
+                bar.get_or_insert_with(|| progress_bar(size, &n))
+                    .set_position(done)
+            });
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            result
         });
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
         match report {
             Ok(r) if r.outcome.code == ResultCode::Ok => {
-                println!(
-                    "{}:{n} -> {}: {}",
-                    c.target,
-                    root.path().join(&n).display(),
-                    rate(&r)
-                )
+                println!("{}:{n} -> {}: {}", c.target, local.display(), rate(&r))
             }
             Ok(r) => {
                 eprintln!("sft: {n}: {}", r.outcome.reason);
+                failures += 1;
+            }
+            Err(ClientError::Local(FsError::Exists(_))) => {
+                eprintln!(
+                    "sft: {n}: {} already exists; not overwriting it",
+                    local.display()
+                );
                 failures += 1;
             }
             Err(ClientError::Local(e)) => {
                 eprintln!("sft: {n}: {e}");
                 failures += 1;
             }
-            Err(e) => return Err(session_error(e)),
+            Err(e) => return Err(aborted(e, &n, total - i)),
         }
     }
     let _ = c.session.close();

@@ -14,6 +14,8 @@ pub const SERVER_UNTRUSTED: u8 = 4;
 pub const CLIENT_REFUSED: u8 = 5;
 /// The peer broke the protocol or data failed its integrity check.
 pub const PROTOCOL: u8 = 6;
+/// Interrupted by SIGINT or SIGTERM (partial files removed), as shells report 128+2.
+pub const INTERRUPTED: u8 = 130;
 
 /// The exit-code table, shown in `sft --help`.
 pub const EXIT_CODES_HELP: &str = "\
@@ -24,7 +26,8 @@ Exit status:
   3  could not connect, connection refused or cut, timed out
   4  server identity not trusted (unknown host, changed key, --server-key mismatch)
   5  the server refused this client's key
-  6  protocol violation or failed integrity check";
+  6  protocol violation or failed integrity check
+130  interrupted (Ctrl-C); partial files were removed";
 
 /// A failure to report: one line, an optional hint, an exit code.
 #[derive(Debug)]

@@ -40,8 +40,8 @@ pub struct ServeArgs {
     #[arg(long)]
     allow_overwrite: bool,
     /// Most connections open at once; more are closed at accept
-    #[arg(long, value_name = "N", default_value_t = 50)]
-    max_connections: usize,
+    #[arg(long, value_name = "N", default_value = "50", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
     /// Connections and requests allowed per client IP (IPv6: per /64) per window
     #[arg(long, value_name = "N/DURATION", default_value = "100/60s", value_parser = parse_rate)]
     rate_limit: RateLimit,
@@ -85,9 +85,10 @@ pub fn parse_rate(s: &str) -> Result<RateLimit, String> {
 
 /// Parses a size such as `10GiB`, `500MB` or a plain byte count.
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    s.parse::<bytesize::ByteSize>()
+    s.trim()
+        .parse::<bytesize::ByteSize>()
         .map(|b| b.as_u64())
-        .map_err(|e| format!("{e} (examples: 10GiB, 500MB, 1048576)"))
+        .map_err(|_| format!("{s:?} is not a size (examples: 10GiB, 500MB, 1048576)"))
 }
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -121,7 +122,15 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         }
         ClientPolicy::Authorized(lines.into_iter().map(|l| l.key).collect::<HashSet<_>>())
     };
-    let root = ReceiveRoot::open_or_create(&args.root)?;
+    let root =
+        ReceiveRoot::open_or_create(&args.root).map_err(|e| CliError::new(USAGE, e.to_string()))?;
+    let stale = root.remove_stale_parts()?;
+    if stale > 0 {
+        info!(
+            "removed {stale} partial file(s) left in {} by an earlier run",
+            args.root.display()
+        );
+    }
     let fingerprint = identity.verifying_key().fingerprint();
     let config = Arc::new(ServerConfig {
         identity,
@@ -144,10 +153,13 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             idle: args.idle_timeout,
         },
         rate: args.rate_limit,
-        max_connections: args.max_connections,
+        max_connections: args.max_connections as usize,
         allow_overwrite: args.allow_overwrite,
     })
-    .map_err(|e| CliError::new(CONNECTION, format!("cannot listen on {}: {e}", args.listen)))?;
+    .map_err(|e| CliError::new(USAGE, format!("cannot listen on {}: {e}", args.listen)))?;
+    server
+        .stop_on_signals()
+        .map_err(|e| CliError::new(USAGE, format!("cannot install signal handlers: {e}")))?;
     let addr = server
         .local_addr()
         .map_err(|e| CliError::new(CONNECTION, e.to_string()))?;

@@ -129,6 +129,29 @@ impl ReceiveRoot {
         Ok(entries)
     }
 
+    /// Removes temporary files left by transfers that were cut by a crash or
+    /// a kill (regular `.sft-part-*` files only). Call it before serving,
+    /// when no transfer into this root is in progress. Returns how many
+    /// were removed.
+    ///
+    /// # Errors
+    /// [`FsError::Io`] when the directory cannot be read or a file removed.
+    pub fn remove_stale_parts(&self) -> Result<usize, FsError> {
+        let mut removed = 0;
+        for entry in fs::read_dir(&self.dir).map_err(io_err("list", &self.dir))? {
+            let entry = entry.map_err(io_err("list", &self.dir))?;
+            let is_part = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(TEMP_PREFIX));
+            if is_part && entry.file_type().is_ok_and(|t| t.is_file()) {
+                fs::remove_file(entry.path()).map_err(io_err("remove", &entry.path()))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Opens `name` in the root for reading. The open never follows a
     /// symlink (`O_NOFOLLOW`) nor blocks on a FIFO, and the regular-file check
     /// is made on the opened handle, so the path cannot be swapped between

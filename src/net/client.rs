@@ -5,6 +5,8 @@
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -48,9 +50,12 @@ pub enum ClientError {
     /// A local file operation failed.
     #[error(transparent)]
     Local(#[from] FsError),
-    /// A local read failed while sending.
+    /// A local read failed while sending (a file that shrank reads short).
     #[error("reading {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
+    /// The operation was cancelled (Ctrl-C); partial files were removed.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// How a transfer went.
@@ -91,6 +96,7 @@ pub struct Session {
     poll: Poll,
     events: Events,
     interest: Interest,
+    cancel: Option<Arc<AtomicBool>>,
     /// The server's verified identity key.
     pub server_key: VerifyingKey,
     /// The limits the server announced.
@@ -126,16 +132,30 @@ impl Session {
             poll,
             events: Events::with_capacity(8),
             interest: Interest::READABLE,
+            cancel: None,
             server_key: VerifyingKey::from_bytes(&[0; 32]).expect("32 bytes"),
             params: SessionParams {
                 max_file_size: 0,
                 idle_timeout_secs: 0,
             },
         };
-        let (key, params) = session.run(&mut Handshake { decide })?;
+        let (key, params) = session
+            .run(&mut Handshake { decide })
+            .map_err(|e| match e {
+                // A server at its connection cap or rate limit closes at once.
+                ClientError::Proto(ProtoError::Truncated) => ClientError::ServerClosed,
+                other => other,
+            })?;
         session.server_key = key;
         session.params = params;
         Ok(session)
+    }
+
+    /// Makes every later operation stop with [`ClientError::Interrupted`]
+    /// once `flag` is set (by a signal handler, say); a download's partial
+    /// file is removed on the way out.
+    pub fn cancel_on(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = Some(flag);
     }
 
     /// Lists the server's receive root.
@@ -224,6 +244,13 @@ impl Session {
 
     fn run<T: Task>(&mut self, task: &mut T) -> Result<T::Output, ClientError> {
         loop {
+            if self
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::SeqCst))
+            {
+                return Err(ClientError::Interrupted);
+            }
             let now = Instant::now();
             let end = pump::read(&mut self.conn, &mut self.sock, now)?;
             while let Some(ev) = self.conn.next_event()? {
@@ -360,7 +387,14 @@ impl Task for Put<'_> {
                 .read_exact(&mut self.buf[..want])
                 .map_err(|source| ClientError::Read {
                     path: self.path.clone(),
-                    source,
+                    source: if source.kind() == io::ErrorKind::UnexpectedEof {
+                        io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the file shrank while it was being sent",
+                        )
+                    } else {
+                        source
+                    },
                 })?;
             conn.send_data(&self.buf[..want])?;
             self.sent += want as u64;

@@ -34,6 +34,10 @@ const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const FIRST_PEER: usize = 2;
 
+/// Longest sleep of the loop (1 s), so a shutdown signal delivered to
+/// another thread is seen promptly.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+
 /// Bytes of an upload written between two background writebacks (64 MiB):
 /// the disk works while data still arrives, instead of all at the final
 /// fsync.
@@ -198,6 +202,18 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// Stops the server on SIGINT or SIGTERM, the way [`ShutdownHandle`]
+    /// does: open connections are dropped and their partial uploads removed.
+    ///
+    /// # Errors
+    /// When the handlers cannot be installed.
+    pub fn stop_on_signals(&self) -> io::Result<()> {
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(sig, self.shutdown.clone())?;
+        }
+        Ok(())
+    }
+
     /// A handle that stops [`Server::run`] from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
@@ -206,7 +222,8 @@ impl Server {
         }
     }
 
-    /// Serves until shut down.
+    /// Serves until shut down. On shutdown every open connection is dropped
+    /// and its partial upload removed.
     ///
     /// # Errors
     /// Only errors of the poll itself; per-connection errors close that
@@ -217,16 +234,20 @@ impl Server {
         loop {
             let timeout = if self.again.is_empty() {
                 self.next_timeout(Instant::now())
+                    .map_or(MAX_SLEEP, |t| t.min(MAX_SLEEP))
             } else {
-                Some(Duration::ZERO)
+                Duration::ZERO
             };
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => events.clear(),
+                Err(e) => return Err(e),
+                Ok(()) => {}
             }
             if self.shutdown.load(Ordering::SeqCst) {
+                let open = self.peers.len();
+                let partial = self.peers.values().filter(|p| p.upload.is_some()).count();
+                self.peers.clear();
+                info!("shutting down: closed {open} connection(s), removed {partial} partial upload(s)");
                 return Ok(());
             }
             for event in events.iter() {
@@ -421,6 +442,9 @@ enum DriveError {
 fn log_end(peer: &Peer, e: &DriveError) {
     match e {
         DriveError::Proto(ProtoError::PeerAlert(code)) => info!("{} aborted: {code}", peer.who()),
+        DriveError::Proto(ProtoError::Truncated) if peer.client.is_none() => {
+            info!("{} left before authenticating", peer.who())
+        }
         DriveError::Proto(e) => warn!("{}: {e}", peer.who()),
         DriveError::Io(e) => warn!("{}: socket: {e}", peer.who()),
     }
