@@ -217,6 +217,10 @@ fn sizes_round_trip_byte_identical() {
         .any(|n| n.starts_with(".sft-part-")));
 
     let down = client.dir().join("down");
+    // Like scp, a missing destination directory is an error, not created.
+    let out = client.sft(&["get", &server.target(), "f1", "-o", down.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    std::fs::create_dir(&down).unwrap();
     let mut args = vec![
         "get".to_string(),
         server.target(),
