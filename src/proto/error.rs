@@ -82,7 +82,17 @@ pub enum ProtoError {
     Closed,
     /// The crypto core failed locally.
     #[error(transparent)]
-    Crypto(#[from] CryptoError),
+    Crypto(CryptoError),
+}
+
+impl From<CryptoError> for ProtoError {
+    /// A small-order peer key is the peer's doing, not a local failure.
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::NonContributory => ProtoError::NonContributory,
+            other => ProtoError::Crypto(other),
+        }
+    }
 }
 
 impl ProtoError {

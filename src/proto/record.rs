@@ -140,19 +140,30 @@ impl Protection {
     }
 }
 
-/// The sending half: numbers records and seals them into an output buffer.
-pub struct Sealer {
+/// One direction's state: the next sequence number and, once keys exist,
+/// their AEAD state. Numbering continues across key changes.
+#[derive(Default)]
+struct Direction {
     next_seq: u64,
     protection: Option<Protection>,
 }
 
+impl Direction {
+    fn set_keys(&mut self, keys: &DirectionKeys) -> Result<(), ProtoError> {
+        self.protection = Some(Protection::new(keys)?);
+        Ok(())
+    }
+}
+
+/// The sending half: numbers records and seals them into an output buffer.
+/// Starts with no keys; its first record is number 0.
+#[derive(Default)]
+pub struct Sealer(Direction);
+
 impl Sealer {
-    /// A sealer with no keys; its first record is number 0.
+    /// A sealer with no keys.
     pub fn new() -> Self {
-        Sealer {
-            next_seq: 0,
-            protection: None,
-        }
+        Sealer::default()
     }
 
     /// Switches to new keys; numbering continues.
@@ -160,13 +171,12 @@ impl Sealer {
     /// # Errors
     /// `Crypto` if the AEAD context cannot be created.
     pub fn set_keys(&mut self, keys: &DirectionKeys) -> Result<(), ProtoError> {
-        self.protection = Some(Protection::new(keys)?);
-        Ok(())
+        self.0.set_keys(keys)
     }
 
     /// Whether records are encrypted now.
     pub fn has_keys(&self) -> bool {
-        self.protection.is_some()
+        self.0.protection.is_some()
     }
 
     /// Appends a plaintext record (HELLO, CHALLENGE, plain alert) to `out`.
@@ -174,9 +184,9 @@ impl Sealer {
         let header = Header {
             kind,
             len: body.len(),
-            seq: self.next_seq,
+            seq: self.0.next_seq,
         };
-        self.next_seq += 1;
+        self.0.next_seq += 1;
         out.extend_from_slice(&header.encode());
         out.extend_from_slice(body);
     }
@@ -195,6 +205,7 @@ impl Sealer {
         fill: impl FnOnce(&mut [u8]),
     ) -> Result<(), ProtoError> {
         let p = self
+            .0
             .protection
             .as_mut()
             .ok_or(ProtoError::InvalidCall("no keys to seal with"))?;
@@ -209,7 +220,7 @@ impl Sealer {
         let header = Header {
             kind: RecordType::Encrypted,
             len: plain_len + TAG_LEN,
-            seq: self.next_seq,
+            seq: self.0.next_seq,
         };
         let aad = header.encode();
         let start = out.len();
@@ -217,10 +228,12 @@ impl Sealer {
         out.resize(start + HEADER_LEN + plain_len, 0);
         let body = &mut out[start + HEADER_LEN..];
         fill(body);
-        let tag = p.aead.seal_in_place(&p.nonce(self.next_seq), &aad, body)?;
+        let tag = p
+            .aead
+            .seal_in_place(&p.nonce(self.0.next_seq), &aad, body)?;
         out.extend_from_slice(&tag);
         p.used += 1;
-        self.next_seq += 1;
+        self.0.next_seq += 1;
         Ok(())
     }
 
@@ -241,25 +254,15 @@ impl Sealer {
     }
 }
 
-impl Default for Sealer {
-    fn default() -> Self {
-        Sealer::new()
-    }
-}
-
 /// The receiving half: checks sequence numbers and opens records in place.
-pub struct Opener {
-    next_seq: u64,
-    protection: Option<Protection>,
-}
+/// Starts with no keys, expecting record 0.
+#[derive(Default)]
+pub struct Opener(Direction);
 
 impl Opener {
-    /// An opener with no keys, expecting record 0.
+    /// An opener with no keys.
     pub fn new() -> Self {
-        Opener {
-            next_seq: 0,
-            protection: None,
-        }
+        Opener::default()
     }
 
     /// Switches to new keys; numbering continues.
@@ -267,13 +270,12 @@ impl Opener {
     /// # Errors
     /// `Crypto` if the AEAD context cannot be created.
     pub fn set_keys(&mut self, keys: &DirectionKeys) -> Result<(), ProtoError> {
-        self.protection = Some(Protection::new(keys)?);
-        Ok(())
+        self.0.set_keys(keys)
     }
 
     /// Whether encrypted records are expected now.
     pub fn has_keys(&self) -> bool {
-        self.protection.is_some()
+        self.0.protection.is_some()
     }
 
     /// Accepts a plaintext record's header: it must carry the next number
@@ -282,10 +284,10 @@ impl Opener {
     /// # Errors
     /// `BadRecord` when out of sequence or when keys exist.
     pub fn accept_plaintext(&mut self, header: &Header) -> Result<(), ProtoError> {
-        if self.protection.is_some() || header.seq != self.next_seq {
+        if self.0.protection.is_some() || header.seq != self.0.next_seq {
             return Err(ProtoError::BadRecord);
         }
-        self.next_seq += 1;
+        self.0.next_seq += 1;
         Ok(())
     }
 
@@ -301,8 +303,8 @@ impl Opener {
         header: &Header,
         payload: &'a mut [u8],
     ) -> Result<(u8, &'a mut [u8]), ProtoError> {
-        let p = self.protection.as_mut().ok_or(ProtoError::BadRecord)?;
-        if header.seq != self.next_seq || header.kind != RecordType::Encrypted {
+        let p = self.0.protection.as_mut().ok_or(ProtoError::BadRecord)?;
+        if header.seq != self.0.next_seq || header.kind != RecordType::Encrypted {
             return Err(ProtoError::BadRecord);
         }
         if p.used >= MAX_RECORDS_PER_KEY {
@@ -314,14 +316,8 @@ impl Opener {
             .open_in_place(&p.nonce(header.seq), &header.encode(), ct, tag)
             .map_err(|_| ProtoError::BadRecord)?;
         p.used += 1;
-        self.next_seq += 1;
+        self.0.next_seq += 1;
         let (inner, body) = ct.split_first_mut().ok_or(ProtoError::BadRecord)?;
         Ok((*inner, body))
-    }
-}
-
-impl Default for Opener {
-    fn default() -> Self {
-        Opener::new()
     }
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use crate::crypto::ct;
 use crate::crypto::ed25519::{Fingerprint, SigningKey, VerifyingKey};
 use crate::crypto::x25519::EphemeralSecret;
-use crate::crypto::CryptoError;
 
 use super::key_schedule::{finished_mac, KeySchedule};
 use super::transcript::Transcript;
@@ -159,12 +158,7 @@ impl AwaitTrust {
                 &challenge.signature,
             )
             .map_err(|_| ProtoError::BadSignature("server"))?;
-        let shared = key
-            .diffie_hellman(&challenge.ephemeral)
-            .map_err(|e| match e {
-                CryptoError::NonContributory => ProtoError::NonContributory,
-                other => ProtoError::Crypto(other),
-            })?;
+        let shared = key.diffie_hellman(&challenge.ephemeral)?;
         let schedule = KeySchedule::new(shared)?;
         let th_challenge = transcript.hash()?;
         let hs = schedule.handshake_keys(&th_challenge)?;

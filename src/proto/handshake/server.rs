@@ -6,7 +6,6 @@ use std::sync::Arc;
 use crate::crypto::ct;
 use crate::crypto::ed25519::{SigningKey, VerifyingKey};
 use crate::crypto::hkdf::Prk;
-use crate::crypto::CryptoError;
 
 use super::key_schedule::{finished_mac, KeySchedule};
 use super::transcript::Transcript;
@@ -68,13 +67,7 @@ impl AwaitHello {
         }
         let AwaitHello { config, eph } = self;
         let server_public = *eph.key.public_key();
-        let shared_secret = eph
-            .key
-            .diffie_hellman(&hello.ephemeral)
-            .map_err(|e| match e {
-                CryptoError::NonContributory => ProtoError::NonContributory,
-                other => ProtoError::Crypto(other),
-            })?;
+        let shared_secret = eph.key.diffie_hellman(&hello.ephemeral)?;
 
         let mut transcript = Transcript::new()?;
         transcript.add(record)?;
