@@ -26,6 +26,21 @@ impl Server {
     fn start(client_pub: Option<&Path>, extra: &[&str]) -> Server {
         let home = TempDir::new().unwrap();
         let root = home.path().join("root");
+        Server::launch(home, root, client_pub, extra)
+    }
+
+    /// Starts a server whose root already holds `files` (name, content).
+    fn start_with_root(client_pub: &Path, files: &[(&str, &[u8])]) -> Server {
+        let home = TempDir::new().unwrap();
+        let root = home.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        for (name, content) in files {
+            std::fs::write(root.join(name), content).unwrap();
+        }
+        Server::launch(home, root, Some(client_pub), &[])
+    }
+
+    fn launch(home: TempDir, root: PathBuf, client_pub: Option<&Path>, extra: &[&str]) -> Server {
         let mut cmd = Command::new(SFT);
         cmd.env("SFT_HOME", home.path())
             .env("RUST_LOG", "info")
@@ -593,4 +608,87 @@ fn idle_timeout_closes_an_idle_session_while_honest_client_completes() {
     };
     assert!(format!("{err:?}").contains("Timeout"), "{err:?}");
     assert!(server.wait_log("connection idle for too long"));
+}
+
+#[test]
+fn stale_partial_files_are_swept_at_start() {
+    let client = Client::new();
+    let server = Server::start_with_root(
+        &client.public_key(),
+        &[
+            (".sft-part-0123456789abcdef", b"half a file"),
+            ("keep.txt", b"kept"),
+        ],
+    );
+    assert!(server.wait_log("removed 1 partial file(s)"));
+    assert_eq!(server.root_names(), vec!["keep.txt".to_string()]);
+}
+
+#[test]
+fn sigterm_mid_upload_removes_the_partial_file() {
+    let (mut server, client) = pair();
+    let mut raw = raw::Raw::connect(server.addr, client.dir(), &server.host_fp);
+    raw.conn
+        .request_upload("half.bin", 10 << 20, false)
+        .unwrap();
+    while !raw.step().unwrap().iter().any(|e| e == "SendReady") {}
+    for _ in 0..8 {
+        raw.conn.send_data(&vec![1u8; CHUNK]).unwrap();
+    }
+    while raw.conn.wants_write() {
+        raw.conn.write_tls(&mut raw.sock, Instant::now()).unwrap();
+    }
+    assert!(server.wait_log("half.bin\" (10485760 bytes)"));
+    assert!(server
+        .root_names()
+        .iter()
+        .any(|n| n.starts_with(".sft-part-")));
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(server.wait_log("removed 1 partial upload(s)"));
+    assert!(server.root_names().is_empty(), "{:?}", server.root_names());
+}
+
+#[test]
+fn a_rate_limited_put_waits_and_completes() {
+    let client = Client::new();
+    // One connection and two requests fit in the window; the third file waits.
+    let server = Server::start(Some(&client.public_key()), &["--rate-limit", "3/2s"]);
+    let files: Vec<String> = (0..3)
+        .map(|i| {
+            random_file(client.dir(), &format!("r{i}"), 100)
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let mut args = vec!["put", "--server-key", &server.host_fp];
+    let t = server.target();
+    args.push(&t);
+    args.extend(files.iter().map(String::as_str));
+    let out = client.sft(&args);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("waiting"), "{}", stderr(&out));
+    assert_eq!(server.root_names(), vec!["r0", "r1", "r2"]);
+}
+
+#[test]
+fn a_malformed_known_hosts_line_is_skipped_with_a_warning() {
+    let (server, client) = pair();
+    std::fs::write(
+        client.dir().join("known_hosts"),
+        format!("garbage line\n{} {}\n", server.target(), server.host_fp),
+    )
+    .unwrap();
+    let out = client.sft(&["ls", &server.target()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ignoring malformed line 1"),
+        "{}",
+        stderr(&out)
+    );
 }
