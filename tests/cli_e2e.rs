@@ -531,16 +531,22 @@ fn closed_by_server(sock: &mut TcpStream) -> bool {
 fn connection_cap_refuses_while_honest_client_completes() {
     let client = Client::new();
     let server = Server::start(Some(&client.public_key()), &["--max-connections", "2"]);
-    let mut silent: Vec<TcpStream> = (0..2)
-        .map(|_| TcpStream::connect(server.addr).unwrap())
-        .collect();
-    assert!(server.wait_log("connection from"));
-    std::thread::sleep(Duration::from_millis(200));
+    // Two authenticated sessions hold both slots: a third client is refused.
+    let a = raw::Raw::connect(server.addr, client.dir(), &server.host_fp);
+    let b = raw::Raw::connect(server.addr, client.dir(), &server.host_fp);
     let out = client.sft(&["ls", &server.target(), "--server-key", &server.host_fp]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("closed the connection"),
+        "{}",
+        stderr(&out)
+    );
     assert!(server.wait_log("connection limit reached"));
-    silent.pop();
-    // The server notices the closed socket, then has room again.
+    drop(a);
+    // A slot held by a socket that never authenticates is given to the next
+    // client instead: idle sockets cannot lock honest clients out.
+    let mut silent = TcpStream::connect(server.addr).unwrap();
+    assert!(server.wait_log("connection from"));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = client.sft(&["ls", &server.target(), "--server-key", &server.host_fp]);
@@ -549,12 +555,14 @@ fn connection_cap_refuses_while_honest_client_completes() {
         }
         assert!(
             Instant::now() < deadline,
-            "slot never freed: {}",
+            "never admitted: {}",
             stderr(&out)
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    drop(silent);
+    assert!(server.wait_log("(not authenticated) to make room"));
+    assert!(closed_by_server(&mut silent));
+    drop(b);
 }
 
 #[test]

@@ -15,7 +15,7 @@ use sft::keys::{KnownHosts, PublicKeyLine};
 use sft::net::client::{ClientError, Report, Session};
 use sft::proto::handshake::client::{ClientConfig, ServerTrust};
 use sft::proto::msgs::ResultCode;
-use sft::proto::name;
+use sft::proto::name::{self, display_safe};
 use sft::proto::timers::Timeouts;
 use sft::proto::{AlertCode, ProtoError};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -418,6 +418,8 @@ fn retry_after(reason: &str) -> Option<u64> {
 
 /// Longest wait sft accepts from a rate-limited server before giving up on a file.
 const MAX_RATE_WAIT_SECS: u64 = 120;
+/// Tries per file against a rate-limited server.
+const MAX_RATE_ATTEMPTS: u32 = 5;
 
 /// Runs one transfer, again after the wait a rate-limited server asks for
 /// (RESULT 8), so `sft put host *.log` gets through a busy server slowly
@@ -426,10 +428,14 @@ fn with_rate_retry(
     name: &str,
     mut op: impl FnMut() -> Result<Report, ClientError>,
 ) -> Result<Report, ClientError> {
+    let mut attempt = 0;
     loop {
+        attempt += 1;
         let report = op()?;
         match (report.outcome.code, retry_after(&report.outcome.reason)) {
-            (ResultCode::RateLimited, Some(secs)) if secs <= MAX_RATE_WAIT_SECS => {
+            (ResultCode::RateLimited, Some(secs))
+                if secs <= MAX_RATE_WAIT_SECS && attempt < MAX_RATE_ATTEMPTS =>
+            {
                 eprintln!(
                     "sft: {name}: the server's rate limit is reached; waiting {secs}s as it asks"
                 );
@@ -519,7 +525,10 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
                 println!("{n} -> {}: {}", c.target, rate(&r))
             }
             Ok(r) => {
-                eprintln!("sft: {n}: refused by the server: {}", r.outcome.reason);
+                eprintln!(
+                    "sft: {n}: refused by the server: {}",
+                    display_safe(&r.outcome.reason)
+                );
                 failures += 1;
             }
             Err(e) => return Err(aborted(e, &n, total - i)),
@@ -573,7 +582,7 @@ pub fn get(args: GetArgs) -> Result<(), CliError> {
                 println!("{}:{n} -> {}: {}", c.target, local.display(), rate(&r))
             }
             Ok(r) => {
-                eprintln!("sft: {n}: {}", r.outcome.reason);
+                eprintln!("sft: {n}: {}", display_safe(&r.outcome.reason));
                 failures += 1;
             }
             Err(ClientError::Local(FsError::Exists(_))) => {
@@ -594,6 +603,19 @@ pub fn get(args: GetArgs) -> Result<(), CliError> {
     finish(failures, args.names.len())
 }
 
+/// An mtime as RFC 3339, or plain seconds outside years 1970-9999 (a
+/// server may send any i64).
+fn rfc3339(mtime: i64) -> String {
+    const YEAR_10000: i64 = 253_402_300_800;
+    match u64::try_from(mtime) {
+        Ok(secs) if mtime < YEAR_10000 => {
+            humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+                .to_string()
+        }
+        _ => format!("@{mtime}"),
+    }
+}
+
 pub fn ls(args: LsArgs) -> Result<(), CliError> {
     let mut c = connect(&args.server, args.trust)?;
     let listing = c.session.list().map_err(session_error)?;
@@ -601,22 +623,14 @@ pub fn ls(args: LsArgs) -> Result<(), CliError> {
     match listing {
         Ok(entries) => {
             for e in entries {
-                let when = u64::try_from(e.mtime)
-                    .ok()
-                    .map(|s| {
-                        humantime::format_rfc3339_seconds(
-                            std::time::UNIX_EPOCH + Duration::from_secs(s),
-                        )
-                        .to_string()
-                    })
-                    .unwrap_or_else(|| "-".into());
+                let when = rfc3339(e.mtime);
                 println!("{:>14}  {when}  {}", e.size, e.name);
             }
             Ok(())
         }
         Err(o) => Err(CliError::new(
             FILE_FAILED,
-            format!("listing refused: {}", o.reason),
+            format!("listing refused: {}", display_safe(&o.reason)),
         )),
     }
 }

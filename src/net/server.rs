@@ -22,11 +22,14 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::pump::{self, ReadEnd};
 use crate::crypto::ed25519::Fingerprint;
 use crate::fs::{FsError, ReceiveRoot, SourceFile, Staged};
-use crate::proto::conn::{Connection, Event};
+use crate::proto::conn::{Connection, Event, SEND_HIGH_WATER};
 use crate::proto::handshake::server::ServerConfig;
 use crate::proto::handshake::Ephemeral;
-use crate::proto::limiter::{Admission, Decision, Limiter, RateLimit};
+use crate::proto::limiter::{
+    Admission, ClientKey, Decision, Limiter, RateLimit, MAX_UNAUTHENTICATED_PER_CLIENT,
+};
 use crate::proto::msgs::{ListEntry, Outcome, ResultCode};
+use crate::proto::name::display_safe;
 use crate::proto::timers::Timeouts;
 use crate::proto::{ProtoError, CHUNK_LEN};
 
@@ -98,6 +101,7 @@ struct Peer {
     sock: TcpStream,
     addr: SocketAddr,
     interest: Interest,
+    since: Instant,
     client: Option<Fingerprint>,
     upload: Option<Upload>,
     download: Option<Download>,
@@ -288,16 +292,37 @@ impl Server {
                 }
             };
             let now = Instant::now();
-            match self
-                .shared
-                .admission
-                .decide(addr.ip(), now, self.peers.len())
-            {
+            let client = ClientKey::from(addr.ip());
+            let pending_here = self
+                .peers
+                .values()
+                .filter(|p| p.client.is_none() && ClientKey::from(p.addr.ip()) == client)
+                .count();
+            if pending_here >= MAX_UNAUTHENTICATED_PER_CLIENT {
+                warn!("refused {addr}: too many unauthenticated connections from this address");
+                continue; // dropping `sock` closes it at once
+            }
+            // When full, the oldest connection that has not authenticated
+            // makes room: idle sockets cannot lock honest clients out.
+            let evictable = self.oldest_unauthenticated();
+            let open = self.peers.len() - usize::from(evictable.is_some());
+            match self.shared.admission.decide(addr.ip(), now, open) {
                 Decision::Admit => {}
                 refusal => {
                     warn!("refused {addr}: {}", describe(refusal));
-                    continue; // dropping `sock` closes it at once
+                    continue;
                 }
+            }
+            if let Some(old) =
+                evictable.filter(|_| self.peers.len() >= self.shared.admission.max_connections)
+            {
+                if let Some(p) = self.peers.get(&old) {
+                    info!(
+                        "closed {} (not authenticated) to make room for {addr}",
+                        p.addr
+                    );
+                }
+                self.drop_peer(old);
             }
             let eph = match Ephemeral::generate() {
                 Ok(e) => e,
@@ -326,6 +351,7 @@ impl Server {
                     sock,
                     addr,
                     interest: Interest::READABLE,
+                    since: now,
                     client: None,
                     upload: None,
                     download: None,
@@ -361,6 +387,15 @@ impl Server {
         if !keep {
             self.drop_peer(token);
         }
+    }
+
+    /// The connection open longest without authenticating, if any.
+    fn oldest_unauthenticated(&self) -> Option<Token> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.client.is_none())
+            .min_by_key(|(_, p)| p.since)
+            .map(|(t, _)| *t)
     }
 
     fn drop_peer(&mut self, token: Token) {
@@ -437,6 +472,14 @@ impl Server {
 enum DriveError {
     Proto(ProtoError),
     Io(io::Error),
+    /// The client kept sending requests that had to be refused.
+    Abuse(&'static str),
+}
+
+impl From<ProtoError> for DriveError {
+    fn from(e: ProtoError) -> Self {
+        DriveError::Proto(e)
+    }
 }
 
 fn log_end(peer: &Peer, e: &DriveError) {
@@ -447,6 +490,7 @@ fn log_end(peer: &Peer, e: &DriveError) {
         }
         DriveError::Proto(e) => warn!("{}: {e}", peer.who()),
         DriveError::Io(e) => warn!("{}: socket: {e}", peer.who()),
+        DriveError::Abuse(why) => warn!("closed {}: {why}", peer.who()),
     }
 }
 
@@ -467,15 +511,31 @@ enum Turn {
     MoreWork,
 }
 
+/// Events one connection may handle per turn: bounds the work a flood of
+/// tiny records can make before the others get a turn.
+const EVENTS_PER_TURN: usize = 1024;
+
 /// Reads, handles events, produces download data and writes, until the
 /// socket would block or the turn ends.
 fn drive(peer: &mut Peer, token: Token, shared: &mut Shared) -> Result<Turn, DriveError> {
+    let mut budget = EVENTS_PER_TURN;
     for _ in 0..ROUNDS_PER_TURN {
         let now = Instant::now();
+        // Backpressure: while the peer does not take our output, read none
+        // of its input, so answers to a request flood cannot pile up. The
+        // writable event brings us back here.
+        if pump::write(&mut peer.conn, &mut peer.sock, now).map_err(DriveError::Io)?
+            && peer.conn.pending_output() >= SEND_HIGH_WATER
+        {
+            return Ok(Turn::Idle);
+        }
         let end = pump::read(&mut peer.conn, &mut peer.sock, now).map_err(DriveError::Io)?;
-        handle_events(peer, token, shared, now).map_err(DriveError::Proto)?;
+        handle_events(peer, token, shared, now, &mut budget)?;
         produce(peer, &mut shared.read_buf)?;
         let blocked = pump::write(&mut peer.conn, &mut peer.sock, now).map_err(DriveError::Io)?;
+        if budget == 0 {
+            return Ok(Turn::MoreWork);
+        }
         let more_in = end == ReadEnd::BufferFull;
         let more_out = peer.conn.wants_data() && !blocked;
         if !more_in && !more_out {
@@ -497,9 +557,7 @@ fn produce(peer: &mut Peer, buf: &mut [u8]) -> Result<(), DriveError> {
             .file
             .read_exact(&mut buf[..want])
             .map_err(DriveError::Io)?;
-        peer.conn
-            .send_data(&buf[..want])
-            .map_err(DriveError::Proto)?;
+        peer.conn.send_data(&buf[..want])?;
         dl.sent += want as u64;
     }
     Ok(())
@@ -585,14 +643,20 @@ fn decide_upload(
         .map_err(|e| refusal_for(&e))
 }
 
+/// Handles buffered events until none is left or `budget` is spent.
 fn handle_events(
     peer: &mut Peer,
     token: Token,
     shared: &mut Shared,
     now: Instant,
-) -> Result<(), ProtoError> {
+    budget: &mut usize,
+) -> Result<(), DriveError> {
     let ip = peer.addr.ip();
-    while let Some(ev) = peer.conn.next_event()? {
+    while *budget > 0 {
+        let Some(ev) = peer.conn.next_event()? else {
+            break;
+        };
+        *budget -= 1;
         match ev {
             Event::Established { peer: key, .. } => {
                 let fp = key.fingerprint();
@@ -640,7 +704,7 @@ fn handle_events(
             }
             Event::ReceiveComplete => {
                 let Some(mut upload) = peer.upload.take() else {
-                    return Err(ProtoError::InvalidCall("file data without an upload"));
+                    return Err(ProtoError::InvalidCall("file data without an upload").into());
                 };
                 match upload.error.take() {
                     Some(e) => {
@@ -735,12 +799,20 @@ fn handle_events(
                             "download {:?} by {} ended: {}",
                             dl.name,
                             peer.who(),
-                            outcome.reason
+                            display_safe(&outcome.reason)
                         ),
                     }
                 }
             }
-            Event::NameRefused(e) => info!("refused request from {}: {e}", peer.who()),
+            Event::NameRefused(e) => {
+                // Refused requests count against the rate like any other, and
+                // a client past its rate with them is cut off: a flood of bad
+                // names must cost it more than it costs the server.
+                info!("refused request from {}: {e}", peer.who());
+                if rate_check(shared, ip, now).is_some() {
+                    return Err(DriveError::Abuse("too many refused requests"));
+                }
+            }
             Event::Closed => {}
             // Client-side events never reach a server connection.
             Event::ServerKeyUnknown(_)

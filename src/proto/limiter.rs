@@ -12,6 +12,12 @@ pub const DEFAULT_RATE_MAX: u32 = 100;
 pub const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(60);
 /// Default cap on concurrent connections (50).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 50;
+/// Most connections one client (IPv4 address or IPv6 /64) may hold open
+/// before authenticating; more are refused at accept. Together with
+/// evicting the oldest unauthenticated connection when the server is full,
+/// this keeps idle sockets from locking honest clients out.
+pub const MAX_UNAUTHENTICATED_PER_CLIENT: usize = 8;
+
 /// Most clients tracked at once; past it, expired entries are dropped and
 /// new clients are refused until room frees (bounded memory under a flood
 /// from many addresses).

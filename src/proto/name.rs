@@ -3,8 +3,10 @@
 //! A name from the wire is UTF-8 of at most [`MAX_NAME_LEN`] bytes. Only its
 //! base name is kept: everything up to the last `/` or `\` is dropped, so
 //! `../../etc/passwd` becomes `passwd` and `a\b` becomes `b`. The result is
-//! refused when empty, `.` or `..`, or when it contains NUL or any control
-//! character (C0, DEL, C1).
+//! refused when empty, `.` or `..`, or when it contains NUL, any control
+//! character (C0, DEL, C1), or an invisible formatting character that can
+//! make a name display as something else (bidirectional overrides and
+//! isolates, zero-width characters, the byte-order mark).
 
 use super::MAX_NAME_LEN;
 
@@ -25,8 +27,8 @@ pub enum NameError {
     /// send ourselves).
     #[error("{0:?} is not a plain file name (no directory parts allowed)")]
     NotBaseName(String),
-    /// Contains NUL or a control character.
-    #[error("file name {0:?} contains a control character")]
+    /// Contains NUL, a control character or an invisible formatting character.
+    #[error("file name {0:?} contains a control or invisible formatting character")]
     ControlChar(String),
 }
 
@@ -40,7 +42,7 @@ pub fn sanitize(raw: &[u8]) -> Result<String, NameError> {
     }
     let text = std::str::from_utf8(raw).map_err(|_| NameError::NotUtf8)?;
     let base = text.rsplit(['/', '\\']).next().unwrap_or("");
-    if text.chars().any(char::is_control) {
+    if text.chars().any(is_hidden) {
         return Err(NameError::ControlChar(text.escape_debug().to_string()));
     }
     if base.is_empty() || base == "." || base == ".." {
@@ -49,9 +51,48 @@ pub fn sanitize(raw: &[u8]) -> Result<String, NameError> {
     Ok(base.to_string())
 }
 
+/// Characters that must not appear in a name, nor reach a terminal
+/// unescaped: controls (C0, DEL, C1) and the invisible formatting
+/// characters that reorder or hide text (Unicode bidi controls U+061C,
+/// U+200E-U+200F, U+202A-U+202E, U+2066-U+2069; zero-width U+200B-U+200D,
+/// U+2060; U+FEFF).
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+/// `text` from a peer made safe to print on a terminal or in a log: every
+/// [`is_hidden`] character is written as a `\u{..}` escape.
+pub fn display_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_hidden(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_safe_escapes_terminal_tricks() {
+        assert_eq!(display_safe("ok \x1b[2Kfake\n"), "ok \\u{1b}[2Kfake\\u{a}");
+        assert_eq!(display_safe("\u{202E}txt.exe"), "\\u{202e}txt.exe");
+        assert_eq!(display_safe("plain résumé"), "plain résumé");
+    }
 
     #[test]
     fn keeps_only_the_base_name() {
@@ -77,6 +118,17 @@ mod tests {
         ] {
             assert!(
                 matches!(sanitize(bad), Err(NameError::ControlChar(_))),
+                "{bad:?}"
+            );
+        }
+        for bad in [
+            "\u{202E}exe.txt",
+            "a\u{200B}b",
+            "\u{FEFF}bom",
+            "iso\u{2066}late",
+        ] {
+            assert!(
+                matches!(sanitize(bad.as_bytes()), Err(NameError::ControlChar(_))),
                 "{bad:?}"
             );
         }
