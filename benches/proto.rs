@@ -116,7 +116,7 @@ fn records(c: &mut Criterion) {
     group.bench_function("record layer seal+open 64 KiB", |b| {
         b.iter(|| {
             wire.clear();
-            sealer.seal(&mut wire, 0x14, &chunk).unwrap();
+            sealer.seal(&mut wire, 0x14, &[&chunk]).unwrap();
             let header = Header::parse(wire[..HEADER_LEN].try_into().unwrap()).unwrap();
             let (_, body) = opener.open(&header, &mut wire[HEADER_LEN..]).unwrap();
             std::hint::black_box(body.len())

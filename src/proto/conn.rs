@@ -327,7 +327,7 @@ impl Connection {
         if !matches!(err, ProtoError::PeerAlert(_)) {
             let code = err.alert() as u8;
             if self.sealer.has_keys() {
-                let _ = self.sealer.seal(&mut self.out, inner::ALERT, &[code]);
+                let _ = self.sealer.seal(&mut self.out, inner::ALERT, &[&[code]]);
             } else if !self.is_client && matches!(err, ProtoError::UnsupportedVersion { .. }) {
                 self.sealer
                     .plaintext(&mut self.out, RecordType::PlainAlert, &[code]);
@@ -562,7 +562,7 @@ impl Connection {
                 let progress = Progress::new(size)?;
                 if progress.complete() {
                     self.sealer
-                        .seal(&mut self.out, inner::END, &progress.finish()?)?;
+                        .seal(&mut self.out, inner::END, &[&progress.finish()?])?;
                     (Transfer::AwaitResult, Ev::SendReady)
                 } else {
                     (Transfer::Sending(progress), Ev::SendReady)
@@ -595,7 +595,7 @@ impl Connection {
                         reason: "whole-file SHA-256 mismatch".into(),
                     };
                     self.sealer
-                        .seal(&mut self.out, inner::RESULT, &o.encode())?;
+                        .seal(&mut self.out, inner::RESULT, &[&o.encode()])?;
                     (Transfer::Idle, Ev::ReceiveCorrupt)
                 }
             }
@@ -644,7 +644,8 @@ impl Connection {
             code: ResultCode::BadName,
             reason: e.to_string(),
         };
-        self.sealer.seal(&mut self.out, inner::RESULT, &o.encode())
+        self.sealer
+            .seal(&mut self.out, inner::RESULT, &[&o.encode()])
     }
 
     // ---- application calls ---------------------------------------------
@@ -657,9 +658,9 @@ impl Connection {
         Ok(std::mem::replace(&mut self.transfer, Transfer::Idle))
     }
 
-    fn send(&mut self, t: u8, body: &[u8]) -> Result<(), ProtoError> {
+    fn send(&mut self, t: u8, parts: &[&[u8]]) -> Result<(), ProtoError> {
         self.sealer
-            .seal(&mut self.out, t, body)
+            .seal(&mut self.out, t, parts)
             .map_err(|e| self.fail(e))
     }
 
@@ -713,7 +714,7 @@ impl Connection {
             size,
             overwrite,
         };
-        self.send(inner::OFFER, &offer.encode())?;
+        self.send(inner::OFFER, &[&offer.encode()])?;
         self.transfer = Transfer::AwaitAccept { size };
         Ok(())
     }
@@ -730,7 +731,7 @@ impl Connection {
         }
         let mut body = Vec::with_capacity(2 + name.len());
         body.put_vec16(name.as_bytes());
-        self.send(inner::GET, &body)?;
+        self.send(inner::GET, &[&body])?;
         self.transfer = Transfer::AwaitOffer;
         Ok(())
     }
@@ -759,7 +760,7 @@ impl Connection {
             Transfer::UploadDecision { size } | Transfer::DownloadOfferDecision { size } => size,
             other => return Err(self.restore(other, "no offer awaits acceptance")),
         };
-        self.send(inner::ACCEPT, &0u64.to_be_bytes())?;
+        self.send(inner::ACCEPT, &[&0u64.to_be_bytes()])?;
         self.transfer = Transfer::Receiving(Progress::new(size).map_err(|e| self.fail(e))?);
         Ok(())
     }
@@ -779,7 +780,7 @@ impl Connection {
             size,
             overwrite: false,
         };
-        self.send(inner::OFFER, &offer.encode())?;
+        self.send(inner::OFFER, &[&offer.encode()])?;
         self.transfer = Transfer::AwaitAccept { size };
         Ok(())
     }
@@ -794,7 +795,7 @@ impl Connection {
             other => return Err(self.restore(other, "no listing request is pending")),
         }
         for body in msgs::encode_listing(entries) {
-            self.send(inner::LISTING, &body)?;
+            self.send(inner::LISTING, &[&body])?;
         }
         Ok(())
     }
@@ -812,7 +813,7 @@ impl Connection {
                 if outcome.code != ResultCode::Ok => {}
             other => return Err(self.restore(other, "nothing to refuse")),
         }
-        self.send(inner::RESULT, &outcome.encode())
+        self.send(inner::RESULT, &[&outcome.encode()])
     }
 
     /// Whether the application should supply more file data now: sending,
@@ -845,16 +846,10 @@ impl Connection {
         }
         let offset = progress.done();
         progress.add(offset, data).map_err(|e| self.fail(e))?;
-        self.sealer
-            .seal_with(&mut self.out, 1 + 8 + data.len(), |buf| {
-                buf[0] = inner::CHUNK;
-                buf[1..9].copy_from_slice(&offset.to_be_bytes());
-                buf[9..].copy_from_slice(data);
-            })
-            .map_err(|e| self.fail(e))?;
+        self.send(inner::CHUNK, &[&offset.to_be_bytes(), data])?;
         if progress.complete() {
             let hash = progress.finish().map_err(|e| self.fail(e))?;
-            self.send(inner::END, &hash)?;
+            self.send(inner::END, &[&hash])?;
             self.transfer = Transfer::AwaitResult;
         } else {
             self.transfer = Transfer::Sending(progress);
@@ -872,7 +867,7 @@ impl Connection {
             Transfer::ReceivedAll => {}
             other => return Err(self.restore(other, "no received file awaits a result")),
         }
-        self.send(inner::RESULT, &outcome.encode())
+        self.send(inner::RESULT, &[&outcome.encode()])
     }
 
     /// Sends the authenticated close record; the peer answers with its own.

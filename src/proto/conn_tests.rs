@@ -734,7 +734,7 @@ fn cut_connection_mid_transfer_is_truncation_not_an_end() {
 /// Makes `w.client` send a raw application message, bypassing its own
 /// checks, as a hostile peer would.
 fn client_sends_raw(w: &mut World, t: u8, body: &[u8]) -> Result<Vec<Got>, ProtoError> {
-    w.client.sealer.seal(&mut w.client.out, t, body).unwrap();
+    w.client.sealer.seal(&mut w.client.out, t, &[body]).unwrap();
     w.c2s()
 }
 

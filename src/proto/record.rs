@@ -191,25 +191,26 @@ impl Sealer {
         out.extend_from_slice(body);
     }
 
-    /// Appends an encrypted record whose plaintext (inner type byte and
-    /// body, `plain_len` bytes in all, at most [`MAX_PLAINTEXT_LEN`]) is
-    /// written by `fill` directly into `out`, then sealed in place.
+    /// Appends an encrypted record whose plaintext is `inner_type` followed
+    /// by `parts` concatenated (at most [`MAX_PLAINTEXT_LEN`] bytes in all),
+    /// copied once into `out` and sealed there in place.
     ///
     /// # Errors
     /// `KeyLimit` at [`MAX_RECORDS_PER_KEY`]; `InvalidCall` without keys or
     /// over the size limit; `Crypto` on an OpenSSL failure.
-    pub fn seal_with(
+    pub fn seal(
         &mut self,
         out: &mut Vec<u8>,
-        plain_len: usize,
-        fill: impl FnOnce(&mut [u8]),
+        inner_type: u8,
+        parts: &[&[u8]],
     ) -> Result<(), ProtoError> {
         let p = self
             .0
             .protection
             .as_mut()
             .ok_or(ProtoError::InvalidCall("no keys to seal with"))?;
-        if plain_len == 0 || plain_len > MAX_PLAINTEXT_LEN {
+        let plain_len = 1 + parts.iter().map(|b| b.len()).sum::<usize>();
+        if plain_len > MAX_PLAINTEXT_LEN {
             return Err(ProtoError::InvalidCall(
                 "record plaintext size out of range",
             ));
@@ -224,10 +225,13 @@ impl Sealer {
         };
         let aad = header.encode();
         let start = out.len();
+        out.reserve(HEADER_LEN + plain_len + TAG_LEN);
         out.extend_from_slice(&aad);
-        out.resize(start + HEADER_LEN + plain_len, 0);
+        out.push(inner_type);
+        for part in parts {
+            out.extend_from_slice(part);
+        }
         let body = &mut out[start + HEADER_LEN..];
-        fill(body);
         let tag = p
             .aead
             .seal_in_place(&p.nonce(self.0.next_seq), &aad, body)?;
@@ -235,22 +239,6 @@ impl Sealer {
         p.used += 1;
         self.0.next_seq += 1;
         Ok(())
-    }
-
-    /// Appends an encrypted record carrying `inner_type` and `body`.
-    ///
-    /// # Errors
-    /// As [`Sealer::seal_with`].
-    pub fn seal(
-        &mut self,
-        out: &mut Vec<u8>,
-        inner_type: u8,
-        body: &[u8],
-    ) -> Result<(), ProtoError> {
-        self.seal_with(out, 1 + body.len(), |buf| {
-            buf[0] = inner_type;
-            buf[1..].copy_from_slice(body);
-        })
     }
 }
 

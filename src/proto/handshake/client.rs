@@ -180,7 +180,7 @@ impl AwaitTrust {
         transcript.add(&finished)?;
         body.extend_from_slice(sig.as_bytes());
         body.extend_from_slice(&finished);
-        sealer.seal(out, body[0], &body[1..])?;
+        sealer.seal(out, body[0], &[&body[1..]])?;
         Ok(AwaitEstablished {
             schedule,
             s_finished,

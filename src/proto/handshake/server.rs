@@ -166,7 +166,7 @@ impl AwaitResponse {
         let finished = finished_mac(&self.s_finished, &self.transcript.hash()?)?;
         self.transcript.add(&finished)?;
         est.extend_from_slice(&finished);
-        sealer.seal(out, inner::SESSION_ESTABLISHED, &est)?;
+        sealer.seal(out, inner::SESSION_ESTABLISHED, &[&est])?;
 
         let app = self
             .schedule
