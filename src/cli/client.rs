@@ -3,7 +3,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -395,7 +395,7 @@ fn finish(failures: usize, total: usize) -> Result<(), CliError> {
 
 /// Ctrl-C or SIGTERM during a transfer stops it cleanly (a partial download
 /// is removed); a second Ctrl-C ends the process at once.
-fn cancel_on_signals(session: &mut Session) {
+fn cancel_on_signals(session: &mut Session) -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     for sig in [SIGINT, SIGTERM] {
         let _ = signal_hook::flag::register_conditional_shutdown(
@@ -405,7 +405,8 @@ fn cancel_on_signals(session: &mut Session) {
         );
         let _ = signal_hook::flag::register(sig, flag.clone());
     }
-    session.cancel_on(flag);
+    session.cancel_on(flag.clone());
+    flag
 }
 
 /// Seconds the server asked us to wait in a RESULT 8 reason ("... retry in Ns").
@@ -416,7 +417,7 @@ fn retry_after(reason: &str) -> Option<u64> {
         .ok()
 }
 
-/// Longest wait sft accepts from a rate-limited server before giving up on a file.
+/// Longest total wait sft accepts from a rate-limited server for one file.
 const MAX_RATE_WAIT_SECS: u64 = 120;
 /// Tries per file against a rate-limited server.
 const MAX_RATE_ATTEMPTS: u32 = 5;
@@ -426,22 +427,29 @@ const MAX_RATE_ATTEMPTS: u32 = 5;
 /// instead of failing half its files.
 fn with_rate_retry(
     name: &str,
+    cancel: &AtomicBool,
     mut op: impl FnMut() -> Result<Report, ClientError>,
 ) -> Result<Report, ClientError> {
-    let mut attempt = 0;
+    let (mut waited, mut attempt) = (0, 0);
     loop {
         attempt += 1;
         let report = op()?;
-        match (report.outcome.code, retry_after(&report.outcome.reason)) {
+        let wait = match (report.outcome.code, retry_after(&report.outcome.reason)) {
             (ResultCode::RateLimited, Some(secs))
-                if secs <= MAX_RATE_WAIT_SECS && attempt < MAX_RATE_ATTEMPTS =>
+                if attempt < MAX_RATE_ATTEMPTS && waited + secs <= MAX_RATE_WAIT_SECS =>
             {
-                eprintln!(
-                    "sft: {name}: the server's rate limit is reached; waiting {secs}s as it asks"
-                );
-                std::thread::sleep(Duration::from_secs(secs));
+                secs
             }
             _ => return Ok(report),
+        };
+        eprintln!("sft: {name}: the server's rate limit is reached; waiting {wait}s as it asks");
+        waited += wait;
+        // Sleep in short steps so Ctrl-C is not held up by the wait.
+        for _ in 0..wait * 10 {
+            if cancel.load(Ordering::SeqCst) {
+                return Err(ClientError::Interrupted);
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 }
@@ -494,7 +502,7 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
         return finish(failures, args.files.len());
     }
     let mut c = connect(&args.server, args.trust)?;
-    cancel_on_signals(&mut c.session);
+    let cancel = cancel_on_signals(&mut c.session);
     let total = jobs.len();
     for (i, (path, n, source)) in jobs.into_iter().enumerate() {
         if source.size > c.session.params.max_file_size {
@@ -506,7 +514,7 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
             continue;
         }
         let mut source = Some(source);
-        let report = with_rate_retry(&n, || {
+        let report = with_rate_retry(&n, &cancel, || {
             let file = match source.take() {
                 Some(f) => f,
                 None => open_local_source(&path)?,
@@ -562,11 +570,11 @@ pub fn get(args: GetArgs) -> Result<(), CliError> {
         return finish(failures, args.names.len());
     }
     let mut c = connect(&args.server, args.trust)?;
-    cancel_on_signals(&mut c.session);
+    let cancel = cancel_on_signals(&mut c.session);
     let total = wanted.len();
     for (i, n) in wanted.into_iter().enumerate() {
         let local = root.path().join(&n);
-        let report = with_rate_retry(&n, || {
+        let report = with_rate_retry(&n, &cancel, || {
             let mut bar: Option<ProgressBar> = None;
             let result = c.session.get(&n, &root, &mut |done, size| {
                 bar.get_or_insert_with(|| progress_bar(size, &n))

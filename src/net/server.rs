@@ -102,6 +102,8 @@ struct Peer {
     addr: SocketAddr,
     interest: Interest,
     since: Instant,
+    /// Requests refused for the rate limit since the last admitted one.
+    rate_refusals: u32,
     client: Option<Fingerprint>,
     upload: Option<Upload>,
     download: Option<Download>,
@@ -141,7 +143,57 @@ struct Shared {
     max_file_size: u64,
     commits: mpsc::Sender<Job>,
     read_buf: Vec<u8>,
+    refusals: RefusalLog,
 }
+
+/// Refusal lines allowed into the log per second; the rest are counted and
+/// summed up once a second, so a flood of refused attempts cannot fill the
+/// disk with log.
+const REFUSAL_LINES_PER_SEC: u32 = 20;
+
+struct RefusalLog {
+    second: Instant,
+    lines: u32,
+    suppressed: u64,
+}
+
+impl RefusalLog {
+    fn new() -> Self {
+        RefusalLog {
+            second: Instant::now(),
+            lines: 0,
+            suppressed: 0,
+        }
+    }
+
+    /// Whether a refusal at `now` may be logged.
+    fn allow(&mut self, now: Instant) -> bool {
+        if now.duration_since(self.second) >= Duration::from_secs(1) {
+            if self.suppressed > 0 {
+                warn!(
+                    "{} more refusals in the last second were not logged",
+                    self.suppressed
+                );
+            }
+            *self = RefusalLog {
+                second: now,
+                lines: 0,
+                suppressed: 0,
+            };
+        }
+        if self.lines < REFUSAL_LINES_PER_SEC {
+            self.lines += 1;
+            true
+        } else {
+            self.suppressed += 1;
+            false
+        }
+    }
+}
+
+/// Requests over the rate limit one connection may send in a row before it
+/// is closed. An honest client waits as told between tries.
+const MAX_RATE_REFUSALS_IN_A_ROW: u32 = 8;
 
 /// The server: bound, not yet running.
 pub struct Server {
@@ -193,6 +245,7 @@ impl Server {
                 max_file_size,
                 commits,
                 read_buf: vec![0u8; CHUNK_LEN],
+                refusals: RefusalLog::new(),
             },
             done,
         })
@@ -299,17 +352,21 @@ impl Server {
                 .filter(|p| p.client.is_none() && ClientKey::from(p.addr.ip()) == client)
                 .count();
             if pending_here >= MAX_UNAUTHENTICATED_PER_CLIENT {
-                warn!("refused {addr}: too many unauthenticated connections from this address");
+                if self.shared.refusals.allow(now) {
+                    warn!("refused {addr}: too many unauthenticated connections from this address");
+                }
                 continue; // dropping `sock` closes it at once
             }
-            // When full, the oldest connection that has not authenticated
-            // makes room: idle sockets cannot lock honest clients out.
-            let evictable = self.oldest_unauthenticated();
+            // When full, a connection that has not authenticated makes room:
+            // idle sockets cannot lock honest clients out.
+            let evictable = self.eviction_candidate();
             let open = self.peers.len() - usize::from(evictable.is_some());
             match self.shared.admission.decide(addr.ip(), now, open) {
                 Decision::Admit => {}
                 refusal => {
-                    warn!("refused {addr}: {}", describe(refusal));
+                    if self.shared.refusals.allow(now) {
+                        warn!("refused {addr}: {}", describe(refusal));
+                    }
                     continue;
                 }
             }
@@ -352,6 +409,7 @@ impl Server {
                     addr,
                     interest: Interest::READABLE,
                     since: now,
+                    rate_refusals: 0,
                     client: None,
                     upload: None,
                     download: None,
@@ -368,7 +426,7 @@ impl Server {
         let registry = self.poll.registry();
         let keep = match outcome {
             Ok(turn) if !peer.conn.is_closed() => {
-                if turn == Turn::MoreWork {
+                if turn == Turn::MoreWork && !self.again.contains(&token) {
                     self.again.push(token);
                 }
                 let wanted = pump::interest(&peer.conn);
@@ -389,12 +447,21 @@ impl Server {
         }
     }
 
-    /// The connection open longest without authenticating, if any.
-    fn oldest_unauthenticated(&self) -> Option<Token> {
-        self.peers
-            .iter()
-            .filter(|(_, p)| p.client.is_none())
-            .min_by_key(|(_, p)| p.since)
+    /// The unauthenticated connection to close when the server is full:
+    /// one from the address holding the most unauthenticated connections,
+    /// the oldest of those. An honest client holds one, so an attacker must
+    /// spread over as many addresses as there are slots to evict it.
+    fn eviction_candidate(&self) -> Option<Token> {
+        let pending = || self.peers.iter().filter(|(_, p)| p.client.is_none());
+        let mut per_client: HashMap<ClientKey, usize> = HashMap::new();
+        for (_, p) in pending() {
+            *per_client.entry(ClientKey::from(p.addr.ip())).or_default() += 1;
+        }
+        pending()
+            .max_by(|(_, a), (_, b)| {
+                let count = |p: &Peer| per_client[&ClientKey::from(p.addr.ip())];
+                count(a).cmp(&count(b)).then(b.since.cmp(&a.since))
+            })
             .map(|(t, _)| *t)
     }
 
@@ -530,13 +597,18 @@ fn drive(peer: &mut Peer, token: Token, shared: &mut Shared) -> Result<Turn, Dri
             return Ok(Turn::Idle);
         }
         let end = pump::read(&mut peer.conn, &mut peer.sock, now).map_err(DriveError::Io)?;
-        handle_events(peer, token, shared, now, &mut budget)?;
+        let held_back = handle_events(peer, token, shared, now, &mut budget)?;
         produce(peer, &mut shared.read_buf)?;
         let blocked = pump::write(&mut peer.conn, &mut peer.sock, now).map_err(DriveError::Io)?;
         if budget == 0 {
             return Ok(Turn::MoreWork);
         }
-        let more_in = end == ReadEnd::BufferFull;
+        if held_back && blocked {
+            // Requests wait in the receive buffer until the peer reads our
+            // answers; the writable event resumes here.
+            return Ok(Turn::Idle);
+        }
+        let more_in = end == ReadEnd::BufferFull || held_back;
         let more_out = peer.conn.wants_data() && !blocked;
         if !more_in && !more_out {
             return Ok(Turn::Idle);
@@ -602,26 +674,38 @@ fn refusal_for(e: &FsError) -> Outcome {
     }
 }
 
-/// Counts a control request against the client's rate; `Some(refusal)`
-/// when over.
-fn rate_check(shared: &mut Shared, ip: IpAddr, now: Instant) -> Option<Outcome> {
+/// Counts a control request against the client's rate: `Ok(None)` to go
+/// ahead, `Ok(Some(refusal))` when over the rate, and `Err` when this
+/// connection keeps asking while over it (`streak` counts such refusals).
+fn charge(
+    streak: &mut u32,
+    shared: &mut Shared,
+    ip: IpAddr,
+    now: Instant,
+) -> Result<Option<Outcome>, DriveError> {
     match shared.admission.limiter.check(ip, now) {
-        Decision::Admit => None,
-        d => Some(refusal(ResultCode::RateLimited, describe(d))),
+        Decision::Admit => {
+            *streak = 0;
+            Ok(None)
+        }
+        d => {
+            *streak += 1;
+            if *streak > MAX_RATE_REFUSALS_IN_A_ROW {
+                return Err(DriveError::Abuse(
+                    "kept sending requests over the rate limit",
+                ));
+            }
+            Ok(Some(refusal(ResultCode::RateLimited, describe(d))))
+        }
     }
 }
 
 fn decide_upload(
-    shared: &mut Shared,
-    ip: IpAddr,
-    now: Instant,
+    shared: &Shared,
     name: &str,
     size: u64,
     overwrite: bool,
 ) -> Result<Staged, Outcome> {
-    if let Some(r) = rate_check(shared, ip, now) {
-        return Err(r);
-    }
     if size > shared.max_file_size {
         return Err(refusal(
             ResultCode::TooLarge,
@@ -643,16 +727,22 @@ fn decide_upload(
         .map_err(|e| refusal_for(&e))
 }
 
-/// Handles buffered events until none is left or `budget` is spent.
+/// Handles buffered events until none is left, `budget` is spent, or the
+/// unsent output reaches the high-water mark (then answers wait until the
+/// peer reads; a flood of requests cannot pile answers up). Returns whether
+/// it stopped for the output.
 fn handle_events(
     peer: &mut Peer,
     token: Token,
     shared: &mut Shared,
     now: Instant,
     budget: &mut usize,
-) -> Result<(), DriveError> {
+) -> Result<bool, DriveError> {
     let ip = peer.addr.ip();
     while *budget > 0 {
+        if peer.conn.pending_output() >= SEND_HIGH_WATER {
+            return Ok(true);
+        }
         let Some(ev) = peer.conn.next_event()? else {
             break;
         };
@@ -667,28 +757,36 @@ fn handle_events(
                 name,
                 size,
                 overwrite,
-            } => match decide_upload(shared, ip, now, &name, size, overwrite) {
-                Ok(staged) => {
-                    peer.conn.accept()?;
-                    info!("upload {name:?} ({size} bytes) from {} started", peer.who());
-                    peer.upload = Some(Upload {
-                        staged,
-                        name,
-                        size,
-                        started: now,
-                        error: None,
-                        written_back: 0,
-                    });
+            } => {
+                let decision = match charge(&mut peer.rate_refusals, shared, ip, now)? {
+                    Some(r) => Err(r),
+                    None => decide_upload(shared, &name, size, overwrite),
+                };
+                match decision {
+                    Ok(staged) => {
+                        peer.conn.accept()?;
+                        info!("upload {name:?} ({size} bytes) from {} started", peer.who());
+                        peer.upload = Some(Upload {
+                            staged,
+                            name,
+                            size,
+                            started: now,
+                            error: None,
+                            written_back: 0,
+                        });
+                    }
+                    Err(outcome) => {
+                        if shared.refusals.allow(now) {
+                            info!(
+                                "refused upload {name:?} from {}: {}",
+                                peer.who(),
+                                outcome.reason
+                            );
+                        }
+                        peer.conn.refuse(&outcome)?;
+                    }
                 }
-                Err(outcome) => {
-                    info!(
-                        "refused upload {name:?} from {}: {}",
-                        peer.who(),
-                        outcome.reason
-                    );
-                    peer.conn.refuse(&outcome)?;
-                }
-            },
+            }
             Event::Data(data) => {
                 if let Some(up) = &mut peer.upload {
                     if up.error.is_none() {
@@ -731,7 +829,7 @@ fn handle_events(
                 }
             }
             Event::DownloadRequested { name } => {
-                let offer = match rate_check(shared, ip, now) {
+                let offer = match charge(&mut peer.rate_refusals, shared, ip, now)? {
                     Some(r) => Err(r),
                     None => shared.root.open_source(&name).map_err(|e| refusal_for(&e)),
                 };
@@ -751,17 +849,19 @@ fn handle_events(
                         });
                     }
                     Err(outcome) => {
-                        info!(
-                            "refused download {name:?} to {}: {}",
-                            peer.who(),
-                            outcome.reason
-                        );
+                        if shared.refusals.allow(now) {
+                            info!(
+                                "refused download {name:?} to {}: {}",
+                                peer.who(),
+                                outcome.reason
+                            );
+                        }
                         peer.conn.refuse(&outcome)?;
                     }
                 }
             }
             Event::ListRequested => {
-                let listing = match rate_check(shared, ip, now) {
+                let listing = match charge(&mut peer.rate_refusals, shared, ip, now)? {
                     Some(r) => Err(r),
                     None => shared.root.list().map_err(|e| {
                         warn!("listing for {} failed: {e}", peer.who());
@@ -808,8 +908,10 @@ fn handle_events(
                 // Refused requests count against the rate like any other, and
                 // a client past its rate with them is cut off: a flood of bad
                 // names must cost it more than it costs the server.
-                info!("refused request from {}: {e}", peer.who());
-                if rate_check(shared, ip, now).is_some() {
+                if shared.refusals.allow(now) {
+                    info!("refused request from {}: {e}", peer.who());
+                }
+                if charge(&mut peer.rate_refusals, shared, ip, now)?.is_some() {
                     return Err(DriveError::Abuse("too many refused requests"));
                 }
             }
@@ -821,7 +923,7 @@ fn handle_events(
             | Event::SendReady => {}
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 fn spawn_committer(

@@ -27,8 +27,9 @@ pub enum NameError {
     /// send ourselves).
     #[error("{0:?} is not a plain file name (no directory parts allowed)")]
     NotBaseName(String),
-    /// Contains NUL, a control character or an invisible formatting character.
-    #[error("file name {0:?} contains a control or invisible formatting character")]
+    /// Contains NUL, a control character or an invisible formatting
+    /// character (the name is kept with those characters escaped).
+    #[error("file name \"{0}\" contains a control or invisible formatting character")]
     ControlChar(String),
 }
 
@@ -43,7 +44,7 @@ pub fn sanitize(raw: &[u8]) -> Result<String, NameError> {
     let text = std::str::from_utf8(raw).map_err(|_| NameError::NotUtf8)?;
     let base = text.rsplit(['/', '\\']).next().unwrap_or("");
     if text.chars().any(is_hidden) {
-        return Err(NameError::ControlChar(text.escape_debug().to_string()));
+        return Err(NameError::ControlChar(display_safe(text)));
     }
     if base.is_empty() || base == "." || base == ".." {
         return Err(NameError::Empty(text.to_string()));
@@ -52,20 +53,32 @@ pub fn sanitize(raw: &[u8]) -> Result<String, NameError> {
 }
 
 /// Characters that must not appear in a name, nor reach a terminal
-/// unescaped: controls (C0, DEL, C1) and the invisible formatting
-/// characters that reorder or hide text (Unicode bidi controls U+061C,
-/// U+200E-U+200F, U+202A-U+202E, U+2066-U+2069; zero-width U+200B-U+200D,
-/// U+2060; U+FEFF).
+/// unescaped: controls (C0, DEL, C1) and characters that are invisible or
+/// reorder text, so a name could display as another: soft hyphen U+00AD,
+/// combining grapheme joiner U+034F, bidi controls (U+061C, U+200E-U+200F,
+/// U+202A-U+202E, U+2066-U+2069), zero-width and invisible operators
+/// (U+200B-U+200D, U+2060-U+2064), line and paragraph separators
+/// (U+2028-U+2029), Mongolian vowel separator U+180E, Hangul fillers
+/// (U+115F, U+1160, U+3164, U+FFA0), U+FEFF, and tag characters
+/// (U+E0000-U+E007F).
 pub fn is_hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{061C}'
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{180E}'
                 | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
                 | '\u{2066}'..='\u{2069}'
+                | '\u{3164}'
                 | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{E0000}'..='\u{E007F}'
         )
 }
 
