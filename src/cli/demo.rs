@@ -134,8 +134,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     result?;
 
     let back = download_root.path().join("demo.bin");
-    let same = files_equal(&original, &back).map_err(internal)?;
-    let digest = hash::sha256(&std::fs::read(&back).map_err(internal)?).map_err(internal)?;
+    let (same, digest) = compare_and_hash(&original, &back).map_err(internal)?;
     if !same {
         return Err(CliError::new(
             FILE_FAILED,
@@ -150,17 +149,23 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn files_equal(a: &std::path::Path, b: &std::path::Path) -> std::io::Result<bool> {
-    let (mut fa, mut fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
-    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+/// Whether files `a` and `b` hold the same bytes, and the SHA-256 of `b`,
+/// in one streaming pass.
+fn compare_and_hash(a: &std::path::Path, b: &std::path::Path) -> Result<(bool, [u8; 32]), String> {
+    let (mut fa, mut fb) = (
+        std::fs::File::open(a).map_err(|e| e.to_string())?,
+        std::fs::File::open(b).map_err(|e| e.to_string())?,
+    );
+    let mut h = hash::Sha256::new().map_err(|e| e.to_string())?;
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    let mut same = true;
     loop {
-        let n = fa.read(&mut ba)?;
+        let n = fb.read(&mut bb).map_err(|e| e.to_string())?;
         if n == 0 {
-            return Ok(fb.read(&mut bb)? == 0);
+            same &= fa.read(&mut ba).map_err(|e| e.to_string())? == 0;
+            return Ok((same, h.finish().map_err(|e| e.to_string())?));
         }
-        fb.read_exact(&mut bb[..n])?;
-        if ba[..n] != bb[..n] {
-            return Ok(false);
-        }
+        h.update(&bb[..n]).map_err(|e| e.to_string())?;
+        same &= fa.read_exact(&mut ba[..n]).is_ok() && ba[..n] == bb[..n];
     }
 }
