@@ -878,8 +878,8 @@ fn handle_events(
                                 mtime: e.mtime,
                             })
                             .collect();
-                        info!("listing ({} files) to {}", entries.len(), peer.who());
-                        peer.conn.send_listing(&entries)?;
+                        let sent = peer.conn.send_listing(&entries)?;
+                        info!("listing ({sent} files) to {}", peer.who());
                     }
                     Err(outcome) => peer.conn.refuse(&outcome)?,
                 }

@@ -785,19 +785,21 @@ impl Connection {
         Ok(())
     }
 
-    /// Server: sends the listing.
+    /// Server: sends the listing. Returns how many entries were sent
+    /// (names the client's rule would refuse are left out).
     ///
     /// # Errors
     /// `InvalidCall` unless a listing request is pending.
-    pub fn send_listing(&mut self, entries: &[ListEntry]) -> Result<(), ProtoError> {
+    pub fn send_listing(&mut self, entries: &[ListEntry]) -> Result<usize, ProtoError> {
         match self.app_call("send_listing")? {
             Transfer::ListDecision => {}
             other => return Err(self.restore(other, "no listing request is pending")),
         }
-        for body in msgs::encode_listing(entries) {
+        let (bodies, sent) = msgs::encode_listing(entries);
+        for body in bodies {
             self.send(inner::LISTING, &[&body])?;
         }
-        Ok(())
+        Ok(sent)
     }
 
     /// Refuses the pending request or offer with `outcome` (not `Ok`).

@@ -955,3 +955,26 @@ fn idle_deadline_moves_with_activity() {
         Err(ProtoError::PeerAlert(AlertCode::Timeout))
     ));
 }
+
+#[test]
+fn listing_leaves_out_names_the_client_would_refuse() {
+    let mut w = established();
+    let entry = |name: &str| ListEntry {
+        name: name.into(),
+        size: 1,
+        mtime: 0,
+    };
+    let entries = [
+        entry("ok.txt"),
+        entry("\u{202E}txt.exe"),
+        entry("bad\nname"),
+        entry("two.txt"),
+    ];
+    w.client.request_list().unwrap();
+    w.c2s().unwrap();
+    assert_eq!(w.server.send_listing(&entries).unwrap(), 2);
+    assert_eq!(
+        w.s2c().unwrap(),
+        vec![Got::Listing(vec![entry("ok.txt"), entry("two.txt")])]
+    );
+}

@@ -407,12 +407,12 @@ impl ListEntry {
 /// length + bytes), size u64, mtime i64. An empty listing is one body with
 /// count 0. Names the receiver's name rule would refuse (too long, control
 /// characters, not a base name) are skipped, so one odd file on disk cannot
-/// break listings.
-pub fn encode_listing(entries: &[ListEntry]) -> Vec<Vec<u8>> {
+/// break listings. Returns the bodies and how many entries they carry.
+pub fn encode_listing(entries: &[ListEntry]) -> (Vec<Vec<u8>>, usize) {
     let budget = MAX_PLAINTEXT_LEN - 1 - 3;
     let mut bodies = Vec::new();
     let mut current: Vec<&ListEntry> = Vec::new();
-    let mut used = 0;
+    let (mut used, mut sent) = (0, 0);
     let valid = entries
         .iter()
         .filter(|e| super::name::sanitize(e.name.as_bytes()).is_ok_and(|n| n == e.name));
@@ -422,11 +422,12 @@ pub fn encode_listing(entries: &[ListEntry]) -> Vec<Vec<u8>> {
             used = 0;
         }
         used += e.encoded_len();
+        sent += 1;
         current.push(e);
     }
     bodies.push(current);
     let last = bodies.len() - 1;
-    bodies
+    let encoded = bodies
         .into_iter()
         .enumerate()
         .map(|(i, part)| {
@@ -440,7 +441,8 @@ pub fn encode_listing(entries: &[ListEntry]) -> Vec<Vec<u8>> {
             }
             v
         })
-        .collect()
+        .collect();
+    (encoded, sent)
 }
 
 /// Parses one LISTING body into `out`; returns whether more follow.
