@@ -7,9 +7,26 @@ fn demo_round_trips_and_says_so() {
         .output()
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("upload           demo.bin, 3145728 bytes"), "{stdout}");
-    assert!(stdout.contains("download         demo.bin, 3145728 bytes"), "{stdout}");
-    assert!(stdout.contains("verified         3145728 bytes identical both ways"), "{stdout}");
-    assert_eq!(stdout.matches("SHA256:").count(), 3, "both fingerprints, one pinned: {stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("upload           demo.bin, 3145728 bytes"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("download         demo.bin, 3145728 bytes"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("verified         3145728 bytes identical both ways"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("SHA256:").count(),
+        3,
+        "both fingerprints, one pinned: {stdout}"
+    );
 }

@@ -1,6 +1,6 @@
 //! End to end through the real `sft` binary on 127.0.0.1 with port 0.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -536,11 +536,7 @@ fn connection_cap_refuses_while_honest_client_completes() {
     let b = raw::Raw::connect(server.addr, client.dir(), &server.host_fp);
     let out = client.sft(&["ls", &server.target(), "--server-key", &server.host_fp]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("closed the connection"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("is busy"), "{}", stderr(&out));
     assert!(server.wait_log("connection limit reached"));
     drop(a);
     // A slot held by a socket that never authenticates is given to the next
@@ -569,24 +565,44 @@ fn connection_cap_refuses_while_honest_client_completes() {
 fn rate_limit_refuses_a_flooding_address_not_others() {
     let client = Client::new();
     let server = Server::start(Some(&client.public_key()), &["--rate-limit", "5/60s"]);
-    // A flood from 127.0.0.2: five connections are admitted, the rest closed at once.
+    // Ten connections from 127.0.0.2: five are admitted (and wait for a
+    // HELLO), the other five get the plaintext "busy" alert and are closed.
     let flood_from: SocketAddr = "127.0.0.2:0".parse().unwrap();
-    let mut refused = 0;
-    for _ in 0..10 {
-        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        s.bind(&flood_from.into()).unwrap();
-        s.connect(&server.addr.into()).unwrap();
-        let mut sock: TcpStream = s.into();
-        sock.write_all(b"not a hello").ok();
-        sock.set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
+    let socks: Vec<TcpStream> = (0..10)
+        .map(|_| {
+            let s =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            s.bind(&flood_from.into()).unwrap();
+            s.connect(&server.addr.into()).unwrap();
+            s.into()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("rate limit reached"))
+        .count()
+        < 5
+    {
+        assert!(Instant::now() < deadline, "five refusals never logged");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let busy = sft::proto::conn::busy_record();
+    let (mut refused, mut waiting) = (0, 0);
+    for mut sock in socks {
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut b = [0u8; 64];
-        if matches!(sock.read(&mut b), Ok(0) | Err(_)) {
-            refused += 1;
+        sock.set_nonblocking(true).unwrap();
+        match sock.read(&mut b) {
+            Ok(n) if b[..n] == busy[..] => refused += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => waiting += 1,
+            other => panic!("unexpected answer: {other:?}"),
         }
     }
-    assert!(server.wait_log("rate limit reached"));
-    assert!(refused >= 5, "refused {refused}");
+    assert_eq!((refused, waiting), (5, 5));
     // An honest client from 127.0.0.1 is unaffected (one connection + one request).
     honest_ls_works(&server, &client);
 }

@@ -283,7 +283,7 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
             Pin::KnownHosts(file) => CliError::new(
                 SERVER_UNTRUSTED,
                 format!(
-                    "\n{bar}\n@ WARNING: THE SERVER KEY FOR {name} HAS CHANGED!\n{bar}\n\
+                    "{bar}\n@ WARNING: THE SERVER KEY FOR {name} HAS CHANGED!\n{bar}\n\
                      Someone could be intercepting this connection (man in the middle),\n\
                      or the server's host key was replaced.\n\
                      known_hosts expects:   {expected}  ({})\n\
@@ -316,6 +316,11 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
             )
             .hint("check the port; sft serve listens on 5555 unless told otherwise")
         }
+        ClientError::Proto(ProtoError::PeerAlert(AlertCode::Busy)) => CliError::new(
+            CONNECTION,
+            format!("the server {name} is busy (at its connection or rate limit); nothing was sent"),
+        )
+        .hint("try again later"),
         ClientError::Proto(ProtoError::PeerAlert(AlertCode::Unauthorized)) => {
             CliError::new(CLIENT_REFUSED, format!("the server {name} refused this client's key"))
                 .hint(format!("ask the server's admin to add this line to its authorized_keys:\n{identity_line}"))
@@ -334,7 +339,7 @@ fn session_error(e: ClientError) -> CliError {
             ProtoError::HandshakeTimeout
             | ProtoError::IdleTimeout
             | ProtoError::Truncated
-            | ProtoError::PeerAlert(AlertCode::Timeout) => CONNECTION,
+            | ProtoError::PeerAlert(AlertCode::Timeout | AlertCode::Busy) => CONNECTION,
             ProtoError::PeerAlert(AlertCode::Unauthorized) => CLIENT_REFUSED,
             ProtoError::ServerKeyMismatch { .. } => SERVER_UNTRUSTED,
             _ => PROTOCOL,
@@ -472,7 +477,7 @@ fn check_upload(path: &Path) -> Result<(String, SourceFile), String> {
     })?;
     if !matches!(name::sanitize(n.as_bytes()), Ok(clean) if clean == n) {
         return Err(format!(
-            "{n:?}: refused by the file-name rule (control characters, . or ..)"
+            "{n:?}: refused by the file-name rule (control or invisible characters, . or ..)"
         ));
     }
     if path.is_dir() {
@@ -561,7 +566,7 @@ pub fn get(args: GetArgs) -> Result<(), CliError> {
         match name::sanitize(n.as_bytes()) {
             Ok(clean) if &clean == n => wanted.push(clean),
             _ => {
-                eprintln!("sft: {n:?}: not a plain file name (no directories, control characters, . or ..)");
+                eprintln!("sft: {n:?}: not a plain file name (no directories, control or invisible characters, . or ..)");
                 failures += 1;
             }
         }

@@ -51,7 +51,7 @@ enum Command {
 /// Options every client command shares: who we are and whom we trust.
 #[derive(Debug, Args)]
 pub struct TrustArgs {
-    /// Client identity key [default: $SFT_HOME/identity, created on first use]
+    /// Client identity key; a path given here must exist [default: $SFT_HOME/identity, created on first use]
     #[arg(long, value_name = "PATH")]
     identity: Option<PathBuf>,
     /// Accept only the server key with this fingerprint (SHA256:...); never touches known_hosts

@@ -7,7 +7,7 @@
 //! keep moving.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -22,7 +22,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::pump::{self, ReadEnd};
 use crate::crypto::ed25519::Fingerprint;
 use crate::fs::{FsError, ReceiveRoot, SourceFile, Staged};
-use crate::proto::conn::{Connection, Event, SEND_HIGH_WATER};
+use crate::proto::conn::{busy_record, Connection, Event, SEND_HIGH_WATER};
 use crate::proto::handshake::server::ServerConfig;
 use crate::proto::handshake::Ephemeral;
 use crate::proto::limiter::{
@@ -352,10 +352,11 @@ impl Server {
                 .filter(|p| p.client.is_none() && ClientKey::from(p.addr.ip()) == client)
                 .count();
             if pending_here >= MAX_UNAUTHENTICATED_PER_CLIENT {
+                refuse_at_accept(sock);
                 if self.shared.refusals.allow(now) {
                     warn!("refused {addr}: too many unauthenticated connections from this address");
                 }
-                continue; // dropping `sock` closes it at once
+                continue;
             }
             // When full, a connection that has not authenticated makes room:
             // idle sockets cannot lock honest clients out.
@@ -364,6 +365,7 @@ impl Server {
             match self.shared.admission.decide(addr.ip(), now, open) {
                 Decision::Admit => {}
                 refusal => {
+                    refuse_at_accept(sock);
                     if self.shared.refusals.allow(now) {
                         warn!("refused {addr}: {}", describe(refusal));
                     }
@@ -470,6 +472,12 @@ impl Server {
             // Best effort: one write for a final alert or close record.
             let _ = pump::write(&mut peer.conn, &mut peer.sock, Instant::now());
             let _ = self.poll.registry().deregister(&mut peer.sock);
+            if let Some(dl) = &peer.download {
+                info!(
+                    "download {:?} to {} abandoned after {} of {} bytes",
+                    dl.name, peer.addr, dl.sent, dl.source.size
+                );
+            }
             if let Some(up) = peer.upload {
                 info!(
                     "upload {:?} from {} abandoned after {} of {} bytes",
@@ -635,6 +643,12 @@ fn produce(peer: &mut Peer, buf: &mut [u8]) -> Result<(), DriveError> {
     Ok(())
 }
 
+/// Tells a refused peer why in one small plaintext alert (a single
+/// non-blocking write that may not happen), then closes the socket.
+fn refuse_at_accept(mut sock: TcpStream) {
+    let _ = sock.write(&busy_record());
+}
+
 fn describe(d: Decision) -> String {
     match d {
         Decision::Admit => "admitted".into(),
@@ -724,7 +738,13 @@ fn decide_upload(
     shared
         .root
         .begin(name, size, overwrite)
-        .map_err(|e| refusal_for(&e))
+        .map_err(|e| match e {
+            FsError::Exists(_) if !shared.allow_overwrite => refusal(
+                ResultCode::Exists,
+                "already exists on the server (and this server does not allow overwriting)",
+            ),
+            e => refusal_for(&e),
+        })
 }
 
 /// Handles buffered events until none is left, `budget` is spent, or the

@@ -892,6 +892,16 @@ impl Connection {
     }
 }
 
+/// The bytes a server writes to a connection it refuses at admission, just
+/// before closing it: one plaintext alert record (sequence number 0) with
+/// [`AlertCode::Busy`], so the client can say why instead of "connection
+/// closed". Unauthenticated, like the close itself.
+pub fn busy_record() -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + 1);
+    Sealer::new().plaintext(&mut out, RecordType::PlainAlert, &[AlertCode::Busy as u8]);
+    out
+}
+
 fn check_own_name(name: &str) -> Result<(), ProtoError> {
     if name::sanitize(name.as_bytes())? != name {
         return Err(ProtoError::Name(NameError::NotBaseName(name.to_string())));

@@ -135,6 +135,9 @@ pub enum AlertCode {
     Internal = 6,
     /// The protocol version is not supported.
     UnsupportedVersion = 7,
+    /// The server refused the connection at admission (connection cap or
+    /// rate limit); sent in plaintext just before it closes.
+    Busy = 8,
 }
 
 impl AlertCode {
@@ -147,6 +150,7 @@ impl AlertCode {
             5 => AlertCode::Timeout,
             6 => AlertCode::Internal,
             7 => AlertCode::UnsupportedVersion,
+            8 => AlertCode::Busy,
             _ => AlertCode::ProtocolError,
         }
     }
@@ -162,6 +166,7 @@ impl std::fmt::Display for AlertCode {
             AlertCode::Timeout => "timeout",
             AlertCode::Internal => "internal error",
             AlertCode::UnsupportedVersion => "unsupported protocol version",
+            AlertCode::Busy => "server busy (at its connection or rate limit), try again later",
         })
     }
 }
