@@ -3,7 +3,7 @@
 //! it creates any connection state, and again for each control request.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use core::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Default requests allowed per client per window (100).
