@@ -2,8 +2,8 @@
 //! connection cap. Takes `now`, returns a decision; the server asks before
 //! it creates any connection state, and again for each control request.
 
-use std::collections::{HashMap, VecDeque};
 use core::net::IpAddr;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Default requests allowed per client per window (100).
