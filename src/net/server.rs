@@ -714,6 +714,21 @@ fn charge(
     }
 }
 
+/// Refuses the pending request with `outcome`, with one log line (within
+/// the refusal log's budget) saying who asked for `what` and why.
+fn refuse(
+    peer: &mut Peer,
+    shared: &mut Shared,
+    now: Instant,
+    what: &str,
+    outcome: &Outcome,
+) -> Result<(), DriveError> {
+    if shared.refusals.allow(now) {
+        info!("refused {what} for {}: {}", peer.who(), outcome.reason);
+    }
+    Ok(peer.conn.refuse(outcome)?)
+}
+
 fn decide_upload(
     shared: &Shared,
     name: &str,
@@ -796,14 +811,7 @@ fn handle_events(
                         });
                     }
                     Err(outcome) => {
-                        if shared.refusals.allow(now) {
-                            info!(
-                                "refused upload {name:?} from {}: {}",
-                                peer.who(),
-                                outcome.reason
-                            );
-                        }
-                        peer.conn.refuse(&outcome)?;
+                        refuse(peer, shared, now, &format!("upload {name:?}"), &outcome)?
                     }
                 }
             }
@@ -869,14 +877,7 @@ fn handle_events(
                         });
                     }
                     Err(outcome) => {
-                        if shared.refusals.allow(now) {
-                            info!(
-                                "refused download {name:?} to {}: {}",
-                                peer.who(),
-                                outcome.reason
-                            );
-                        }
-                        peer.conn.refuse(&outcome)?;
+                        refuse(peer, shared, now, &format!("download {name:?}"), &outcome)?
                     }
                 }
             }
@@ -901,7 +902,7 @@ fn handle_events(
                         let sent = peer.conn.send_listing(&entries)?;
                         info!("listing ({sent} files) to {}", peer.who());
                     }
-                    Err(outcome) => peer.conn.refuse(&outcome)?,
+                    Err(outcome) => refuse(peer, shared, now, "listing", &outcome)?,
                 }
             }
             Event::Outcome(outcome) => {

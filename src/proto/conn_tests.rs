@@ -616,7 +616,7 @@ fn established() -> World {
     w
 }
 
-/// Two application records from the client (a LIST and a CLOSE-free OFFER).
+/// Two consecutive application records from the client: an OFFER, then a LIST.
 fn two_client_records(w: &mut World) -> (Vec<u8>, Vec<u8>) {
     w.client.request_upload("a", 10, false).unwrap();
     let first = out(&mut w.client, w.now);
