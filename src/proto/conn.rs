@@ -872,6 +872,14 @@ impl Connection {
         self.send(inner::RESULT, &[&outcome.encode()])
     }
 
+    /// Ends the session because this side is shutting down: queues the
+    /// alert [`AlertCode::ShuttingDown`] (when keys exist) and fails the
+    /// connection with [`ProtoError::ShuttingDown`]. Write the output out
+    /// once more, then close the socket.
+    pub fn shut_down(&mut self) {
+        let _ = self.fail(ProtoError::ShuttingDown);
+    }
+
     /// Sends the authenticated close record; the peer answers with its own.
     ///
     /// # Errors

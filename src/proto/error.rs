@@ -80,6 +80,10 @@ pub enum ProtoError {
     /// The session is closed.
     #[error("connection closed")]
     Closed,
+    /// This side is shutting down and ends the session (the peer hears
+    /// alert [`AlertCode::ShuttingDown`]).
+    #[error("shutting down")]
+    ShuttingDown,
     /// The crypto core failed locally.
     #[error(transparent)]
     Crypto(CryptoError),
@@ -108,6 +112,7 @@ impl ProtoError {
             | ProtoError::NonContributory => AlertCode::HandshakeFailed,
             ProtoError::HandshakeTimeout | ProtoError::IdleTimeout => AlertCode::Timeout,
             ProtoError::UnsupportedVersion { .. } => AlertCode::UnsupportedVersion,
+            ProtoError::ShuttingDown => AlertCode::ShuttingDown,
             ProtoError::Crypto(_)
             | ProtoError::KeyLimit
             | ProtoError::InvalidCall(_)
@@ -138,6 +143,8 @@ pub enum AlertCode {
     /// The server refused the connection at admission (connection cap or
     /// rate limit); sent in plaintext just before it closes.
     Busy = 8,
+    /// The server is shutting down and ends the session; try again later.
+    ShuttingDown = 9,
 }
 
 impl AlertCode {
@@ -151,6 +158,7 @@ impl AlertCode {
             6 => AlertCode::Internal,
             7 => AlertCode::UnsupportedVersion,
             8 => AlertCode::Busy,
+            9 => AlertCode::ShuttingDown,
             _ => AlertCode::ProtocolError,
         }
     }
@@ -167,6 +175,7 @@ impl std::fmt::Display for AlertCode {
             AlertCode::Internal => "internal error",
             AlertCode::UnsupportedVersion => "unsupported protocol version",
             AlertCode::Busy => "server busy (at its connection or rate limit), try again later",
+            AlertCode::ShuttingDown => "the server is shutting down, try again later",
         })
     }
 }
