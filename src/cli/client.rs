@@ -12,11 +12,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sft::crypto::ed25519::{Fingerprint, VerifyingKey};
 use sft::fs::{open_local_source, FsError, ReceiveRoot, SourceFile};
 use sft::keys::{KnownHosts, PublicKeyLine};
-use sft::net::client::{ClientError, Report, Session};
-use sft::proto::handshake::client::{ClientConfig, ServerTrust};
+use sft::net::client::{ClientError, Report, ServerTrust, Session, SessionOptions};
 use sft::proto::msgs::ResultCode;
 use sft::proto::name::{self, display_safe};
-use sft::proto::timers::Timeouts;
 use sft::proto::{AlertCode, ProtoError};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -58,6 +56,9 @@ pub struct GetArgs {
     /// Directory to save into (never overwrites an existing file)
     #[arg(short = 'o', long = "output", value_name = "DIR", default_value = ".")]
     output: PathBuf,
+    /// Refuse files larger than this, e.g. 10GiB [default: no limit but the free space in DIR]
+    #[arg(long, value_name = "SIZE", value_parser = super::serve::parse_size)]
+    max_file_size: Option<u64>,
     #[command(flatten)]
     trust: TrustArgs,
 }
@@ -151,7 +152,9 @@ struct Connected {
     target: String,
 }
 
-fn connect(server: &str, trust: TrustArgs) -> Result<Connected, CliError> {
+/// Connects and authenticates. `max_download` bounds the size of a file
+/// the session accepts from the server.
+fn connect(server: &str, trust: TrustArgs, max_download: u64) -> Result<Connected, CliError> {
     let target = Target::parse(server)?;
     let name = target.known_name();
     let identity = match &trust.identity {
@@ -196,10 +199,11 @@ fn connect(server: &str, trust: TrustArgs) -> Result<Connected, CliError> {
         }
     };
     let addr = target.resolve()?;
-    let identity = Arc::new(identity);
-    let timeouts = Timeouts {
-        handshake: trust.handshake_timeout,
-        ..Timeouts::default()
+    let mut opts = SessionOptions {
+        identity: Arc::new(identity),
+        trust: server_trust,
+        handshake_timeout: trust.handshake_timeout,
+        max_file_size: max_download,
     };
     let accepted = std::cell::Cell::new(None);
     let mut decide = |key: &VerifyingKey| {
@@ -209,22 +213,12 @@ fn connect(server: &str, trust: TrustArgs) -> Result<Connected, CliError> {
         }
         yes
     };
-    let config = ClientConfig {
-        identity: identity.clone(),
-        trust: server_trust,
-    };
-    let session = match (
-        Session::connect(addr, config, timeouts, &mut decide),
-        accepted.get(),
-    ) {
+    let session = match (Session::connect(addr, &opts, &mut decide), accepted.get()) {
         // A slow answer at the prompt can outlast the handshake deadline;
         // the key is recorded now, so connect again with it pinned.
         (Err(e), Some(fp)) if is_cut(&e) => {
-            let config = ClientConfig {
-                identity,
-                trust: ServerTrust::Pinned(fp),
-            };
-            Session::connect(addr, config, timeouts, &mut |_| false)
+            opts.trust = ServerTrust::Pinned(fp);
+            Session::connect(addr, &opts, &mut |_| false)
         }
         (result, _) => result,
     }
@@ -414,14 +408,6 @@ fn cancel_on_signals(session: &mut Session) -> Arc<AtomicBool> {
     flag
 }
 
-/// Seconds the server asked us to wait in a RESULT 8 reason ("... retry in Ns").
-fn retry_after(reason: &str) -> Option<u64> {
-    let tail = reason.split("retry in ").nth(1)?;
-    tail.trim_end_matches(|c: char| !c.is_ascii_digit())
-        .parse()
-        .ok()
-}
-
 /// Longest total wait sft accepts from a rate-limited server for one file.
 const MAX_RATE_WAIT_SECS: u64 = 120;
 /// Tries per file against a rate-limited server.
@@ -439,8 +425,9 @@ fn with_rate_retry(
     loop {
         attempt += 1;
         let report = op()?;
-        let wait = match (report.outcome.code, retry_after(&report.outcome.reason)) {
-            (ResultCode::RateLimited, Some(secs))
+        let secs = u64::from(report.outcome.retry_after_secs);
+        let wait = match report.outcome.code {
+            ResultCode::RateLimited
                 if attempt < MAX_RATE_ATTEMPTS && waited + secs <= MAX_RATE_WAIT_SECS =>
             {
                 secs
@@ -506,7 +493,7 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
     if jobs.is_empty() {
         return finish(failures, args.files.len());
     }
-    let mut c = connect(&args.server, args.trust)?;
+    let mut c = connect(&args.server, args.trust, u64::MAX)?;
     let cancel = cancel_on_signals(&mut c.session);
     let total = jobs.len();
     for (i, (path, n, source)) in jobs.into_iter().enumerate() {
@@ -574,7 +561,8 @@ pub fn get(args: GetArgs) -> Result<(), CliError> {
     if wanted.is_empty() {
         return finish(failures, args.names.len());
     }
-    let mut c = connect(&args.server, args.trust)?;
+    let max_download = args.max_file_size.unwrap_or(u64::MAX);
+    let mut c = connect(&args.server, args.trust, max_download)?;
     let cancel = cancel_on_signals(&mut c.session);
     let total = wanted.len();
     for (i, n) in wanted.into_iter().enumerate() {
@@ -630,7 +618,7 @@ fn rfc3339(mtime: i64) -> String {
 }
 
 pub fn ls(args: LsArgs) -> Result<(), CliError> {
-    let mut c = connect(&args.server, args.trust)?;
+    let mut c = connect(&args.server, args.trust, u64::MAX)?;
     let listing = c.session.list().map_err(session_error)?;
     let _ = c.session.close();
     match listing {

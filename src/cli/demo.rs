@@ -10,9 +10,8 @@ use clap::Args;
 use sft::crypto::ed25519::SigningKey;
 use sft::crypto::{hash, rand};
 use sft::fs::{open_local_source, ReceiveRoot};
-use sft::net::client::{Report, Session};
+use sft::net::client::{Report, ServerTrust, Session, SessionOptions};
 use sft::net::server::{ServeOptions, Server};
-use sft::proto::handshake::client::{ClientConfig, ServerTrust};
 use sft::proto::handshake::server::{ClientPolicy, ServerConfig};
 use sft::proto::limiter::RateLimit;
 use sft::proto::msgs::{ResultCode, SessionParams};
@@ -90,12 +89,13 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     drop(file);
 
     let result = (|| {
-        let config = ClientConfig {
+        let opts = SessionOptions {
             identity: client_key,
             trust: ServerTrust::Pinned(host_fp),
+            handshake_timeout: Timeouts::default().handshake,
+            max_file_size: args.size,
         };
-        let mut session = Session::connect(addr, config, Timeouts::default(), &mut |_| false)
-            .map_err(internal)?;
+        let mut session = Session::connect(addr, &opts, &mut |_| false).map_err(internal)?;
         println!("handshake        ok: server proved {host_fp}, as pinned");
         let source = open_local_source(&original)?;
         let up = session

@@ -58,6 +58,17 @@ impl ReceiveRoot {
         Ok(Self { dir })
     }
 
+    /// Bytes an unprivileged writer may still store on the root's file
+    /// system (`statvfs`: available blocks × fragment size).
+    ///
+    /// # Errors
+    /// [`FsError::Io`] when the file system cannot be queried.
+    pub fn available_space(&self) -> Result<u64, FsError> {
+        let st = rustix::fs::statvfs(&self.dir)
+            .map_err(|e| io_err("query free space of", &self.dir)(e.into()))?;
+        Ok(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+
     /// The canonical path of the root.
     pub fn path(&self) -> &Path {
         &self.dir

@@ -2,7 +2,7 @@
 //! A [`Session`] connects, completes the handshake (asking the caller about
 //! an unknown server key), then runs one operation at a time.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,10 +13,12 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use super::pump::{self, ReadEnd};
-use crate::crypto::ed25519::VerifyingKey;
-use crate::fs::{FsError, ReceiveRoot, SourceFile, Staged};
-use crate::proto::conn::{Connection, Event};
+use super::transfer::{Incoming, Outgoing, SendError};
+use crate::crypto::ed25519::{Fingerprint, SigningKey, VerifyingKey};
+use crate::fs::{FsError, ReceiveRoot, SourceFile};
+use crate::proto::conn::{ClientConnection, ClientEvent};
 use crate::proto::handshake::client::ClientConfig;
+pub use crate::proto::handshake::client::ServerTrust;
 use crate::proto::handshake::Ephemeral;
 use crate::proto::msgs::{ListEntry, Outcome, ResultCode, SessionParams};
 use crate::proto::timers::Timeouts;
@@ -27,6 +29,19 @@ const SOCKET: Token = Token(0);
 /// Time allowed for the TCP connection itself.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Who the client is, whom it trusts, and its limits.
+pub struct SessionOptions {
+    /// The client's identity key.
+    pub identity: Arc<SigningKey>,
+    /// Which server key to accept.
+    pub trust: ServerTrust,
+    /// Time allowed for the handshake.
+    pub handshake_timeout: Duration,
+    /// Largest download accepted, in bytes (a larger offer is refused
+    /// before any data moves).
+    pub max_file_size: u64,
+}
+
 /// Why a client operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -36,17 +51,18 @@ pub enum ClientError {
     Connect { addr: SocketAddr, source: io::Error },
     /// The socket failed after connecting.
     #[error("connection to the server failed: {0}")]
-    Socket(#[from] io::Error),
-    /// The server closed the connection without a word (refused at
-    /// admission: connection cap or rate limit, or it went away).
-    #[error("the server closed the connection (it may be at its connection or rate limit)")]
+    Socket(#[source] io::Error),
+    /// The server ended the connection: an orderly close in the middle of
+    /// an operation, or end of stream before the handshake finished.
+    #[error("the server closed the connection")]
     ServerClosed,
-    /// The session failed (authentication, tampering, timeout...).
+    /// The session failed (authentication, tampering, timeout, the
+    /// server's alert...).
     #[error(transparent)]
     Proto(#[from] ProtoError),
     /// The server's key is unknown and was not trusted.
     #[error("server key {0} is not trusted")]
-    Untrusted(crate::crypto::ed25519::Fingerprint),
+    Untrusted(Fingerprint),
     /// A local file operation failed.
     #[error(transparent)]
     Local(#[from] FsError),
@@ -61,7 +77,8 @@ pub enum ClientError {
 /// How a transfer went.
 #[derive(Debug)]
 pub struct Report {
-    /// The peer's answer (`Ok`, or why not).
+    /// The answer: the peer's (`Ok`, or why not), or this side's own
+    /// refusal of a download it cannot take.
     pub outcome: Outcome,
     /// Bytes moved.
     pub bytes: u64,
@@ -83,20 +100,30 @@ enum Reply<T> {
 
 trait Task {
     type Output;
-    fn on_event(&mut self, ev: Event<'_>) -> Result<Reply<Self::Output>, ClientError>;
-    fn produce(&mut self, _conn: &mut Connection) -> Result<(), ClientError> {
+    fn on_event(&mut self, ev: ClientEvent<'_>) -> Result<Reply<Self::Output>, ClientError>;
+    fn produce(&mut self, _conn: &mut ClientConnection) -> Result<(), ClientError> {
         Ok(())
+    }
+}
+
+/// An event no task of this kind can see (the protocol layer never emits
+/// it in this state), or the server's close in the middle of it.
+fn out_of_place(ev: &ClientEvent<'_>) -> ClientError {
+    match ev {
+        ClientEvent::Closed => ClientError::ServerClosed,
+        _ => ProtoError::InvalidCall("event out of place for this operation").into(),
     }
 }
 
 /// An established session with a server.
 pub struct Session {
-    conn: Connection,
+    conn: ClientConnection,
     sock: TcpStream,
     poll: Poll,
     events: Events,
     interest: Interest,
     cancel: Option<Arc<AtomicBool>>,
+    max_file_size: u64,
     /// The server's verified identity key.
     pub server_key: VerifyingKey,
     /// The limits the server announced.
@@ -109,23 +136,34 @@ impl Session {
     ///
     /// # Errors
     /// `Connect`, `ServerClosed`, `Untrusted`, or the handshake's
-    /// [`ProtoError`] (key mismatch, refused client key, timeout...).
+    /// [`ProtoError`] (key mismatch, refused client key, the server's Busy
+    /// alert, timeout...).
     pub fn connect(
         addr: SocketAddr,
-        config: ClientConfig,
-        timeouts: Timeouts,
+        opts: &SessionOptions,
         decide: &mut dyn FnMut(&VerifyingKey) -> bool,
     ) -> Result<Session, ClientError> {
         let std_sock = std::net::TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
             .map_err(|source| ClientError::Connect { addr, source })?;
-        std_sock.set_nonblocking(true)?;
+        std_sock
+            .set_nonblocking(true)
+            .map_err(ClientError::Socket)?;
         let _ = std_sock.set_nodelay(true);
         let mut sock = TcpStream::from_std(std_sock);
-        let poll = Poll::new()?;
+        let poll = Poll::new().map_err(ClientError::Socket)?;
         poll.registry()
-            .register(&mut sock, SOCKET, Interest::READABLE)?;
+            .register(&mut sock, SOCKET, Interest::READABLE)
+            .map_err(ClientError::Socket)?;
         let eph = Ephemeral::generate().map_err(ProtoError::from)?;
-        let conn = Connection::client(config, eph, timeouts, Instant::now())?;
+        let config = ClientConfig {
+            identity: opts.identity.clone(),
+            trust: opts.trust,
+        };
+        let timeouts = Timeouts {
+            handshake: opts.handshake_timeout,
+            ..Timeouts::default()
+        };
+        let conn = ClientConnection::new(config, eph, timeouts, Instant::now())?;
         let mut session = Session {
             conn,
             sock,
@@ -133,19 +171,14 @@ impl Session {
             events: Events::with_capacity(8),
             interest: Interest::READABLE,
             cancel: None,
-            server_key: VerifyingKey::from_bytes(&[0; 32]).expect("32 bytes"),
+            max_file_size: opts.max_file_size,
+            server_key: opts.identity.verifying_key(),
             params: SessionParams {
                 max_file_size: 0,
                 idle_timeout_secs: 0,
             },
         };
-        let (key, params) = session
-            .run(&mut Handshake { decide })
-            .map_err(|e| match e {
-                // A server at its connection cap or rate limit closes at once.
-                ClientError::Proto(ProtoError::Truncated) => ClientError::ServerClosed,
-                other => other,
-            })?;
+        let (key, params) = session.run(&mut Handshake { decide })?;
         session.server_key = key;
         session.params = params;
         Ok(session)
@@ -185,22 +218,23 @@ impl Session {
         let started = Instant::now();
         self.conn.request_upload(name, source.size, overwrite)?;
         let mut task = Put {
-            source,
+            file: Outgoing::new(source),
             path,
-            sent: 0,
             buf: vec![0u8; CHUNK_LEN],
             progress,
         };
         let outcome = self.run(&mut task)?;
         Ok(Report {
             outcome,
-            bytes: task.sent,
+            bytes: task.file.sent(),
             elapsed: started.elapsed(),
         })
     }
 
     /// Downloads `name` into `root` (never overwriting). `progress` is
-    /// called with the bytes received so far and the announced size.
+    /// called with the bytes received so far and the announced size. An
+    /// offer larger than the session's `max_file_size` or the free space
+    /// in `root` is refused (a [`Report`] with [`ResultCode::TooLarge`]).
     ///
     /// # Errors
     /// Session errors; local write failures are reported to the server and
@@ -214,11 +248,11 @@ impl Session {
         let started = Instant::now();
         self.conn.request_download(name)?;
         let mut task = Get {
-            requested: name,
+            name,
             root,
-            staged: None,
+            max_file_size: self.max_file_size,
+            file: None,
             size: 0,
-            received: 0,
             error: None,
             progress,
         };
@@ -228,7 +262,7 @@ impl Session {
         }
         Ok(Report {
             outcome,
-            bytes: task.received,
+            bytes: task.file.as_ref().map_or(0, Incoming::received),
             elapsed: started.elapsed(),
         })
     }
@@ -242,7 +276,17 @@ impl Session {
         self.run(&mut Close)
     }
 
+    /// Runs `task` to its end. On a failure, the alert the connection
+    /// queued (if any) is written out once before the error is returned.
     fn run<T: Task>(&mut self, task: &mut T) -> Result<T::Output, ClientError> {
+        let result = self.drive(task);
+        if result.is_err() {
+            let _ = pump::write(&mut self.conn, &mut self.sock, Instant::now());
+        }
+        result
+    }
+
+    fn drive<T: Task>(&mut self, task: &mut T) -> Result<T::Output, ClientError> {
         loop {
             if self
                 .cancel
@@ -252,7 +296,10 @@ impl Session {
                 return Err(ClientError::Interrupted);
             }
             let now = Instant::now();
-            let end = pump::read(&mut self.conn, &mut self.sock, now)?;
+            let end = match pump::read(&mut self.conn, &mut self.sock, now) {
+                Ok(end) => end,
+                Err(e) => return Err(self.socket_failure(e)),
+            };
             while let Some(ev) = self.conn.next_event()? {
                 match task.on_event(ev)? {
                     Reply::Continue => {}
@@ -270,16 +317,34 @@ impl Session {
                 }
             }
             task.produce(&mut self.conn)?;
-            let blocked = pump::write(&mut self.conn, &mut self.sock, now)?;
+            let blocked = match pump::write(&mut self.conn, &mut self.sock, now) {
+                Ok(blocked) => blocked,
+                Err(e) => return Err(self.socket_failure(e)),
+            };
             if end == ReadEnd::Eof {
-                // next_event reports a cut session as Truncated; reaching
-                // here means the server hung up before the handshake.
+                // A cut session is reported by next_event as Truncated;
+                // here the stream ended where no record was due.
                 return Err(ClientError::ServerClosed);
             }
             if end == ReadEnd::BufferFull || (self.conn.wants_data() && !blocked) {
                 continue;
             }
             self.wait()?;
+        }
+    }
+
+    /// A socket error: the server may have sent an alert before it closed
+    /// (a refusal, or tampering it detected), and the error may only be
+    /// the close that followed. Read what is still pending; the alert is
+    /// the better answer.
+    fn socket_failure(&mut self, e: io::Error) -> ClientError {
+        let _ = pump::read(&mut self.conn, &mut self.sock, Instant::now());
+        loop {
+            match self.conn.next_event() {
+                Ok(Some(_)) => {}
+                Err(alert @ ProtoError::PeerAlert(_)) => return alert.into(),
+                Ok(None) | Err(_) => return ClientError::Socket(e),
+            }
         }
     }
 
@@ -292,28 +357,34 @@ impl Session {
             SOCKET,
             &mut self.interest,
             wanted,
-        )?;
+        )
+        .map_err(ClientError::Socket)?;
         let now = Instant::now();
         let timeout = self
             .conn
             .poll_timeout()
             .map(|d| d.saturating_duration_since(now));
         match self.poll.poll(&mut self.events, timeout) {
-            Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e.into()),
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(ClientError::Socket(e)),
             _ => {}
         }
-        if self.events.is_empty() {
-            self.conn.handle_timeout(Instant::now())?;
-        }
+        self.conn.handle_timeout(Instant::now());
         Ok(())
     }
 
     /// Writes all pending output.
     fn flush(&mut self) -> Result<(), ClientError> {
-        while pump::write(&mut self.conn, &mut self.sock, Instant::now())? {
+        loop {
+            match pump::write(&mut self.conn, &mut self.sock, Instant::now()) {
+                Ok(false) => return Ok(()),
+                Ok(true) => {}
+                Err(e) => return Err(self.socket_failure(e)),
+            }
             self.wait()?;
+            if let Some(e) = self.conn.error() {
+                return Err(e.clone().into());
+            }
         }
-        Ok(())
     }
 }
 
@@ -323,15 +394,12 @@ struct Handshake<'a> {
 
 impl Task for Handshake<'_> {
     type Output = (VerifyingKey, SessionParams);
-    fn on_event(&mut self, ev: Event<'_>) -> Result<Reply<Self::Output>, ClientError> {
+    fn on_event(&mut self, ev: ClientEvent<'_>) -> Result<Reply<Self::Output>, ClientError> {
         match ev {
-            Event::ServerKeyUnknown(key) if (self.decide)(&key) => Ok(Reply::Trust),
-            Event::ServerKeyUnknown(key) => Err(ClientError::Untrusted(key.fingerprint())),
-            Event::Established {
-                peer,
-                params: Some(params),
-            } => Ok(Reply::Done((peer, params))),
-            _ => Err(ProtoError::InvalidCall("unexpected event during the handshake").into()),
+            ClientEvent::ServerKeyUnknown(key) if (self.decide)(&key) => Ok(Reply::Trust),
+            ClientEvent::ServerKeyUnknown(key) => Err(ClientError::Untrusted(key.fingerprint())),
+            ClientEvent::Established { server, params } => Ok(Reply::Done((server, params))),
+            other => Err(out_of_place(&other)),
         }
     }
 }
@@ -340,11 +408,11 @@ struct List;
 
 impl Task for List {
     type Output = Result<Vec<ListEntry>, Outcome>;
-    fn on_event(&mut self, ev: Event<'_>) -> Result<Reply<Self::Output>, ClientError> {
+    fn on_event(&mut self, ev: ClientEvent<'_>) -> Result<Reply<Self::Output>, ClientError> {
         match ev {
-            Event::Listing(entries) => Ok(Reply::Done(Ok(entries))),
-            Event::Outcome(o) => Ok(Reply::Done(Err(o))),
-            _ => Err(ProtoError::InvalidCall("unexpected event during a listing").into()),
+            ClientEvent::Listing(entries) => Ok(Reply::Done(Ok(entries))),
+            ClientEvent::Outcome(o) => Ok(Reply::Done(Err(o))),
+            other => Err(out_of_place(&other)),
         }
     }
 }
@@ -353,119 +421,132 @@ struct Close;
 
 impl Task for Close {
     type Output = ();
-    fn on_event(&mut self, ev: Event<'_>) -> Result<Reply<()>, ClientError> {
+    fn on_event(&mut self, ev: ClientEvent<'_>) -> Result<Reply<()>, ClientError> {
         match ev {
-            Event::Closed => Ok(Reply::Done(())),
+            ClientEvent::Closed => Ok(Reply::Done(())),
             _ => Ok(Reply::Continue),
         }
     }
 }
 
 struct Put<'a> {
-    source: SourceFile,
+    file: Outgoing,
     path: PathBuf,
-    sent: u64,
     buf: Vec<u8>,
     progress: &'a mut dyn FnMut(u64),
 }
 
 impl Task for Put<'_> {
     type Output = Outcome;
-    fn on_event(&mut self, ev: Event<'_>) -> Result<Reply<Outcome>, ClientError> {
+    fn on_event(&mut self, ev: ClientEvent<'_>) -> Result<Reply<Outcome>, ClientError> {
         match ev {
-            Event::SendReady => Ok(Reply::Continue),
-            Event::Outcome(o) => Ok(Reply::Done(o)),
-            _ => Err(ProtoError::InvalidCall("unexpected event during an upload").into()),
+            ClientEvent::Outcome(o) => Ok(Reply::Done(o)),
+            other => Err(out_of_place(&other)),
         }
     }
 
-    fn produce(&mut self, conn: &mut Connection) -> Result<(), ClientError> {
-        while conn.wants_data() {
-            let want = (self.source.size - self.sent).min(CHUNK_LEN as u64) as usize;
-            self.source
-                .file
-                .read_exact(&mut self.buf[..want])
-                .map_err(|source| ClientError::Read {
-                    path: self.path.clone(),
-                    source: if source.kind() == io::ErrorKind::UnexpectedEof {
-                        io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "the file shrank while it was being sent",
-                        )
-                    } else {
-                        source
-                    },
-                })?;
-            conn.send_data(&self.buf[..want])?;
-            self.sent += want as u64;
-            (self.progress)(self.sent);
+    fn produce(&mut self, conn: &mut ClientConnection) -> Result<(), ClientError> {
+        let before = self.file.sent();
+        self.file.pump(conn, &mut self.buf).map_err(|e| match e {
+            SendError::Read(source) => ClientError::Read {
+                path: self.path.clone(),
+                source,
+            },
+            SendError::Proto(p) => p.into(),
+        })?;
+        if self.file.sent() != before {
+            (self.progress)(self.file.sent());
         }
         Ok(())
     }
 }
 
 struct Get<'a> {
-    requested: &'a str,
+    name: &'a str,
     root: &'a ReceiveRoot,
-    staged: Option<Staged>,
+    max_file_size: u64,
+    file: Option<Incoming>,
     size: u64,
-    received: u64,
     error: Option<FsError>,
     progress: &'a mut dyn FnMut(u64, u64),
 }
 
+impl Get<'_> {
+    /// Why this client will not take an offer of `size` bytes, if it won't.
+    fn too_large(&self, size: u64) -> Option<Outcome> {
+        if size > self.max_file_size {
+            return Some(Outcome::new(
+                ResultCode::TooLarge,
+                format!(
+                    "{size} bytes is over this client's limit of {} bytes (--max-file-size)",
+                    self.max_file_size
+                ),
+            ));
+        }
+        match self.root.available_space() {
+            Ok(free) if size > free => Some(Outcome::new(
+                ResultCode::TooLarge,
+                format!(
+                    "{size} bytes do not fit in the {free} bytes free in {}",
+                    self.root.path().display()
+                ),
+            )),
+            _ => None,
+        }
+    }
+}
+
 impl Task for Get<'_> {
     type Output = Outcome;
-    fn on_event(&mut self, ev: Event<'_>) -> Result<Reply<Outcome>, ClientError> {
+    fn on_event(&mut self, ev: ClientEvent<'_>) -> Result<Reply<Outcome>, ClientError> {
         match ev {
-            Event::DownloadOffered { name, .. } if name != self.requested => Err(
-                ProtoError::Transfer("the server offered a different file than the one requested")
-                    .into(),
-            ),
-            Event::DownloadOffered { name, size } => match self.root.begin(&name, size, false) {
-                Ok(staged) => {
-                    self.staged = Some(staged);
-                    self.size = size;
-                    (self.progress)(0, size);
-                    Ok(Reply::Accept)
+            ClientEvent::DownloadOffered { size } => {
+                if let Some(o) = self.too_large(size) {
+                    return Ok(Reply::Refuse(o.clone(), o));
                 }
-                Err(e) => {
-                    let o = Outcome {
-                        code: ResultCode::IoError,
-                        reason: "the client cannot store the file".into(),
-                    };
-                    self.error = Some(e);
-                    Ok(Reply::Refuse(o.clone(), o))
+                match self.root.begin(self.name, size, false) {
+                    Ok(staged) => {
+                        self.file = Some(Incoming::new(staged));
+                        self.size = size;
+                        (self.progress)(0, size);
+                        Ok(Reply::Accept)
+                    }
+                    Err(e) => {
+                        self.error = Some(e);
+                        let o =
+                            Outcome::new(ResultCode::IoError, "the client cannot store the file");
+                        Ok(Reply::Refuse(o.clone(), o))
+                    }
                 }
-            },
-            Event::Data(data) => {
-                self.received += data.len() as u64;
-                if let (Some(staged), None) = (&mut self.staged, &self.error) {
-                    self.error = staged.write_all(data).err();
+            }
+            ClientEvent::Data(data) => {
+                if let Some(file) = &mut self.file {
+                    file.write(data);
+                    (self.progress)(file.received(), self.size);
                 }
-                (self.progress)(self.received, self.size);
                 Ok(Reply::Continue)
             }
-            Event::ReceiveComplete => {
-                let staged = self.staged.take().expect("accepted before data");
-                if self.error.is_none() {
-                    self.error = staged.commit().err();
-                }
-                let o = match &self.error {
-                    None => Outcome::ok(),
-                    Some(_) => Outcome {
-                        code: ResultCode::IoError,
-                        reason: "the client could not store the file".into(),
-                    },
+            ClientEvent::ReceiveComplete => {
+                let committed = match self.file.take().map(Incoming::finish) {
+                    Some(Ok(staged)) => staged.commit().map(|_| ()),
+                    Some(Err(e)) => Err(e),
+                    None => return Err(out_of_place(&ClientEvent::ReceiveComplete)),
+                };
+                let o = match committed {
+                    Ok(()) => Outcome::ok(),
+                    Err(e) => {
+                        self.error = Some(e);
+                        Outcome::new(ResultCode::IoError, "the client could not store the file")
+                    }
                 };
                 Ok(Reply::Answer(o.clone(), o))
             }
-            Event::ReceiveCorrupt => Ok(Reply::Done(Outcome {
-                code: ResultCode::HashMismatch,
-                reason: "whole-file SHA-256 mismatch".into(),
-            })),
-            Event::Outcome(o) => Ok(Reply::Done(o)),
-            _ => Err(ProtoError::InvalidCall("unexpected event during a download").into()),
+            ClientEvent::ReceiveCorrupt => Ok(Reply::Done(Outcome::new(
+                ResultCode::HashMismatch,
+                "whole-file SHA-256 mismatch: the data received is not what the server sent",
+            ))),
+            ClientEvent::Outcome(o) => Ok(Reply::Done(o)),
+            other => Err(out_of_place(&other)),
         }
     }
 }

@@ -9,3 +9,4 @@
 pub mod client;
 pub mod pump;
 pub mod server;
+pub mod transfer;

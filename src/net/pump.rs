@@ -6,7 +6,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use crate::proto::conn::Connection;
+use crate::proto::conn::ConnectionCore;
 
 /// How a read pass ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub enum ReadEnd {
 ///
 /// # Errors
 /// Socket errors other than `WouldBlock` and `Interrupted`.
-pub fn read(conn: &mut Connection, sock: &mut TcpStream, now: Instant) -> io::Result<ReadEnd> {
+pub fn read(conn: &mut ConnectionCore, sock: &mut TcpStream, now: Instant) -> io::Result<ReadEnd> {
     loop {
         match conn.read_tls(sock, now) {
             Ok(0) if conn.saw_eof() => return Ok(ReadEnd::Eof),
@@ -42,7 +42,7 @@ pub fn read(conn: &mut Connection, sock: &mut TcpStream, now: Instant) -> io::Re
 ///
 /// # Errors
 /// Socket errors other than `WouldBlock` and `Interrupted`.
-pub fn write(conn: &mut Connection, sock: &mut TcpStream, now: Instant) -> io::Result<bool> {
+pub fn write(conn: &mut ConnectionCore, sock: &mut TcpStream, now: Instant) -> io::Result<bool> {
     while conn.wants_write() {
         match conn.write_tls(sock, now) {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
@@ -57,7 +57,7 @@ pub fn write(conn: &mut Connection, sock: &mut TcpStream, now: Instant) -> io::R
 
 /// The interest a connection needs: always readable, writable while
 /// output is pending.
-pub fn interest(conn: &Connection) -> Interest {
+pub fn interest(conn: &ConnectionCore) -> Interest {
     if conn.wants_write() {
         Interest::READABLE | Interest::WRITABLE
     } else {

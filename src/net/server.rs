@@ -22,7 +22,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::pump::{self, ReadEnd};
 use crate::crypto::ed25519::Fingerprint;
 use crate::fs::{FsError, ReceiveRoot, SourceFile, Staged};
-use crate::proto::conn::{busy_record, Connection, Event, SEND_HIGH_WATER};
+use crate::proto::conn::{busy_record, ServerConnection, ServerEvent as Event, SEND_HIGH_WATER};
 use crate::proto::handshake::server::ServerConfig;
 use crate::proto::handshake::Ephemeral;
 use crate::proto::limiter::{
@@ -97,7 +97,7 @@ struct Download {
 }
 
 struct Peer {
-    conn: Connection,
+    conn: ServerConnection,
     sock: TcpStream,
     addr: SocketAddr,
     interest: Interest,
@@ -401,7 +401,7 @@ impl Server {
                 continue;
             }
             let _ = sock.set_nodelay(true);
-            let conn = Connection::server(self.config.clone(), eph, self.timeouts, now);
+            let conn = ServerConnection::new(self.config.clone(), eph, self.timeouts, now);
             info!("connection from {addr}");
             self.peers.insert(
                 token,
@@ -499,8 +499,9 @@ impl Server {
             .collect();
         for token in expired {
             if let Some(peer) = self.peers.get_mut(&token) {
-                if let Err(e) = peer.conn.handle_timeout(now) {
-                    log_end(peer, &DriveError::Proto(e));
+                peer.conn.handle_timeout(now);
+                if let Some(e) = peer.conn.error() {
+                    log_end(peer, &DriveError::Proto(e.clone()));
                     self.drop_peer(token);
                 }
             }
@@ -662,10 +663,7 @@ fn describe(d: Decision) -> String {
 }
 
 fn refusal(code: ResultCode, reason: impl Into<String>) -> Outcome {
-    Outcome {
-        code,
-        reason: reason.into(),
-    }
+    Outcome::new(code, reason)
 }
 
 /// The answer to a client for a file-system failure. Server paths stay in
@@ -709,7 +707,11 @@ fn charge(
                     "kept sending requests over the rate limit",
                 ));
             }
-            Ok(Some(refusal(ResultCode::RateLimited, describe(d))))
+            let wait = match d {
+                Decision::RateLimited { retry_after } => retry_after.as_secs() + 1,
+                _ => 1,
+            };
+            Ok(Some(Outcome::rate_limited(wait, describe(d))))
         }
     }
 }
@@ -783,7 +785,7 @@ fn handle_events(
         };
         *budget -= 1;
         match ev {
-            Event::Established { peer: key, .. } => {
+            Event::Established { client: key } => {
                 let fp = key.fingerprint();
                 info!("{} authenticated as {fp}", peer.addr);
                 peer.client = Some(fp);
@@ -863,7 +865,7 @@ fn handle_events(
                 };
                 match offer {
                     Ok(source) => {
-                        peer.conn.offer_download(&name, source.size)?;
+                        peer.conn.offer_download(source.size)?;
                         info!(
                             "download {name:?} ({} bytes) to {} offered",
                             source.size,
@@ -937,11 +939,6 @@ fn handle_events(
                 }
             }
             Event::Closed => {}
-            // Client-side events never reach a server connection.
-            Event::ServerKeyUnknown(_)
-            | Event::DownloadOffered { .. }
-            | Event::Listing(_)
-            | Event::SendReady => {}
         }
     }
     Ok(false)

@@ -22,8 +22,11 @@ pub enum ProtoError {
     /// A record announced more bytes than the limit; nothing was allocated.
     #[error("record of {len} bytes exceeds the limit of {max}")]
     RecordTooLarge { len: usize, max: usize },
+    /// A plaintext handshake record carried the wrong sequence number.
+    #[error("handshake record out of sequence: expected number {expected}, got {got}")]
+    OutOfSequence { expected: u64, got: u64 },
     /// A record did not authenticate (tampered, replayed, reordered,
-    /// reflected or dropped).
+    /// reflected or dropped), or a plaintext record came after keys exist.
     #[error("record authentication failed (tampered, replayed, reordered or dropped data)")]
     BadRecord,
     /// A message body does not parse.
@@ -70,7 +73,7 @@ pub enum ProtoError {
     KeyLimit,
     /// A transfer rule was broken (offset, size, data after end...).
     #[error("transfer protocol violation: {0}")]
-    Transfer(&'static str),
+    Transfer(TransferError),
     /// A file name was refused.
     #[error(transparent)]
     Name(#[from] NameError),
@@ -102,7 +105,8 @@ impl From<CryptoError> for ProtoError {
 impl ProtoError {
     /// The alert this error sends to the peer, when keys exist. Decryption
     /// failures all map to one code, so the peer never learns which check
-    /// failed.
+    /// failed. Exhaustive: a new error is a compile error here until it is
+    /// given its alert.
     pub fn alert(&self) -> AlertCode {
         match self {
             ProtoError::BadRecord => AlertCode::BadRecord,
@@ -117,9 +121,48 @@ impl ProtoError {
             | ProtoError::KeyLimit
             | ProtoError::InvalidCall(_)
             | ProtoError::Closed => AlertCode::Internal,
-            _ => AlertCode::ProtocolError,
+            ProtoError::MalformedRecord(_)
+            | ProtoError::RecordTooLarge { .. }
+            | ProtoError::OutOfSequence { .. }
+            | ProtoError::MalformedMessage(_)
+            | ProtoError::UnexpectedMessage { .. }
+            | ProtoError::ServerKeyMismatch { .. }
+            | ProtoError::PeerAlert(_)
+            | ProtoError::Truncated
+            | ProtoError::Transfer(_)
+            | ProtoError::Name(_) => AlertCode::ProtocolError,
         }
     }
+}
+
+/// Which transfer rule the peer broke (docs/PROTOCOL.md §4.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransferError {
+    /// A CHUNK's offset is not the next byte expected.
+    #[error("chunk offset is not the next byte")]
+    ChunkOffset,
+    /// A CHUNK runs past the size announced in OFFER.
+    #[error("chunk runs past the announced size")]
+    PastSize,
+    /// A CHUNK carries no data or more than `CHUNK_LEN` bytes.
+    #[error("chunk is empty or larger than CHUNK_LEN")]
+    ChunkLength,
+    /// END arrived before every announced byte.
+    #[error("END before all announced bytes")]
+    EndEarly,
+    /// RESULT Ok arrived before the operation had finished.
+    #[error("RESULT ok before the operation finished")]
+    OkEarly,
+    /// ACCEPT named an offset other than 0 (no resume in this version).
+    #[error("ACCEPT at an offset other than 0")]
+    ResumeOffset,
+    /// A listing has more than `MAX_LISTING_ENTRIES` entries.
+    #[error("listing has too many entries")]
+    TooManyEntries,
+    /// A download OFFER names another file than the one asked for.
+    #[error("the server offered a different file than the one requested")]
+    OfferedOtherName,
 }
 
 /// One-byte alert code sent in an ALERT message (docs/PROTOCOL.md).

@@ -8,7 +8,7 @@ use crate::crypto::x25519::PUBLIC_KEY_LEN;
 
 use super::codec::{Reader, Writer};
 use super::record::{CHALLENGE_LEN, HELLO_LEN};
-use super::{ProtoError, MAX_NAME_LEN, MAX_PLAINTEXT_LEN};
+use super::{ProtoError, TransferError, MAX_NAME_LEN, MAX_PLAINTEXT_LEN};
 
 /// Inner message types of encrypted records (the first plaintext byte).
 pub mod inner {
@@ -16,6 +16,9 @@ pub mod inner {
     pub const CLOSE: u8 = 0x01;
     /// Fatal alert (1-byte code).
     pub const ALERT: u8 = 0x02;
+    /// The sender's next records use its next key (empty body; handled by
+    /// the record layer).
+    pub const KEY_UPDATE: u8 = crate::proto::record::KEY_UPDATE;
     /// Client authentication and key confirmation.
     pub const RESPONSE: u8 = 0x20;
     /// Server key confirmation and session parameters.
@@ -43,6 +46,7 @@ pub fn inner_name(t: u8) -> &'static str {
     match t {
         inner::CLOSE => "CLOSE",
         inner::ALERT => "ALERT",
+        inner::KEY_UPDATE => "KEY_UPDATE",
         inner::RESPONSE => "RESPONSE",
         inner::SESSION_ESTABLISHED => "SESSION_ESTABLISHED",
         inner::OFFER => "OFFER",
@@ -280,6 +284,46 @@ impl Offer {
     }
 }
 
+/// Encodes a GET body: the name (u16 length + bytes).
+pub fn encode_get(name: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(2 + name.len());
+    v.put_vec16(name);
+    v
+}
+
+/// Parses an ACCEPT body: the start offset (u64).
+///
+/// # Errors
+/// `MalformedMessage` unless exactly 8 bytes.
+pub fn parse_accept(b: &[u8]) -> Result<u64, ProtoError> {
+    let mut r = Reader::new(b, "ACCEPT");
+    let offset = r.u64()?;
+    r.finish()?;
+    Ok(offset)
+}
+
+/// Parses a CHUNK body: the offset (u64) and the data (the rest, possibly
+/// empty; the transfer rules bound its length).
+///
+/// # Errors
+/// `MalformedMessage` when shorter than 8 bytes.
+pub fn parse_chunk(b: &[u8]) -> Result<(u64, &[u8]), ProtoError> {
+    let mut r = Reader::new(b, "CHUNK");
+    let offset = r.u64()?;
+    Ok((offset, r.rest()))
+}
+
+/// Parses an END body: the whole-file SHA-256 (32 bytes).
+///
+/// # Errors
+/// `MalformedMessage` unless exactly 32 bytes.
+pub fn parse_end(b: &[u8]) -> Result<[u8; DIGEST_LEN], ProtoError> {
+    let mut r = Reader::new(b, "END");
+    let hash = r.array()?;
+    r.finish()?;
+    Ok(hash)
+}
+
 /// Parses a GET body: the name (u16 length + at most 255 bytes).
 ///
 /// # Errors
@@ -312,10 +356,8 @@ pub enum ResultCode {
     HashMismatch = 6,
     /// Not allowed by the peer's policy (for example overwriting).
     NotAllowed = 7,
-    /// Too many requests; try again later.
+    /// Too many requests; try again after the RESULT's wait.
     RateLimited = 8,
-    /// The request is valid but not supported by this peer.
-    Unsupported = 9,
 }
 
 impl ResultCode {
@@ -330,7 +372,6 @@ impl ResultCode {
             6 => ResultCode::HashMismatch,
             7 => ResultCode::NotAllowed,
             8 => ResultCode::RateLimited,
-            9 => ResultCode::Unsupported,
             _ => return Err(ProtoError::MalformedMessage("RESULT")),
         })
     }
@@ -339,11 +380,19 @@ impl ResultCode {
 /// Longest reason text in a RESULT, in bytes.
 pub const MAX_REASON_LEN: usize = 255;
 
-/// RESULT: an outcome code and a short human-readable reason.
+/// Longest wait a RESULT may ask for, in seconds (1 hour).
+pub const MAX_RETRY_AFTER_SECS: u16 = 3600;
+
+/// RESULT: an outcome code, how long to wait before asking again, and a
+/// short human-readable reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     /// The outcome.
     pub code: ResultCode,
+    /// Seconds to wait before the request may succeed: 1 to
+    /// [`MAX_RETRY_AFTER_SECS`] with [`ResultCode::RateLimited`], 0 with
+    /// every other code.
+    pub retry_after_secs: u16,
     /// Short reason (UTF-8, at most 255 bytes; may be empty).
     pub reason: String,
 }
@@ -351,21 +400,39 @@ pub struct Outcome {
 impl Outcome {
     /// A success with no reason.
     pub fn ok() -> Self {
+        Outcome::new(ResultCode::Ok, "")
+    }
+
+    /// An outcome with no wait.
+    pub fn new(code: ResultCode, reason: impl Into<String>) -> Self {
         Outcome {
-            code: ResultCode::Ok,
-            reason: String::new(),
+            code,
+            retry_after_secs: 0,
+            reason: reason.into(),
         }
     }
 
-    /// Encodes the body: code u8, reason (u16 length + UTF-8), the reason
-    /// cut at a character boundary to 255 bytes.
+    /// A rate-limit refusal asking the client to wait `secs` seconds
+    /// (raised to 1 and cut to [`MAX_RETRY_AFTER_SECS`]).
+    pub fn rate_limited(secs: u64, reason: impl Into<String>) -> Self {
+        let max = u64::from(MAX_RETRY_AFTER_SECS);
+        Outcome {
+            code: ResultCode::RateLimited,
+            retry_after_secs: secs.clamp(1, max) as u16,
+            reason: reason.into(),
+        }
+    }
+
+    /// Encodes the body: code u8, wait u16 (seconds), reason (u16 length +
+    /// UTF-8), the reason cut at a character boundary to 255 bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut end = self.reason.len().min(MAX_REASON_LEN);
         while !self.reason.is_char_boundary(end) {
             end -= 1;
         }
-        let mut v = Vec::with_capacity(3 + end);
+        let mut v = Vec::with_capacity(5 + end);
         v.put_u8(self.code as u8);
+        v.put_u16(self.retry_after_secs);
         v.put_vec16(&self.reason.as_bytes()[..end]);
         v
     }
@@ -373,15 +440,29 @@ impl Outcome {
     /// Parses a body.
     ///
     /// # Errors
-    /// `MalformedMessage` on unknown codes, bad lengths or non-UTF-8 text.
+    /// `MalformedMessage` on unknown codes, a wait out of range (0 or over
+    /// [`MAX_RETRY_AFTER_SECS`] with RateLimited, non-zero with any other
+    /// code), bad lengths or non-UTF-8 text.
     pub fn parse(b: &[u8]) -> Result<Self, ProtoError> {
         let mut r = Reader::new(b, "RESULT");
         let code = ResultCode::from_u8(r.u8()?)?;
+        let retry_after_secs = r.u16()?;
         let reason = r.vec16(MAX_REASON_LEN)?;
         r.finish()?;
+        let wait_ok = match code {
+            ResultCode::RateLimited => (1..=MAX_RETRY_AFTER_SECS).contains(&retry_after_secs),
+            _ => retry_after_secs == 0,
+        };
+        if !wait_ok {
+            return Err(ProtoError::MalformedMessage("RESULT"));
+        }
         let reason = String::from_utf8(reason.to_vec())
             .map_err(|_| ProtoError::MalformedMessage("RESULT"))?;
-        Ok(Outcome { code, reason })
+        Ok(Outcome {
+            code,
+            retry_after_secs,
+            reason,
+        })
     }
 }
 
@@ -446,11 +527,18 @@ pub fn encode_listing(entries: &[ListEntry]) -> (Vec<Vec<u8>>, usize) {
 }
 
 /// Parses one LISTING body into `out`; returns whether more follow.
-/// Entries with names that break the name rule are refused.
+/// Entries with names that break the name rule are refused, and so is a
+/// body that would take `out` past `max_total` entries (checked from the
+/// count, before any entry is parsed).
 ///
 /// # Errors
-/// `MalformedMessage` on bad lengths; `Name` for a refused name.
-pub fn parse_listing(b: &[u8], out: &mut Vec<ListEntry>) -> Result<bool, ProtoError> {
+/// `MalformedMessage` on bad lengths; `Name` for a refused name;
+/// `Transfer(TooManyEntries)` past `max_total`.
+pub fn parse_listing(
+    b: &[u8],
+    out: &mut Vec<ListEntry>,
+    max_total: usize,
+) -> Result<bool, ProtoError> {
     let mut r = Reader::new(b, "LISTING");
     let more = match r.u8()? {
         0 => false,
@@ -458,6 +546,9 @@ pub fn parse_listing(b: &[u8], out: &mut Vec<ListEntry>) -> Result<bool, ProtoEr
         _ => return Err(ProtoError::MalformedMessage("LISTING")),
     };
     let count = r.u16()?;
+    if out.len() + usize::from(count) > max_total {
+        return Err(ProtoError::Transfer(TransferError::TooManyEntries));
+    }
     for _ in 0..count {
         let raw = r.vec16(MAX_NAME_LEN)?;
         let name = super::name::sanitize(raw)?;

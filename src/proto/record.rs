@@ -15,6 +15,7 @@
 //! only the next number.
 
 use crate::crypto::aead::{AeadKey, Aes256Gcm, NONCE_LEN, TAG_LEN};
+use crate::crypto::hkdf::{self, Prk};
 use crate::crypto::secret::Secret;
 
 use super::{ProtoError, MAX_PLAINTEXT_LEN, PROTOCOL_VERSION};
@@ -24,9 +25,9 @@ pub const HEADER_LEN: usize = 14;
 
 /// Records one key may seal or open: 2^21 (512 GiB of full records).
 /// This keeps AES-GCM's confidentiality bound at the level TLS 1.3 aims
-/// for (about 2^-57 with 2^35 blocks per key). At the limit the sender
-/// refuses to seal ([`ProtoError::KeyLimit`]) and the session ends; the
-/// client reconnects for more.
+/// for (about 2^-57 with 2^35 blocks per key). A sender updates its
+/// application key before the limit ([`KEY_UPDATE_AFTER`]); a receiver
+/// refuses to open one more record under a key ([`ProtoError::KeyLimit`]).
 pub const MAX_RECORDS_PER_KEY: u64 = 1 << 21;
 
 /// The outer record type (second header byte).
@@ -114,21 +115,68 @@ pub struct DirectionKeys {
     pub iv: Secret<NONCE_LEN>,
 }
 
-/// Per-direction AEAD state: the key's context, nonce base and the count
-/// of records used under this key.
+/// An application traffic secret of one direction (32 bytes, wiped on
+/// drop). Its key and nonce base, and the next secret of a key update, are
+/// HKDF-Expand outputs of it (docs/PROTOCOL.md §2.5, as TLS 1.3's
+/// RFC 8446 §7.2):
+///
+/// ```text
+/// key  = HKDF-Expand(secret, "sft/2 key", 32)
+/// iv   = HKDF-Expand(secret, "sft/2 iv", 12)
+/// next = HKDF-Expand(secret, "sft/2 key update", 32)
+/// ```
+pub struct TrafficSecret(pub Prk);
+
+impl TrafficSecret {
+    fn keys(&self) -> Result<DirectionKeys, ProtoError> {
+        Ok(DirectionKeys {
+            key: hkdf::expand(&self.0, b"sft/2 key")?,
+            iv: hkdf::expand(&self.0, b"sft/2 iv")?,
+        })
+    }
+
+    fn next(&self) -> Result<TrafficSecret, ProtoError> {
+        Ok(TrafficSecret(hkdf::expand(&self.0, b"sft/2 key update")?))
+    }
+}
+
+/// Per-direction AEAD state: the key's context, nonce base, the count of
+/// records used under this key, and (for application keys) the traffic
+/// secret a key update derives the next key from.
 struct Protection {
     aead: Aes256Gcm,
     iv: Secret<NONCE_LEN>,
     used: u64,
+    secret: Option<TrafficSecret>,
 }
 
 impl Protection {
-    fn new(keys: &DirectionKeys) -> Result<Self, ProtoError> {
+    fn new(keys: &DirectionKeys, secret: Option<TrafficSecret>) -> Result<Self, ProtoError> {
         Ok(Protection {
             aead: Aes256Gcm::new(&keys.key)?,
-            iv: Secret::from_slice(keys.iv.expose()).expect("12 bytes"),
+            iv: Secret::from_slice(keys.iv.expose())
+                .ok_or(ProtoError::InvalidCall("nonce base of the wrong length"))?,
             used: 0,
+            secret,
         })
+    }
+
+    fn from_secret(secret: TrafficSecret) -> Result<Self, ProtoError> {
+        Protection::new(&secret.keys()?, Some(secret))
+    }
+
+    /// The protection after a key update: keys from the next secret, the
+    /// count restarted.
+    fn updated(&self) -> Result<Self, ProtoError> {
+        let secret = self
+            .secret
+            .as_ref()
+            .ok_or(ProtoError::UnexpectedMessage {
+                got: "KEY_UPDATE",
+                state: "under handshake keys",
+            })?
+            .next()?;
+        Protection::from_secret(secret)
     }
 
     fn nonce(&self, seq: u64) -> [u8; NONCE_LEN] {
@@ -148,17 +196,31 @@ struct Direction {
     protection: Option<Protection>,
 }
 
-impl Direction {
-    fn set_keys(&mut self, keys: &DirectionKeys) -> Result<(), ProtoError> {
-        self.protection = Some(Protection::new(keys)?);
-        Ok(())
-    }
-}
+/// Records a sender seals under one key before it updates the key: one
+/// less than [`MAX_RECORDS_PER_KEY`], so the KEY_UPDATE record itself is
+/// still within the limit.
+pub const KEY_UPDATE_AFTER: u64 = MAX_RECORDS_PER_KEY - 1;
 
 /// The sending half: numbers records and seals them into an output buffer.
-/// Starts with no keys; its first record is number 0.
-#[derive(Default)]
-pub struct Sealer(Direction);
+/// Starts with no keys; its first record is number 0. Under application
+/// keys it updates its key by itself every [`KEY_UPDATE_AFTER`] records.
+pub struct Sealer {
+    dir: Direction,
+    update_after: u64,
+    /// Set when sealing failed inside OpenSSL: the nonce may have been
+    /// used, so nothing more is sealed under this key.
+    broken: bool,
+}
+
+impl Default for Sealer {
+    fn default() -> Self {
+        Sealer {
+            dir: Direction::default(),
+            update_after: KEY_UPDATE_AFTER,
+            broken: false,
+        }
+    }
+}
 
 impl Sealer {
     /// A sealer with no keys.
@@ -166,17 +228,36 @@ impl Sealer {
         Sealer::default()
     }
 
-    /// Switches to new keys; numbering continues.
+    /// Switches to handshake keys (no key update under them); numbering
+    /// continues.
     ///
     /// # Errors
     /// `Crypto` if the AEAD context cannot be created.
     pub fn set_keys(&mut self, keys: &DirectionKeys) -> Result<(), ProtoError> {
-        self.0.set_keys(keys)
+        self.dir.protection = Some(Protection::new(keys, None)?);
+        Ok(())
     }
 
-    /// Whether records are encrypted now.
+    /// Switches to application keys derived from `secret`; numbering
+    /// continues.
+    ///
+    /// # Errors
+    /// `Crypto` on an OpenSSL failure.
+    pub fn set_traffic_secret(&mut self, secret: TrafficSecret) -> Result<(), ProtoError> {
+        self.dir.protection = Some(Protection::from_secret(secret)?);
+        Ok(())
+    }
+
+    /// Lowers the number of records sealed under one key before a key
+    /// update (tests cross many updates with a small transfer).
+    #[cfg(test)]
+    pub(crate) fn set_update_after(&mut self, records: u64) {
+        self.update_after = records.clamp(1, KEY_UPDATE_AFTER);
+    }
+
+    /// Whether records are encrypted now (and sealing still works).
     pub fn has_keys(&self) -> bool {
-        self.0.protection.is_some()
+        self.dir.protection.is_some() && !self.broken
     }
 
     /// Appends a plaintext record (HELLO, CHALLENGE, plain alert) to `out`.
@@ -184,31 +265,71 @@ impl Sealer {
         let header = Header {
             kind,
             len: body.len(),
-            seq: self.0.next_seq,
+            seq: self.dir.next_seq,
         };
-        self.0.next_seq += 1;
+        self.dir.next_seq += 1;
         out.extend_from_slice(&header.encode());
         out.extend_from_slice(body);
     }
 
     /// Appends an encrypted record whose plaintext is `inner_type` followed
     /// by `parts` concatenated (at most [`MAX_PLAINTEXT_LEN`] bytes in all),
-    /// copied once into `out` and sealed there in place.
+    /// copied once into `out` and sealed there in place. When the current
+    /// application key has sealed its share, a KEY_UPDATE record goes first
+    /// and the record is sealed under the next key.
+    ///
+    /// On any error nothing of the record stays in `out`; after an OpenSSL
+    /// failure the sealer refuses all further records (the nonce may have
+    /// been consumed).
     ///
     /// # Errors
-    /// `KeyLimit` at [`MAX_RECORDS_PER_KEY`]; `InvalidCall` without keys or
-    /// over the size limit; `Crypto` on an OpenSSL failure.
+    /// `KeyLimit` at [`MAX_RECORDS_PER_KEY`] (handshake keys only; they
+    /// never update); `InvalidCall` without keys or over the size limit;
+    /// `Crypto` on an OpenSSL failure.
     pub fn seal(
         &mut self,
         out: &mut Vec<u8>,
         inner_type: u8,
         parts: &[&[u8]],
     ) -> Result<(), ProtoError> {
-        let p = self
-            .0
+        if 1 + parts.iter().map(|b| b.len()).sum::<usize>() > MAX_PLAINTEXT_LEN {
+            return Err(ProtoError::InvalidCall(
+                "record plaintext size out of range",
+            ));
+        }
+        let due = self
+            .dir
             .protection
-            .as_mut()
-            .ok_or(ProtoError::InvalidCall("no keys to seal with"))?;
+            .as_ref()
+            .is_some_and(|p| p.secret.is_some() && p.used >= self.update_after);
+        if due {
+            self.seal_one(out, KEY_UPDATE, &[])?;
+            match self.usable()?.updated() {
+                Ok(next) => self.dir.protection = Some(next),
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e);
+                }
+            }
+        }
+        self.seal_one(out, inner_type, parts)
+    }
+
+    fn usable(&mut self) -> Result<&mut Protection, ProtoError> {
+        match &mut self.dir.protection {
+            Some(p) if !self.broken => Ok(p),
+            _ => Err(ProtoError::InvalidCall("no keys to seal with")),
+        }
+    }
+
+    fn seal_one(
+        &mut self,
+        out: &mut Vec<u8>,
+        inner_type: u8,
+        parts: &[&[u8]],
+    ) -> Result<(), ProtoError> {
+        let seq = self.dir.next_seq;
+        let p = self.usable()?;
         let plain_len = 1 + parts.iter().map(|b| b.len()).sum::<usize>();
         if plain_len > MAX_PLAINTEXT_LEN {
             return Err(ProtoError::InvalidCall(
@@ -221,7 +342,7 @@ impl Sealer {
         let header = Header {
             kind: RecordType::Encrypted,
             len: plain_len + TAG_LEN,
-            seq: self.0.next_seq,
+            seq,
         };
         let aad = header.encode();
         let start = out.len();
@@ -231,16 +352,29 @@ impl Sealer {
         for part in parts {
             out.extend_from_slice(part);
         }
-        let body = &mut out[start + HEADER_LEN..];
-        let tag = p
+        let sealed = p
             .aead
-            .seal_in_place(&p.nonce(self.0.next_seq), &aad, body)?;
-        out.extend_from_slice(&tag);
-        p.used += 1;
-        self.0.next_seq += 1;
-        Ok(())
+            .seal_in_place(&p.nonce(seq), &aad, &mut out[start + HEADER_LEN..]);
+        match sealed {
+            Ok(tag) => {
+                out.extend_from_slice(&tag);
+                p.used += 1;
+                self.dir.next_seq += 1;
+                Ok(())
+            }
+            Err(e) => {
+                out.truncate(start);
+                self.broken = true;
+                Err(e.into())
+            }
+        }
     }
 }
+
+/// Inner type of the KEY_UPDATE record (empty body): the sender's next
+/// records use the next key of its direction (docs/PROTOCOL.md §2.5). The
+/// record layer sends and consumes it; the application never sees it.
+pub const KEY_UPDATE: u8 = 0x03;
 
 /// The receiving half: checks sequence numbers and opens records in place.
 /// Starts with no keys, expecting record 0.
@@ -253,12 +387,23 @@ impl Opener {
         Opener::default()
     }
 
-    /// Switches to new keys; numbering continues.
+    /// Switches to handshake keys; numbering continues.
     ///
     /// # Errors
     /// `Crypto` if the AEAD context cannot be created.
     pub fn set_keys(&mut self, keys: &DirectionKeys) -> Result<(), ProtoError> {
-        self.0.set_keys(keys)
+        self.0.protection = Some(Protection::new(keys, None)?);
+        Ok(())
+    }
+
+    /// Switches to application keys derived from `secret`; numbering
+    /// continues.
+    ///
+    /// # Errors
+    /// `Crypto` on an OpenSSL failure.
+    pub fn set_traffic_secret(&mut self, secret: TrafficSecret) -> Result<(), ProtoError> {
+        self.0.protection = Some(Protection::from_secret(secret)?);
+        Ok(())
     }
 
     /// Whether encrypted records are expected now.
@@ -270,27 +415,37 @@ impl Opener {
     /// and no keys may exist yet (after keys, plaintext is refused).
     ///
     /// # Errors
-    /// `BadRecord` when out of sequence or when keys exist.
+    /// `BadRecord` when keys exist; `OutOfSequence` when the number is not
+    /// the next one.
     pub fn accept_plaintext(&mut self, header: &Header) -> Result<(), ProtoError> {
-        if self.0.protection.is_some() || header.seq != self.0.next_seq {
+        if self.0.protection.is_some() {
             return Err(ProtoError::BadRecord);
+        }
+        if header.seq != self.0.next_seq {
+            return Err(ProtoError::OutOfSequence {
+                expected: self.0.next_seq,
+                got: header.seq,
+            });
         }
         self.0.next_seq += 1;
         Ok(())
     }
 
     /// Opens an encrypted record in place. `payload` is the ciphertext and
-    /// tag (`header.len` bytes). Returns the inner type and the body.
+    /// tag (`header.len` bytes). Returns the inner type and the body. A
+    /// KEY_UPDATE record is consumed here: it switches to the next key and
+    /// `Ok(None)` is returned.
     ///
     /// # Errors
     /// `BadRecord` for a wrong sequence number (replay, drop, reorder,
     /// reflection) or a failed tag, without saying which; `KeyLimit` past
-    /// [`MAX_RECORDS_PER_KEY`].
+    /// [`MAX_RECORDS_PER_KEY`]; `MalformedMessage` for a KEY_UPDATE with a
+    /// body; `UnexpectedMessage` for a KEY_UPDATE under handshake keys.
     pub fn open<'a>(
         &mut self,
         header: &Header,
         payload: &'a mut [u8],
-    ) -> Result<(u8, &'a mut [u8]), ProtoError> {
+    ) -> Result<Option<(u8, &'a mut [u8])>, ProtoError> {
         let p = self.0.protection.as_mut().ok_or(ProtoError::BadRecord)?;
         if header.seq != self.0.next_seq || header.kind != RecordType::Encrypted {
             return Err(ProtoError::BadRecord);
@@ -306,6 +461,14 @@ impl Opener {
         p.used += 1;
         self.0.next_seq += 1;
         let (inner, body) = ct.split_first_mut().ok_or(ProtoError::BadRecord)?;
-        Ok((*inner, body))
+        if *inner == KEY_UPDATE {
+            if !body.is_empty() {
+                return Err(ProtoError::MalformedMessage("KEY_UPDATE"));
+            }
+            let next = p.updated()?;
+            self.0.protection = Some(next);
+            return Ok(None);
+        }
+        Ok(Some((*inner, body)))
     }
 }

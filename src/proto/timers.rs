@@ -28,26 +28,27 @@ impl Default for Timeouts {
     }
 }
 
-/// The deadlines of one connection.
+/// The deadlines of one connection. A deadline too far away to be an
+/// `Instant` is no deadline at all (checked arithmetic, never a panic).
 pub struct Timers {
     handshake_deadline: Option<Instant>,
     idle: Duration,
-    idle_deadline: Instant,
+    last_activity: Instant,
 }
 
 impl Timers {
     /// Deadlines for a connection starting at `now`.
     pub fn new(timeouts: Timeouts, now: Instant) -> Self {
         Timers {
-            handshake_deadline: Some(now + timeouts.handshake),
+            handshake_deadline: now.checked_add(timeouts.handshake),
             idle: timeouts.idle,
-            idle_deadline: now + timeouts.idle,
+            last_activity: now,
         }
     }
 
     /// Bytes moved at `now`: the idle deadline moves out.
     pub fn activity(&mut self, now: Instant) {
-        self.idle_deadline = now + self.idle;
+        self.last_activity = self.last_activity.max(now);
     }
 
     /// The handshake finished: its deadline no longer applies.
@@ -55,11 +56,20 @@ impl Timers {
         self.handshake_deadline = None;
     }
 
-    /// The earliest deadline.
-    pub fn next_deadline(&self) -> Instant {
-        match self.handshake_deadline {
-            Some(h) => h.min(self.idle_deadline),
-            None => self.idle_deadline,
+    /// Shortens the idle timeout to `idle` if that is shorter.
+    pub fn limit_idle(&mut self, idle: Duration) {
+        self.idle = self.idle.min(idle);
+    }
+
+    fn idle_deadline(&self) -> Option<Instant> {
+        self.last_activity.checked_add(self.idle)
+    }
+
+    /// The earliest deadline, if any.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match (self.handshake_deadline, self.idle_deadline()) {
+            (Some(h), Some(i)) => Some(h.min(i)),
+            (h, i) => h.or(i),
         }
     }
 
@@ -71,7 +81,7 @@ impl Timers {
         if self.handshake_deadline.is_some_and(|d| now >= d) {
             return Err(ProtoError::HandshakeTimeout);
         }
-        if now >= self.idle_deadline {
+        if self.idle_deadline().is_some_and(|d| now >= d) {
             return Err(ProtoError::IdleTimeout);
         }
         Ok(())

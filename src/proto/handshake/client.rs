@@ -221,9 +221,9 @@ impl AwaitEstablished {
         self.transcript.add(&est.finished)?;
         let app = self
             .schedule
-            .application_keys(&self.transcript.hash()?, PeerAuthenticated(()))?;
-        sealer.set_keys(&app.client)?;
-        opener.set_keys(&app.server)?;
+            .application_secrets(&self.transcript.hash()?, PeerAuthenticated(()))?;
+        sealer.set_traffic_secret(app.client)?;
+        opener.set_traffic_secret(app.server)?;
         Ok((self.server_key, est.params))
     }
 }

@@ -2,15 +2,16 @@
 //! each output labelled with what it is for and bound to a transcript hash.
 //!
 //! ```text
-//! PRK          = HKDF-Extract(salt = "sft/1 key schedule", IKM = X25519 shared secret)
+//! PRK          = HKDF-Extract(salt = "sft/2 key schedule", IKM = X25519 shared secret)
 //! Expand(PRK, label || TH, L) for:
-//!   "sft/1 c hs key" / "sft/1 c hs iv"   client handshake key (32) / nonce base (12)   TH = TH_challenge
-//!   "sft/1 s hs key" / "sft/1 s hs iv"   server handshake key / nonce base             TH = TH_challenge
-//!   "sft/1 c finished" / "sft/1 s finished"   finished keys (32)                       TH = TH_challenge
-//!   "sft/1 c ap key" / "sft/1 c ap iv"   client application key / nonce base           TH = TH_final
-//!   "sft/1 s ap key" / "sft/1 s ap iv"   server application key / nonce base           TH = TH_final
-//! finished = HKDF-Expand(finished key, "sft/1 finished" || TH, 32)
-//!          = HMAC-SHA256(finished key, "sft/1 finished" || TH || 0x01)
+//!   "sft/2 c hs key" / "sft/2 c hs iv"   client handshake key (32) / nonce base (12)   TH = TH_challenge
+//!   "sft/2 s hs key" / "sft/2 s hs iv"   server handshake key / nonce base             TH = TH_challenge
+//!   "sft/2 c finished" / "sft/2 s finished"   finished keys (32)                       TH = TH_challenge
+//!   "sft/2 c ap traffic" / "sft/2 s ap traffic"   application traffic secrets (32)   TH = TH_final
+//! each application traffic secret then yields its direction's key, nonce
+//! base and key updates (record::TrafficSecret)
+//! finished = HKDF-Expand(finished key, "sft/2 finished" || TH, 32)
+//!          = HMAC-SHA256(finished key, "sft/2 finished" || TH || 0x01)
 //! ```
 //!
 //! No password-based KDF: the handshake must stay cheap, since its cost is
@@ -22,18 +23,26 @@ use crate::crypto::secret::Secret;
 use crate::crypto::x25519::SharedSecret;
 
 use super::PeerAuthenticated;
-use crate::proto::record::DirectionKeys;
+use crate::proto::record::{DirectionKeys, TrafficSecret};
 use crate::proto::ProtoError;
 
 /// Salt of the extract step.
-pub const EXTRACT_SALT: &[u8] = b"sft/1 key schedule";
+pub const EXTRACT_SALT: &[u8] = b"sft/2 key schedule";
 
-/// Keys of both directions.
+/// Handshake keys of both directions.
 pub struct TrafficKeys {
     /// Client-to-server key and nonce base.
     pub client: DirectionKeys,
     /// Server-to-client key and nonce base.
     pub server: DirectionKeys,
+}
+
+/// Application traffic secrets of both directions.
+pub struct ApplicationSecrets {
+    /// Client-to-server secret.
+    pub client: TrafficSecret,
+    /// Server-to-client secret.
+    pub server: TrafficSecret,
 }
 
 /// The handshake's secret state after the key exchange.
@@ -74,8 +83,8 @@ impl KeySchedule {
     /// `Crypto` on an OpenSSL failure.
     pub fn handshake_keys(&self, th_challenge: &[u8; 32]) -> Result<TrafficKeys, ProtoError> {
         Ok(TrafficKeys {
-            client: direction(&self.prk, b"sft/1 c hs key", b"sft/1 c hs iv", th_challenge)?,
-            server: direction(&self.prk, b"sft/1 s hs key", b"sft/1 s hs iv", th_challenge)?,
+            client: direction(&self.prk, b"sft/2 c hs key", b"sft/2 c hs iv", th_challenge)?,
+            server: direction(&self.prk, b"sft/2 s hs key", b"sft/2 s hs iv", th_challenge)?,
         })
     }
 
@@ -85,25 +94,25 @@ impl KeySchedule {
     /// `Crypto` on an OpenSSL failure.
     pub fn finished_keys(&self, th_challenge: &[u8; 32]) -> Result<(Prk, Prk), ProtoError> {
         Ok((
-            expand(&self.prk, b"sft/1 c finished", th_challenge)?,
-            expand(&self.prk, b"sft/1 s finished", th_challenge)?,
+            expand(&self.prk, b"sft/2 c finished", th_challenge)?,
+            expand(&self.prk, b"sft/2 s finished", th_challenge)?,
         ))
     }
 
-    /// Application traffic keys over the whole handshake transcript. Needs
-    /// proof that the peer authenticated; consumes the schedule so the PRK
-    /// is wiped once the session keys exist.
+    /// Application traffic secrets over the whole handshake transcript.
+    /// Needs proof that the peer authenticated; consumes the schedule so the
+    /// PRK is wiped once the session keys exist.
     ///
     /// # Errors
     /// `Crypto` on an OpenSSL failure.
-    pub fn application_keys(
+    pub fn application_secrets(
         self,
         th_final: &[u8; 32],
         _proof: PeerAuthenticated,
-    ) -> Result<TrafficKeys, ProtoError> {
-        Ok(TrafficKeys {
-            client: direction(&self.prk, b"sft/1 c ap key", b"sft/1 c ap iv", th_final)?,
-            server: direction(&self.prk, b"sft/1 s ap key", b"sft/1 s ap iv", th_final)?,
+    ) -> Result<ApplicationSecrets, ProtoError> {
+        Ok(ApplicationSecrets {
+            client: TrafficSecret(expand(&self.prk, b"sft/2 c ap traffic", th_final)?),
+            server: TrafficSecret(expand(&self.prk, b"sft/2 s ap traffic", th_final)?),
         })
     }
 }
@@ -113,6 +122,6 @@ impl KeySchedule {
 /// # Errors
 /// `Crypto` on an OpenSSL failure.
 pub fn finished_mac(finished_key: &Prk, th: &[u8; 32]) -> Result<[u8; 32], ProtoError> {
-    let mac: Secret<32> = expand(finished_key, b"sft/1 finished", th)?;
+    let mac: Secret<32> = expand(finished_key, b"sft/2 finished", th)?;
     Ok(*mac.expose())
 }

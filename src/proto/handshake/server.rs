@@ -170,9 +170,9 @@ impl AwaitResponse {
 
         let app = self
             .schedule
-            .application_keys(&self.transcript.hash()?, PeerAuthenticated(()))?;
-        sealer.set_keys(&app.server)?;
-        opener.set_keys(&app.client)?;
+            .application_secrets(&self.transcript.hash()?, PeerAuthenticated(()))?;
+        sealer.set_traffic_secret(app.server)?;
+        opener.set_traffic_secret(app.client)?;
         Ok(response.identity)
     }
 }

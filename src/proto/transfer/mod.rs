@@ -1,5 +1,7 @@
-//! The transfer state machine: which application message may come next,
-//! and the byte accounting of one file in flight.
+//! The two sides of one file in flight, as pure state machines used by
+//! both roles: the [`Sender`] (the client for an upload, the server for a
+//! download) and the [`Receiver`] (the other side), with the byte
+//! accounting and running hash they share ([`Progress`]).
 //!
 //! ```text
 //! upload:    client OFFER -> server ACCEPT(offset) | RESULT(refusal)
@@ -19,56 +21,13 @@
 use crate::crypto::ct;
 use crate::crypto::hash::{Sha256, DIGEST_LEN};
 
-use super::msgs::ListEntry;
-use super::ProtoError;
+use super::{ProtoError, TransferError};
 
-/// Where the current operation stands.
-pub enum Transfer {
-    /// No operation in progress.
-    Idle,
-    /// We offered a file (OFFER), waiting for ACCEPT or a refusal.
-    AwaitAccept { size: u64 },
-    /// Client sent GET, waiting for OFFER or a refusal.
-    AwaitOffer,
-    /// Client sent LIST, collecting LISTING parts.
-    AwaitListing(Vec<ListEntry>),
-    /// Server got OFFER (an upload); the application must accept or refuse.
-    UploadDecision { size: u64 },
-    /// Server got GET; the application must offer the file or refuse.
-    DownloadDecision,
-    /// Server got LIST; the application must send the listing.
-    ListDecision,
-    /// Client got OFFER after GET; the application must accept or refuse.
-    DownloadOfferDecision { size: u64 },
-    /// We are sending file data.
-    Sending(Progress),
-    /// We sent END, waiting for the receiver's RESULT.
-    AwaitResult,
-    /// We are receiving file data.
-    Receiving(Progress),
-    /// END arrived and matched; the application must send RESULT.
-    ReceivedAll,
-}
+mod receiver;
+mod sender;
 
-impl Transfer {
-    /// A short name of the state, for error messages.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Transfer::Idle => "idle",
-            Transfer::AwaitAccept { .. } => "awaiting ACCEPT",
-            Transfer::AwaitOffer => "awaiting OFFER",
-            Transfer::AwaitListing(_) => "awaiting LISTING",
-            Transfer::UploadDecision { .. } => "deciding on an upload",
-            Transfer::DownloadDecision => "deciding on a download",
-            Transfer::ListDecision => "preparing a listing",
-            Transfer::DownloadOfferDecision { .. } => "deciding on an offered file",
-            Transfer::Sending(_) => "sending file data",
-            Transfer::AwaitResult => "awaiting RESULT",
-            Transfer::Receiving(_) => "receiving file data",
-            Transfer::ReceivedAll => "finishing a received file",
-        }
-    }
-}
+pub use receiver::{Chunk, Receiver};
+pub use sender::Sender;
 
 /// Byte accounting and running hash of one file in flight.
 pub struct Progress {
@@ -112,12 +71,12 @@ impl Progress {
     /// the announced size.
     pub fn add(&mut self, offset: u64, data: &[u8]) -> Result<(), ProtoError> {
         if offset != self.next {
-            return Err(ProtoError::Transfer("chunk offset is not the next byte"));
+            return Err(ProtoError::Transfer(TransferError::ChunkOffset));
         }
         let end = offset
             .checked_add(data.len() as u64)
             .filter(|&end| end <= self.size)
-            .ok_or(ProtoError::Transfer("chunk runs past the announced size"))?;
+            .ok_or(ProtoError::Transfer(TransferError::PastSize))?;
         self.hash.update(data)?;
         self.next = end;
         Ok(())
@@ -129,7 +88,7 @@ impl Progress {
     /// `Transfer` when bytes are missing.
     pub fn finish(self) -> Result<[u8; DIGEST_LEN], ProtoError> {
         if !self.complete() {
-            return Err(ProtoError::Transfer("END before all announced bytes"));
+            return Err(ProtoError::Transfer(TransferError::EndEarly));
         }
         Ok(self.hash.finish()?)
     }

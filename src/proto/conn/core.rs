@@ -1,0 +1,411 @@
+//! [`ConnectionCore`]: what both endpoints share. The receive buffer and
+//! the record layer, the output buffer, the timers, the sticky error with
+//! its one alert, and the authenticated close. The role types
+//! ([`super::ClientConnection`], [`super::ServerConnection`]) add their
+//! handshake and their side of each operation, and reach these methods
+//! through `Deref`.
+
+use std::io::{self, Read, Write};
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use crate::crypto::aead::TAG_LEN;
+use crate::crypto::ed25519::VerifyingKey;
+
+use super::super::msgs::{inner, Outcome};
+use super::super::record::{Header, Opener, RecordType, Sealer, HEADER_LEN};
+use super::super::timers::{Timeouts, Timers};
+use super::super::transfer::{Receiver, Sender};
+use super::super::{ProtoError, CHUNK_LEN, MAX_PLAINTEXT_LEN};
+
+/// Size of the receive buffer in bytes: two largest records, so one can be
+/// completing while the next arrives. Fixed; never sized by the peer.
+pub const RECV_BUFFER_LEN: usize = 2 * (HEADER_LEN + MAX_PLAINTEXT_LEN + TAG_LEN);
+
+/// Output buffered beyond which [`ConnectionCore::wants_data`]-style checks
+/// say stop (1 MiB): a sender reads its file only as fast as the socket
+/// drains, and a server answers requests only as fast as they are read.
+pub const SEND_HIGH_WATER: usize = 4 * CHUNK_LEN;
+
+/// One record as the role connection sees it, after the record layer.
+/// ALERT, CLOSE and KEY_UPDATE never get here.
+pub(super) enum Incoming {
+    /// A plaintext handshake record: the range of the whole record (header
+    /// and body) in the receive buffer.
+    Plain(RecordType, Range<usize>),
+    /// A decrypted message: its inner type and the range of its body.
+    Message(u8, Range<usize>),
+    /// The peer closed the session in order (our CLOSE is queued).
+    Closed,
+}
+
+/// Whether a side with no keys yet answers a failure with a plaintext
+/// alert. Only the server does, in place of CHALLENGE (its first record).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum BeforeKeys {
+    PlainAlert,
+    Silent,
+}
+
+/// The state both endpoints share. Methods here move bytes, report
+/// deadlines and state; the role types drive everything else.
+pub struct ConnectionCore {
+    pub(super) sealer: Sealer,
+    pub(super) opener: Opener,
+    inbuf: Box<[u8]>,
+    in_start: usize,
+    in_end: usize,
+    eof: bool,
+    pub(super) out: Vec<u8>,
+    out_pos: usize,
+    close_sent: bool,
+    closed: bool,
+    error: Option<ProtoError>,
+    before_keys: BeforeKeys,
+    timers: Timers,
+    peer: Option<VerifyingKey>,
+}
+
+impl ConnectionCore {
+    pub(super) fn new(before_keys: BeforeKeys, timeouts: Timeouts, now: Instant) -> Self {
+        ConnectionCore {
+            sealer: Sealer::new(),
+            opener: Opener::new(),
+            inbuf: vec![0u8; RECV_BUFFER_LEN].into_boxed_slice(),
+            in_start: 0,
+            in_end: 0,
+            eof: false,
+            out: Vec::new(),
+            out_pos: 0,
+            close_sent: false,
+            closed: false,
+            error: None,
+            before_keys,
+            timers: Timers::new(timeouts, now),
+            peer: None,
+        }
+    }
+
+    // ---- byte movement ------------------------------------------------
+
+    /// Reads once from `rd` into the receive buffer. Returns the bytes
+    /// read; 0 means end of stream, or a full buffer (drain events first:
+    /// [`ConnectionCore::saw_eof`] tells which).
+    ///
+    /// # Errors
+    /// Whatever `rd` returns (including `WouldBlock`).
+    pub fn read_tls(&mut self, rd: &mut dyn Read, now: Instant) -> io::Result<usize> {
+        if self.in_end == self.inbuf.len() {
+            self.compact();
+            if self.in_end == self.inbuf.len() {
+                return Ok(0);
+            }
+        }
+        let n = rd.read(&mut self.inbuf[self.in_end..])?;
+        if n == 0 {
+            self.eof = true;
+        } else {
+            self.in_end += n;
+            self.timers.activity(now);
+        }
+        Ok(n)
+    }
+
+    /// Whether the peer's end of stream has been seen.
+    pub fn saw_eof(&self) -> bool {
+        self.eof
+    }
+
+    /// Writes buffered output to `wr` once. Returns the bytes written.
+    ///
+    /// # Errors
+    /// Whatever `wr` returns (including `WouldBlock`).
+    pub fn write_tls(&mut self, wr: &mut dyn Write, now: Instant) -> io::Result<usize> {
+        if self.out_pos == self.out.len() {
+            return Ok(0);
+        }
+        let n = wr.write(&self.out[self.out_pos..])?;
+        self.out_pos += n;
+        if n > 0 {
+            self.timers.activity(now);
+        }
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        } else if self.out_pos >= SEND_HIGH_WATER {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+        Ok(n)
+    }
+
+    /// Whether output is waiting to be written.
+    pub fn wants_write(&self) -> bool {
+        self.out_pos < self.out.len()
+    }
+
+    /// Bytes of output waiting to be written.
+    pub fn pending_output(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    fn compact(&mut self) {
+        if self.in_start == 0 {
+            return;
+        }
+        self.inbuf.copy_within(self.in_start..self.in_end, 0);
+        self.in_end -= self.in_start;
+        self.in_start = 0;
+    }
+
+    // ---- timers -------------------------------------------------------
+
+    /// The next deadline, or `None` once closed or failed (or when the
+    /// timeouts are too long to fall within `Instant`'s range).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed || self.error.is_some() {
+            return None;
+        }
+        self.timers.next_deadline()
+    }
+
+    /// Tells the connection the time is `now`. Never fails: a deadline
+    /// that has passed fails the connection (with an alert when keys
+    /// exist), and the next call that returns a result reports it. A
+    /// spurious call changes nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed || self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.timers.check(now) {
+            self.fail(e);
+        }
+    }
+
+    /// Lowers the idle timeout to `idle` if it is shorter (the client
+    /// adopts the one the server announces).
+    pub(super) fn limit_idle(&mut self, idle: Duration) {
+        self.timers.limit_idle(idle);
+    }
+
+    // ---- state --------------------------------------------------------
+
+    /// Whether the session ended in order (CLOSE received).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The sticky error, once the connection has failed.
+    pub fn error(&self) -> Option<&ProtoError> {
+        self.error.as_ref()
+    }
+
+    /// The authenticated peer identity, once established.
+    pub fn peer_key(&self) -> Option<VerifyingKey> {
+        self.peer
+    }
+
+    pub(super) fn established(&mut self, peer: VerifyingKey) {
+        self.peer = Some(peer);
+        self.timers.established();
+    }
+
+    /// `Err` with the sticky error once failed.
+    pub(super) fn check_alive(&self) -> Result<(), ProtoError> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a fatal error: queues one alert (sealed if keys exist; a
+    /// plaintext alert from a side with [`BeforeKeys::PlainAlert`]), then
+    /// makes the error sticky. A peer's alert is not answered.
+    pub(super) fn fail(&mut self, err: ProtoError) -> ProtoError {
+        if let Some(first) = &self.error {
+            return first.clone();
+        }
+        if !matches!(err, ProtoError::PeerAlert(_)) {
+            let code = err.alert() as u8;
+            if self.sealer.has_keys() {
+                let _ = self.sealer.seal(&mut self.out, inner::ALERT, &[&[code]]);
+            } else if self.before_keys == BeforeKeys::PlainAlert {
+                self.sealer
+                    .plaintext(&mut self.out, RecordType::PlainAlert, &[code]);
+            }
+        }
+        self.error = Some(err.clone());
+        err
+    }
+
+    /// A local call the state does not allow (`InvalidCall`) is refused and
+    /// changes nothing; any other error is fatal.
+    pub(super) fn fail_unless_misuse(&mut self, err: ProtoError) -> ProtoError {
+        match err {
+            ProtoError::InvalidCall(_) => err,
+            other => self.fail(other),
+        }
+    }
+
+    /// Seals one message; a failure is fatal.
+    pub(super) fn send(&mut self, t: u8, parts: &[&[u8]]) -> Result<(), ProtoError> {
+        self.sealer
+            .seal(&mut self.out, t, parts)
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Sends RESULT.
+    pub(super) fn send_outcome(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
+        self.send(inner::RESULT, &[&outcome.encode()])
+    }
+
+    /// The bytes of a range from [`Incoming`].
+    pub(super) fn bytes(&self, r: Range<usize>) -> &[u8] {
+        &self.inbuf[r]
+    }
+
+    /// Sends the authenticated close record; the peer answers with its own.
+    /// Calling it again does nothing.
+    ///
+    /// # Errors
+    /// The sticky error; `InvalidCall` before the session is established.
+    pub fn close(&mut self) -> Result<(), ProtoError> {
+        self.check_alive()?;
+        if self.close_sent {
+            return Ok(());
+        }
+        if self.peer.is_none() {
+            return Err(ProtoError::InvalidCall(
+                "close needs an established session",
+            ));
+        }
+        self.send(inner::CLOSE, &[])?;
+        self.close_sent = true;
+        Ok(())
+    }
+
+    /// Ends the session because this side is shutting down: queues the
+    /// alert [`super::super::AlertCode::ShuttingDown`] (when keys exist) and
+    /// fails the connection with [`ProtoError::ShuttingDown`]. Write the
+    /// output out once more, then close the socket.
+    pub fn shut_down(&mut self) {
+        self.fail(ProtoError::ShuttingDown);
+    }
+
+    // ---- incoming -----------------------------------------------------
+
+    /// The next complete record, through the record layer: `Ok(None)` when
+    /// more bytes are needed. ALERT and a plaintext alert become
+    /// `PeerAlert`; CLOSE is answered; KEY_UPDATE is applied. Errors are
+    /// not yet sticky (the caller passes them to [`ConnectionCore::fail`]).
+    pub(super) fn next_record(&mut self) -> Result<Option<Incoming>, ProtoError> {
+        loop {
+            let avail = self.in_end - self.in_start;
+            if avail < HEADER_LEN {
+                return self.at_end_of_buffer().map(|()| None);
+            }
+            let mut head = [0u8; HEADER_LEN];
+            head.copy_from_slice(&self.inbuf[self.in_start..self.in_start + HEADER_LEN]);
+            let header = Header::parse(&head)?;
+            let total = HEADER_LEN + header.len;
+            if avail < total {
+                if self.in_start + total > self.inbuf.len() {
+                    self.compact();
+                }
+                return self.at_end_of_buffer().map(|()| None);
+            }
+            let start = self.in_start;
+            let end = start + total;
+            self.in_start = end;
+            if self.in_start == self.in_end {
+                // The record's bytes stay in place until the next read.
+                self.in_start = 0;
+                self.in_end = 0;
+            }
+            if header.kind != RecordType::Encrypted {
+                self.opener.accept_plaintext(&header)?;
+                if header.kind == RecordType::PlainAlert {
+                    return Err(ProtoError::PeerAlert(super::super::AlertCode::from_u8(
+                        self.inbuf[start + HEADER_LEN],
+                    )));
+                }
+                return Ok(Some(Incoming::Plain(header.kind, start..end)));
+            }
+            let Some((inner_type, body)) = self
+                .opener
+                .open(&header, &mut self.inbuf[start + HEADER_LEN..end])?
+            else {
+                continue; // KEY_UPDATE: the opener switched keys.
+            };
+            let body_start = end - TAG_LEN - body.len();
+            let range = body_start..end - TAG_LEN;
+            match inner_type {
+                inner::ALERT => {
+                    let code = match self.bytes(range) {
+                        [code] => *code,
+                        _ => return Err(ProtoError::MalformedMessage("ALERT")),
+                    };
+                    return Err(ProtoError::PeerAlert(super::super::AlertCode::from_u8(
+                        code,
+                    )));
+                }
+                inner::CLOSE => {
+                    if !range.is_empty() {
+                        return Err(ProtoError::MalformedMessage("CLOSE"));
+                    }
+                    if !self.close_sent {
+                        self.sealer.seal(&mut self.out, inner::CLOSE, &[])?;
+                        self.close_sent = true;
+                    }
+                    self.closed = true;
+                    return Ok(Some(Incoming::Closed));
+                }
+                t => return Ok(Some(Incoming::Message(t, range))),
+            }
+        }
+    }
+
+    fn at_end_of_buffer(&mut self) -> Result<(), ProtoError> {
+        if self.eof && !self.closed && !self.close_sent {
+            return Err(ProtoError::Truncated);
+        }
+        Ok(())
+    }
+
+    // ---- the two sides of a file ----------------------------------------
+
+    /// Sends the next `data` of the file `sender` is sending, then END
+    /// after the last byte. Shared by both roles.
+    pub(super) fn send_chunk(
+        &mut self,
+        sender: &mut Sender,
+        data: &[u8],
+    ) -> Result<(), ProtoError> {
+        let (offset, end) = sender.chunk(data).map_err(|e| self.fail_unless_misuse(e))?;
+        self.send(inner::CHUNK, &[&offset.to_be_bytes(), data])?;
+        if let Some(hash) = end {
+            self.send(inner::END, &[&hash])?;
+        }
+        Ok(())
+    }
+
+    /// Accepts the file `receiver` was offered, from offset 0.
+    pub(super) fn accept_file(&mut self, receiver: &mut Receiver) -> Result<(), ProtoError> {
+        receiver.accept().map_err(|e| self.fail_unless_misuse(e))?;
+        self.send(inner::ACCEPT, &[&0u64.to_be_bytes()])
+    }
+}
+
+/// The bytes a server writes to a connection it refuses at admission, just
+/// before closing it: one plaintext alert record (sequence number 0) with
+/// [`super::super::AlertCode::Busy`], so the client can say why instead of
+/// "connection closed". Unauthenticated, like the close itself.
+pub fn busy_record() -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + 1);
+    Sealer::new().plaintext(
+        &mut out,
+        RecordType::PlainAlert,
+        &[super::super::AlertCode::Busy as u8],
+    );
+    out
+}

@@ -1,0 +1,32 @@
+//! The two endpoints of an sft session, sans-IO: [`ClientConnection`] and
+//! [`ServerConnection`], each with its own event enum, over a shared
+//! [`ConnectionCore`] (buffers, record layer, timers, sticky error, alert,
+//! close). The driver moves bytes with `read_tls` and `write_tls`, pulls
+//! events with `next_event`, calls the role's request methods, and sleeps
+//! until `poll_timeout`.
+//!
+//! Errors are sticky: after the first fatal error the connection queues one
+//! alert (when keys exist), and every later call returns the same error.
+
+mod client;
+mod core;
+mod server;
+
+pub use self::core::{busy_record, ConnectionCore, RECV_BUFFER_LEN, SEND_HIGH_WATER};
+pub use client::{ClientConnection, ClientEvent, MAX_LISTING_ENTRIES};
+pub use server::{ServerConnection, ServerEvent};
+
+use super::name::{self, NameError};
+use super::ProtoError;
+
+/// Checks a name this side is about to send: it must pass the name rule
+/// unchanged.
+fn own_name(name: &str) -> Result<(), ProtoError> {
+    if name::sanitize(name.as_bytes())? != name {
+        return Err(ProtoError::Name(NameError::NotBaseName(name.to_string())));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

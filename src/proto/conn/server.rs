@@ -1,0 +1,418 @@
+//! [`ServerConnection`]: the server endpoint. It runs the server handshake,
+//! then answers one client request at a time: an upload (it receives), a
+//! download (it sends) or a listing.
+
+use std::ops::{Deref, DerefMut, Range};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::crypto::ed25519::VerifyingKey;
+
+use super::core::{BeforeKeys, ConnectionCore, Incoming};
+use crate::proto::handshake::server::{AwaitHello, AwaitResponse, ServerConfig};
+use crate::proto::handshake::Ephemeral;
+use crate::proto::msgs::{self, inner, ListEntry, Offer, Outcome, ResultCode};
+use crate::proto::name::{self, NameError};
+use crate::proto::record::RecordType;
+use crate::proto::timers::Timeouts;
+use crate::proto::transfer::{Chunk, Receiver, Sender};
+use crate::proto::ProtoError;
+
+/// Something the server application must see or act on.
+#[derive(Debug)]
+pub enum ServerEvent<'a> {
+    /// The handshake completed: the client's verified (and authorized) key.
+    Established { client: VerifyingKey },
+    /// The client offers a file for upload: accept or refuse.
+    UploadRequested {
+        name: String,
+        size: u64,
+        overwrite: bool,
+    },
+    /// The client asks for a file: offer it or refuse.
+    DownloadRequested { name: String },
+    /// The client asks for the listing: send it or refuse.
+    ListRequested,
+    /// A request named a file the name rule refuses; RESULT 2 was sent and
+    /// the session goes on.
+    NameRefused(NameError),
+    /// Upload data, in order.
+    Data(&'a [u8]),
+    /// Every byte of the upload arrived and the SHA-256 matched: store the
+    /// file, then answer with [`ServerConnection::send_result`].
+    ReceiveComplete,
+    /// The upload's SHA-256 did not match; RESULT 6 was sent. Discard the
+    /// data.
+    ReceiveCorrupt,
+    /// The client's answer to a download: its end, or a refusal of the
+    /// offer.
+    Outcome(Outcome),
+    /// The client closed the session in order.
+    Closed,
+}
+
+/// Server events before they borrow the receive buffer.
+enum Ev {
+    Established(VerifyingKey),
+    UploadRequested(String, u64, bool),
+    DownloadRequested(String),
+    ListRequested,
+    NameRefused(NameError),
+    Data(Range<usize>),
+    ReceiveComplete,
+    ReceiveCorrupt,
+    Outcome(Outcome),
+    Closed,
+}
+
+/// The request being served.
+enum Op {
+    Idle,
+    /// OFFER received: the upload's receiving side.
+    Upload(Receiver),
+    /// GET received for these name bytes; the application decides.
+    DownloadDecision(Vec<u8>),
+    /// OFFER sent: the download's sending side.
+    Download(Sender),
+    /// LIST received; the application sends the listing or refuses.
+    ListDecision,
+}
+
+impl Op {
+    fn name(&self) -> &'static str {
+        match self {
+            Op::Idle => "idle",
+            Op::Upload(r) => r.state_name(),
+            Op::DownloadDecision(_) => "deciding on a download",
+            Op::Download(s) => s.state_name(),
+            Op::ListDecision => "preparing a listing",
+        }
+    }
+
+    fn awaits_decision(&self) -> bool {
+        match self {
+            Op::Upload(r) => r.is_offered(),
+            Op::DownloadDecision(_) | Op::ListDecision => true,
+            Op::Idle | Op::Download(_) => false,
+        }
+    }
+}
+
+enum Phase {
+    AwaitHello(AwaitHello),
+    AwaitResponse(AwaitResponse),
+    Open(Op),
+    /// Closed, failed, or mid-transition.
+    Done,
+}
+
+/// The server endpoint of an sft session.
+pub struct ServerConnection {
+    core: ConnectionCore,
+    phase: Phase,
+}
+
+impl Deref for ServerConnection {
+    type Target = ConnectionCore;
+    fn deref(&self) -> &ConnectionCore {
+        &self.core
+    }
+}
+
+impl DerefMut for ServerConnection {
+    fn deref_mut(&mut self) -> &mut ConnectionCore {
+        &mut self.core
+    }
+}
+
+impl ServerConnection {
+    /// A server connection, waiting for HELLO.
+    pub fn new(
+        config: Arc<ServerConfig>,
+        eph: Ephemeral,
+        timeouts: Timeouts,
+        now: Instant,
+    ) -> Self {
+        ServerConnection {
+            core: ConnectionCore::new(BeforeKeys::PlainAlert, timeouts, now),
+            phase: Phase::AwaitHello(AwaitHello::new(config, eph)),
+        }
+    }
+
+    /// Whether the handshake completed and the session is open.
+    pub fn is_established(&self) -> bool {
+        matches!(self.phase, Phase::Open(_)) && self.core.error().is_none()
+    }
+
+    /// Processes buffered records until one yields an event; `None` when
+    /// more bytes are needed.
+    ///
+    /// # Errors
+    /// Any fatal [`ProtoError`] (sticky); `Truncated` when the stream ended
+    /// without an authenticated close.
+    pub fn next_event(&mut self) -> Result<Option<ServerEvent<'_>>, ProtoError> {
+        self.core.check_alive()?;
+        let ev = loop {
+            let step = match self.core.next_record() {
+                Ok(Some(rec)) => self.process(rec),
+                Ok(None) => return Ok(None),
+                Err(e) => Err(e),
+            };
+            match step {
+                Ok(Some(ev)) => break ev,
+                Ok(None) => {}
+                Err(e) => return Err(self.core.fail(e)),
+            }
+        };
+        Ok(Some(match ev {
+            Ev::Established(client) => ServerEvent::Established { client },
+            Ev::UploadRequested(name, size, overwrite) => ServerEvent::UploadRequested {
+                name,
+                size,
+                overwrite,
+            },
+            Ev::DownloadRequested(name) => ServerEvent::DownloadRequested { name },
+            Ev::ListRequested => ServerEvent::ListRequested,
+            Ev::NameRefused(e) => ServerEvent::NameRefused(e),
+            Ev::Data(r) => ServerEvent::Data(self.core.bytes(r)),
+            Ev::ReceiveComplete => ServerEvent::ReceiveComplete,
+            Ev::ReceiveCorrupt => ServerEvent::ReceiveCorrupt,
+            Ev::Outcome(o) => ServerEvent::Outcome(o),
+            Ev::Closed => ServerEvent::Closed,
+        }))
+    }
+
+    fn process(&mut self, rec: Incoming) -> Result<Option<Ev>, ProtoError> {
+        let phase = std::mem::replace(&mut self.phase, Phase::Done);
+        match (rec, phase) {
+            (Incoming::Closed, _) => Ok(Some(Ev::Closed)),
+            (Incoming::Plain(RecordType::Hello, r), Phase::AwaitHello(hs)) => {
+                let c = &mut self.core;
+                let record = c.bytes(r).to_vec();
+                let next = hs.on_hello(&record, &mut c.sealer, &mut c.opener, &mut c.out)?;
+                self.phase = Phase::AwaitResponse(next);
+                Ok(None)
+            }
+            (Incoming::Plain(kind, _), phase) => {
+                let got = if kind == RecordType::Hello {
+                    "HELLO"
+                } else {
+                    "CHALLENGE"
+                };
+                Err(unexpected(got, &phase))
+            }
+            (Incoming::Message(inner::RESPONSE, r), Phase::AwaitResponse(hs)) => {
+                let c = &mut self.core;
+                let body = c.bytes(r).to_vec();
+                let client = hs.on_response(&body, &mut c.sealer, &mut c.opener, &mut c.out)?;
+                c.established(client);
+                self.phase = Phase::Open(Op::Idle);
+                Ok(Some(Ev::Established(client)))
+            }
+            (Incoming::Message(t, r), Phase::Open(op)) => {
+                self.phase = Phase::Open(op);
+                self.on_message(t, r)
+            }
+            (Incoming::Message(t, _), phase) => Err(unexpected(msgs::inner_name(t), &phase)),
+        }
+    }
+
+    /// An application message while the session is open.
+    fn on_message(&mut self, t: u8, range: Range<usize>) -> Result<Option<Ev>, ProtoError> {
+        let Phase::Open(op) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("no open session"));
+        };
+        let body = self.core.bytes(range.clone());
+        let (next, ev) = match (t, std::mem::replace(op, Op::Idle)) {
+            (inner::OFFER, Op::Idle) => {
+                let offer = Offer::parse(body)?;
+                match name::sanitize(&offer.name) {
+                    Ok(n) => (
+                        Op::Upload(Receiver::offered(offer.size)),
+                        Ev::UploadRequested(n, offer.size, offer.overwrite),
+                    ),
+                    Err(e) => (Op::Idle, self.refuse_name(e)?),
+                }
+            }
+            (inner::GET, Op::Idle) => {
+                let asked = msgs::parse_get(body)?;
+                match name::sanitize(&asked) {
+                    Ok(n) => (Op::DownloadDecision(asked), Ev::DownloadRequested(n)),
+                    Err(e) => (Op::Idle, self.refuse_name(e)?),
+                }
+            }
+            (inner::LIST, Op::Idle) => {
+                if !body.is_empty() {
+                    return Err(ProtoError::MalformedMessage("LIST"));
+                }
+                (Op::ListDecision, Ev::ListRequested)
+            }
+            (inner::CHUNK | inner::END, Op::Upload(mut receiver)) => {
+                match receiver.on_message(t, body)? {
+                    Chunk::Data(at) => {
+                        (Op::Upload(receiver), Ev::Data(range.start + at..range.end))
+                    }
+                    Chunk::Complete => (Op::Upload(receiver), Ev::ReceiveComplete),
+                    Chunk::Corrupt => {
+                        self.core.send_outcome(&Outcome::new(
+                            ResultCode::HashMismatch,
+                            "whole-file SHA-256 mismatch",
+                        ))?;
+                        (Op::Idle, Ev::ReceiveCorrupt)
+                    }
+                }
+            }
+            (inner::ACCEPT, Op::Download(mut sender)) => {
+                if let Some(hash) = sender.on_accept(msgs::parse_accept(body)?)? {
+                    self.core.send(inner::END, &[&hash])?;
+                }
+                self.set_op(Op::Download(sender));
+                return Ok(None);
+            }
+            (inner::RESULT, Op::Download(sender)) => {
+                let outcome = Outcome::parse(body)?;
+                sender.on_result(&outcome)?;
+                (Op::Idle, Ev::Outcome(outcome))
+            }
+            (t, op) => {
+                return Err(ProtoError::UnexpectedMessage {
+                    got: msgs::inner_name(t),
+                    state: op.name(),
+                })
+            }
+        };
+        self.set_op(next);
+        Ok(Some(ev))
+    }
+
+    fn set_op(&mut self, op: Op) {
+        if let Phase::Open(slot) = &mut self.phase {
+            *slot = op;
+        }
+    }
+
+    /// Answers a request whose name the rule refuses with RESULT 2.
+    fn refuse_name(&mut self, e: NameError) -> Result<Ev, ProtoError> {
+        self.core
+            .send_outcome(&Outcome::new(ResultCode::BadName, e.to_string()))?;
+        Ok(Ev::NameRefused(e))
+    }
+
+    // ---- application calls ---------------------------------------------
+
+    /// Accepts the pending upload from offset 0; data events follow.
+    ///
+    /// # Errors
+    /// `InvalidCall` unless an upload awaits a decision.
+    pub fn accept(&mut self) -> Result<(), ProtoError> {
+        self.core.check_alive()?;
+        let Phase::Open(Op::Upload(receiver)) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("no upload awaits acceptance"));
+        };
+        self.core.accept_file(receiver)
+    }
+
+    /// Offers the requested file, `size` bytes. The OFFER carries exactly
+    /// the name bytes of the GET.
+    ///
+    /// # Errors
+    /// `InvalidCall` unless a download request is pending.
+    pub fn offer_download(&mut self, size: u64) -> Result<(), ProtoError> {
+        self.core.check_alive()?;
+        let Phase::Open(op) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("no download request is pending"));
+        };
+        let Op::DownloadDecision(asked) = std::mem::replace(op, Op::Idle) else {
+            return Err(ProtoError::InvalidCall("no download request is pending"));
+        };
+        *op = Op::Download(Sender::offered(size));
+        let offer = Offer {
+            name: asked,
+            size,
+            overwrite: false,
+        };
+        self.core.send(inner::OFFER, &[&offer.encode()])
+    }
+
+    /// Sends the listing. Returns how many entries were sent (names the
+    /// client's rule would refuse are left out).
+    ///
+    /// # Errors
+    /// `InvalidCall` unless a listing request is pending.
+    pub fn send_listing(&mut self, entries: &[ListEntry]) -> Result<usize, ProtoError> {
+        self.core.check_alive()?;
+        let Phase::Open(op @ Op::ListDecision) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("no listing request is pending"));
+        };
+        *op = Op::Idle;
+        let (bodies, sent) = msgs::encode_listing(entries);
+        for body in bodies {
+            self.core.send(inner::LISTING, &[&body])?;
+        }
+        Ok(sent)
+    }
+
+    /// Refuses the pending request with `outcome` (not Ok).
+    ///
+    /// # Errors
+    /// `InvalidCall` unless a request awaits a decision, or for Ok.
+    pub fn refuse(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
+        self.core.check_alive()?;
+        match &mut self.phase {
+            Phase::Open(op) if op.awaits_decision() && outcome.code != ResultCode::Ok => {
+                *op = Op::Idle;
+            }
+            _ => return Err(ProtoError::InvalidCall("nothing to refuse")),
+        }
+        self.core.send_outcome(outcome)
+    }
+
+    /// Answers a completely received upload with `outcome` (Ok once it is
+    /// safely stored).
+    ///
+    /// # Errors
+    /// `InvalidCall` unless a received file awaits its answer.
+    pub fn send_result(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
+        self.core.check_alive()?;
+        let Phase::Open(op) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("no received file awaits a result"));
+        };
+        if !matches!(op, Op::Upload(r) if r.is_complete()) {
+            return Err(ProtoError::InvalidCall("no received file awaits a result"));
+        }
+        *op = Op::Idle;
+        self.core.send_outcome(outcome)
+    }
+
+    /// Whether the application should supply more download data now:
+    /// sending, bytes remain, and the output buffer is below
+    /// [`super::SEND_HIGH_WATER`].
+    pub fn wants_data(&self) -> bool {
+        matches!(&self.phase, Phase::Open(Op::Download(s)) if s.wants_data())
+            && self.core.pending_output() < super::SEND_HIGH_WATER
+    }
+
+    /// Sends the next `data` (1 to `CHUNK_LEN` bytes) of the download.
+    /// After the last byte, END with the SHA-256 follows automatically.
+    ///
+    /// # Errors
+    /// `InvalidCall` unless sending, for empty or oversize `data`, or data
+    /// past the announced size.
+    pub fn send_data(&mut self, data: &[u8]) -> Result<(), ProtoError> {
+        self.core.check_alive()?;
+        let Phase::Open(Op::Download(sender)) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("not sending a file"));
+        };
+        self.core.send_chunk(sender, data)
+    }
+}
+
+fn unexpected(got: &'static str, phase: &Phase) -> ProtoError {
+    let state = match phase {
+        Phase::AwaitHello(_) => "awaiting HELLO",
+        Phase::AwaitResponse(_) => "awaiting RESPONSE",
+        Phase::Open(op) => op.name(),
+        Phase::Done => "closed",
+    };
+    ProtoError::UnexpectedMessage { got, state }
+}
