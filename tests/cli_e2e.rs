@@ -355,7 +355,7 @@ fn names_and_overwrite_rules() {
     let bad = random_file(client.dir(), "bell\u{7}.txt", 10);
     let out = client.sft(&["put", &t, bad.to_str().unwrap()]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
-    assert!(stderr(&out).contains("refused by the file-name rule"));
+    assert!(stderr(&out).contains("contains a control or invisible formatting character"));
     // Asking for a traversal name is refused locally too.
     let out = client.sft(&[
         "get",
@@ -415,14 +415,14 @@ fn overwrite_when_both_sides_agree() {
 mod raw {
     use super::*;
     use sft::crypto::ed25519::{Fingerprint, SigningKey};
-    use sft::proto::conn::{Connection, Event};
+    use sft::proto::conn::{ClientConnection, ClientEvent};
     use sft::proto::handshake::client::{ClientConfig, ServerTrust};
     use sft::proto::handshake::Ephemeral;
     use sft::proto::timers::Timeouts;
     use sft::proto::ProtoError;
 
     pub struct Raw {
-        pub conn: Connection,
+        pub conn: ClientConnection,
         pub sock: TcpStream,
     }
 
@@ -431,7 +431,7 @@ mod raw {
         pub fn connect(addr: SocketAddr, home: &Path, server_fp: &str) -> Raw {
             let key = sft::keys::load_identity(&home.join("identity")).unwrap();
             let mut raw = Raw {
-                conn: Connection::client(
+                conn: ClientConnection::new(
                     ClientConfig {
                         identity: Arc::new(key),
                         trust: ServerTrust::Pinned(Fingerprint::parse(server_fp).unwrap()),
@@ -464,7 +464,7 @@ mod raw {
             let mut evs = Vec::new();
             while let Some(ev) = self.conn.next_event()? {
                 evs.push(match ev {
-                    Event::Data(_) => "data".to_string(),
+                    ClientEvent::Data(_) => "data".to_string(),
                     other => format!("{other:?}"),
                 });
             }
@@ -482,7 +482,9 @@ fn connection_cut_mid_transfer_leaves_no_file() {
     let (server, client) = pair();
     let mut raw = raw::Raw::connect(server.addr, client.dir(), &server.host_fp);
     raw.conn.request_upload("cut.bin", 10 << 20, false).unwrap();
-    while !raw.step().unwrap().iter().any(|e| e == "SendReady") {}
+    while !raw.conn.wants_data() {
+        raw.step().unwrap();
+    }
     let chunk = vec![7u8; CHUNK];
     for _ in 0..8 {
         raw.conn.send_data(&chunk).unwrap();
@@ -655,7 +657,9 @@ fn sigterm_mid_upload_removes_the_partial_file() {
     raw.conn
         .request_upload("half.bin", 10 << 20, false)
         .unwrap();
-    while !raw.step().unwrap().iter().any(|e| e == "SendReady") {}
+    while !raw.conn.wants_data() {
+        raw.step().unwrap();
+    }
     for _ in 0..8 {
         raw.conn.send_data(&vec![1u8; CHUNK]).unwrap();
     }

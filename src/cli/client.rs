@@ -13,9 +13,9 @@ use sft::crypto::ed25519::{Fingerprint, VerifyingKey};
 use sft::fs::{open_local_source, FsError, ReceiveRoot, SourceFile};
 use sft::keys::{KnownHosts, PublicKeyLine};
 use sft::net::client::{ClientError, Report, ServerTrust, Session, SessionOptions};
-use sft::proto::msgs::ResultCode;
+use sft::proto::msgs::{Outcome, ResultCode};
 use sft::proto::name::{self, display_safe};
-use sft::proto::{AlertCode, ProtoError};
+use sft::proto::{AlertCode, ProtoError, PROTOCOL_VERSION};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use super::error::{
@@ -303,10 +303,13 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
         .hint(format!(
             "check the fingerprint with the server's admin, then re-run with --accept-new (remembers it) or --server-key {fp}"
         )),
-        ClientError::Proto(ProtoError::UnsupportedVersion { .. } | ProtoError::MalformedRecord(_)) => {
+        ClientError::Proto(
+            ProtoError::UnsupportedVersion { .. }
+            | ProtoError::PeerAlert(AlertCode::UnsupportedVersion),
+        ) => {
             CliError::new(
                 CONNECTION,
-                format!("{name} does not speak sft protocol version 1 (another service on that port, or a newer sft?)"),
+                format!("{name} does not speak sft protocol version {PROTOCOL_VERSION} (another service on that port, or an older or newer sft?)"),
             )
             .hint("check the port; sft serve listens on 5555 unless told otherwise")
         }
@@ -323,32 +326,67 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
     }
 }
 
-/// Maps a session failure to its exit code.
+/// The exit code of a protocol failure. Exhaustive: a new error or alert
+/// is a compile error here until someone decides what scripts see.
+fn proto_exit(p: &ProtoError) -> u8 {
+    match p {
+        ProtoError::PeerAlert(code) => match code {
+            AlertCode::Unauthorized => CLIENT_REFUSED,
+            AlertCode::Timeout
+            | AlertCode::Busy
+            | AlertCode::ShuttingDown
+            | AlertCode::Internal
+            | AlertCode::UnsupportedVersion => CONNECTION,
+            AlertCode::BadRecord | AlertCode::ProtocolError | AlertCode::HandshakeFailed => {
+                PROTOCOL
+            }
+        },
+        ProtoError::HandshakeTimeout
+        | ProtoError::IdleTimeout
+        | ProtoError::Truncated
+        | ProtoError::Closed
+        | ProtoError::ShuttingDown
+        | ProtoError::UnsupportedVersion { .. } => CONNECTION,
+        ProtoError::ServerKeyMismatch { .. } => SERVER_UNTRUSTED,
+        ProtoError::ClientNotAuthorized(_) => CLIENT_REFUSED,
+        ProtoError::MalformedRecord(_)
+        | ProtoError::RecordTooLarge { .. }
+        | ProtoError::OutOfSequence { .. }
+        | ProtoError::BadRecord
+        | ProtoError::MalformedMessage(_)
+        | ProtoError::UnexpectedMessage { .. }
+        | ProtoError::NonContributory
+        | ProtoError::BadSignature(_)
+        | ProtoError::BadFinished(_)
+        | ProtoError::KeyLimit
+        | ProtoError::Transfer(_)
+        | ProtoError::Name(_)
+        | ProtoError::InvalidCall(_)
+        | ProtoError::Crypto(_) => PROTOCOL,
+    }
+}
+
+/// Maps a session failure to its exit code and hint. Exhaustive.
 fn session_error(e: ClientError) -> CliError {
     let code = match &e {
         ClientError::Connect { .. } | ClientError::Socket(_) | ClientError::ServerClosed => {
             CONNECTION
         }
-        ClientError::Proto(p) => match p {
-            ProtoError::HandshakeTimeout
-            | ProtoError::IdleTimeout
-            | ProtoError::Truncated
-            | ProtoError::PeerAlert(AlertCode::Timeout | AlertCode::Busy) => CONNECTION,
-            ProtoError::PeerAlert(AlertCode::Unauthorized) => CLIENT_REFUSED,
-            ProtoError::ServerKeyMismatch { .. } => SERVER_UNTRUSTED,
-            _ => PROTOCOL,
-        },
+        ClientError::Proto(p) => proto_exit(p),
         ClientError::Untrusted(_) => SERVER_UNTRUSTED,
         ClientError::Local(_) | ClientError::Read { .. } => FILE_FAILED,
         ClientError::Interrupted => INTERRUPTED,
-        _ => PROTOCOL,
     };
     let err = CliError::new(code, e.to_string());
-    match code {
-        CONNECTION if matches!(e, ClientError::Connect { .. }) => {
+    match (&e, code) {
+        (ClientError::Connect { .. }, _) => {
             err.hint("is `sft serve` running there, and is the port right (default 5555)?")
         }
-        PROTOCOL => err.hint(
+        (
+            ClientError::Proto(ProtoError::PeerAlert(AlertCode::Busy | AlertCode::ShuttingDown)),
+            _,
+        ) => err.hint("try again later"),
+        (_, PROTOCOL) => err.hint(
             "the connection was tampered with or the server is faulty; nothing unverified was kept",
         ),
         _ => err,
@@ -380,15 +418,58 @@ fn rate(r: &Report) -> String {
     format!("{} bytes in {secs:.2}s, {mib_s:.1} MiB/s", r.bytes)
 }
 
-/// The final status of a multi-file command.
-fn finish(failures: usize, total: usize) -> Result<(), CliError> {
-    if failures == 0 {
+/// What went wrong across a multi-file command.
+#[derive(Default)]
+struct Tally {
+    /// Files that failed for any reason.
+    failed: usize,
+    /// Of those, files whose whole-file SHA-256 did not match.
+    corrupt: usize,
+}
+
+impl Tally {
+    /// Counts a file that did not arrive, saying why on stderr.
+    fn fail(&mut self, name: &str, why: &str) {
+        eprintln!("sft: {name}: {why}");
+        self.failed += 1;
+    }
+
+    /// Counts a refused or failed transfer by its outcome.
+    fn outcome(&mut self, name: &str, o: &Outcome) {
+        if o.code == ResultCode::HashMismatch {
+            self.corrupt += 1;
+        }
+        self.fail(name, &display_safe(&o.reason));
+    }
+
+    /// The final status: exit 6 if any file failed its integrity check,
+    /// else 1 if any file failed, else 0.
+    fn finish(self, total: usize) -> Result<(), CliError> {
+        let Tally { failed, corrupt } = self;
+        if corrupt > 0 {
+            return Err(CliError::new(
+                PROTOCOL,
+                format!("{corrupt} of {total} file(s) failed the end-to-end SHA-256 check; {failed} failed in all"),
+            )
+            .hint("the data was altered between the two files (or a peer is faulty); nothing unverified was kept"));
+        }
+        if failed > 0 {
+            return Err(CliError::new(
+                FILE_FAILED,
+                format!("{failed} of {total} file(s) failed"),
+            ));
+        }
         Ok(())
-    } else {
-        Err(CliError::new(
-            FILE_FAILED,
-            format!("{failures} of {total} file(s) failed"),
-        ))
+    }
+}
+
+/// Checks a name the user gave: it must pass the file-name rule
+/// unchanged. The error says which part of the rule failed.
+fn plain_name(n: &str) -> Result<(), String> {
+    match name::sanitize(n.as_bytes()) {
+        Ok(clean) if clean == n => Ok(()),
+        Ok(_) => Err("not a plain file name (no directory parts)".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -456,53 +537,44 @@ fn aborted(e: ClientError, name: &str, left: usize) -> CliError {
 
 /// Checks a local path for upload: its base name and that it is a regular file.
 fn check_upload(path: &Path) -> Result<(String, SourceFile), String> {
-    let n = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
-        format!(
-            "{:?}: not a file name sft can send (names must be UTF-8)",
-            path.as_os_str()
-        )
-    })?;
-    if !matches!(name::sanitize(n.as_bytes()), Ok(clean) if clean == n) {
-        return Err(format!(
-            "{n:?}: refused by the file-name rule (control or invisible characters, . or ..)"
-        ));
-    }
+    let n = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or("not a file name sft can send (names must be UTF-8)")?;
+    plain_name(n)?;
     if path.is_dir() {
-        return Err(format!(
-            "{}: is a directory (sft sends files; there is no recursive mode)",
-            path.display()
-        ));
+        return Err("is a directory (sft sends files; there is no recursive mode)".into());
     }
-    let source = open_local_source(path).map_err(|e| e.to_string())?;
+    let source = open_local_source(path).map_err(|e| match e {
+        FsError::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
+    })?;
     Ok((n.to_string(), source))
 }
 
 pub fn put(args: PutArgs) -> Result<(), CliError> {
     // Check every local file before connecting, so a typo costs no handshake.
     let mut jobs = Vec::new();
-    let mut failures = 0;
+    let mut tally = Tally::default();
     for path in &args.files {
         match check_upload(path) {
             Ok((n, source)) => jobs.push((path.clone(), n, source)),
-            Err(msg) => {
-                eprintln!("sft: {msg}");
-                failures += 1;
-            }
+            Err(msg) => tally.fail(&display_safe(&path.display().to_string()), &msg),
         }
     }
     if jobs.is_empty() {
-        return finish(failures, args.files.len());
+        return tally.finish(args.files.len());
     }
     let mut c = connect(&args.server, args.trust, u64::MAX)?;
     let cancel = cancel_on_signals(&mut c.session);
     let total = jobs.len();
     for (i, (path, n, source)) in jobs.into_iter().enumerate() {
         if source.size > c.session.params.max_file_size {
-            eprintln!(
-                "sft: {n}: {} bytes is over the server's limit of {} bytes",
+            let why = format!(
+                "{} bytes is over the server's limit of {} bytes",
                 source.size, c.session.params.max_file_size
             );
-            failures += 1;
+            tally.fail(&n, &why);
             continue;
         }
         let mut source = Some(source);
@@ -524,18 +596,12 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
             Ok(r) if r.outcome.code == ResultCode::Ok => {
                 println!("{n} -> {}: {}", c.target, rate(&r))
             }
-            Ok(r) => {
-                eprintln!(
-                    "sft: {n}: refused by the server: {}",
-                    display_safe(&r.outcome.reason)
-                );
-                failures += 1;
-            }
+            Ok(r) => tally.outcome(&n, &r.outcome),
             Err(e) => return Err(aborted(e, &n, total - i)),
         }
     }
     let _ = c.session.close();
-    finish(failures, args.files.len())
+    tally.finish(args.files.len())
 }
 
 pub fn get(args: GetArgs) -> Result<(), CliError> {
@@ -547,19 +613,16 @@ pub fn get(args: GetArgs) -> Result<(), CliError> {
         .hint("create it first, or choose another -o DIR"));
     }
     let root = ReceiveRoot::open_or_create(&args.output)?;
-    let mut failures = 0;
+    let mut tally = Tally::default();
     let mut wanted = Vec::new();
     for n in &args.names {
-        match name::sanitize(n.as_bytes()) {
-            Ok(clean) if &clean == n => wanted.push(clean),
-            _ => {
-                eprintln!("sft: {n:?}: not a plain file name (no directories, control or invisible characters, . or ..)");
-                failures += 1;
-            }
+        match plain_name(n) {
+            Ok(()) => wanted.push(n.clone()),
+            Err(why) => tally.fail(&display_safe(n), &why),
         }
     }
     if wanted.is_empty() {
-        return finish(failures, args.names.len());
+        return tally.finish(args.names.len());
     }
     let max_download = args.max_file_size.unwrap_or(u64::MAX);
     let mut c = connect(&args.server, args.trust, max_download)?;
@@ -582,26 +645,17 @@ pub fn get(args: GetArgs) -> Result<(), CliError> {
             Ok(r) if r.outcome.code == ResultCode::Ok => {
                 println!("{}:{n} -> {}: {}", c.target, local.display(), rate(&r))
             }
-            Ok(r) => {
-                eprintln!("sft: {n}: {}", display_safe(&r.outcome.reason));
-                failures += 1;
-            }
+            Ok(r) => tally.outcome(&n, &r.outcome),
             Err(ClientError::Local(FsError::Exists(_))) => {
-                eprintln!(
-                    "sft: {n}: {} already exists; not overwriting it",
-                    local.display()
-                );
-                failures += 1;
+                let why = format!("{} already exists; not overwriting it", local.display());
+                tally.fail(&n, &why);
             }
-            Err(ClientError::Local(e)) => {
-                eprintln!("sft: {n}: {e}");
-                failures += 1;
-            }
+            Err(ClientError::Local(e)) => tally.fail(&n, &e.to_string()),
             Err(e) => return Err(aborted(e, &n, total - i)),
         }
     }
     let _ = c.session.close();
-    finish(failures, args.names.len())
+    tally.finish(args.names.len())
 }
 
 /// An mtime as RFC 3339, or plain seconds outside years 1970-9999 (a

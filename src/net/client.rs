@@ -44,7 +44,6 @@ pub struct SessionOptions {
 
 /// Why a client operation failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ClientError {
     /// The TCP connection could not be made.
     #[error("cannot connect to {addr}: {source}")]
@@ -253,6 +252,7 @@ impl Session {
             max_file_size: self.max_file_size,
             file: None,
             size: 0,
+            received: 0,
             error: None,
             progress,
         };
@@ -262,7 +262,7 @@ impl Session {
         }
         Ok(Report {
             outcome,
-            bytes: task.file.as_ref().map_or(0, Incoming::received),
+            bytes: task.received,
             elapsed: started.elapsed(),
         })
     }
@@ -467,6 +467,7 @@ struct Get<'a> {
     max_file_size: u64,
     file: Option<Incoming>,
     size: u64,
+    received: u64,
     error: Option<FsError>,
     progress: &'a mut dyn FnMut(u64, u64),
 }
@@ -522,7 +523,8 @@ impl Task for Get<'_> {
             ClientEvent::Data(data) => {
                 if let Some(file) = &mut self.file {
                     file.write(data);
-                    (self.progress)(file.received(), self.size);
+                    self.received = file.received();
+                    (self.progress)(self.received, self.size);
                 }
                 Ok(Reply::Continue)
             }

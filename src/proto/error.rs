@@ -8,7 +8,6 @@ use super::name::NameError;
 /// Why a connection failed. Fatal: once a connection returns one, every
 /// later call returns the same error.
 #[derive(Clone, Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ProtoError {
     /// The peer speaks another protocol version.
     #[error(
