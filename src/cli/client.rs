@@ -494,6 +494,16 @@ const MAX_RATE_WAIT_SECS: u64 = 120;
 /// Tries per file against a rate-limited server.
 const MAX_RATE_ATTEMPTS: u32 = 5;
 
+/// How long to wait before trying again, given the server's answer, the
+/// attempt it answered (from 1) and the seconds already waited for this
+/// file: the wait a RateLimited answer asks for, while the tries and the
+/// total stay within [`MAX_RATE_ATTEMPTS`] and [`MAX_RATE_WAIT_SECS`].
+fn rate_wait(outcome: &Outcome, attempt: u32, waited: u64) -> Option<u64> {
+    let secs = u64::from(outcome.retry_after_secs);
+    let within = attempt < MAX_RATE_ATTEMPTS && waited.saturating_add(secs) <= MAX_RATE_WAIT_SECS;
+    (outcome.code == ResultCode::RateLimited && within).then_some(secs)
+}
+
 /// Runs one transfer, again after the wait a rate-limited server asks for
 /// (RESULT 8), so `sft put host *.log` gets through a busy server slowly
 /// instead of failing half its files.
@@ -506,14 +516,8 @@ fn with_rate_retry(
     loop {
         attempt += 1;
         let report = op()?;
-        let secs = u64::from(report.outcome.retry_after_secs);
-        let wait = match report.outcome.code {
-            ResultCode::RateLimited
-                if attempt < MAX_RATE_ATTEMPTS && waited + secs <= MAX_RATE_WAIT_SECS =>
-            {
-                secs
-            }
-            _ => return Ok(report),
+        let Some(wait) = rate_wait(&report.outcome, attempt, waited) else {
+            return Ok(report);
         };
         eprintln!("sft: {name}: the server's rate limit is reached; waiting {wait}s as it asks");
         waited += wait;
@@ -687,5 +691,40 @@ pub fn ls(args: LsArgs) -> Result<(), CliError> {
             FILE_FAILED,
             format!("listing refused: {}", display_safe(&o.reason)),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limited(secs: u64) -> Outcome {
+        Outcome::rate_limited(secs, "rate limit reached")
+    }
+
+    #[test]
+    fn rate_wait_obeys_the_server_within_the_total_cap() {
+        assert_eq!(rate_wait(&limited(30), 1, 0), Some(30));
+        // At the cap exactly, and one second past it.
+        assert_eq!(
+            rate_wait(&limited(30), 1, MAX_RATE_WAIT_SECS - 30),
+            Some(30)
+        );
+        assert_eq!(rate_wait(&limited(31), 1, MAX_RATE_WAIT_SECS - 30), None);
+        // The largest wait a server may send does not wrap the sum.
+        assert_eq!(rate_wait(&limited(3600), 1, u64::MAX - 10), None);
+    }
+
+    #[test]
+    fn rate_wait_stops_after_the_last_attempt() {
+        assert_eq!(rate_wait(&limited(1), MAX_RATE_ATTEMPTS - 1, 0), Some(1));
+        assert_eq!(rate_wait(&limited(1), MAX_RATE_ATTEMPTS, 0), None);
+    }
+
+    #[test]
+    fn only_a_rate_limit_answer_is_waited_for() {
+        let exists = Outcome::new(ResultCode::Exists, "already exists");
+        assert_eq!(rate_wait(&exists, 1, 0), None);
+        assert_eq!(rate_wait(&Outcome::ok(), 1, 0), None);
     }
 }

@@ -255,9 +255,15 @@ impl Sealer {
         self.update_after = records.clamp(1, KEY_UPDATE_AFTER);
     }
 
-    /// Whether records are encrypted now (and sealing still works).
+    /// Whether records are encrypted now (even if sealing has broken).
     pub fn has_keys(&self) -> bool {
-        self.dir.protection.is_some() && !self.broken
+        self.dir.protection.is_some()
+    }
+
+    /// Whether a record can be sealed now: keys exist and no OpenSSL
+    /// failure broke the sealer.
+    pub fn can_seal(&self) -> bool {
+        self.has_keys() && !self.broken
     }
 
     /// Appends a plaintext record (HELLO, CHALLENGE, plain alert) to `out`.

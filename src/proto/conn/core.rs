@@ -228,7 +228,9 @@ impl ConnectionCore {
         if !matches!(err, ProtoError::PeerAlert(_)) {
             let code = err.alert() as u8;
             if self.sealer.has_keys() {
-                let _ = self.sealer.seal(&mut self.out, inner::ALERT, &[&[code]]);
+                if self.sealer.can_seal() {
+                    let _ = self.sealer.seal(&mut self.out, inner::ALERT, &[&[code]]);
+                }
             } else if self.before_keys == BeforeKeys::PlainAlert {
                 self.sealer
                     .plaintext(&mut self.out, RecordType::PlainAlert, &[code]);
