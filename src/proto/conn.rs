@@ -272,11 +272,12 @@ impl Connection {
 
     // ---- timers -------------------------------------------------------
 
-    /// The next deadline, or `None` once closed or failed.
+    /// The next deadline, or `None` once closed or failed (or when no
+    /// deadline applies).
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
             Phase::Closed | Phase::Failed(_) => None,
-            _ => Some(self.timers.next_deadline()),
+            _ => self.timers.next_deadline(),
         }
     }
 
