@@ -74,9 +74,7 @@ pub fn parse_rate(s: &str) -> Result<RateLimit, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{n:?} is not a whole number"))?;
-    if max == 0 {
-        return Err("the count must be at least 1".into());
-    }
+    let max = std::num::NonZeroU32::new(max).ok_or("the count must be at least 1")?;
     Ok(RateLimit {
         max,
         window: parse_duration(window.trim())?,
