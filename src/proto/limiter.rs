@@ -18,8 +18,9 @@ pub const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(60);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 50;
 /// Most connections one client (IPv4 address or IPv6 /64) may hold open
 /// before authenticating; more are refused at accept. Together with
-/// evicting the oldest unauthenticated connection when the server is full,
-/// this keeps idle sockets from locking honest clients out.
+/// eviction when the server is full (it closes an unauthenticated
+/// connection of the client holding the most of them, the oldest of
+/// those), this keeps idle sockets from locking honest clients out.
 pub const MAX_UNAUTHENTICATED_PER_CLIENT: usize = 8;
 
 /// Most clients tracked at once; past it, expired entries are dropped and
