@@ -22,8 +22,8 @@ use super::error::{CliError, FILE_FAILED, PROTOCOL};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Size of the generated test file, e.g. 8MiB
-    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = super::serve::parse_size)]
+    /// Size of the generated test file, e.g. 8MiB; 1 byte to 1GiB
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = super::parse::demo_size)]
     size: u64,
 }
 
