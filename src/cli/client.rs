@@ -20,10 +20,7 @@ use sft::proto::timers::Timeouts;
 use sft::proto::{AlertCode, ProtoError};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use super::error::{
-    CliError, CLIENT_REFUSED, CONNECTION, FILE_FAILED, INTERRUPTED, PROTOCOL, SERVER_UNTRUSTED,
-    USAGE,
-};
+use super::error::{CliError, Exit};
 use super::{home, TrustArgs};
 
 /// Default server port.
@@ -81,7 +78,7 @@ impl Target {
     fn parse(s: &str) -> Result<Target, CliError> {
         let bad = || {
             CliError::new(
-                USAGE,
+                Exit::Usage,
                 format!("{s:?} is not HOST, HOST:PORT or [IPv6]:PORT"),
             )
             .hint(
@@ -132,9 +129,14 @@ impl Target {
     fn resolve(&self) -> Result<SocketAddr, CliError> {
         (self.host.as_str(), self.port)
             .to_socket_addrs()
-            .map_err(|e| CliError::new(CONNECTION, format!("cannot resolve {}: {e}", self.host)))?
+            .map_err(|e| {
+                CliError::new(
+                    Exit::Connection,
+                    format!("cannot resolve {}: {e}", self.host),
+                )
+            })?
             .next()
-            .ok_or_else(|| CliError::new(CONNECTION, format!("{} has no address", self.host)))
+            .ok_or_else(|| CliError::new(Exit::Connection, format!("{} has no address", self.host)))
     }
 }
 
@@ -158,11 +160,14 @@ fn connect(server: &str, trust: TrustArgs) -> Result<Connected, CliError> {
         // Only the default identity is created on first use; a path the user
         // names must exist, as with ssh -i.
         Some(path) if !path.exists() => {
-            return Err(
-                CliError::new(USAGE, format!("no identity key at {}", path.display())).hint(
-                    format!("create one with `sft keygen -o {}`", path.display()),
-                ),
+            return Err(CliError::new(
+                Exit::Usage,
+                format!("no identity key at {}", path.display()),
             )
+            .hint(format!(
+                "create one with `sft keygen -o {}`",
+                path.display()
+            )))
         }
         Some(path) => sft::keys::load_identity(path)?,
         None => home::load_or_create_identity(&home::home_file(None, "identity")?, "client")?,
@@ -176,7 +181,7 @@ fn connect(server: &str, trust: TrustArgs) -> Result<Connected, CliError> {
     let (server_trust, pin) = match &trust.server_key {
         Some(text) => {
             let fp = Fingerprint::parse(text).map_err(|_| {
-                CliError::new(USAGE, format!("--server-key {text:?} is not a fingerprint"))
+                CliError::new(Exit::Usage, format!("--server-key {text:?} is not a fingerprint"))
                     .hint("it looks like SHA256:… (43 base64 characters); the server's admin gets it with `sft fingerprint` on the host key")
             })?;
             (ServerTrust::Pinned(fp), Pin::Flag)
@@ -281,7 +286,7 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
     match e {
         ClientError::Proto(ProtoError::ServerKeyMismatch { expected, seen }) => match pin {
             Pin::KnownHosts(file) => CliError::new(
-                SERVER_UNTRUSTED,
+                Exit::ServerUntrusted,
                 format!(
                     "{bar}\n@ WARNING: THE SERVER KEY FOR {name} HAS CHANGED!\n{bar}\n\
                      Someone could be intercepting this connection (man in the middle),\n\
@@ -298,12 +303,12 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
                 file.display()
             )),
             _ => CliError::new(
-                SERVER_UNTRUSTED,
+                Exit::ServerUntrusted,
                 format!("server key mismatch for {name}: --server-key expects {expected}, the server presented {seen}; nothing was sent"),
             ),
         },
         ClientError::Untrusted(fp) => CliError::new(
-            SERVER_UNTRUSTED,
+            Exit::ServerUntrusted,
             format!("unknown server {name}, key {fp}; not trusted, nothing was sent"),
         )
         .hint(format!(
@@ -311,18 +316,18 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
         )),
         ClientError::Proto(ProtoError::UnsupportedVersion { .. } | ProtoError::MalformedRecord(_)) => {
             CliError::new(
-                CONNECTION,
+                Exit::Connection,
                 format!("{name} does not speak sft protocol version 1 (another service on that port, or a newer sft?)"),
             )
             .hint("check the port; sft serve listens on 5555 unless told otherwise")
         }
         ClientError::Proto(ProtoError::PeerAlert(AlertCode::Busy)) => CliError::new(
-            CONNECTION,
+            Exit::Connection,
             format!("the server {name} is busy (at its connection or rate limit); nothing was sent"),
         )
         .hint("try again later"),
         ClientError::Proto(ProtoError::PeerAlert(AlertCode::Unauthorized)) => {
-            CliError::new(CLIENT_REFUSED, format!("the server {name} refused this client's key"))
+            CliError::new(Exit::ClientRefused, format!("the server {name} refused this client's key"))
                 .hint(format!("ask the server's admin to add this line to its authorized_keys:\n{identity_line}"))
         }
         other => session_error(other),
@@ -333,28 +338,28 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
 fn session_error(e: ClientError) -> CliError {
     let code = match &e {
         ClientError::Connect { .. } | ClientError::Socket(_) | ClientError::ServerClosed => {
-            CONNECTION
+            Exit::Connection
         }
         ClientError::Proto(p) => match p {
             ProtoError::HandshakeTimeout
             | ProtoError::IdleTimeout
             | ProtoError::Truncated
-            | ProtoError::PeerAlert(AlertCode::Timeout | AlertCode::Busy) => CONNECTION,
-            ProtoError::PeerAlert(AlertCode::Unauthorized) => CLIENT_REFUSED,
-            ProtoError::ServerKeyMismatch { .. } => SERVER_UNTRUSTED,
-            _ => PROTOCOL,
+            | ProtoError::PeerAlert(AlertCode::Timeout | AlertCode::Busy) => Exit::Connection,
+            ProtoError::PeerAlert(AlertCode::Unauthorized) => Exit::ClientRefused,
+            ProtoError::ServerKeyMismatch { .. } => Exit::ServerUntrusted,
+            _ => Exit::Protocol,
         },
-        ClientError::Untrusted(_) => SERVER_UNTRUSTED,
-        ClientError::Local(_) | ClientError::Read { .. } => FILE_FAILED,
-        ClientError::Interrupted => INTERRUPTED,
-        _ => PROTOCOL,
+        ClientError::Untrusted(_) => Exit::ServerUntrusted,
+        ClientError::Local(_) | ClientError::Read { .. } => Exit::FileFailed,
+        ClientError::Interrupted => Exit::Interrupted,
+        _ => Exit::Protocol,
     };
     let err = CliError::new(code, e.to_string());
     match code {
-        CONNECTION if matches!(e, ClientError::Connect { .. }) => {
+        Exit::Connection if matches!(e, ClientError::Connect { .. }) => {
             err.hint("is `sft serve` running there, and is the port right (default 5555)?")
         }
-        PROTOCOL => err.hint(
+        Exit::Protocol => err.hint(
             "the connection was tampered with or the server is faulty; nothing unverified was kept",
         ),
         _ => err,
@@ -392,7 +397,7 @@ fn finish(failures: usize, total: usize) -> Result<(), CliError> {
         Ok(())
     } else {
         Err(CliError::new(
-            FILE_FAILED,
+            Exit::FileFailed,
             format!("{failures} of {total} file(s) failed"),
         ))
     }
@@ -405,7 +410,7 @@ fn cancel_on_signals(session: &mut Session) -> Arc<AtomicBool> {
     for sig in [SIGINT, SIGTERM] {
         let _ = signal_hook::flag::register_conditional_shutdown(
             sig,
-            i32::from(INTERRUPTED),
+            i32::from(Exit::Interrupted.code()),
             flag.clone(),
         );
         let _ = signal_hook::flag::register(sig, flag.clone());
@@ -462,9 +467,9 @@ fn with_rate_retry(
 /// A session failure in the middle of a multi-file command: name the file
 /// and count what was left undone.
 fn aborted(e: ClientError, name: &str, left: usize) -> CliError {
-    let mut err = session_error(e);
-    err.message = format!("{name}: {}; {left} file(s) not transferred", err.message);
-    err
+    session_error(e)
+        .context(name)
+        .outcome(format!("{left} file(s) not transferred"))
 }
 
 /// Checks a local path for upload: its base name and that it is a regular file.
@@ -554,7 +559,7 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
 pub fn get(args: GetArgs) -> Result<(), CliError> {
     if !args.output.is_dir() {
         return Err(CliError::new(
-            USAGE,
+            Exit::Usage,
             format!("{} is not a directory", args.output.display()),
         )
         .hint("create it first, or choose another -o DIR"));
@@ -642,7 +647,7 @@ pub fn ls(args: LsArgs) -> Result<(), CliError> {
             Ok(())
         }
         Err(o) => Err(CliError::new(
-            FILE_FAILED,
+            Exit::FileFailed,
             format!("listing refused: {}", display_safe(&o.reason)),
         )),
     }

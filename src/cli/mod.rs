@@ -21,7 +21,7 @@ mod serve;
 /// the server proves its identity key, the client proves its own, and
 /// every byte is checked end to end with SHA-256.
 #[derive(Debug, Parser)]
-#[command(name = "sft", version, about, long_about = None, after_help = error::EXIT_CODES_HELP)]
+#[command(name = "sft", version, about, long_about = None, after_help = error::exit_codes_help())]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -16,7 +16,7 @@ use sft::proto::limiter::RateLimit;
 use sft::proto::msgs::SessionParams;
 use sft::proto::timers::Timeouts;
 
-use super::error::{CliError, CONNECTION, USAGE};
+use super::error::{CliError, Exit};
 use super::{home, parse};
 
 #[derive(Debug, Args)]
@@ -69,7 +69,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         );
         if !path.exists() {
             return Err(CliError::new(
-                USAGE,
+                Exit::Usage,
                 format!(
                     "no authorized client keys: {} does not exist",
                     path.display()
@@ -80,15 +80,15 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         let lines = keys::load_authorized_keys(&path)?;
         if lines.is_empty() {
             return Err(CliError::new(
-                USAGE,
+                Exit::Usage,
                 format!("no authorized client keys in {}", path.display()),
             )
             .hint(add_hint));
         }
         ClientPolicy::Authorized(lines.into_iter().map(|l| l.key).collect::<HashSet<_>>())
     };
-    let root =
-        ReceiveRoot::open_or_create(&args.root).map_err(|e| CliError::new(USAGE, e.to_string()))?;
+    let root = ReceiveRoot::open_or_create(&args.root)
+        .map_err(|e| CliError::new(Exit::Usage, e.to_string()))?;
     let stale = root.remove_stale_parts()?;
     if stale > 0 {
         info!(
@@ -121,18 +121,23 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         max_connections: args.max_connections as usize,
         allow_overwrite: args.allow_overwrite,
     })
-    .map_err(|e| CliError::new(USAGE, format!("cannot listen on {}: {e}", args.listen)))?;
+    .map_err(|e| {
+        CliError::new(
+            Exit::Usage,
+            format!("cannot listen on {}: {e}", args.listen),
+        )
+    })?;
     server
         .stop_on_signals()
-        .map_err(|e| CliError::new(USAGE, format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| CliError::new(Exit::Usage, format!("cannot install signal handlers: {e}")))?;
     let addr = server
         .local_addr()
-        .map_err(|e| CliError::new(CONNECTION, e.to_string()))?;
+        .map_err(|e| CliError::new(Exit::Connection, e.to_string()))?;
     info!(
         "listening on {addr}, root {}, host key {fingerprint}, {policy}",
         args.root.display()
     );
     server
         .run()
-        .map_err(|e| CliError::new(CONNECTION, format!("server stopped: {e}")))
+        .map_err(|e| CliError::new(Exit::Connection, format!("server stopped: {e}")))
 }
