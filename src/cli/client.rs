@@ -18,10 +18,7 @@ use sft::proto::name::{self, display_safe};
 use sft::proto::{AlertCode, ProtoError, PROTOCOL_VERSION};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use super::error::{
-    CliError, CLIENT_REFUSED, CONNECTION, FILE_FAILED, INTERRUPTED, PROTOCOL, SERVER_UNTRUSTED,
-    USAGE,
-};
+use super::error::{CliError, Exit};
 use super::{home, TrustArgs};
 
 /// Default server port.
@@ -57,7 +54,7 @@ pub struct GetArgs {
     #[arg(short = 'o', long = "output", value_name = "DIR", default_value = ".")]
     output: PathBuf,
     /// Refuse files larger than this, e.g. 10GiB [default: no limit but the free space in DIR]
-    #[arg(long, value_name = "SIZE", value_parser = super::serve::parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = super::parse::max_file_size)]
     max_file_size: Option<u64>,
     #[command(flatten)]
     trust: TrustArgs,
@@ -82,7 +79,7 @@ impl Target {
     fn parse(s: &str) -> Result<Target, CliError> {
         let bad = || {
             CliError::new(
-                USAGE,
+                Exit::Usage,
                 format!("{s:?} is not HOST, HOST:PORT or [IPv6]:PORT"),
             )
             .hint(
@@ -133,9 +130,14 @@ impl Target {
     fn resolve(&self) -> Result<SocketAddr, CliError> {
         (self.host.as_str(), self.port)
             .to_socket_addrs()
-            .map_err(|e| CliError::new(CONNECTION, format!("cannot resolve {}: {e}", self.host)))?
+            .map_err(|e| {
+                CliError::new(
+                    Exit::Connection,
+                    format!("cannot resolve {}: {e}", self.host),
+                )
+            })?
             .next()
-            .ok_or_else(|| CliError::new(CONNECTION, format!("{} has no address", self.host)))
+            .ok_or_else(|| CliError::new(Exit::Connection, format!("{} has no address", self.host)))
     }
 }
 
@@ -161,11 +163,14 @@ fn connect(server: &str, trust: TrustArgs, max_download: u64) -> Result<Connecte
         // Only the default identity is created on first use; a path the user
         // names must exist, as with ssh -i.
         Some(path) if !path.exists() => {
-            return Err(
-                CliError::new(USAGE, format!("no identity key at {}", path.display())).hint(
-                    format!("create one with `sft keygen -o {}`", path.display()),
-                ),
+            return Err(CliError::new(
+                Exit::Usage,
+                format!("no identity key at {}", path.display()),
             )
+            .hint(format!(
+                "create one with `sft keygen -o {}`",
+                path.display()
+            )))
         }
         Some(path) => sft::keys::load_identity(path)?,
         None => home::load_or_create_identity(&home::home_file(None, "identity")?, "client")?,
@@ -179,7 +184,7 @@ fn connect(server: &str, trust: TrustArgs, max_download: u64) -> Result<Connecte
     let (server_trust, pin) = match &trust.server_key {
         Some(text) => {
             let fp = Fingerprint::parse(text).map_err(|_| {
-                CliError::new(USAGE, format!("--server-key {text:?} is not a fingerprint"))
+                CliError::new(Exit::Usage, format!("--server-key {text:?} is not a fingerprint"))
                     .hint("it looks like SHA256:… (43 base64 characters); the server's admin gets it with `sft fingerprint` on the host key")
             })?;
             (ServerTrust::Pinned(fp), Pin::Flag)
@@ -275,7 +280,7 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
     match e {
         ClientError::Proto(ProtoError::ServerKeyMismatch { expected, seen }) => match pin {
             Pin::KnownHosts(file) => CliError::new(
-                SERVER_UNTRUSTED,
+                Exit::ServerUntrusted,
                 format!(
                     "{bar}\n@ WARNING: THE SERVER KEY FOR {name} HAS CHANGED!\n{bar}\n\
                      Someone could be intercepting this connection (man in the middle),\n\
@@ -292,12 +297,12 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
                 file.display()
             )),
             _ => CliError::new(
-                SERVER_UNTRUSTED,
+                Exit::ServerUntrusted,
                 format!("server key mismatch for {name}: --server-key expects {expected}, the server presented {seen}; nothing was sent"),
             ),
         },
         ClientError::Untrusted(fp) => CliError::new(
-            SERVER_UNTRUSTED,
+            Exit::ServerUntrusted,
             format!("unknown server {name}, key {fp}; not trusted, nothing was sent"),
         )
         .hint(format!(
@@ -308,18 +313,18 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
             | ProtoError::PeerAlert(AlertCode::UnsupportedVersion),
         ) => {
             CliError::new(
-                CONNECTION,
+                Exit::Connection,
                 format!("{name} does not speak sft protocol version {PROTOCOL_VERSION} (another service on that port, or an older or newer sft?)"),
             )
             .hint("check the port; sft serve listens on 5555 unless told otherwise")
         }
         ClientError::Proto(ProtoError::PeerAlert(AlertCode::Busy)) => CliError::new(
-            CONNECTION,
+            Exit::Connection,
             format!("the server {name} is busy (at its connection or rate limit); nothing was sent"),
         )
         .hint("try again later"),
         ClientError::Proto(ProtoError::PeerAlert(AlertCode::Unauthorized)) => {
-            CliError::new(CLIENT_REFUSED, format!("the server {name} refused this client's key"))
+            CliError::new(Exit::ClientRefused, format!("the server {name} refused this client's key"))
                 .hint(format!("ask the server's admin to add this line to its authorized_keys:\n{identity_line}"))
         }
         other => session_error(other),
@@ -328,17 +333,17 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
 
 /// The exit code of a protocol failure. Exhaustive: a new error or alert
 /// is a compile error here until someone decides what scripts see.
-fn proto_exit(p: &ProtoError) -> u8 {
+fn proto_exit(p: &ProtoError) -> Exit {
     match p {
         ProtoError::PeerAlert(code) => match code {
-            AlertCode::Unauthorized => CLIENT_REFUSED,
+            AlertCode::Unauthorized => Exit::ClientRefused,
             AlertCode::Timeout
             | AlertCode::Busy
             | AlertCode::ShuttingDown
             | AlertCode::Internal
-            | AlertCode::UnsupportedVersion => CONNECTION,
+            | AlertCode::UnsupportedVersion => Exit::Connection,
             AlertCode::BadRecord | AlertCode::ProtocolError | AlertCode::HandshakeFailed => {
-                PROTOCOL
+                Exit::Protocol
             }
         },
         ProtoError::HandshakeTimeout
@@ -346,9 +351,9 @@ fn proto_exit(p: &ProtoError) -> u8 {
         | ProtoError::Truncated
         | ProtoError::Closed
         | ProtoError::ShuttingDown
-        | ProtoError::UnsupportedVersion { .. } => CONNECTION,
-        ProtoError::ServerKeyMismatch { .. } => SERVER_UNTRUSTED,
-        ProtoError::ClientNotAuthorized(_) => CLIENT_REFUSED,
+        | ProtoError::UnsupportedVersion { .. } => Exit::Connection,
+        ProtoError::ServerKeyMismatch { .. } => Exit::ServerUntrusted,
+        ProtoError::ClientNotAuthorized(_) => Exit::ClientRefused,
         ProtoError::MalformedRecord(_)
         | ProtoError::RecordTooLarge { .. }
         | ProtoError::OutOfSequence { .. }
@@ -362,7 +367,7 @@ fn proto_exit(p: &ProtoError) -> u8 {
         | ProtoError::Transfer(_)
         | ProtoError::Name(_)
         | ProtoError::InvalidCall(_)
-        | ProtoError::Crypto(_) => PROTOCOL,
+        | ProtoError::Crypto(_) => Exit::Protocol,
     }
 }
 
@@ -370,12 +375,12 @@ fn proto_exit(p: &ProtoError) -> u8 {
 fn session_error(e: ClientError) -> CliError {
     let code = match &e {
         ClientError::Connect { .. } | ClientError::Socket(_) | ClientError::ServerClosed => {
-            CONNECTION
+            Exit::Connection
         }
         ClientError::Proto(p) => proto_exit(p),
-        ClientError::Untrusted(_) => SERVER_UNTRUSTED,
-        ClientError::Local(_) | ClientError::Read { .. } => FILE_FAILED,
-        ClientError::Interrupted => INTERRUPTED,
+        ClientError::Untrusted(_) => Exit::ServerUntrusted,
+        ClientError::Local(_) | ClientError::Read { .. } => Exit::FileFailed,
+        ClientError::Interrupted => Exit::Interrupted,
     };
     let err = CliError::new(code, e.to_string());
     match (&e, code) {
@@ -386,7 +391,7 @@ fn session_error(e: ClientError) -> CliError {
             ClientError::Proto(ProtoError::PeerAlert(AlertCode::Busy | AlertCode::ShuttingDown)),
             _,
         ) => err.hint("try again later"),
-        (_, PROTOCOL) => err.hint(
+        (_, Exit::Protocol) => err.hint(
             "the connection was tampered with or the server is faulty; nothing unverified was kept",
         ),
         _ => err,
@@ -448,14 +453,14 @@ impl Tally {
         let Tally { failed, corrupt } = self;
         if corrupt > 0 {
             return Err(CliError::new(
-                PROTOCOL,
+                Exit::Protocol,
                 format!("{corrupt} of {total} file(s) failed the end-to-end SHA-256 check; {failed} failed in all"),
             )
             .hint("the data was altered between the two files (or a peer is faulty); nothing unverified was kept"));
         }
         if failed > 0 {
             return Err(CliError::new(
-                FILE_FAILED,
+                Exit::FileFailed,
                 format!("{failed} of {total} file(s) failed"),
             ));
         }
@@ -480,7 +485,7 @@ fn cancel_on_signals(session: &mut Session) -> Arc<AtomicBool> {
     for sig in [SIGINT, SIGTERM] {
         let _ = signal_hook::flag::register_conditional_shutdown(
             sig,
-            i32::from(INTERRUPTED),
+            i32::from(Exit::Interrupted.code()),
             flag.clone(),
         );
         let _ = signal_hook::flag::register(sig, flag.clone());
@@ -534,9 +539,9 @@ fn with_rate_retry(
 /// A session failure in the middle of a multi-file command: name the file
 /// and count what was left undone.
 fn aborted(e: ClientError, name: &str, left: usize) -> CliError {
-    let mut err = session_error(e);
-    err.message = format!("{name}: {}; {left} file(s) not transferred", err.message);
-    err
+    session_error(e)
+        .context(name)
+        .outcome(format!("{left} file(s) not transferred"))
 }
 
 /// Checks a local path for upload: its base name and that it is a regular file.
@@ -611,7 +616,7 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
 pub fn get(args: GetArgs) -> Result<(), CliError> {
     if !args.output.is_dir() {
         return Err(CliError::new(
-            USAGE,
+            Exit::Usage,
             format!("{} is not a directory", args.output.display()),
         )
         .hint("create it first, or choose another -o DIR"));
@@ -688,7 +693,7 @@ pub fn ls(args: LsArgs) -> Result<(), CliError> {
             Ok(())
         }
         Err(o) => Err(CliError::new(
-            FILE_FAILED,
+            Exit::FileFailed,
             format!("listing refused: {}", display_safe(&o.reason)),
         )),
     }

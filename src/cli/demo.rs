@@ -17,17 +17,17 @@ use sft::proto::limiter::RateLimit;
 use sft::proto::msgs::{ResultCode, SessionParams};
 use sft::proto::timers::Timeouts;
 
-use super::error::{CliError, FILE_FAILED, PROTOCOL};
+use super::error::{CliError, Exit};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Size of the generated test file, e.g. 8MiB
-    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = super::serve::parse_size)]
+    /// Size of the generated test file, e.g. 8MiB; 1 byte to 1GiB
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = super::parse::demo_size)]
     size: u64,
 }
 
 fn internal(e: impl std::fmt::Display) -> CliError {
-    CliError::new(PROTOCOL, format!("demo failed: {e}"))
+    CliError::new(Exit::Protocol, format!("demo failed: {e}"))
 }
 
 fn rate(r: &Report) -> String {
@@ -103,7 +103,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
             .map_err(internal)?;
         if up.outcome.code != ResultCode::Ok {
             return Err(CliError::new(
-                FILE_FAILED,
+                Exit::FileFailed,
                 format!("upload refused: {}", up.outcome.reason),
             ));
         }
@@ -117,7 +117,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
             .map_err(internal)?;
         if down.outcome.code != ResultCode::Ok {
             return Err(CliError::new(
-                FILE_FAILED,
+                Exit::FileFailed,
                 format!("download failed: {}", down.outcome.reason),
             ));
         }
@@ -137,7 +137,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     let (same, digest) = compare_and_hash(&original, &back).map_err(internal)?;
     if !same {
         return Err(CliError::new(
-            FILE_FAILED,
+            Exit::FileFailed,
             "the downloaded file differs from the original",
         ));
     }

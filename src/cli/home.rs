@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use sft::crypto::ed25519::SigningKey;
 use sft::keys::{self, PublicKeyLine};
 
-use super::error::{CliError, USAGE};
+use super::error::{CliError, Exit};
 
 /// `$SFT_HOME`, or `~/.config/sft`.
 pub fn sft_home() -> Result<PathBuf, CliError> {
@@ -14,8 +14,10 @@ pub fn sft_home() -> Result<PathBuf, CliError> {
     }
     match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
         Some(home) => Ok(PathBuf::from(home).join(".config").join("sft")),
-        None => Err(CliError::new(USAGE, "neither SFT_HOME nor HOME is set")
-            .hint("set SFT_HOME to a directory for sft's keys")),
+        None => Err(
+            CliError::new(Exit::Usage, "neither SFT_HOME nor HOME is set")
+                .hint("set SFT_HOME to a directory for sft's keys"),
+        ),
     }
 }
 
@@ -44,7 +46,7 @@ pub fn create_identity(path: &Path) -> Result<SigningKey, CliError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         keys::create_private_dir(dir)?;
     }
-    let key = SigningKey::generate().map_err(|e| CliError::new(USAGE, e.to_string()))?;
+    let key = SigningKey::generate().map_err(|e| CliError::new(Exit::Usage, e.to_string()))?;
     keys::write_identity(path, &key, &key_comment())?;
     Ok(key)
 }

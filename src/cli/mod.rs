@@ -11,6 +11,7 @@ mod demo;
 mod error;
 mod home;
 mod keycmd;
+mod parse;
 mod selftest;
 mod serve;
 
@@ -20,7 +21,7 @@ mod serve;
 /// the server proves its identity key, the client proves its own, and
 /// every byte is checked end to end with SHA-256.
 #[derive(Debug, Parser)]
-#[command(name = "sft", version, about, long_about = None, after_help = error::EXIT_CODES_HELP)]
+#[command(name = "sft", version, about, long_about = None, after_help = error::exit_codes_help())]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -63,8 +64,8 @@ pub struct TrustArgs {
     /// known_hosts file [default: $SFT_HOME/known_hosts]
     #[arg(long, value_name = "FILE")]
     known_hosts: Option<PathBuf>,
-    /// Handshake timeout, e.g. 10s
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = serve::parse_duration)]
+    /// Handshake timeout, e.g. 10s; 1s to 1h
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse::handshake_timeout)]
     handshake_timeout: std::time::Duration,
 }
 
@@ -91,6 +92,77 @@ impl Cli {
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => e.report(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("sft").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_are_within_their_bounds() {
+        for args in [
+            &["serve"][..],
+            &["demo"],
+            &["put", "host", "file"],
+            &["get", "host", "name"],
+            &["ls", "host"],
+        ] {
+            assert!(parse(args).is_ok(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn each_bounded_flag_takes_its_limit_and_refuses_just_past_it_with_exit_2() {
+        // (command line before the value, the limit, just past it, the
+        // range the error must name)
+        let cases: &[(&[&str], &str, &str, &str)] = &[
+            (&["serve", "--idle-timeout"], "24h", "24h 1ns", "1s to 24h"),
+            (
+                &["serve", "--handshake-timeout"],
+                "1h",
+                "1h 1ns",
+                "1s to 1h",
+            ),
+            (
+                &["ls", "host", "--handshake-timeout"],
+                "1h",
+                "1h 1ns",
+                "1s to 1h",
+            ),
+            (
+                &["serve", "--rate-limit"],
+                "10000/24h",
+                "10001/24h",
+                "1 to 10000",
+            ),
+            (
+                &["serve", "--rate-limit"],
+                "1/24h",
+                "1/24h 1ns",
+                "1s to 24h",
+            ),
+            (&["serve", "--max-connections"], "4096", "4097", "1 to 4096"),
+            (
+                &["serve", "--max-file-size"],
+                "1PiB",
+                "1125899906842625",
+                "1 PiB",
+            ),
+            (&["demo", "--size"], "1GiB", "1073741825", "1 GiB"),
+        ];
+        for &(before, limit, past, range) in cases {
+            let line = |v: &'static str| [before, &[v]].concat();
+            assert!(parse(&line(limit)).is_ok(), "{before:?} {limit}");
+            let err = parse(&line(past)).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.to_string().contains(range), "{before:?} {past}: {err}");
         }
     }
 }

@@ -16,8 +16,8 @@ use sft::proto::limiter::RateLimit;
 use sft::proto::msgs::SessionParams;
 use sft::proto::timers::Timeouts;
 
-use super::error::{CliError, CONNECTION, USAGE};
-use super::home;
+use super::error::{CliError, Exit};
+use super::{home, parse};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -39,56 +39,21 @@ pub struct ServeArgs {
     /// Let clients replace existing files when they ask with --overwrite
     #[arg(long)]
     allow_overwrite: bool,
-    /// Most connections open at once; more are closed at accept
-    #[arg(long, value_name = "N", default_value = "50", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Most connections open at once, 1 to 4096; more are closed at accept
+    #[arg(long, value_name = "N", default_value = "50", value_parser = parse::max_connections)]
     max_connections: u32,
-    /// Connections and requests allowed per client IP (IPv6: per /64) per window
-    #[arg(long, value_name = "N/DURATION", default_value = "100/60s", value_parser = parse_rate)]
+    /// Connections and requests allowed per client IP (IPv6: per /64) per window; N from 1 to 10000, the window from 1s to 24h
+    #[arg(long, value_name = "N/DURATION", default_value = "100/60s", value_parser = parse::rate_limit)]
     rate_limit: RateLimit,
-    /// Close connections with no traffic for this long
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    /// Close connections with no traffic for this long, 1s to 24h
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse::idle_timeout)]
     idle_timeout: Duration,
-    /// Close connections that have not completed the handshake by then
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    /// Close connections that have not completed the handshake by then, 1s to 1h
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse::handshake_timeout)]
     handshake_timeout: Duration,
-    /// Largest file accepted, e.g. 10GiB, 500MB, 1048576
-    #[arg(long, value_name = "SIZE", default_value = "10GiB", value_parser = parse_size)]
+    /// Largest file accepted, 1 byte to 1PiB, e.g. 10GiB, 500MB, 1048576
+    #[arg(long, value_name = "SIZE", default_value = "10GiB", value_parser = parse::max_file_size)]
     max_file_size: u64,
-}
-
-/// Parses a duration such as `60s`, `1m 30s`, `500ms`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 60s, 1m, 500ms)"))?;
-    if d.is_zero() {
-        return Err("must be more than zero".into());
-    }
-    Ok(d)
-}
-
-/// Parses `N/DURATION`, e.g. `100/60s`.
-pub fn parse_rate(s: &str) -> Result<RateLimit, String> {
-    let (n, window) = s
-        .split_once('/')
-        .ok_or("expected N/DURATION, e.g. 100/60s")?;
-    let max: u32 = n
-        .trim()
-        .parse()
-        .map_err(|_| format!("{n:?} is not a whole number"))?;
-    if max == 0 {
-        return Err("the count must be at least 1".into());
-    }
-    Ok(RateLimit {
-        max,
-        window: parse_duration(window.trim())?,
-    })
-}
-
-/// Parses a size such as `10GiB`, `500MB` or a plain byte count.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    s.trim()
-        .parse::<bytesize::ByteSize>()
-        .map(|b| b.as_u64())
-        .map_err(|_| format!("{s:?} is not a size (examples: 10GiB, 500MB, 1048576)"))
 }
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -104,7 +69,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         );
         if !path.exists() {
             return Err(CliError::new(
-                USAGE,
+                Exit::Usage,
                 format!(
                     "no authorized client keys: {} does not exist",
                     path.display()
@@ -115,15 +80,15 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         let lines = keys::load_authorized_keys(&path)?;
         if lines.is_empty() {
             return Err(CliError::new(
-                USAGE,
+                Exit::Usage,
                 format!("no authorized client keys in {}", path.display()),
             )
             .hint(add_hint));
         }
         ClientPolicy::Authorized(lines.into_iter().map(|l| l.key).collect::<HashSet<_>>())
     };
-    let root =
-        ReceiveRoot::open_or_create(&args.root).map_err(|e| CliError::new(USAGE, e.to_string()))?;
+    let root = ReceiveRoot::open_or_create(&args.root)
+        .map_err(|e| CliError::new(Exit::Usage, e.to_string()))?;
     let stale = root.remove_stale_parts()?;
     if stale > 0 {
         info!(
@@ -156,18 +121,23 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         max_connections: args.max_connections as usize,
         allow_overwrite: args.allow_overwrite,
     })
-    .map_err(|e| CliError::new(USAGE, format!("cannot listen on {}: {e}", args.listen)))?;
+    .map_err(|e| {
+        CliError::new(
+            Exit::Usage,
+            format!("cannot listen on {}: {e}", args.listen),
+        )
+    })?;
     server
         .stop_on_signals()
-        .map_err(|e| CliError::new(USAGE, format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| CliError::new(Exit::Usage, format!("cannot install signal handlers: {e}")))?;
     let addr = server
         .local_addr()
-        .map_err(|e| CliError::new(CONNECTION, e.to_string()))?;
+        .map_err(|e| CliError::new(Exit::Connection, e.to_string()))?;
     info!(
         "listening on {addr}, root {}, host key {fingerprint}, {policy}",
         args.root.display()
     );
     server
         .run()
-        .map_err(|e| CliError::new(CONNECTION, format!("server stopped: {e}")))
+        .map_err(|e| CliError::new(Exit::Connection, format!("server stopped: {e}")))
 }

@@ -4,18 +4,23 @@
 
 use core::net::IpAddr;
 use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 /// Default requests allowed per client per window (100).
-pub const DEFAULT_RATE_MAX: u32 = 100;
+pub const DEFAULT_RATE_MAX: NonZeroU32 = match NonZeroU32::new(100) {
+    Some(n) => n,
+    None => panic!("100 is not zero"),
+};
 /// Default window (60 s).
 pub const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(60);
 /// Default cap on concurrent connections (50).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 50;
 /// Most connections one client (IPv4 address or IPv6 /64) may hold open
 /// before authenticating; more are refused at accept. Together with
-/// evicting the oldest unauthenticated connection when the server is full,
-/// this keeps idle sockets from locking honest clients out.
+/// eviction when the server is full (it closes an unauthenticated
+/// connection of the client holding the most of them, the oldest of
+/// those), this keeps idle sockets from locking honest clients out.
 pub const MAX_UNAUTHENTICATED_PER_CLIENT: usize = 8;
 
 /// Most clients tracked at once; past it, expired entries are dropped and
@@ -26,8 +31,9 @@ pub const MAX_TRACKED_CLIENTS: usize = 100_000;
 /// At most `max` requests per `window` per client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
-    /// Requests allowed in one window.
-    pub max: u32,
+    /// Requests allowed in one window (never zero: a limiter that admits
+    /// nothing would have no oldest request to time a retry from).
+    pub max: NonZeroU32,
     /// Window length.
     pub window: Duration,
 }
@@ -110,11 +116,14 @@ impl Limiter {
         {
             log.pop_front();
         }
-        if log.len() >= self.limit.max as usize {
-            let oldest = *log.front().expect("non-empty at the limit");
-            return Decision::RateLimited {
-                retry_after: window.saturating_sub(now.saturating_duration_since(oldest)),
-            };
+        // `max` is at least 1, so a full log has an oldest entry.
+        match log.front() {
+            Some(&oldest) if log.len() >= self.limit.max.get() as usize => {
+                return Decision::RateLimited {
+                    retry_after: window.saturating_sub(now.saturating_duration_since(oldest)),
+                };
+            }
+            _ => {}
         }
         log.push_back(now);
         Decision::Admit
@@ -164,7 +173,7 @@ mod tests {
 
     fn limiter(max: u32, secs: u64) -> Limiter {
         Limiter::new(RateLimit {
-            max,
+            max: NonZeroU32::new(max).unwrap(),
             window: Duration::from_secs(secs),
         })
     }
@@ -195,6 +204,70 @@ mod tests {
         ));
         // Refusals are not counted: once the window has moved on, requests fit again.
         assert_eq!(l.check(A, t0 + Duration::from_secs(200)), Decision::Admit);
+    }
+
+    #[test]
+    fn a_count_of_max_is_admitted_and_max_plus_one_refused() {
+        let t0 = Instant::now();
+        for max in [1, 2, DEFAULT_RATE_MAX.get()] {
+            let mut l = limiter(max, 60);
+            for _ in 0..max {
+                assert_eq!(l.check(A, t0), Decision::Admit, "max {max}");
+            }
+            assert_eq!(
+                l.check(A, t0),
+                Decision::RateLimited {
+                    retry_after: Duration::from_secs(60)
+                },
+                "max {max}"
+            );
+        }
+    }
+
+    /// The `i`th of many distinct IPv4 clients.
+    fn client(i: u32) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(i))
+    }
+
+    /// A limiter tracking exactly `MAX_TRACKED_CLIENTS` clients, all seen
+    /// at `t0` (window 60 s); the last one was admitted at the limit.
+    fn full_limiter(t0: Instant) -> Limiter {
+        let mut l = limiter(5, 60);
+        let n = MAX_TRACKED_CLIENTS as u32;
+        for i in 0..n - 1 {
+            l.check(client(i), t0);
+        }
+        assert_eq!(l.tracked(), MAX_TRACKED_CLIENTS - 1);
+        assert_eq!(l.check(client(n - 1), t0), Decision::Admit);
+        assert_eq!(l.tracked(), MAX_TRACKED_CLIENTS);
+        l
+    }
+
+    #[test]
+    fn past_max_tracked_clients_a_new_client_is_refused_when_prune_frees_nothing() {
+        let t0 = Instant::now();
+        let mut l = full_limiter(t0);
+        let t1 = t0 + Duration::from_secs(59);
+        assert_eq!(l.check(A, t1), Decision::TooManyClients);
+        assert_eq!(
+            l.tracked(),
+            MAX_TRACKED_CLIENTS,
+            "a refused client is not tracked"
+        );
+        // Clients already tracked are still served.
+        assert_eq!(l.check(client(0), t1), Decision::Admit);
+    }
+
+    #[test]
+    fn past_max_tracked_clients_prune_makes_room_for_a_new_client() {
+        let t0 = Instant::now();
+        let mut l = full_limiter(t0);
+        // Client 0 stays active; every other client's last request is a
+        // whole window old by t1 and is dropped to make room.
+        l.check(client(0), t0 + Duration::from_secs(30));
+        let t1 = t0 + Duration::from_secs(60);
+        assert_eq!(l.check(A, t1), Decision::Admit);
+        assert_eq!(l.tracked(), 2);
     }
 
     #[test]

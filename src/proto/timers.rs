@@ -28,8 +28,9 @@ impl Default for Timeouts {
     }
 }
 
-/// The deadlines of one connection. A deadline too far away to be an
-/// `Instant` is no deadline at all (checked arithmetic, never a panic).
+/// The deadlines of one connection. A deadline too far out for an
+/// `Instant` to hold is no deadline at all, so no `Timeouts` value can
+/// make these methods panic.
 pub struct Timers {
     handshake_deadline: Option<Instant>,
     idle: Duration,
@@ -73,7 +74,7 @@ impl Timers {
         }
     }
 
-    /// Checks the deadlines against `now`.
+    /// Checks the deadlines against `now`; a deadline fires at its instant.
     ///
     /// # Errors
     /// `HandshakeTimeout` or `IdleTimeout` once passed.
@@ -85,5 +86,83 @@ impl Timers {
             return Err(ProtoError::IdleTimeout);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NS: Duration = Duration::from_nanos(1);
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn each_deadline_fires_at_its_instant_and_not_a_nanosecond_before() {
+        let t0 = Instant::now();
+        let mut t = Timers::new(Timeouts::default(), t0);
+        assert_eq!(t.next_deadline(), Some(t0 + secs(10)));
+        assert!(t.check(t0 + secs(10) - NS).is_ok());
+        assert!(matches!(
+            t.check(t0 + secs(10)),
+            Err(ProtoError::HandshakeTimeout)
+        ));
+        t.established();
+        assert_eq!(t.next_deadline(), Some(t0 + secs(60)));
+        t.activity(t0 + secs(30));
+        assert_eq!(t.next_deadline(), Some(t0 + secs(90)));
+        assert!(t.check(t0 + secs(90) - NS).is_ok());
+        assert!(matches!(
+            t.check(t0 + secs(90)),
+            Err(ProtoError::IdleTimeout)
+        ));
+    }
+
+    #[test]
+    fn duration_max_timeouts_do_not_panic_and_never_fire() {
+        let t0 = Instant::now();
+        let forever = Timeouts {
+            handshake: Duration::MAX,
+            idle: Duration::MAX,
+        };
+        let mut t = Timers::new(forever, t0);
+        assert_eq!(t.next_deadline(), None);
+        let much_later = t0 + secs(1 << 40);
+        t.activity(much_later);
+        assert_eq!(t.next_deadline(), None);
+        assert!(t.check(much_later).is_ok());
+        t.established();
+        assert!(t.check(much_later).is_ok());
+    }
+
+    #[test]
+    fn one_unrepresentable_deadline_leaves_the_other_in_force() {
+        let t0 = Instant::now();
+        let t = Timers::new(
+            Timeouts {
+                handshake: Duration::MAX,
+                idle: secs(60),
+            },
+            t0,
+        );
+        assert_eq!(t.next_deadline(), Some(t0 + secs(60)));
+        assert!(matches!(
+            t.check(t0 + secs(60)),
+            Err(ProtoError::IdleTimeout)
+        ));
+        let t = Timers::new(
+            Timeouts {
+                handshake: secs(10),
+                idle: Duration::MAX,
+            },
+            t0,
+        );
+        assert_eq!(t.next_deadline(), Some(t0 + secs(10)));
+        assert!(matches!(
+            t.check(t0 + secs(10)),
+            Err(ProtoError::HandshakeTimeout)
+        ));
     }
 }

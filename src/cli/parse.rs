@@ -1,0 +1,266 @@
+//! Flag values: durations, counts, sizes and rates, each held to a
+//! documented range.
+//!
+//! The bounds keep every value far from where the server's arithmetic
+//! could overflow (an `Instant` plus a timeout, byte counts), and a value
+//! out of range is a usage error (exit 2) that names the range.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use bytesize::ByteSize;
+use sft::proto::limiter::RateLimit;
+
+/// Shortest timeout or rate window any flag takes (1 s): the server tells
+/// clients its idle timeout in whole seconds, and a shorter timeout would
+/// cut honest connections on any network hiccup.
+pub const MIN_DURATION: Duration = Duration::from_secs(1);
+
+/// Longest `--idle-timeout` (24 h): a connection with no byte moving for a
+/// day is dead, not slow.
+pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Longest `--handshake-timeout`, server and client (1 h): a handshake is a
+/// few round trips; an hour covers any network that works at all.
+pub const MAX_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+/// Longest `--rate-limit` window (24 h): the limiter keeps each admitted
+/// request for one window; a day's history covers any daily quota.
+pub const MAX_RATE_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Largest `--rate-limit` count (10,000): the limiter remembers up to this
+/// many request times per client (16 bytes each, so 160 KiB per client).
+pub const MAX_RATE_COUNT: u32 = 10_000;
+
+/// Largest `--max-connections` (4,096): each open connection holds a
+/// receive buffer of about 512 KiB, so the cap bounds those near 2 GiB.
+pub const MAX_CONNECTIONS: u32 = 4096;
+
+/// Largest `--max-file-size` (1 PiB, 2^50 bytes): more than one file on
+/// any storage sft is likely to serve from, and 2^14 times below where a
+/// u64 byte count overflows.
+pub const MAX_FILE_SIZE: u64 = 1 << 50;
+
+/// Largest `sft demo --size` (1 GiB): the demo writes the file three times
+/// (original, server copy, download) in a temporary directory.
+pub const MAX_DEMO_SIZE: u64 = 1 << 30;
+
+/// `--idle-timeout`: a duration such as `60s`, `1m 30s` or `2h`, from
+/// [`MIN_DURATION`] to [`MAX_IDLE_TIMEOUT`].
+///
+/// # Errors
+/// A message for clap when `s` is not a duration or is out of range.
+pub fn idle_timeout(s: &str) -> Result<Duration, String> {
+    duration(s, MAX_IDLE_TIMEOUT)
+}
+
+/// `--handshake-timeout`: a duration from [`MIN_DURATION`] to
+/// [`MAX_HANDSHAKE_TIMEOUT`].
+///
+/// # Errors
+/// A message for clap when `s` is not a duration or is out of range.
+pub fn handshake_timeout(s: &str) -> Result<Duration, String> {
+    duration(s, MAX_HANDSHAKE_TIMEOUT)
+}
+
+/// `--rate-limit`: `N/DURATION`, e.g. `100/60s`; N from 1 to
+/// [`MAX_RATE_COUNT`], the window from [`MIN_DURATION`] to
+/// [`MAX_RATE_WINDOW`].
+///
+/// # Errors
+/// A message for clap naming the part that is malformed or out of range.
+pub fn rate_limit(s: &str) -> Result<RateLimit, String> {
+    let (n, window) = s
+        .split_once('/')
+        .ok_or("expected N/DURATION, e.g. 100/60s")?;
+    Ok(RateLimit {
+        max: count(n, MAX_RATE_COUNT).map_err(|e| format!("count: {e}"))?,
+        window: duration(window.trim(), MAX_RATE_WINDOW).map_err(|e| format!("window: {e}"))?,
+    })
+}
+
+/// `--max-connections`: a whole number from 1 to [`MAX_CONNECTIONS`].
+///
+/// # Errors
+/// A message for clap when `s` is not such a number.
+pub fn max_connections(s: &str) -> Result<u32, String> {
+    count(s, MAX_CONNECTIONS).map(NonZeroU32::get)
+}
+
+/// `--max-file-size`: bytes, as `10GiB`, `500MB` or `1048576`, from 1 to
+/// [`MAX_FILE_SIZE`].
+///
+/// # Errors
+/// A message for clap when `s` is not a size or is out of range.
+pub fn max_file_size(s: &str) -> Result<u64, String> {
+    size(s, MAX_FILE_SIZE)
+}
+
+/// `sft demo --size`: bytes, from 1 to [`MAX_DEMO_SIZE`].
+///
+/// # Errors
+/// A message for clap when `s` is not a size or is out of range.
+pub fn demo_size(s: &str) -> Result<u64, String> {
+    size(s, MAX_DEMO_SIZE)
+}
+
+/// A duration from [`MIN_DURATION`] to `max`.
+fn duration(s: &str, max: Duration) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 60s, 1m 30s, 2h)"))?;
+    if d < MIN_DURATION || d > max {
+        return Err(format!(
+            "must be from {} to {}",
+            show(MIN_DURATION),
+            show(max)
+        ));
+    }
+    Ok(d)
+}
+
+/// A duration bound as people write it: whole hours as `24h`, else as
+/// humantime prints it (`1s`).
+fn show(d: Duration) -> String {
+    match d.as_secs() {
+        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        _ => humantime::format_duration(d).to_string(),
+    }
+}
+
+/// A whole number from 1 to `max`.
+fn count(s: &str, max: u32) -> Result<NonZeroU32, String> {
+    s.trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(NonZeroU32::new)
+        .filter(|n| n.get() <= max)
+        .ok_or_else(|| format!("must be a whole number from 1 to {max}"))
+}
+
+/// A byte count from 1 to `max`.
+fn size(s: &str, max: u64) -> Result<u64, String> {
+    let n = s
+        .trim()
+        .parse::<ByteSize>()
+        .map_err(|_| format!("{s:?} is not a size (examples: 10GiB, 500MB, 1048576)"))?
+        .as_u64();
+    if n == 0 || n > max {
+        return Err(format!(
+            "must be from 1 byte to {:.0} ({max} bytes)",
+            ByteSize(max)
+        ));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_timeout_from_one_second_to_a_day() {
+        assert_eq!(idle_timeout("1s"), Ok(MIN_DURATION));
+        assert_eq!(idle_timeout("24h"), Ok(MAX_IDLE_TIMEOUT));
+        for past in ["999ms 999us 999ns", "24h 1ns", "0s"] {
+            assert_eq!(
+                idle_timeout(past),
+                Err("must be from 1s to 24h".into()),
+                "{past}"
+            );
+        }
+    }
+
+    #[test]
+    fn handshake_timeout_from_one_second_to_an_hour() {
+        assert_eq!(handshake_timeout("1s"), Ok(MIN_DURATION));
+        assert_eq!(handshake_timeout("1h"), Ok(MAX_HANDSHAKE_TIMEOUT));
+        assert_eq!(
+            handshake_timeout("1h 1ns"),
+            Err("must be from 1s to 1h".into())
+        );
+        assert!(handshake_timeout("999ms").is_err());
+    }
+
+    #[test]
+    fn durations_that_overflow_or_are_not_durations_are_errors() {
+        // The value from issue 7: it parses, and is refused as too long.
+        assert_eq!(
+            idle_timeout("500000000000years"),
+            Err("must be from 1s to 24h".into())
+        );
+        // Too large even for a Duration.
+        assert!(idle_timeout("99999999999999999999years").is_err());
+        for bad in ["", "ten", "60", "-1s", "1x"] {
+            let e = idle_timeout(bad).unwrap_err();
+            assert!(e.contains("examples: 60s"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn rate_count_from_one_to_max_and_window_from_a_second_to_a_day() {
+        let r = rate_limit("10000/24h").unwrap();
+        assert_eq!(r.max.get(), MAX_RATE_COUNT);
+        assert_eq!(r.window, MAX_RATE_WINDOW);
+        let r = rate_limit(" 1 / 1s ").unwrap();
+        assert_eq!((r.max.get(), r.window), (1, MIN_DURATION));
+        for (bad, why) in [
+            ("10001/60s", "count: must be a whole number from 1 to 10000"),
+            ("0/60s", "count: must be a whole number from 1 to 10000"),
+            (
+                "4294967296/60s",
+                "count: must be a whole number from 1 to 10000",
+            ),
+            ("x/60s", "count: must be a whole number from 1 to 10000"),
+            ("5/24h 1ns", "window: must be from 1s to 24h"),
+            ("5/999ms", "window: must be from 1s to 24h"),
+            ("5", "expected N/DURATION, e.g. 100/60s"),
+        ] {
+            assert_eq!(rate_limit(bad), Err(why.into()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn max_connections_from_one_to_max() {
+        assert_eq!(max_connections("1"), Ok(1));
+        assert_eq!(max_connections("4096"), Ok(MAX_CONNECTIONS));
+        for bad in ["4097", "0", "-1", "99999999999", "many"] {
+            assert_eq!(
+                max_connections(bad),
+                Err("must be a whole number from 1 to 4096".into()),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_file_size_from_one_byte_to_a_pebibyte() {
+        assert_eq!(max_file_size("1"), Ok(1));
+        assert_eq!(max_file_size("1PiB"), Ok(MAX_FILE_SIZE));
+        assert_eq!(max_file_size("10GiB"), Ok(10 << 30));
+        let range = "must be from 1 byte to 1 PiB (1125899906842624 bytes)";
+        // 0.4B rounds down to 0; 16EiB and the long number saturate to
+        // u64::MAX in parsing.
+        for bad in [
+            "1125899906842625",
+            "0",
+            "0.4B",
+            "16EiB",
+            "99999999999999999999999B",
+        ] {
+            assert_eq!(max_file_size(bad), Err(range.into()), "{bad}");
+        }
+        assert!(max_file_size("10 parsecs")
+            .unwrap_err()
+            .contains("not a size"));
+    }
+
+    #[test]
+    fn demo_size_from_one_byte_to_a_gibibyte() {
+        assert_eq!(demo_size("1"), Ok(1));
+        assert_eq!(demo_size("1GiB"), Ok(MAX_DEMO_SIZE));
+        assert_eq!(
+            demo_size("1073741825"),
+            Err("must be from 1 byte to 1 GiB (1073741824 bytes)".into())
+        );
+        assert!(demo_size("0").is_err());
+    }
+}
