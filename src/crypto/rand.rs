@@ -29,6 +29,7 @@ use openssl::hash::MessageDigest;
 
 use super::ct;
 use super::error::{backend, CryptoError, Result};
+use super::hash::DIGEST_LEN;
 use super::secret::Secret;
 use super::stats::{self, Op};
 
@@ -101,7 +102,7 @@ fn fill_checked(
         .and_then(|d| d.try_into().ok())
         .ok_or(CryptoError::InvalidLength {
             what: "SHA-256 digest from OpenSSL",
-            expected: 32,
+            expected: DIGEST_LEN,
             got: full.len(),
         })?;
     let mut last = previous.lock().unwrap_or_else(PoisonError::into_inner);
