@@ -1,10 +1,12 @@
 //! Throughput of the crypto core: AES-256-GCM seal and open at record
-//! sizes, X25519 and Ed25519 operations per second.
+//! sizes, X25519 and Ed25519 operations per second, one random draw (with
+//! its continuous test) and one run of the power-on self-tests.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sft::crypto::aead::{AeadKey, Aes256Gcm};
 use sft::crypto::ed25519::SigningKey;
 use sft::crypto::x25519::EphemeralSecret;
+use sft::crypto::{rand, selftest};
 
 const SIZES: [usize; 4] = [4 << 10, 16 << 10, 64 << 10, 1 << 20];
 
@@ -57,5 +59,18 @@ fn asymmetric(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, aead, asymmetric);
+fn checks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("checks");
+    group.bench_function("rand::fill 32 bytes", |b| {
+        let mut buf = [0u8; 32];
+        b.iter(|| rand::fill(&mut buf).unwrap())
+    });
+    // What `power_on` costs a process, less OpenSSL's own initialisation.
+    group.bench_function("selftest::run (every power-on check)", |b| {
+        b.iter(selftest::run)
+    });
+    group.finish();
+}
+
+criterion_group!(benches, aead, asymmetric, checks);
 criterion_main!(benches);

@@ -5,6 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use sft::crypto::aead::{AeadKey, Aes256Gcm};
 use sft::crypto::compat::{self, CompatError, MAX_DATA_LEN};
 use sft::crypto::ed25519::{Fingerprint, Signature, SigningKey, VerifyingKey};
+use sft::crypto::hash::{self, Sha256, PEEK_LIMIT};
 use sft::crypto::secret::Secret;
 use sft::crypto::stats::{self, Op};
 use sft::crypto::x25519::EphemeralSecret;
@@ -114,6 +115,24 @@ fn compat_compare_digest() {
     assert!(!compat::compare_digest(b"abc", b"abd"));
     assert!(!compat::compare_digest(b"abc", b"abcd"));
     assert!(!compat::compare_digest(b"", b"a"));
+}
+
+#[test]
+fn sha256_peek_works_up_to_its_limit_then_errs_while_finish_stays_right() {
+    let data: Vec<u8> = (0..=PEEK_LIMIT).map(|i| (i % 251) as u8).collect();
+    let mut h = Sha256::new().unwrap();
+    h.update(&data[..1000]).unwrap();
+    h.update(&data[1000..PEEK_LIMIT]).unwrap();
+    assert_eq!(
+        h.peek().unwrap(),
+        hash::sha256(&data[..PEEK_LIMIT]).unwrap()
+    );
+    h.update(&data[PEEK_LIMIT..]).unwrap();
+    assert!(matches!(
+        h.peek(),
+        Err(CryptoError::TooLarge { limit: PEEK_LIMIT, got, .. }) if got == PEEK_LIMIT + 1
+    ));
+    assert_eq!(h.finish().unwrap(), hash::sha256(&data).unwrap());
 }
 
 /// Opens `ct` under a fresh context; returns the result and the buffer.

@@ -80,13 +80,13 @@ impl Cli {
             .format_target(false)
             .init();
         let result = match self.command {
-            Command::Demo(a) => demo::run(a),
+            Command::Demo(a) => selftest::power_on().and_then(|()| demo::run(a)),
             Command::Keygen(a) => keycmd::keygen(a),
             Command::Fingerprint(a) => keycmd::fingerprint(a),
-            Command::Serve(a) => serve::run(a),
-            Command::Put(a) => client::put(a),
-            Command::Get(a) => client::get(a),
-            Command::Ls(a) => client::ls(a),
+            Command::Serve(a) => selftest::power_on().and_then(|()| serve::run(a)),
+            Command::Put(a) => selftest::power_on().and_then(|()| client::put(a)),
+            Command::Get(a) => selftest::power_on().and_then(|()| client::get(a)),
+            Command::Ls(a) => selftest::power_on().and_then(|()| client::ls(a)),
             Command::Selftest => return selftest::run(),
         };
         match result {

@@ -1,8 +1,11 @@
-//! `sft selftest`: the power-on known-answer tests, one line each.
+//! `sft selftest`: the power-on self-tests, one line each; and the
+//! power-on gate the commands that use cryptography pass first.
 
 use std::process::ExitCode;
 
 use sft::crypto::{openssl_version, selftest};
+
+use super::error::{CliError, USAGE};
 
 pub fn run() -> ExitCode {
     println!("library: {}", openssl_version());
@@ -23,4 +26,16 @@ pub fn run() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The power-on self-tests (once per process), as a configuration error
+/// (exit 2) naming the failed test and the OpenSSL version.
+pub fn power_on() -> Result<(), CliError> {
+    selftest::power_on().map_err(|e| {
+        CliError::new(USAGE, e.to_string()).hint(
+            "sft will not run on a library that gives wrong answers or lacks an \
+             algorithm; check the OpenSSL install and OPENSSL_CONF, and run \
+             `sft selftest` to see every test",
+        )
+    })
 }

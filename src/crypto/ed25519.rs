@@ -2,6 +2,7 @@
 //! OpenSSH-style key fingerprint.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
@@ -115,13 +116,32 @@ impl SigningKey {
     }
 }
 
-/// An Ed25519 public key: 32 bytes (RFC 8032 section 5.1.5).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct VerifyingKey([u8; PUBLIC_KEY_LEN]);
+/// An Ed25519 public key: 32 bytes (RFC 8032 section 5.1.5), with its
+/// fingerprint computed once when the key is made. Equality and hashing
+/// are those of the 32 key bytes.
+#[derive(Clone, Copy)]
+pub struct VerifyingKey {
+    bytes: [u8; PUBLIC_KEY_LEN],
+    fingerprint: Fingerprint,
+}
+
+impl PartialEq for VerifyingKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for VerifyingKey {}
+
+impl Hash for VerifyingKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.bytes.hash(state);
+    }
+}
 
 impl fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VerifyingKey({})", self.fingerprint())
+        write!(f, "VerifyingKey({})", self.fingerprint)
     }
 }
 
@@ -130,19 +150,24 @@ impl VerifyingKey {
     /// verifying, so a key that is not a curve point fails there.
     ///
     /// # Errors
-    /// `InvalidLength` unless `bytes` is exactly 32 bytes.
+    /// `InvalidLength` unless `bytes` is exactly 32 bytes; `Backend` if
+    /// OpenSSL cannot compute the fingerprint's SHA-256.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let raw = bytes.try_into().map_err(|_| CryptoError::InvalidLength {
-            what: "Ed25519 public key",
-            expected: PUBLIC_KEY_LEN,
-            got: bytes.len(),
-        })?;
-        Ok(VerifyingKey(raw))
+        let bytes: [u8; PUBLIC_KEY_LEN] =
+            bytes.try_into().map_err(|_| CryptoError::InvalidLength {
+                what: "Ed25519 public key",
+                expected: PUBLIC_KEY_LEN,
+                got: bytes.len(),
+            })?;
+        Ok(VerifyingKey {
+            bytes,
+            fingerprint: Fingerprint(hash::sha256(&bytes)?),
+        })
     }
 
     /// The 32 raw bytes.
     pub fn as_bytes(&self) -> &[u8; PUBLIC_KEY_LEN] {
-        &self.0
+        &self.bytes
     }
 
     /// Checks `sig` over `msg` (RFC 8032 section 5.1.7).
@@ -151,7 +176,7 @@ impl VerifyingKey {
     /// `BadSignature` when the signature does not verify, including when this
     /// key or the signature is not a valid encoding.
     pub fn verify(&self, msg: &[u8], sig: &Signature) -> Result<()> {
-        let ok = PKey::public_key_from_raw_bytes(&self.0, Id::ED25519)
+        let ok = PKey::public_key_from_raw_bytes(&self.bytes, Id::ED25519)
             .and_then(|pkey| Verifier::new_without_digest(&pkey)?.verify_oneshot(&sig.0, msg))
             .unwrap_or(false);
         stats::record(Op::Ed25519Verify, msg.len(), ok);
@@ -162,11 +187,10 @@ impl VerifyingKey {
         }
     }
 
-    /// `SHA-256` over the 32 raw key bytes.
+    /// The key's fingerprint: SHA-256 over the 32 raw key bytes, computed
+    /// when the key was made (so this cannot fail).
     pub fn fingerprint(&self) -> Fingerprint {
-        // SHA-256 of 32 bytes cannot fail short of allocation failure in
-        // OpenSSL, which the rest of the process would not survive either.
-        Fingerprint(hash::sha256(&self.0).expect("SHA-256 of a public key"))
+        self.fingerprint
     }
 }
 

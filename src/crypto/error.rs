@@ -34,6 +34,10 @@ pub enum CryptoError {
         limit: usize,
         got: usize,
     },
+    /// A random draw began with the same bytes as the previous draw: the
+    /// generator is stuck or broken (continuous test, see [`crate::crypto::rand`]).
+    #[error("random generator repeated its previous output (continuous health test failed)")]
+    RandomRepeated,
     /// Key material could not be parsed (PEM, PKCS#8, raw encoding).
     #[error("malformed key: {0}")]
     MalformedKey(&'static str),

@@ -1,12 +1,17 @@
 //! SHA-256 (FIPS 180-4) through OpenSSL EVP.
 
-use openssl::hash::{Hasher, MessageDigest};
+use openssl::hash::{DigestBytes, Hasher, MessageDigest};
 
-use super::error::{backend, Result};
+use super::error::{backend, CryptoError, Result};
 use super::stats::{self, Op};
 
 /// Digest length in bytes (FIPS 180-4 section 6.2).
 pub const DIGEST_LEN: usize = 32;
+
+/// Most bytes a [`Sha256`] can have absorbed and still answer
+/// [`Sha256::peek`]: 64 KiB (65,536 bytes, inclusive). A handshake
+/// transcript, the only reader of running values, is under 1 KiB.
+pub const PEEK_LIMIT: usize = 64 * 1024;
 
 /// SHA-256 of `data`.
 ///
@@ -18,8 +23,19 @@ pub fn sha256(data: &[u8]) -> Result<[u8; DIGEST_LEN]> {
     h.finish()
 }
 
-/// Streaming SHA-256, for whole-file hashes computed while the bytes flow.
-pub struct Sha256(Hasher);
+/// Streaming SHA-256, for whole-file hashes computed while the bytes flow
+/// and for the running handshake transcript hash. Keeps a copy of its input
+/// until that passes [`PEEK_LIMIT`] bytes (see [`Sha256::peek`]).
+pub struct Sha256 {
+    hasher: Hasher,
+    /// Bytes absorbed in all (saturating).
+    len: usize,
+    /// Everything absorbed so far, kept for [`Sha256::peek`] while it is at
+    /// most [`PEEK_LIMIT`] bytes; `None` once more was absorbed. (The
+    /// openssl crate's only copy of a digest context, `Hasher::clone`,
+    /// panics when OpenSSL fails, so `peek` rehashes these bytes instead.)
+    absorbed: Option<Vec<u8>>,
+}
 
 impl Sha256 {
     /// A fresh hash state.
@@ -27,9 +43,12 @@ impl Sha256 {
     /// # Errors
     /// `CryptoError::Backend` if OpenSSL cannot create the digest context.
     pub fn new() -> Result<Self> {
-        Hasher::new(MessageDigest::sha256())
-            .map(Sha256)
-            .map_err(backend("EVP_DigestInit_ex"))
+        let hasher = Hasher::new(MessageDigest::sha256()).map_err(backend("EVP_DigestInit_ex"))?;
+        Ok(Sha256 {
+            hasher,
+            len: 0,
+            absorbed: Some(Vec::new()),
+        })
     }
 
     /// Absorbs `data` (any length, including zero).
@@ -37,9 +56,21 @@ impl Sha256 {
     /// # Errors
     /// `CryptoError::Backend` on an OpenSSL failure.
     pub fn update(&mut self, data: &[u8]) -> Result<()> {
-        let result = self.0.update(data).map_err(backend("EVP_DigestUpdate"));
+        let result = self
+            .hasher
+            .update(data)
+            .map_err(backend("EVP_DigestUpdate"));
         stats::record(Op::Sha256, data.len(), result.is_ok());
-        result
+        result?;
+        self.len = self.len.saturating_add(data.len());
+        if let Some(absorbed) = &mut self.absorbed {
+            if self.len <= PEEK_LIMIT {
+                absorbed.extend_from_slice(data);
+            } else {
+                self.absorbed = None;
+            }
+        }
+        Ok(())
     }
 
     /// The 32-byte digest of everything absorbed.
@@ -47,22 +78,39 @@ impl Sha256 {
     /// # Errors
     /// `CryptoError::Backend` on an OpenSSL failure.
     pub fn finish(mut self) -> Result<[u8; DIGEST_LEN]> {
-        let digest = self.0.finish().map_err(backend("EVP_DigestFinal_ex"))?;
-        let mut out = [0u8; DIGEST_LEN];
-        out.copy_from_slice(&digest);
-        Ok(out)
+        to_array(
+            self.hasher
+                .finish()
+                .map_err(backend("EVP_DigestFinal_ex"))?,
+        )
     }
 
     /// The digest of everything absorbed so far, leaving the state usable
     /// (a running transcript hash reads its value at several points).
     ///
     /// # Errors
-    /// `CryptoError::Backend` on an OpenSSL failure.
+    /// `TooLarge` once more than [`PEEK_LIMIT`] bytes have been absorbed;
+    /// `Backend` on an OpenSSL failure.
     pub fn peek(&self) -> Result<[u8; DIGEST_LEN]> {
-        let mut copy = self.0.clone();
-        let digest = copy.finish().map_err(backend("EVP_DigestFinal_ex"))?;
-        let mut out = [0u8; DIGEST_LEN];
-        out.copy_from_slice(&digest);
-        Ok(out)
+        let absorbed = self.absorbed.as_deref().ok_or(CryptoError::TooLarge {
+            what: "SHA-256 input read with peek",
+            limit: PEEK_LIMIT,
+            got: self.len,
+        })?;
+        let mut copy =
+            Hasher::new(MessageDigest::sha256()).map_err(backend("EVP_DigestInit_ex"))?;
+        copy.update(absorbed).map_err(backend("EVP_DigestUpdate"))?;
+        to_array(copy.finish().map_err(backend("EVP_DigestFinal_ex"))?)
     }
+}
+
+fn to_array(digest: DigestBytes) -> Result<[u8; DIGEST_LEN]> {
+    digest
+        .as_ref()
+        .try_into()
+        .map_err(|_| CryptoError::InvalidLength {
+            what: "SHA-256 digest from OpenSSL",
+            expected: DIGEST_LEN,
+            got: digest.len(),
+        })
 }

@@ -9,12 +9,12 @@
 //! | [`ed25519`] | identity keys, signatures, fingerprints | RFC 8032, RFC 8410 |
 //! | [`hkdf`] | HKDF-SHA256 extract and expand | RFC 5869 |
 //! | [`hash`] | SHA-256, one-shot and streaming | FIPS 180-4 |
-//! | [`rand`] | `RAND_bytes` | NIST SP 800-90A |
+//! | [`rand`] | `RAND_bytes`, with a continuous test on every draw | NIST SP 800-90A; FIPS 140-2 4.9.2 |
 //! | [`ct`] | constant-time equality, `CRYPTO_memcmp` | |
 //! | [`secret`] | zeroizing, non-`Clone`, redacted holders | |
 //! | [`compat`] | the original C module's five functions and limits | |
 //! | [`stats`] | calls, bytes and failures per operation | |
-//! | [`selftest`] | power-on known-answer tests | FIPS 140 style |
+//! | [`selftest`] | power-on self-tests, once per process | FIPS 140-3 style |
 
 pub mod aead;
 pub mod compat;
