@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use sft::crypto::{openssl_version, selftest};
 
-use super::error::{CliError, USAGE};
+use super::error::{CliError, Exit};
 
 pub fn run() -> ExitCode {
     println!("library: {}", openssl_version());
@@ -32,7 +32,7 @@ pub fn run() -> ExitCode {
 /// (exit 2) naming the failed test and the OpenSSL version.
 pub fn power_on() -> Result<(), CliError> {
     selftest::power_on().map_err(|e| {
-        CliError::new(USAGE, e.to_string()).hint(
+        CliError::new(Exit::Usage, e.to_string()).hint(
             "sft will not run on a library that gives wrong answers or lacks an \
              algorithm; check the OpenSSL install and OPENSSL_CONF, and run \
              `sft selftest` to see every test",
