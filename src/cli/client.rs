@@ -3,7 +3,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,11 +12,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sft::crypto::ed25519::{Fingerprint, VerifyingKey};
 use sft::fs::{open_local_source, FsError, ReceiveRoot, SourceFile};
 use sft::keys::{KnownHosts, PublicKeyLine};
-use sft::net::client::{ClientError, Report, ServerTrust, Session, SessionOptions};
+use sft::net::client::{Canceller, ClientError, Report, ServerTrust, Session, SessionOptions};
 use sft::proto::msgs::{Outcome, ResultCode};
 use sft::proto::name::{self, display_safe};
 use sft::proto::{AlertCode, ProtoError, PROTOCOL_VERSION};
 use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use super::error::{CliError, Exit};
 use super::{home, TrustArgs};
@@ -479,19 +480,28 @@ fn plain_name(n: &str) -> Result<(), String> {
 }
 
 /// Ctrl-C or SIGTERM during a transfer stops it cleanly (a partial download
-/// is removed); a second Ctrl-C ends the process at once.
-fn cancel_on_signals(session: &mut Session) -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
+/// is removed), waking the session if it is waiting; a second Ctrl-C ends
+/// the process at once.
+fn cancel_on_signals(session: &Session) -> Canceller {
+    let seen = Arc::new(AtomicBool::new(false));
     for sig in [SIGINT, SIGTERM] {
         let _ = signal_hook::flag::register_conditional_shutdown(
             sig,
             i32::from(Exit::Interrupted.code()),
-            flag.clone(),
+            seen.clone(),
         );
-        let _ = signal_hook::flag::register(sig, flag.clone());
+        let _ = signal_hook::flag::register(sig, seen.clone());
     }
-    session.cancel_on(flag.clone());
-    flag
+    let canceller = session.canceller();
+    if let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) {
+        let c = canceller.clone();
+        std::thread::spawn(move || {
+            for _ in signals.forever() {
+                c.cancel();
+            }
+        });
+    }
+    canceller
 }
 
 /// Longest total wait sft accepts from a rate-limited server for one file.
@@ -514,7 +524,7 @@ fn rate_wait(outcome: &Outcome, attempt: u32, waited: u64) -> Option<u64> {
 /// instead of failing half its files.
 fn with_rate_retry(
     name: &str,
-    cancel: &AtomicBool,
+    cancel: &Canceller,
     mut op: impl FnMut() -> Result<Report, ClientError>,
 ) -> Result<Report, ClientError> {
     let (mut waited, mut attempt) = (0, 0);
@@ -528,7 +538,7 @@ fn with_rate_retry(
         waited += wait;
         // Sleep in short steps so Ctrl-C is not held up by the wait.
         for _ in 0..wait * 10 {
-            if cancel.load(Ordering::SeqCst) {
+            if cancel.is_cancelled() {
                 return Err(ClientError::Interrupted);
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -575,7 +585,7 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
         return tally.finish(args.files.len());
     }
     let mut c = connect(&args.server, args.trust, u64::MAX)?;
-    let cancel = cancel_on_signals(&mut c.session);
+    let cancel = cancel_on_signals(&c.session);
     let total = jobs.len();
     for (i, (path, n, source)) in jobs.into_iter().enumerate() {
         if source.size > c.session.params.max_file_size {
@@ -635,7 +645,7 @@ pub fn get(args: GetArgs) -> Result<(), CliError> {
     }
     let max_download = args.max_file_size.unwrap_or(u64::MAX);
     let mut c = connect(&args.server, args.trust, max_download)?;
-    let cancel = cancel_on_signals(&mut c.session);
+    let cancel = cancel_on_signals(&c.session);
     let total = wanted.len();
     for (i, n) in wanted.into_iter().enumerate() {
         let local = root.path().join(&n);

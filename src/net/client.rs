@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::pump::{self, ReadEnd};
 use super::transfer::{Incoming, Outgoing, SendError};
@@ -25,6 +25,7 @@ use crate::proto::timers::Timeouts;
 use crate::proto::{ProtoError, CHUNK_LEN};
 
 const SOCKET: Token = Token(0);
+const WAKER: Token = Token(1);
 
 /// Time allowed for the TCP connection itself.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -114,6 +115,29 @@ fn out_of_place(ev: &ClientEvent<'_>) -> ClientError {
     }
 }
 
+/// Stops a [`Session`] from another thread: the operation in progress, and
+/// every later one, ends with [`ClientError::Interrupted`] (a download's
+/// partial file is removed on the way out), even while the session sleeps
+/// waiting for the server.
+#[derive(Clone)]
+pub struct Canceller {
+    flag: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl Canceller {
+    /// Cancels, and wakes the session if it is waiting.
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+    }
+
+    /// Whether [`Canceller::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
 /// An established session with a server.
 pub struct Session {
     conn: ClientConnection,
@@ -121,7 +145,7 @@ pub struct Session {
     poll: Poll,
     events: Events,
     interest: Interest,
-    cancel: Option<Arc<AtomicBool>>,
+    cancel: Canceller,
     max_file_size: u64,
     /// The server's verified identity key.
     pub server_key: VerifyingKey,
@@ -153,6 +177,10 @@ impl Session {
         poll.registry()
             .register(&mut sock, SOCKET, Interest::READABLE)
             .map_err(ClientError::Socket)?;
+        let cancel = Canceller {
+            flag: Arc::new(AtomicBool::new(false)),
+            waker: Arc::new(Waker::new(poll.registry(), WAKER).map_err(ClientError::Socket)?),
+        };
         let eph = Ephemeral::generate().map_err(ProtoError::from)?;
         let config = ClientConfig {
             identity: opts.identity.clone(),
@@ -169,7 +197,7 @@ impl Session {
             poll,
             events: Events::with_capacity(8),
             interest: Interest::READABLE,
-            cancel: None,
+            cancel,
             max_file_size: opts.max_file_size,
             server_key: opts.identity.verifying_key(),
             params: SessionParams {
@@ -183,11 +211,10 @@ impl Session {
         Ok(session)
     }
 
-    /// Makes every later operation stop with [`ClientError::Interrupted`]
-    /// once `flag` is set (by a signal handler, say); a download's partial
-    /// file is removed on the way out.
-    pub fn cancel_on(&mut self, flag: Arc<AtomicBool>) {
-        self.cancel = Some(flag);
+    /// A handle that stops this session's operations from another thread
+    /// (one that waits for signals, say).
+    pub fn canceller(&self) -> Canceller {
+        self.cancel.clone()
     }
 
     /// Lists the server's receive root.
@@ -288,11 +315,7 @@ impl Session {
 
     fn drive<T: Task>(&mut self, task: &mut T) -> Result<T::Output, ClientError> {
         loop {
-            if self
-                .cancel
-                .as_ref()
-                .is_some_and(|c| c.load(Ordering::SeqCst))
-            {
+            if self.cancel.is_cancelled() {
                 return Err(ClientError::Interrupted);
             }
             let now = Instant::now();
