@@ -210,6 +210,10 @@ pub struct Sealer {
     /// Set when sealing failed inside OpenSSL: the nonce may have been
     /// used, so nothing more is sealed under this key.
     broken: bool,
+    /// Makes the next AEAD seal fail as an OpenSSL failure would (tests of
+    /// the failure path; OpenSSL cannot be made to fail on demand).
+    #[cfg(test)]
+    fail_next_seal: bool,
 }
 
 impl Default for Sealer {
@@ -218,6 +222,8 @@ impl Default for Sealer {
             dir: Direction::default(),
             update_after: KEY_UPDATE_AFTER,
             broken: false,
+            #[cfg(test)]
+            fail_next_seal: false,
         }
     }
 }
@@ -329,6 +335,8 @@ impl Sealer {
         parts: &[&[u8]],
     ) -> Result<(), ProtoError> {
         let seq = self.dir.next_seq;
+        #[cfg(test)]
+        let inject = std::mem::take(&mut self.fail_next_seal);
         let p = self.usable()?;
         let plain_len = 1 + parts.iter().map(|b| b.len()).sum::<usize>();
         if plain_len > MAX_PLAINTEXT_LEN {
@@ -355,6 +363,15 @@ impl Sealer {
         let sealed = p
             .aead
             .seal_in_place(&p.nonce(seq), &aad, &mut out[start + HEADER_LEN..]);
+        #[cfg(test)]
+        let sealed = if inject {
+            Err(crate::crypto::CryptoError::Backend {
+                operation: "AES-256-GCM seal (injected by a test)",
+                stack: openssl::error::ErrorStack::get(),
+            })
+        } else {
+            sealed
+        };
         match sealed {
             Ok(tag) => {
                 out.extend_from_slice(&tag);
@@ -470,5 +487,36 @@ impl Opener {
             return Ok(None);
         }
         Ok(Some((*inner, body)))
+    }
+}
+
+#[cfg(test)]
+impl Sealer {
+    /// Makes the next AEAD seal fail as an OpenSSL failure would.
+    pub(crate) fn fail_next_seal(&mut self) {
+        self.fail_next_seal = true;
+    }
+
+    /// Opens one whole `record` (header and payload) this sealer sealed,
+    /// under its current key: lets a test read what its own side queued
+    /// when no peer is in a state to read it. Returns the inner type and
+    /// the body.
+    pub(crate) fn open_own(&mut self, record: &[u8]) -> Result<(u8, Vec<u8>), ProtoError> {
+        let head: [u8; HEADER_LEN] = record
+            .get(..HEADER_LEN)
+            .and_then(|h| h.try_into().ok())
+            .ok_or(ProtoError::BadRecord)?;
+        let header = Header::parse(&head)?;
+        let mut payload = record[HEADER_LEN..].to_vec();
+        if header.kind != RecordType::Encrypted || payload.len() != header.len {
+            return Err(ProtoError::BadRecord);
+        }
+        let p = self.dir.protection.as_mut().ok_or(ProtoError::BadRecord)?;
+        let (ct, tag) = payload.split_at_mut(header.len - TAG_LEN);
+        let tag: &[u8; TAG_LEN] = (&*tag).try_into().map_err(|_| ProtoError::BadRecord)?;
+        p.aead
+            .open_in_place(&p.nonce(header.seq), &head, ct, tag)
+            .map_err(|_| ProtoError::BadRecord)?;
+        Ok((ct[0], ct[1..].to_vec()))
     }
 }

@@ -409,3 +409,11 @@ pub fn busy_record() -> Vec<u8> {
     );
     out
 }
+
+#[cfg(test)]
+impl ConnectionCore {
+    /// The receive buffer's size in bytes (fixed; never sized by the peer).
+    pub(super) fn recv_buffer_len(&self) -> usize {
+        self.inbuf.len()
+    }
+}
