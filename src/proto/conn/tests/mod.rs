@@ -4,6 +4,7 @@
 
 mod handshake;
 mod key_update;
+mod limits;
 mod records;
 mod timers;
 mod transfer;
