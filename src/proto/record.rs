@@ -723,6 +723,21 @@ mod tests {
         let recs = split(&out);
         assert_eq!(recs.len(), 3, "A, KEY_UPDATE, B");
 
+        // On the wire, KEY_UPDATE is inner type 0x03 and nothing else,
+        // under the key it retires.
+        let mut old = Protection::from_secret(traffic_secret(3)).unwrap();
+        let (header, mut payload) = recs[1].clone();
+        let (ct, tag) = payload.split_at_mut(header.len - TAG_LEN);
+        old.aead
+            .open_in_place(
+                &old.nonce(header.seq),
+                &header.encode(),
+                ct,
+                (&*tag).try_into().unwrap(),
+            )
+            .unwrap();
+        assert_eq!(ct, [0x03]);
+
         // next(S) = HKDF-Expand(S, "sft/2 key update", 32)
         let s0 = Secret::<32>::from_slice(&[3; 32]).unwrap();
         let s1 = TrafficSecret(hkdf::expand(&s0, b"sft/2 key update").unwrap());
