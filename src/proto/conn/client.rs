@@ -327,7 +327,10 @@ impl ClientConnection {
     /// `InvalidCall` in any other state; the handshake's errors.
     pub fn trust_server_key(&mut self) -> Result<(), ProtoError> {
         self.core.check_alive()?;
-        let Phase::AwaitTrust(pending) = std::mem::replace(&mut self.phase, Phase::Done) else {
+        let phase = std::mem::replace(&mut self.phase, Phase::Done);
+        let Phase::AwaitTrust(pending) = phase else {
+            // A refused call changes nothing.
+            self.phase = phase;
             return Err(ProtoError::InvalidCall("no server key is awaiting trust"));
         };
         let c = &mut self.core;

@@ -322,9 +322,11 @@ impl ServerConnection {
         let Phase::Open(op) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no download request is pending"));
         };
-        let Op::DownloadDecision(asked) = std::mem::replace(op, Op::Idle) else {
+        // A refused call changes nothing: the operation in progress stays.
+        let Op::DownloadDecision(asked) = op else {
             return Err(ProtoError::InvalidCall("no download request is pending"));
         };
+        let asked = std::mem::take(asked);
         *op = Op::Download(Sender::offered(size));
         let offer = Offer {
             name: asked,

@@ -555,3 +555,51 @@ fn server_close_mid_download_gives_the_client_closed() {
     w.client.read_tls(&mut &[][..], w.now).unwrap();
     assert!(w.client.next_event().unwrap().is_none());
 }
+
+/// A call the state does not allow is refused and changes nothing. Fails
+/// on the code before this test: `trust_server_key` at any other time,
+/// and `offer_download` while a transfer ran, dropped the handshake state
+/// or the transfer in progress, so the next record killed the session.
+#[test]
+fn refused_calls_leave_the_handshake_and_the_transfer_in_progress() {
+    // trust_server_key while awaiting SESSION_ESTABLISHED, and once open.
+    let mut w = world();
+    w.c2s().unwrap();
+    w.s2c().unwrap();
+    assert!(matches!(
+        w.client.trust_server_key(),
+        Err(ProtoError::InvalidCall(_))
+    ));
+    assert_eq!(w.c2s().unwrap(), vec![Got::Established]);
+    assert_eq!(w.s2c().unwrap(), vec![Got::Established]);
+    assert!(matches!(
+        w.client.trust_server_key(),
+        Err(ProtoError::InvalidCall(_))
+    ));
+    assert!(w.client.is_established());
+    assert_eq!(upload(&mut w, "a", b"abc", 2), b"abc");
+
+    // offer_download during an upload, and during a download.
+    let mut w = receiving_upload(4);
+    assert!(matches!(
+        w.server.offer_download(4),
+        Err(ProtoError::InvalidCall(_))
+    ));
+    w.client.send_data(b"abcd").unwrap();
+    assert_eq!(
+        w.c2s().unwrap(),
+        vec![Got::Data(b"abcd".to_vec()), Got::Complete]
+    );
+    let mut w = receiving_download(4);
+    assert!(matches!(
+        w.server.offer_download(4),
+        Err(ProtoError::InvalidCall(_))
+    ));
+    assert!(w.server.wants_data());
+    w.server.send_data(b"abcd").unwrap();
+    assert_eq!(
+        w.s2c().unwrap(),
+        vec![Got::Data(b"abcd".to_vec()), Got::Complete]
+    );
+    assert!(!w.client.wants_write() && !w.server.wants_write());
+}
