@@ -218,6 +218,22 @@ impl ConnectionCore {
         }
     }
 
+    /// Whether this side has sent or received CLOSE: nothing the
+    /// application asks for may be sent after it.
+    pub(super) fn closing(&self) -> bool {
+        self.closed || self.close_sent
+    }
+
+    /// For a call that needs an open session: the sticky error once failed,
+    /// `Closed` once CLOSE was sent or received.
+    pub(super) fn check_open(&self) -> Result<(), ProtoError> {
+        self.check_alive()?;
+        if self.closing() {
+            return Err(ProtoError::Closed);
+        }
+        Ok(())
+    }
+
     /// Records a fatal error: queues one alert (sealed if keys exist; a
     /// plaintext alert from a side with [`BeforeKeys::PlainAlert`]), then
     /// makes the error sticky. A peer's alert is not answered.

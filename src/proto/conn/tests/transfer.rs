@@ -603,3 +603,78 @@ fn refused_calls_leave_the_handshake_and_the_transfer_in_progress() {
     );
     assert!(!w.client.wants_write() && !w.server.wants_write());
 }
+
+/// Once a side has sent or received CLOSE, no request or file data may
+/// follow it: the calls return `Closed` (docs/PROTOCOL.md §5.1), queue
+/// nothing, and `wants_data` is false, so a driver stops pumping. Fails on
+/// the code before this test: after its own `close()` a side still wanted
+/// and sent data (the peer, already closed, then failed on the CHUNK and
+/// both sides ended in alerts), and a closed server answered InvalidCall.
+#[test]
+fn nothing_is_sent_after_close_and_calls_say_closed() {
+    // The server closes mid-download: it stops wanting data.
+    let mut w = receiving_download(200);
+    w.server.send_data(&[1; 100]).unwrap();
+    w.server.close().unwrap();
+    assert!(!w.server.wants_data());
+    assert!(matches!(
+        w.server.send_data(&[2; 100]),
+        Err(ProtoError::Closed)
+    ));
+    assert_eq!(w.s2c().unwrap(), vec![Got::Data(vec![1; 100]), Got::Closed]);
+    assert_eq!(w.c2s().unwrap(), vec![Got::Closed]);
+    assert!(w.client.error().is_none() && w.server.error().is_none());
+    assert!(w.client.is_closed() && w.server.is_closed());
+
+    // The client closes mid-upload, then tries to go on.
+    let mut w = receiving_upload(200);
+    w.client.send_data(&[1; 100]).unwrap();
+    w.client.close().unwrap();
+    assert!(!w.client.wants_data());
+    assert!(matches!(
+        w.client.send_data(&[2; 100]),
+        Err(ProtoError::Closed)
+    ));
+    assert!(matches!(w.client.request_list(), Err(ProtoError::Closed)));
+    assert_eq!(w.c2s().unwrap(), vec![Got::Data(vec![1; 100]), Got::Closed]);
+    assert_eq!(w.s2c().unwrap(), vec![Got::Closed]);
+    assert!(w.client.error().is_none() && w.server.error().is_none());
+
+    // A server with a pending decision when the client's CLOSE arrives.
+    let mut w = established();
+    w.client.request_download("f").unwrap();
+    w.c2s().unwrap();
+    w.client.close().unwrap();
+    assert_eq!(w.c2s().unwrap(), vec![Got::Closed]);
+    assert!(matches!(
+        w.server.offer_download(5),
+        Err(ProtoError::Closed)
+    ));
+    assert!(matches!(
+        w.server.refuse(&Outcome::new(ResultCode::NotFound, "")),
+        Err(ProtoError::Closed)
+    ));
+    assert!(matches!(
+        w.server.send_listing(&[]),
+        Err(ProtoError::Closed)
+    ));
+    assert!(matches!(w.server.accept(), Err(ProtoError::Closed)));
+    assert!(matches!(
+        w.server.send_result(&Outcome::ok()),
+        Err(ProtoError::Closed)
+    ));
+    assert_eq!(w.s2c().unwrap(), vec![Got::Closed], "only the CLOSE answer");
+    // And a client with an offer pending when the server's CLOSE arrives.
+    let mut w = established();
+    w.client.request_download("f").unwrap();
+    w.c2s().unwrap();
+    w.server.offer_download(5).unwrap();
+    w.server.close().unwrap();
+    assert_eq!(w.s2c().unwrap(), vec![Got::Offered(5), Got::Closed]);
+    assert!(matches!(w.client.accept(), Err(ProtoError::Closed)));
+    assert!(matches!(
+        w.client.refuse(&Outcome::new(ResultCode::TooLarge, "")),
+        Err(ProtoError::Closed)
+    ));
+    assert_eq!(w.c2s().unwrap(), vec![Got::Closed], "only the CLOSE answer");
+}
