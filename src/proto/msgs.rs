@@ -424,15 +424,22 @@ impl Outcome {
     }
 
     /// Encodes the body: code u8, wait u16 (seconds), reason (u16 length +
-    /// UTF-8), the reason cut at a character boundary to 255 bytes.
+    /// UTF-8), the reason cut at a character boundary to 255 bytes. The
+    /// wait is brought into its range for the code (1 to
+    /// [`MAX_RETRY_AFTER_SECS`] with RateLimited, 0 otherwise), so the
+    /// peer never receives a RESULT it must refuse.
     pub fn encode(&self) -> Vec<u8> {
         let mut end = self.reason.len().min(MAX_REASON_LEN);
         while !self.reason.is_char_boundary(end) {
             end -= 1;
         }
+        let wait = match self.code {
+            ResultCode::RateLimited => self.retry_after_secs.clamp(1, MAX_RETRY_AFTER_SECS),
+            _ => 0,
+        };
         let mut v = Vec::with_capacity(5 + end);
         v.put_u8(self.code as u8);
-        v.put_u16(self.retry_after_secs);
+        v.put_u16(wait);
         v.put_vec16(&self.reason.as_bytes()[..end]);
         v
     }

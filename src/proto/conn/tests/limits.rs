@@ -318,3 +318,41 @@ fn retry_after_at_the_limit_and_past() {
         );
     }
 }
+
+/// An Outcome built by hand with a wait out of range still goes out as a
+/// valid RESULT (the wait brought into range, as the reason is cut), so
+/// a local slip cannot make the peer fail the session. Fails on the code
+/// before this test, which sent the wait as given: the client then failed
+/// with MalformedMessage and alerted.
+#[test]
+fn an_outcome_built_by_hand_is_sent_with_a_valid_wait() {
+    let cases = [
+        (ResultCode::NotFound, 5, 0),
+        (ResultCode::RateLimited, 0, 1),
+        (
+            ResultCode::RateLimited,
+            MAX_RETRY_AFTER_SECS + 1,
+            MAX_RETRY_AFTER_SECS,
+        ),
+        (ResultCode::RateLimited, 7, 7),
+    ];
+    for (code, given, sent) in cases {
+        let mut w = established();
+        w.client.request_download("x").unwrap();
+        w.c2s().unwrap();
+        let outcome = Outcome {
+            code,
+            retry_after_secs: given,
+            reason: "r".into(),
+        };
+        w.server.refuse(&outcome).unwrap();
+        assert_eq!(
+            w.s2c().unwrap(),
+            vec![Got::Outcome(Outcome {
+                retry_after_secs: sent,
+                ..outcome
+            })],
+            "{code:?} {given}"
+        );
+    }
+}
