@@ -2,10 +2,12 @@
 //! a hand on the wire between them and a clock we step. This module builds
 //! the world and the wire helpers; the tests are grouped by theme below.
 
+mod calls;
 mod handshake;
 mod key_update;
 mod limits;
 mod records;
+mod tampering;
 mod timers;
 mod transfer;
 
