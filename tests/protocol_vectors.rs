@@ -1,7 +1,11 @@
 //! A deterministic session (fixed identities, ephemeral keys and randoms)
 //! compared byte for byte with tests/vectors/protocol/session.txt, so any
 //! change to the wire is deliberate. Regenerate after an intended change
-//! with `SFT_REGENERATE_VECTORS=1 cargo test --test protocol_vectors`.
+//! with `SFT_REGENERATE_VECTORS=1 cargo test --release --test protocol_vectors`.
+//!
+//! The session crosses no key update: a sender updates after
+//! `KEY_UPDATE_AFTER` = 2^21 - 1 records under one key, and the public API
+//! has no knob to lower that (the unit tests use a test-only one).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -10,11 +14,11 @@ use std::time::Instant;
 use sft::crypto::ed25519::SigningKey;
 use sft::crypto::secret::Secret;
 use sft::crypto::x25519::EphemeralSecret;
-use sft::proto::conn::{Connection, Event};
+use sft::proto::conn::{ClientConnection, ClientEvent, ConnectionCore, ServerConnection};
 use sft::proto::handshake::client::{ClientConfig, ServerTrust};
 use sft::proto::handshake::server::{ClientPolicy, ServerConfig};
 use sft::proto::handshake::Ephemeral;
-use sft::proto::msgs::{ListEntry, Outcome, SessionParams};
+use sft::proto::msgs::{ListEntry, Outcome, ResultCode, SessionParams};
 use sft::proto::timers::Timeouts;
 
 const PATH: &str = concat!(
@@ -33,7 +37,7 @@ fn ephemeral(scalar: u8, random: u8) -> Ephemeral {
     }
 }
 
-fn drain(c: &mut Connection, now: Instant) -> Vec<u8> {
+fn drain(c: &mut ConnectionCore, now: Instant) -> Vec<u8> {
     let mut v = Vec::new();
     while c.wants_write() {
         c.write_tls(&mut v, now).unwrap();
@@ -41,14 +45,24 @@ fn drain(c: &mut Connection, now: Instant) -> Vec<u8> {
     v
 }
 
-/// Delivers `bytes` and returns how many events came out.
-fn deliver(c: &mut Connection, bytes: &[u8], now: Instant) -> usize {
+/// Delivers `bytes` to the client; returns how many events came out.
+fn to_client(c: &mut ClientConnection, bytes: &[u8], now: Instant) -> usize {
     c.read_tls(&mut &bytes[..], now).unwrap();
     let mut n = 0;
     while let Some(ev) = c.next_event().unwrap() {
-        if let Event::ServerKeyUnknown(_) = ev {
+        if let ClientEvent::ServerKeyUnknown(_) = ev {
             panic!("key is pinned");
         }
+        n += 1;
+    }
+    n
+}
+
+/// Delivers `bytes` to the server; returns how many events came out.
+fn to_server(s: &mut ServerConnection, bytes: &[u8], now: Instant) -> usize {
+    s.read_tls(&mut &bytes[..], now).unwrap();
+    let mut n = 0;
+    while s.next_event().unwrap().is_some() {
         n += 1;
     }
     n
@@ -77,7 +91,7 @@ fn session() -> Vec<(String, Vec<u8>)> {
             idle_timeout_secs: 60,
         },
     });
-    let mut c = Connection::client(
+    let mut c = ClientConnection::new(
         ClientConfig {
             identity: client_id,
             trust: ServerTrust::Pinned(server_fp),
@@ -87,47 +101,80 @@ fn session() -> Vec<(String, Vec<u8>)> {
         now,
     )
     .unwrap();
-    let mut s = Connection::server(config, ephemeral(0x44, 0x66), Timeouts::default(), now);
+    let mut s = ServerConnection::new(config, ephemeral(0x44, 0x66), Timeouts::default(), now);
 
-    let mut step = |label: &str, from_client: bool, c: &mut Connection, s: &mut Connection| {
-        let (from, to) = if from_client { (c, s) } else { (s, c) };
-        let bytes = drain(from, now);
+    // One step: everything one side queued crosses the wire; `events` is
+    // how many events the other side must report.
+    let mut step = |label: &str,
+                    from_client: bool,
+                    events: usize,
+                    c: &mut ClientConnection,
+                    s: &mut ServerConnection| {
+        let (bytes, got) = if from_client {
+            let bytes = drain(c, now);
+            let got = to_server(s, &bytes, now);
+            (bytes, got)
+        } else {
+            let bytes = drain(s, now);
+            let got = to_client(c, &bytes, now);
+            (bytes, got)
+        };
         assert!(!bytes.is_empty(), "{label}: nothing sent");
-        deliver(to, &bytes, now);
+        assert_eq!(got, events, "{label}: events");
         lines.push((label.to_string(), bytes));
     };
-    step("c->s HELLO", true, &mut c, &mut s);
-    step("s->c CHALLENGE", false, &mut c, &mut s);
-    step("c->s RESPONSE", true, &mut c, &mut s);
-    step("s->c SESSION_ESTABLISHED", false, &mut c, &mut s);
+    step("c->s HELLO", true, 0, &mut c, &mut s);
+    step("s->c CHALLENGE", false, 0, &mut c, &mut s);
+    step("c->s RESPONSE", true, 1, &mut c, &mut s);
+    step("s->c SESSION_ESTABLISHED", false, 1, &mut c, &mut s);
     assert!(c.is_established() && s.is_established());
     c.request_list().unwrap();
-    step("c->s LIST", true, &mut c, &mut s);
+    step("c->s LIST", true, 1, &mut c, &mut s);
     s.send_listing(&[ListEntry {
         name: "notes.txt".into(),
         size: 42,
         mtime: 1_764_000_000,
     }])
     .unwrap();
-    step("s->c LISTING", false, &mut c, &mut s);
+    step("s->c LISTING", false, 1, &mut c, &mut s);
     c.request_upload("hello.txt", 5, false).unwrap();
-    step("c->s OFFER", true, &mut c, &mut s);
+    step("c->s OFFER", true, 1, &mut c, &mut s);
     s.accept().unwrap();
-    step("s->c ACCEPT", false, &mut c, &mut s);
+    step("s->c ACCEPT", false, 0, &mut c, &mut s);
     c.send_data(b"hello").unwrap();
-    step("c->s CHUNK, END", true, &mut c, &mut s);
+    step("c->s CHUNK, END", true, 2, &mut c, &mut s);
     s.send_result(&Outcome::ok()).unwrap();
-    step("s->c RESULT", false, &mut c, &mut s);
+    step("s->c RESULT", false, 1, &mut c, &mut s);
+    c.request_download("notes.txt").unwrap();
+    step("c->s GET", true, 1, &mut c, &mut s);
+    s.offer_download(5).unwrap();
+    step("s->c OFFER", false, 1, &mut c, &mut s);
+    c.accept().unwrap();
+    step("c->s ACCEPT", true, 0, &mut c, &mut s);
+    s.send_data(b"notes").unwrap();
+    step("s->c CHUNK, END", false, 2, &mut c, &mut s);
+    c.send_result(&Outcome::ok()).unwrap();
+    step("c->s RESULT", true, 1, &mut c, &mut s);
+    c.request_download("missing.txt").unwrap();
+    step("c->s GET (refused)", true, 1, &mut c, &mut s);
+    s.refuse(&Outcome::new(ResultCode::NotFound, "no such file"))
+        .unwrap();
+    step("s->c RESULT NotFound", false, 1, &mut c, &mut s);
+    c.request_list().unwrap();
+    step("c->s LIST (rate-limited)", true, 1, &mut c, &mut s);
+    s.refuse(&Outcome::rate_limited(30, "rate limit reached"))
+        .unwrap();
+    step("s->c RESULT RateLimited 30 s", false, 1, &mut c, &mut s);
     c.close().unwrap();
-    step("c->s CLOSE", true, &mut c, &mut s);
-    step("s->c CLOSE", false, &mut c, &mut s);
+    step("c->s CLOSE", true, 1, &mut c, &mut s);
+    step("s->c CLOSE", false, 1, &mut c, &mut s);
     assert!(c.is_closed() && s.is_closed());
     lines
 }
 
 fn render(lines: &[(String, Vec<u8>)]) -> String {
     let mut out = String::from(
-        "# sft protocol version 1: a deterministic session, regenerated by tests/protocol_vectors.rs\n\
+        "# sft protocol version 2: a deterministic session, regenerated by tests/protocol_vectors.rs\n\
          # Inputs: client identity seed 11*32, server identity seed 22*32 (RFC 8032 seeds),\n\
          # client ephemeral scalar 33*32, server ephemeral scalar 44*32 (RFC 7748),\n\
          # client random 55*32, server random 66*32, max_file_size 10 GiB, idle 60 s.\n\
@@ -156,7 +203,7 @@ fn deterministic_session_matches_the_recorded_bytes() {
     let (want, got): (Vec<&str>, Vec<&str>) = (recorded.lines().collect(), text.lines().collect());
     let compared = want.iter().filter(|l| !l.starts_with('#')).count();
     println!("protocol vectors: {compared} records compared");
-    assert_eq!(compared, 14, "2 public keys and 12 wire steps");
+    assert_eq!(compared, 23, "2 public keys and 21 wire steps");
     for (w, g) in want.iter().zip(&got) {
         assert_eq!(w, g, "wire bytes changed");
     }

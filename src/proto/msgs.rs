@@ -424,15 +424,22 @@ impl Outcome {
     }
 
     /// Encodes the body: code u8, wait u16 (seconds), reason (u16 length +
-    /// UTF-8), the reason cut at a character boundary to 255 bytes.
+    /// UTF-8), the reason cut at a character boundary to 255 bytes. The
+    /// wait is brought into its range for the code (1 to
+    /// [`MAX_RETRY_AFTER_SECS`] with RateLimited, 0 otherwise), so the
+    /// peer never receives a RESULT it must refuse.
     pub fn encode(&self) -> Vec<u8> {
         let mut end = self.reason.len().min(MAX_REASON_LEN);
         while !self.reason.is_char_boundary(end) {
             end -= 1;
         }
+        let wait = match self.code {
+            ResultCode::RateLimited => self.retry_after_secs.clamp(1, MAX_RETRY_AFTER_SECS),
+            _ => 0,
+        };
         let mut v = Vec::with_capacity(5 + end);
         v.put_u8(self.code as u8);
-        v.put_u16(self.retry_after_secs);
+        v.put_u16(wait);
         v.put_vec16(&self.reason.as_bytes()[..end]);
         v
     }
@@ -561,4 +568,136 @@ pub fn parse_listing(
     }
     r.finish()?;
     Ok(more)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Message limits at their value and one past.
+
+    use super::*;
+
+    fn result_body(code: u8, wait: u16, reason: &[u8]) -> Vec<u8> {
+        let mut v = vec![code];
+        v.put_u16(wait);
+        v.put_u16(reason.len() as u16);
+        v.extend_from_slice(reason);
+        v
+    }
+
+    #[test]
+    fn reason_of_max_len_round_trips_and_a_longer_one_is_cut_at_a_char_boundary() {
+        let at = Outcome::new(ResultCode::NotFound, "r".repeat(MAX_REASON_LEN));
+        assert_eq!(Outcome::parse(&at.encode()).unwrap(), at);
+
+        let over = Outcome::new(ResultCode::NotFound, "r".repeat(MAX_REASON_LEN + 1));
+        assert_eq!(over.encode().len(), 5 + MAX_REASON_LEN);
+        assert_eq!(Outcome::parse(&over.encode()).unwrap(), at);
+
+        // "é" is 2 bytes: byte 255 would split the 128th, so 254 are sent.
+        // Fails on an encoder that cuts at 255 regardless (invalid UTF-8,
+        // refused by the peer) or panics slicing mid-character.
+        let wide = Outcome::new(ResultCode::IoError, "é".repeat(128));
+        let parsed = Outcome::parse(&wide.encode()).unwrap();
+        assert_eq!(parsed.reason, "é".repeat(127));
+        // A 4-byte character straddling the limit.
+        let emoji = Outcome::new(ResultCode::IoError, format!("{}🦀", "x".repeat(253)));
+        assert_eq!(
+            Outcome::parse(&emoji.encode()).unwrap().reason,
+            "x".repeat(253)
+        );
+    }
+
+    #[test]
+    fn reason_over_max_len_or_not_utf8_is_malformed() {
+        let code = ResultCode::NotFound as u8;
+        assert!(Outcome::parse(&result_body(code, 0, &[b'r'; MAX_REASON_LEN])).is_ok());
+        assert!(matches!(
+            Outcome::parse(&result_body(code, 0, &[b'r'; MAX_REASON_LEN + 1])),
+            Err(ProtoError::MalformedMessage("RESULT"))
+        ));
+        assert!(matches!(
+            Outcome::parse(&result_body(code, 0, b"\xff")),
+            Err(ProtoError::MalformedMessage("RESULT"))
+        ));
+        let mut trailing = result_body(code, 0, b"ok");
+        trailing.push(0);
+        assert!(matches!(
+            Outcome::parse(&trailing),
+            Err(ProtoError::MalformedMessage("RESULT"))
+        ));
+    }
+
+    #[test]
+    fn retry_after_bounds() {
+        let limited = ResultCode::RateLimited as u8;
+        for ok in [1, 60, MAX_RETRY_AFTER_SECS] {
+            let o = Outcome::parse(&result_body(limited, ok, b"")).unwrap();
+            assert_eq!((o.code, o.retry_after_secs), (ResultCode::RateLimited, ok));
+        }
+        for bad in [0, MAX_RETRY_AFTER_SECS + 1, u16::MAX] {
+            assert!(
+                matches!(
+                    Outcome::parse(&result_body(limited, bad, b"")),
+                    Err(ProtoError::MalformedMessage("RESULT"))
+                ),
+                "{bad}"
+            );
+        }
+        for code in [0u8, 1, 2, 3, 4, 5, 6, 7] {
+            assert!(Outcome::parse(&result_body(code, 0, b"")).is_ok());
+            for bad in [1, MAX_RETRY_AFTER_SECS] {
+                assert!(
+                    matches!(
+                        Outcome::parse(&result_body(code, bad, b"")),
+                        Err(ProtoError::MalformedMessage("RESULT"))
+                    ),
+                    "code {code} wait {bad}"
+                );
+            }
+        }
+        // Code 9 (Unsupported in version 1) is gone.
+        assert!(Outcome::parse(&result_body(9, 0, b"")).is_err());
+        // The constructor keeps a wait in range.
+        assert_eq!(Outcome::rate_limited(0, "").retry_after_secs, 1);
+        assert_eq!(
+            Outcome::rate_limited(3601, "").retry_after_secs,
+            MAX_RETRY_AFTER_SECS
+        );
+        assert_eq!(
+            Outcome::rate_limited(u64::MAX, "").retry_after_secs,
+            MAX_RETRY_AFTER_SECS
+        );
+        let o = Outcome::rate_limited(3600, "wait");
+        assert_eq!(Outcome::parse(&o.encode()).unwrap(), o);
+    }
+
+    #[test]
+    fn listing_count_is_checked_before_entries_are_parsed() {
+        let mut out = Vec::new();
+        // Count 2 with room for one: refused from the count, though the
+        // body carries no entry at all.
+        assert!(matches!(
+            parse_listing(&[0, 0, 2], &mut out, 1),
+            Err(ProtoError::Transfer(TransferError::TooManyEntries))
+        ));
+        assert!(out.is_empty());
+        // With room, the missing entries make it malformed.
+        assert!(matches!(
+            parse_listing(&[0, 0, 2], &mut out, 2),
+            Err(ProtoError::MalformedMessage("LISTING"))
+        ));
+        let (bodies, n) = encode_listing(&[ListEntry {
+            name: "a".into(),
+            size: 1,
+            mtime: -1,
+        }]);
+        assert_eq!((bodies.len(), n), (1, 1));
+        let mut out = Vec::new();
+        assert!(!parse_listing(&bodies[0], &mut out, 1).unwrap());
+        assert_eq!(out[0].mtime, -1);
+        assert!(matches!(
+            parse_listing(&bodies[0], &mut out, 1),
+            Err(ProtoError::Transfer(TransferError::TooManyEntries))
+        ));
+    }
 }

@@ -210,6 +210,10 @@ pub struct Sealer {
     /// Set when sealing failed inside OpenSSL: the nonce may have been
     /// used, so nothing more is sealed under this key.
     broken: bool,
+    /// Makes the next AEAD seal fail as an OpenSSL failure would (tests of
+    /// the failure path; OpenSSL cannot be made to fail on demand).
+    #[cfg(test)]
+    fail_next_seal: bool,
 }
 
 impl Default for Sealer {
@@ -218,6 +222,8 @@ impl Default for Sealer {
             dir: Direction::default(),
             update_after: KEY_UPDATE_AFTER,
             broken: false,
+            #[cfg(test)]
+            fail_next_seal: false,
         }
     }
 }
@@ -335,6 +341,8 @@ impl Sealer {
         parts: &[&[u8]],
     ) -> Result<(), ProtoError> {
         let seq = self.dir.next_seq;
+        #[cfg(test)]
+        let inject = std::mem::take(&mut self.fail_next_seal);
         let p = self.usable()?;
         let plain_len = 1 + parts.iter().map(|b| b.len()).sum::<usize>();
         if plain_len > MAX_PLAINTEXT_LEN {
@@ -361,6 +369,15 @@ impl Sealer {
         let sealed = p
             .aead
             .seal_in_place(&p.nonce(seq), &aad, &mut out[start + HEADER_LEN..]);
+        #[cfg(test)]
+        let sealed = if inject {
+            Err(crate::crypto::CryptoError::Backend {
+                operation: "AES-256-GCM seal (injected by a test)",
+                stack: openssl::error::ErrorStack::get(),
+            })
+        } else {
+            sealed
+        };
         match sealed {
             Ok(tag) => {
                 out.extend_from_slice(&tag);
@@ -476,5 +493,394 @@ impl Opener {
             return Ok(None);
         }
         Ok(Some((*inner, body)))
+    }
+}
+
+#[cfg(test)]
+impl Sealer {
+    /// Makes the next AEAD seal fail as an OpenSSL failure would.
+    pub(crate) fn fail_next_seal(&mut self) {
+        self.fail_next_seal = true;
+    }
+
+    /// Opens one whole `record` (header and payload) this sealer sealed,
+    /// under its current key: lets a test read what its own side queued
+    /// when no peer is in a state to read it. Returns the inner type and
+    /// the body.
+    pub(crate) fn open_own(&mut self, record: &[u8]) -> Result<(u8, Vec<u8>), ProtoError> {
+        let head: [u8; HEADER_LEN] = record
+            .get(..HEADER_LEN)
+            .and_then(|h| h.try_into().ok())
+            .ok_or(ProtoError::BadRecord)?;
+        let header = Header::parse(&head)?;
+        let mut payload = record[HEADER_LEN..].to_vec();
+        if header.kind != RecordType::Encrypted || payload.len() != header.len {
+            return Err(ProtoError::BadRecord);
+        }
+        let p = self.dir.protection.as_mut().ok_or(ProtoError::BadRecord)?;
+        let (ct, tag) = payload.split_at_mut(header.len - TAG_LEN);
+        let tag: &[u8; TAG_LEN] = (&*tag).try_into().map_err(|_| ProtoError::BadRecord)?;
+        p.aead
+            .open_in_place(&p.nonce(header.seq), &head, ct, tag)
+            .map_err(|_| ProtoError::BadRecord)?;
+        Ok((ct[0], ct[1..].to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The record layer at its limits: per-key counts at the limit and one
+    //! past, key updates, and what a failed seal leaves behind.
+
+    use super::*;
+    use crate::crypto::hkdf;
+
+    const CHUNK: u8 = 0x14;
+
+    fn traffic_secret(b: u8) -> TrafficSecret {
+        TrafficSecret(Secret::from_slice(&[b; 32]).unwrap())
+    }
+
+    fn handshake_keys(b: u8) -> DirectionKeys {
+        DirectionKeys {
+            key: Secret::from_slice(&[b; 32]).unwrap(),
+            iv: Secret::from_slice(&[b; NONCE_LEN]).unwrap(),
+        }
+    }
+
+    /// A sealer and an opener of one direction under handshake keys.
+    fn handshake_pair() -> (Sealer, Opener) {
+        let (mut s, mut o) = (Sealer::new(), Opener::new());
+        s.set_keys(&handshake_keys(1)).unwrap();
+        o.set_keys(&handshake_keys(1)).unwrap();
+        (s, o)
+    }
+
+    /// A sealer and an opener of one direction under application keys.
+    fn application_pair() -> (Sealer, Opener) {
+        let (mut s, mut o) = (Sealer::new(), Opener::new());
+        s.set_traffic_secret(traffic_secret(3)).unwrap();
+        o.set_traffic_secret(traffic_secret(3)).unwrap();
+        (s, o)
+    }
+
+    fn sealer_used(s: &mut Sealer) -> &mut u64 {
+        &mut s.dir.protection.as_mut().unwrap().used
+    }
+
+    fn opener_used(o: &mut Opener) -> &mut u64 {
+        &mut o.0.protection.as_mut().unwrap().used
+    }
+
+    /// Splits a byte stream into whole records: header and payload.
+    fn split(mut bytes: &[u8]) -> Vec<(Header, Vec<u8>)> {
+        let mut v = Vec::new();
+        while !bytes.is_empty() {
+            let header = Header::parse(bytes[..HEADER_LEN].try_into().unwrap()).unwrap();
+            let end = HEADER_LEN + header.len;
+            v.push((header, bytes[HEADER_LEN..end].to_vec()));
+            bytes = &bytes[end..];
+        }
+        v
+    }
+
+    /// Opens one split record: `Ok(None)` for a KEY_UPDATE.
+    fn open(o: &mut Opener, rec: &(Header, Vec<u8>)) -> Result<Option<(u8, Vec<u8>)>, ProtoError> {
+        let mut payload = rec.1.clone();
+        Ok(o.open(&rec.0, &mut payload)?.map(|(t, b)| (t, b.to_vec())))
+    }
+
+    #[test]
+    fn header_length_limits_at_and_one_past() {
+        let head = |kind: u8, len: u32| {
+            let mut h = [0u8; HEADER_LEN];
+            h[0] = PROTOCOL_VERSION;
+            h[1] = kind;
+            h[2..6].copy_from_slice(&len.to_be_bytes());
+            h
+        };
+        let max = MAX_PLAINTEXT_LEN + TAG_LEN;
+        assert_eq!(Header::parse(&head(23, max as u32)).unwrap().len, max);
+        assert!(matches!(
+            Header::parse(&head(23, max as u32 + 1)),
+            Err(ProtoError::RecordTooLarge { len, max: m }) if len == max + 1 && m == max
+        ));
+        // The smallest encrypted record holds the inner type and the tag.
+        assert_eq!(Header::parse(&head(23, 17)).unwrap().len, 17);
+        assert!(matches!(
+            Header::parse(&head(23, 16)),
+            Err(ProtoError::MalformedRecord(_))
+        ));
+        for (kind, exact) in [(1, HELLO_LEN), (2, CHALLENGE_LEN), (3, 1)] {
+            assert!(Header::parse(&head(kind, exact as u32)).is_ok());
+            for wrong in [exact - 1, exact + 1] {
+                assert!(
+                    matches!(
+                        Header::parse(&head(kind, wrong as u32)),
+                        Err(ProtoError::MalformedRecord(_))
+                    ),
+                    "type {kind} length {wrong}"
+                );
+            }
+        }
+    }
+
+    /// Fails if the opener counts off by one: it must open record number
+    /// MAX_RECORDS_PER_KEY under one key and refuse the next, before any
+    /// decryption.
+    #[test]
+    fn opener_opens_record_max_and_refuses_max_plus_one_under_one_key() {
+        let (mut s, mut o) = handshake_pair();
+        *opener_used(&mut o) = MAX_RECORDS_PER_KEY - 1;
+        let mut out = Vec::new();
+        s.seal(&mut out, CHUNK, &[b"record 2^21"]).unwrap();
+        s.seal(&mut out, CHUNK, &[b"record 2^21 + 1"]).unwrap();
+        let recs = split(&out);
+        assert_eq!(
+            open(&mut o, &recs[0]).unwrap(),
+            Some((CHUNK, b"record 2^21".to_vec()))
+        );
+        assert!(matches!(open(&mut o, &recs[1]), Err(ProtoError::KeyLimit)));
+
+        // Application keys alike: a peer that never updates its key is
+        // refused at the same count.
+        let (mut s, mut o) = application_pair();
+        *opener_used(&mut o) = MAX_RECORDS_PER_KEY - 1;
+        let mut out = Vec::new();
+        s.seal(&mut out, CHUNK, &[b"a"]).unwrap();
+        s.seal(&mut out, CHUNK, &[b"b"]).unwrap();
+        let recs = split(&out);
+        assert_eq!(
+            open(&mut o, &recs[0]).unwrap(),
+            Some((CHUNK, b"a".to_vec()))
+        );
+        assert!(matches!(open(&mut o, &recs[1]), Err(ProtoError::KeyLimit)));
+    }
+
+    /// Fails if handshake keys were allowed past the limit (they never
+    /// update), or if a refusal left bytes in `out` or used up a number.
+    #[test]
+    fn handshake_sealer_refuses_at_the_limit_and_leaves_nothing() {
+        let (mut s, _) = handshake_pair();
+        *sealer_used(&mut s) = MAX_RECORDS_PER_KEY - 1;
+        let mut out = b"earlier".to_vec();
+        s.seal(&mut out, CHUNK, &[b"the last one"]).unwrap();
+        let before = out.clone();
+        let seq = s.dir.next_seq;
+        assert!(matches!(
+            s.seal(&mut out, CHUNK, &[b"one more"]),
+            Err(ProtoError::KeyLimit)
+        ));
+        assert_eq!(out, before);
+        assert_eq!(s.dir.next_seq, seq);
+        assert_eq!(
+            split(&out[7..]).len(),
+            1,
+            "no KEY_UPDATE under handshake keys"
+        );
+    }
+
+    /// Fails on the pre-rewrite sealer (no key update: KeyLimit here) and
+    /// on one that updates a record late or early.
+    #[test]
+    fn application_sealer_updates_at_key_update_after_and_keeps_going() {
+        let (mut s, mut o) = application_pair();
+        *sealer_used(&mut s) = KEY_UPDATE_AFTER - 1;
+        *opener_used(&mut o) = KEY_UPDATE_AFTER - 1;
+        let mut out = Vec::new();
+        s.seal(&mut out, CHUNK, &[b"last under the first key"])
+            .unwrap();
+        assert_eq!(split(&out).len(), 1, "no update before KEY_UPDATE_AFTER");
+        s.seal(&mut out, CHUNK, &[b"first under the next key"])
+            .unwrap();
+        for i in 0..5u8 {
+            s.seal(&mut out, CHUNK, &[&[i]]).unwrap();
+        }
+        let recs = split(&out);
+        assert_eq!(recs.len(), 8, "one KEY_UPDATE, then no more");
+        let seqs: Vec<u64> = recs.iter().map(|r| r.0.seq).collect();
+        assert_eq!(seqs, (0..8).collect::<Vec<_>>(), "numbering carries on");
+        // The KEY_UPDATE is record number MAX_RECORDS_PER_KEY under the
+        // first key: still within the receiver's limit.
+        assert_eq!(recs[1].0.len, 1 + TAG_LEN);
+        assert_eq!(open(&mut o, &recs[0]).unwrap().unwrap().0, CHUNK);
+        assert_eq!(open(&mut o, &recs[1]).unwrap(), None);
+        assert_eq!(
+            open(&mut o, &recs[2]).unwrap(),
+            Some((CHUNK, b"first under the next key".to_vec()))
+        );
+        for (i, rec) in recs[3..].iter().enumerate() {
+            assert_eq!(open(&mut o, rec).unwrap(), Some((CHUNK, vec![i as u8])));
+        }
+        assert_eq!(*sealer_used(&mut s), 6, "the count restarted with the key");
+        assert_eq!(*opener_used(&mut o), 6);
+    }
+
+    /// Fails if either side derived the next key otherwise than
+    /// docs/PROTOCOL.md §2.5 says, or if the opener ignored KEY_UPDATE (a
+    /// record under the old key must then be refused).
+    #[test]
+    fn key_update_moves_to_next_secret_as_specified_and_the_old_key_is_refused() {
+        let (mut s, _) = application_pair();
+        s.set_update_after(1);
+        let mut out = Vec::new();
+        s.seal(&mut out, CHUNK, &[b"A"]).unwrap();
+        s.seal(&mut out, CHUNK, &[b"B"]).unwrap();
+        let recs = split(&out);
+        assert_eq!(recs.len(), 3, "A, KEY_UPDATE, B");
+
+        // On the wire, KEY_UPDATE is inner type 0x03 and nothing else,
+        // under the key it retires.
+        let mut old = Protection::from_secret(traffic_secret(3)).unwrap();
+        let (header, mut payload) = recs[1].clone();
+        let (ct, tag) = payload.split_at_mut(header.len - TAG_LEN);
+        old.aead
+            .open_in_place(
+                &old.nonce(header.seq),
+                &header.encode(),
+                ct,
+                (&*tag).try_into().unwrap(),
+            )
+            .unwrap();
+        assert_eq!(ct, [0x03]);
+
+        // next(S) = HKDF-Expand(S, "sft/2 key update", 32)
+        let s0 = Secret::<32>::from_slice(&[3; 32]).unwrap();
+        let s1 = TrafficSecret(hkdf::expand(&s0, b"sft/2 key update").unwrap());
+        let mut o1 = Opener::new();
+        o1.set_traffic_secret(s1).unwrap();
+        o1.0.next_seq = 2;
+        assert_eq!(
+            open(&mut o1, &recs[2]).unwrap(),
+            Some((CHUNK, b"B".to_vec()))
+        );
+
+        // A record sealed under the old key after the update is refused.
+        let mut stale = Sealer::new();
+        stale.set_traffic_secret(traffic_secret(3)).unwrap();
+        let mut stale_out = Vec::new();
+        for body in [&b"A"[..], b"filler at the update's number", b"B"] {
+            stale.seal(&mut stale_out, CHUNK, &[body]).unwrap();
+        }
+        let stale_recs = split(&stale_out);
+        let (_, mut o) = application_pair();
+        assert!(open(&mut o, &recs[0]).unwrap().is_some());
+        assert_eq!(open(&mut o, &recs[1]).unwrap(), None);
+        assert!(matches!(
+            open(&mut o, &stale_recs[2]),
+            Err(ProtoError::BadRecord)
+        ));
+    }
+
+    #[test]
+    fn key_update_under_handshake_keys_is_unexpected() {
+        let (mut s, mut o) = handshake_pair();
+        let mut out = Vec::new();
+        s.seal(&mut out, KEY_UPDATE, &[]).unwrap();
+        let err = open(&mut o, &split(&out)[0]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ProtoError::UnexpectedMessage {
+                    got: "KEY_UPDATE",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn key_update_with_a_body_is_malformed() {
+        let (mut s, mut o) = application_pair();
+        let mut out = Vec::new();
+        s.seal(&mut out, KEY_UPDATE, &[&[0]]).unwrap();
+        let err = open(&mut o, &split(&out)[0]).unwrap_err();
+        assert!(
+            matches!(err, ProtoError::MalformedMessage("KEY_UPDATE")),
+            "{err:?}"
+        );
+    }
+
+    /// Defect 4. Fails on an implementation that writes the header (or a
+    /// KEY_UPDATE) before checking the size, or numbers the record before
+    /// it is sealed: the next record would then skip a number, or a due
+    /// KEY_UPDATE would go out alone.
+    #[test]
+    fn oversize_plaintext_leaves_out_unchanged_and_keeps_the_number() {
+        let (mut s, mut o) = application_pair();
+        let mut out = b"queued".to_vec();
+        let big = vec![7u8; MAX_PLAINTEXT_LEN];
+        assert!(matches!(
+            s.seal(&mut out, CHUNK, &[&big]),
+            Err(ProtoError::InvalidCall(_))
+        ));
+        assert!(matches!(
+            s.seal(&mut out, CHUNK, &[&big[..10], &big[10..]]),
+            Err(ProtoError::InvalidCall(_))
+        ));
+        assert_eq!(out, b"queued");
+        assert_eq!(s.dir.next_seq, 0);
+        // Exactly MAX_PLAINTEXT_LEN (inner type included) is allowed, and
+        // takes the number the refused record did not.
+        s.seal(&mut out, CHUNK, &[&big[1..]]).unwrap();
+        let recs = split(&out[6..]);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].0.seq, 0);
+        assert_eq!(recs[0].0.len, MAX_PLAINTEXT_LEN + TAG_LEN);
+        assert_eq!(open(&mut o, &recs[0]).unwrap().unwrap().1, big[1..]);
+
+        // With a key update due, an oversize record sends no KEY_UPDATE
+        // either; the next record sends it, at the next number.
+        s.set_update_after(1);
+        out.clear();
+        assert!(s.seal(&mut out, CHUNK, &[&big]).is_err());
+        assert!(out.is_empty());
+        assert_eq!(*sealer_used(&mut s), 1);
+        s.seal(&mut out, CHUNK, &[b"x"]).unwrap();
+        let recs = split(&out);
+        assert_eq!(
+            recs.iter().map(|r| (r.0.seq, r.0.len)).collect::<Vec<_>>(),
+            vec![(1, 1 + TAG_LEN), (2, 2 + TAG_LEN)]
+        );
+        assert_eq!(open(&mut o, &recs[0]).unwrap(), None);
+        assert_eq!(
+            open(&mut o, &recs[1]).unwrap(),
+            Some((CHUNK, b"x".to_vec()))
+        );
+    }
+
+    /// Defect 4. Fails on the pre-rewrite sealer, which returned on an
+    /// OpenSSL error with the header and the plaintext left in `out` (sent
+    /// in clear by the next write) and the number unused, so the alert that
+    /// followed was sealed under the same nonce.
+    #[test]
+    fn failed_seal_leaves_nothing_and_stops_the_sealer() {
+        let (mut s, _) = application_pair();
+        let mut out = b"queued".to_vec();
+        s.fail_next_seal();
+        assert!(matches!(
+            s.seal(&mut out, CHUNK, &[b"secret file data"]),
+            Err(ProtoError::Crypto(_))
+        ));
+        assert_eq!(out, b"queued", "nothing of the record stays");
+        assert!(!s.has_keys());
+        // Nothing more is sealed under that key, at that number or any other.
+        assert!(matches!(
+            s.seal(&mut out, 0x02, &[&[6]]),
+            Err(ProtoError::InvalidCall(_))
+        ));
+        assert_eq!(out, b"queued");
+
+        // The same when the failure hits the KEY_UPDATE.
+        let (mut s, _) = application_pair();
+        s.set_update_after(1);
+        let mut out = Vec::new();
+        s.seal(&mut out, CHUNK, &[b"a"]).unwrap();
+        let len = out.len();
+        s.fail_next_seal();
+        assert!(s.seal(&mut out, CHUNK, &[b"b"]).is_err());
+        assert_eq!(out.len(), len);
+        assert!(!s.has_keys());
     }
 }

@@ -311,6 +311,7 @@ impl ClientConnection {
 
     /// The open session's operation slot, which must be idle.
     fn idle(&mut self, what: &'static str) -> Result<&mut Op, ProtoError> {
+        self.core.check_open()?;
         let op = self.op()?;
         if !matches!(op, Op::Idle) {
             return Err(ProtoError::InvalidCall(what));
@@ -327,7 +328,10 @@ impl ClientConnection {
     /// `InvalidCall` in any other state; the handshake's errors.
     pub fn trust_server_key(&mut self) -> Result<(), ProtoError> {
         self.core.check_alive()?;
-        let Phase::AwaitTrust(pending) = std::mem::replace(&mut self.phase, Phase::Done) else {
+        let phase = std::mem::replace(&mut self.phase, Phase::Done);
+        let Phase::AwaitTrust(pending) = phase else {
+            // A refused call changes nothing.
+            self.phase = phase;
             return Err(ProtoError::InvalidCall("no server key is awaiting trust"));
         };
         let c = &mut self.core;
@@ -392,7 +396,7 @@ impl ClientConnection {
     /// # Errors
     /// `InvalidCall` unless a download offer awaits a decision.
     pub fn accept(&mut self) -> Result<(), ProtoError> {
-        self.core.check_alive()?;
+        self.core.check_open()?;
         let Phase::Open(Op::Download(receiver)) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no offer awaits acceptance"));
         };
@@ -404,6 +408,7 @@ impl ClientConnection {
     /// # Errors
     /// `InvalidCall` unless an offer awaits a decision, or for Ok.
     pub fn refuse(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
+        self.core.check_open()?;
         let op = self.op()?;
         if !matches!(op, Op::Download(r) if r.is_offered()) || outcome.code == msgs::ResultCode::Ok
         {
@@ -419,6 +424,7 @@ impl ClientConnection {
     /// # Errors
     /// `InvalidCall` unless a received file awaits its answer.
     pub fn send_result(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
+        self.core.check_open()?;
         let op = self.op()?;
         if !matches!(op, Op::Download(r) if r.is_complete()) {
             return Err(ProtoError::InvalidCall("no received file awaits a result"));
@@ -432,6 +438,7 @@ impl ClientConnection {
     /// [`super::SEND_HIGH_WATER`].
     pub fn wants_data(&self) -> bool {
         matches!(&self.phase, Phase::Open(Op::Upload(s)) if s.wants_data())
+            && !self.core.closing()
             && self.core.pending_output() < super::SEND_HIGH_WATER
     }
 
@@ -442,7 +449,7 @@ impl ClientConnection {
     /// `InvalidCall` unless sending, for empty or oversize `data`, or data
     /// past the announced size.
     pub fn send_data(&mut self, data: &[u8]) -> Result<(), ProtoError> {
-        self.core.check_alive()?;
+        self.core.check_open()?;
         let Phase::Open(Op::Upload(sender)) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("not sending a file"));
         };

@@ -218,6 +218,22 @@ impl ConnectionCore {
         }
     }
 
+    /// Whether this side has sent or received CLOSE: nothing the
+    /// application asks for may be sent after it.
+    pub(super) fn closing(&self) -> bool {
+        self.closed || self.close_sent
+    }
+
+    /// For a call that needs an open session: the sticky error once failed,
+    /// `Closed` once CLOSE was sent or received.
+    pub(super) fn check_open(&self) -> Result<(), ProtoError> {
+        self.check_alive()?;
+        if self.closing() {
+            return Err(ProtoError::Closed);
+        }
+        Ok(())
+    }
+
     /// Records a fatal error: queues one alert (sealed if keys exist; a
     /// plaintext alert from a side with [`BeforeKeys::PlainAlert`]), then
     /// makes the error sticky. A peer's alert is not answered.
@@ -410,4 +426,12 @@ pub fn busy_record() -> Vec<u8> {
         &[super::super::AlertCode::Busy as u8],
     );
     out
+}
+
+#[cfg(test)]
+impl ConnectionCore {
+    /// The receive buffer's size in bytes (fixed; never sized by the peer).
+    pub(super) fn recv_buffer_len(&self) -> usize {
+        self.inbuf.len()
+    }
 }

@@ -7,6 +7,8 @@
 //!
 //! Errors are sticky: after the first fatal error the connection queues one
 //! alert (when keys exist), and every later call returns the same error.
+//! Once a side has sent or received CLOSE, the calls that would send a
+//! request, an answer or file data return `Closed` and send nothing.
 
 mod client;
 mod core;

@@ -305,7 +305,7 @@ impl ServerConnection {
     /// # Errors
     /// `InvalidCall` unless an upload awaits a decision.
     pub fn accept(&mut self) -> Result<(), ProtoError> {
-        self.core.check_alive()?;
+        self.core.check_open()?;
         let Phase::Open(Op::Upload(receiver)) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no upload awaits acceptance"));
         };
@@ -318,13 +318,15 @@ impl ServerConnection {
     /// # Errors
     /// `InvalidCall` unless a download request is pending.
     pub fn offer_download(&mut self, size: u64) -> Result<(), ProtoError> {
-        self.core.check_alive()?;
+        self.core.check_open()?;
         let Phase::Open(op) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no download request is pending"));
         };
-        let Op::DownloadDecision(asked) = std::mem::replace(op, Op::Idle) else {
+        // A refused call changes nothing: the operation in progress stays.
+        let Op::DownloadDecision(asked) = op else {
             return Err(ProtoError::InvalidCall("no download request is pending"));
         };
+        let asked = std::mem::take(asked);
         *op = Op::Download(Sender::offered(size));
         let offer = Offer {
             name: asked,
@@ -340,7 +342,7 @@ impl ServerConnection {
     /// # Errors
     /// `InvalidCall` unless a listing request is pending.
     pub fn send_listing(&mut self, entries: &[ListEntry]) -> Result<usize, ProtoError> {
-        self.core.check_alive()?;
+        self.core.check_open()?;
         let Phase::Open(op @ Op::ListDecision) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no listing request is pending"));
         };
@@ -357,7 +359,7 @@ impl ServerConnection {
     /// # Errors
     /// `InvalidCall` unless a request awaits a decision, or for Ok.
     pub fn refuse(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
-        self.core.check_alive()?;
+        self.core.check_open()?;
         match &mut self.phase {
             Phase::Open(op) if op.awaits_decision() && outcome.code != ResultCode::Ok => {
                 *op = Op::Idle;
@@ -373,7 +375,7 @@ impl ServerConnection {
     /// # Errors
     /// `InvalidCall` unless a received file awaits its answer.
     pub fn send_result(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
-        self.core.check_alive()?;
+        self.core.check_open()?;
         let Phase::Open(op) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no received file awaits a result"));
         };
@@ -389,6 +391,7 @@ impl ServerConnection {
     /// [`super::SEND_HIGH_WATER`].
     pub fn wants_data(&self) -> bool {
         matches!(&self.phase, Phase::Open(Op::Download(s)) if s.wants_data())
+            && !self.core.closing()
             && self.core.pending_output() < super::SEND_HIGH_WATER
     }
 
@@ -399,7 +402,7 @@ impl ServerConnection {
     /// `InvalidCall` unless sending, for empty or oversize `data`, or data
     /// past the announced size.
     pub fn send_data(&mut self, data: &[u8]) -> Result<(), ProtoError> {
-        self.core.check_alive()?;
+        self.core.check_open()?;
         let Phase::Open(Op::Download(sender)) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("not sending a file"));
         };

@@ -1,0 +1,358 @@
+//! Every limit at its value and one past, between live connections:
+//! listing entries, chunk length, names, reasons, the retry wait and the
+//! send high-water mark.
+
+use std::io::{self, Write};
+
+use super::super::{MAX_LISTING_ENTRIES, SEND_HIGH_WATER};
+use super::*;
+use crate::proto::msgs::{self, ResultCode, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS};
+use crate::proto::{TransferError, MAX_NAME_LEN, MAX_PLAINTEXT_LEN};
+
+/// A writer that takes at most `n` more bytes.
+struct Limited<'a>(&'a mut Vec<u8>, usize);
+
+impl Write for Limited<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.1);
+        self.0.extend_from_slice(&buf[..n]);
+        self.1 -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn entries(n: usize) -> Vec<ListEntry> {
+    (0..n)
+        .map(|i| ListEntry {
+            name: format!("f{i:06}"),
+            size: i as u64,
+            mtime: 1_700_000_000,
+        })
+        .collect()
+}
+
+/// Fails on a client that counts entries per record rather than in all,
+/// or refuses at the limit instead of past it.
+#[test]
+fn listing_of_exactly_max_entries_is_accepted_and_one_more_refused() {
+    let mut w = established();
+    let all = entries(MAX_LISTING_ENTRIES);
+    w.client.request_list().unwrap();
+    w.c2s().unwrap();
+    assert_eq!(w.server.send_listing(&all).unwrap(), MAX_LISTING_ENTRIES);
+    let bytes = out(&mut w.server, w.now);
+    assert!(records(&bytes).len() > 1, "several LISTING records");
+    assert_eq!(
+        feed(&mut w.client, &bytes, w.now).unwrap(),
+        vec![Got::Listing(all)]
+    );
+
+    let mut w = established();
+    w.client.request_list().unwrap();
+    w.c2s().unwrap();
+    w.server
+        .send_listing(&entries(MAX_LISTING_ENTRIES + 1))
+        .unwrap();
+    let err = w.s2c().unwrap_err();
+    assert!(
+        matches!(err, ProtoError::Transfer(TransferError::TooManyEntries)),
+        "{err:?}"
+    );
+    let bytes = out(&mut w.client, w.now);
+    assert_eq!(
+        sole_alert(&mut w.client, &bytes, 3),
+        AlertCode::ProtocolError
+    );
+}
+
+/// The limit is checked from a LISTING's count before its entries are
+/// parsed: a last record that claims one entry more and carries none is
+/// TooManyEntries, not MalformedMessage. Fails on a client that parses
+/// first (and so would allocate by the peer's count first).
+#[test]
+fn listing_limit_is_checked_from_the_count_before_parsing() {
+    let mut w = established();
+    w.client.request_list().unwrap();
+    w.c2s().unwrap();
+    let (mut bodies, n) = msgs::encode_listing(&entries(MAX_LISTING_ENTRIES));
+    assert_eq!(n, MAX_LISTING_ENTRIES);
+    let last = bodies.len() - 1;
+    bodies[last][0] = 1; // more follow
+    for body in &bodies {
+        send_raw(&mut w.server, inner::LISTING, body);
+    }
+    send_raw(&mut w.server, inner::LISTING, &[0, 0, 1]);
+    let err = w.s2c().unwrap_err();
+    assert!(
+        matches!(err, ProtoError::Transfer(TransferError::TooManyEntries)),
+        "{err:?}"
+    );
+    // The same record with room left is simply malformed.
+    let mut w = established();
+    w.client.request_list().unwrap();
+    w.c2s().unwrap();
+    send_raw(&mut w.server, inner::LISTING, &[0, 0, 1]);
+    let err = w.s2c().unwrap_err();
+    assert!(
+        matches!(err, ProtoError::MalformedMessage("LISTING")),
+        "{err:?}"
+    );
+}
+
+/// A CHUNK of CHUNK_LEN data bytes is accepted and one of CHUNK_LEN + 1
+/// refused, on both receiving sides, though MAX_PLAINTEXT_LEN would let
+/// the record through. Fails on a receiver that relies on the record
+/// size alone.
+#[test]
+fn chunk_length_at_the_limit_and_one_past() {
+    let full = data(CHUNK_LEN);
+    let over = data(CHUNK_LEN + 1);
+    assert!(1 + 8 + over.len() <= MAX_PLAINTEXT_LEN);
+    let size = 3 * CHUNK_LEN as u64;
+
+    let mut w = receiving_upload(size);
+    send_raw(&mut w.client, inner::CHUNK, &chunk(0, &full));
+    assert_eq!(w.c2s().unwrap(), vec![Got::Data(full.clone())]);
+    send_raw(&mut w.client, inner::CHUNK, &chunk(CHUNK_LEN as u64, &over));
+    let err = w.c2s().unwrap_err();
+    assert!(
+        matches!(err, ProtoError::Transfer(TransferError::ChunkLength)),
+        "{err:?}"
+    );
+
+    let mut w = receiving_download(size);
+    send_raw(&mut w.server, inner::CHUNK, &chunk(0, &full));
+    assert_eq!(w.s2c().unwrap(), vec![Got::Data(full.clone())]);
+    send_raw(&mut w.server, inner::CHUNK, &chunk(CHUNK_LEN as u64, &over));
+    let err = w.s2c().unwrap_err();
+    assert!(
+        matches!(err, ProtoError::Transfer(TransferError::ChunkLength)),
+        "{err:?}"
+    );
+
+    // The sending side refuses an oversize piece locally and goes on.
+    let mut w = receiving_upload(size);
+    assert!(matches!(
+        w.client.send_data(&over),
+        Err(ProtoError::InvalidCall(_))
+    ));
+    assert!(!w.client.wants_write());
+    w.client.send_data(&full).unwrap();
+    assert_eq!(w.c2s().unwrap(), vec![Got::Data(full)]);
+}
+
+/// Drives `c`, already sending a file of 8 full chunks, to just past the
+/// high-water mark, then writes out bytes one step at a time: `wants` is
+/// false with exactly SEND_HIGH_WATER bytes pending and true with one
+/// fewer. Returns every byte written, the whole file sent.
+fn high_water<E: Endpoint>(
+    c: &mut E,
+    wants: fn(&E) -> bool,
+    send: fn(&mut E, &[u8]) -> Result<(), ProtoError>,
+    content: &[u8],
+    now: Instant,
+) -> Vec<u8> {
+    let mut sent = 0;
+    while wants(c) {
+        send(c, &content[sent..sent + CHUNK_LEN]).unwrap();
+        sent += CHUNK_LEN;
+    }
+    let pending = c.pending_output();
+    assert!(pending >= SEND_HIGH_WATER && sent < content.len());
+    let mut wire = Vec::new();
+    c.write_tls(&mut Limited(&mut wire, pending - SEND_HIGH_WATER), now)
+        .unwrap();
+    assert_eq!(c.pending_output(), SEND_HIGH_WATER);
+    assert!(!wants(c), "at the mark");
+    c.write_tls(&mut Limited(&mut wire, 1), now).unwrap();
+    assert_eq!(c.pending_output(), SEND_HIGH_WATER - 1);
+    assert!(wants(c), "just below the mark");
+    while sent < content.len() {
+        send(c, &content[sent..sent + CHUNK_LEN]).unwrap();
+        sent += CHUNK_LEN;
+    }
+    assert!(!wants(c), "all sent");
+    wire.extend_from_slice(&out(c, now));
+    wire
+}
+
+fn received(got: Vec<Got>) -> Vec<u8> {
+    let mut v = Vec::new();
+    let n = got.len();
+    for (i, g) in got.into_iter().enumerate() {
+        match g {
+            Got::Data(d) => v.extend_from_slice(&d),
+            Got::Complete if i == n - 1 => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    v
+}
+
+/// Fails on a `wants_data` that compares with `<=` (one full mark of
+/// output beyond the limit) or ignores the output buffer.
+#[test]
+fn wants_data_is_true_just_below_the_high_water_mark_and_false_at_it() {
+    let content = data(8 * CHUNK_LEN);
+    let mut w = receiving_upload(content.len() as u64);
+    let wire = high_water(
+        &mut w.client,
+        ClientConnection::wants_data,
+        ClientConnection::send_data,
+        &content,
+        w.now,
+    );
+    let got = feed(&mut w.server, &wire, w.now).unwrap();
+    assert_eq!(got.last(), Some(&Got::Complete));
+    assert_eq!(received(got), content);
+
+    let mut w = receiving_download(content.len() as u64);
+    let wire = high_water(
+        &mut w.server,
+        ServerConnection::wants_data,
+        ServerConnection::send_data,
+        &content,
+        w.now,
+    );
+    let got = feed(&mut w.client, &wire, w.now).unwrap();
+    assert_eq!(got.last(), Some(&Got::Complete));
+    assert_eq!(received(got), content);
+}
+
+#[test]
+fn name_length_at_the_limit_and_one_past() {
+    let mut w = established();
+    let at = "n".repeat(MAX_NAME_LEN);
+    w.client.request_upload(&at, 1, false).unwrap();
+    assert_eq!(w.c2s().unwrap(), vec![Got::Upload(at, 1, false)]);
+    let mut w = established();
+    assert!(matches!(
+        w.client.request_download(&"n".repeat(MAX_NAME_LEN + 1)),
+        Err(ProtoError::Name(NameError::TooLong(256)))
+    ));
+    assert!(!w.client.wants_write());
+}
+
+/// A reason of MAX_REASON_LEN bytes arrives whole; a longer one arrives
+/// cut at a character boundary; a RESULT that carries a longer one is
+/// malformed.
+#[test]
+fn reason_length_at_the_limit_and_past() {
+    let refuse = |reason: String| {
+        let mut w = established();
+        w.client.request_download("x").unwrap();
+        w.c2s().unwrap();
+        w.server
+            .refuse(&Outcome::new(ResultCode::NotFound, reason))
+            .unwrap();
+        match w.s2c().unwrap().pop() {
+            Some(Got::Outcome(o)) => o.reason,
+            other => panic!("{other:?}"),
+        }
+    };
+    let at = "r".repeat(MAX_REASON_LEN);
+    assert_eq!(refuse(at.clone()), at);
+    assert_eq!(refuse("r".repeat(MAX_REASON_LEN + 1)), at);
+    // 2-byte characters: 255 would split one, so 254 bytes arrive.
+    assert_eq!(refuse("é".repeat(200)), "é".repeat(127));
+
+    let mut w = established();
+    w.client.request_download("x").unwrap();
+    w.c2s().unwrap();
+    let long = "r".repeat(MAX_REASON_LEN + 1);
+    let body = [
+        &[ResultCode::NotFound as u8, 0, 0][..],
+        &(long.len() as u16).to_be_bytes(),
+        long.as_bytes(),
+    ]
+    .concat();
+    send_raw(&mut w.server, inner::RESULT, &body);
+    let err = w.s2c().unwrap_err();
+    assert!(
+        matches!(err, ProtoError::MalformedMessage("RESULT")),
+        "{err:?}"
+    );
+}
+
+/// The typed wait: 1 to MAX_RETRY_AFTER_SECS with RateLimited arrives as
+/// sent; 0 or one past with RateLimited, and any wait with another code,
+/// are fatal for the client.
+#[test]
+fn retry_after_at_the_limit_and_past() {
+    let asked = |w: &mut World| {
+        w.client.request_download("x").unwrap();
+        w.c2s().unwrap();
+    };
+    for secs in [1, MAX_RETRY_AFTER_SECS] {
+        let mut w = established();
+        asked(&mut w);
+        let outcome = Outcome::rate_limited(u64::from(secs), "busy");
+        assert_eq!(outcome.retry_after_secs, secs);
+        w.server.refuse(&outcome).unwrap();
+        assert_eq!(w.s2c().unwrap(), vec![Got::Outcome(outcome)]);
+    }
+    let bad = [
+        (ResultCode::RateLimited, MAX_RETRY_AFTER_SECS + 1),
+        (ResultCode::RateLimited, 0),
+        (ResultCode::RateLimited, u16::MAX),
+        (ResultCode::NotFound, 1),
+        (ResultCode::Ok, MAX_RETRY_AFTER_SECS),
+    ];
+    for (code, secs) in bad {
+        let mut w = established();
+        asked(&mut w);
+        let body = [&[code as u8][..], &secs.to_be_bytes(), &[0, 0]].concat();
+        send_raw(&mut w.server, inner::RESULT, &body);
+        let err = w.s2c().unwrap_err();
+        assert!(
+            matches!(err, ProtoError::MalformedMessage("RESULT")),
+            "{code:?} {secs}: {err:?}"
+        );
+        let bytes = out(&mut w.client, w.now);
+        assert_eq!(
+            sole_alert(&mut w.client, &bytes, 3),
+            AlertCode::ProtocolError
+        );
+    }
+}
+
+/// An Outcome built by hand with a wait out of range still goes out as a
+/// valid RESULT (the wait brought into range, as the reason is cut), so
+/// a local slip cannot make the peer fail the session. Fails on the code
+/// before this test, which sent the wait as given: the client then failed
+/// with MalformedMessage and alerted.
+#[test]
+fn an_outcome_built_by_hand_is_sent_with_a_valid_wait() {
+    let cases = [
+        (ResultCode::NotFound, 5, 0),
+        (ResultCode::RateLimited, 0, 1),
+        (
+            ResultCode::RateLimited,
+            MAX_RETRY_AFTER_SECS + 1,
+            MAX_RETRY_AFTER_SECS,
+        ),
+        (ResultCode::RateLimited, 7, 7),
+    ];
+    for (code, given, sent) in cases {
+        let mut w = established();
+        w.client.request_download("x").unwrap();
+        w.c2s().unwrap();
+        let outcome = Outcome {
+            code,
+            retry_after_secs: given,
+            reason: "r".into(),
+        };
+        w.server.refuse(&outcome).unwrap();
+        assert_eq!(
+            w.s2c().unwrap(),
+            vec![Got::Outcome(Outcome {
+                retry_after_secs: sent,
+                ..outcome
+            })],
+            "{code:?} {given}"
+        );
+    }
+}
