@@ -8,7 +8,9 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sft::crypto::ed25519::SigningKey;
 use sft::crypto::secret::Secret;
-use sft::proto::conn::{Connection, Event};
+use sft::proto::conn::{
+    ClientConnection, ClientEvent, ConnectionCore, ServerConnection, ServerEvent,
+};
 use sft::proto::handshake::client::{ClientConfig, ServerTrust};
 use sft::proto::handshake::server::{ClientPolicy, ServerConfig};
 use sft::proto::handshake::Ephemeral;
@@ -16,22 +18,50 @@ use sft::proto::msgs::SessionParams;
 use sft::proto::record::{DirectionKeys, Header, Opener, Sealer, HEADER_LEN};
 use sft::proto::timers::Timeouts;
 
-fn move_bytes(
-    from: &mut Connection,
-    to: &mut Connection,
-    buf: &mut Vec<u8>,
-    now: Instant,
-) -> usize {
+/// Writes all of `from`'s output into `buf`, for the peer to read.
+fn take_output(from: &mut ConnectionCore, buf: &mut Vec<u8>, now: Instant) {
     buf.clear();
     while from.wants_write() {
         from.write_tls(buf, now).unwrap();
     }
+}
+
+/// Client to server; returns how many events the server saw.
+fn c2s(
+    from: &mut ClientConnection,
+    to: &mut ServerConnection,
+    buf: &mut Vec<u8>,
+    now: Instant,
+) -> usize {
+    take_output(from, buf, now);
     let mut rd = &buf[..];
     let mut events = 0;
     while !rd.is_empty() {
         to.read_tls(&mut rd, now).unwrap();
         while let Some(ev) = to.next_event().unwrap() {
-            if let Event::Data(d) = ev {
+            if let ServerEvent::Data(d) = ev {
+                std::hint::black_box(d);
+            }
+            events += 1;
+        }
+    }
+    events
+}
+
+/// Server to client; returns how many events the client saw.
+fn s2c(
+    from: &mut ServerConnection,
+    to: &mut ClientConnection,
+    buf: &mut Vec<u8>,
+    now: Instant,
+) -> usize {
+    take_output(from, buf, now);
+    let mut rd = &buf[..];
+    let mut events = 0;
+    while !rd.is_empty() {
+        to.read_tls(&mut rd, now).unwrap();
+        while let Some(ev) = to.next_event().unwrap() {
+            if let ClientEvent::Data(d) = ev {
                 std::hint::black_box(d);
             }
             events += 1;
@@ -58,8 +88,8 @@ fn setup() -> Setup {
     Setup { client_key, server }
 }
 
-fn pair(s: &Setup, now: Instant, buf: &mut Vec<u8>) -> (Connection, Connection) {
-    let mut c = Connection::client(
+fn pair(s: &Setup, now: Instant, buf: &mut Vec<u8>) -> (ClientConnection, ServerConnection) {
+    let mut c = ClientConnection::new(
         ClientConfig {
             identity: s.client_key.clone(),
             trust: ServerTrust::Pinned(s.server.identity.verifying_key().fingerprint()),
@@ -69,16 +99,16 @@ fn pair(s: &Setup, now: Instant, buf: &mut Vec<u8>) -> (Connection, Connection) 
         now,
     )
     .unwrap();
-    let mut sv = Connection::server(
+    let mut sv = ServerConnection::new(
         s.server.clone(),
         Ephemeral::generate().unwrap(),
         Timeouts::default(),
         now,
     );
-    move_bytes(&mut c, &mut sv, buf, now);
-    move_bytes(&mut sv, &mut c, buf, now);
-    move_bytes(&mut c, &mut sv, buf, now);
-    move_bytes(&mut sv, &mut c, buf, now);
+    c2s(&mut c, &mut sv, buf, now);
+    s2c(&mut sv, &mut c, buf, now);
+    c2s(&mut c, &mut sv, buf, now);
+    s2c(&mut sv, &mut c, buf, now);
     assert!(c.is_established() && sv.is_established());
     (c, sv)
 }
@@ -100,9 +130,9 @@ fn records(c: &mut Criterion) {
     let chunk = vec![0x5au8; 64 * 1024];
     // One huge upload so the benchmark never runs out of announced bytes.
     client.request_upload("bench", u64::MAX / 2, false).unwrap();
-    move_bytes(&mut client, &mut server, &mut buf, now);
+    c2s(&mut client, &mut server, &mut buf, now);
     server.accept().unwrap();
-    move_bytes(&mut server, &mut client, &mut buf, now);
+    s2c(&mut server, &mut client, &mut buf, now);
     let mut group = c.benchmark_group("record");
     group.throughput(Throughput::Bytes(chunk.len() as u64));
     let keys = || DirectionKeys {
@@ -118,14 +148,17 @@ fn records(c: &mut Criterion) {
             wire.clear();
             sealer.seal(&mut wire, 0x14, &[&chunk]).unwrap();
             let header = Header::parse(wire[..HEADER_LEN].try_into().unwrap()).unwrap();
-            let (_, body) = opener.open(&header, &mut wire[HEADER_LEN..]).unwrap();
+            let (_, body) = opener
+                .open(&header, &mut wire[HEADER_LEN..])
+                .unwrap()
+                .unwrap();
             std::hint::black_box(body.len())
         })
     });
     group.bench_function("seal+open 64 KiB chunk (with SHA-256 both sides)", |b| {
         b.iter(|| {
             client.send_data(&chunk).unwrap();
-            move_bytes(&mut client, &mut server, &mut buf, now)
+            c2s(&mut client, &mut server, &mut buf, now)
         })
     });
     group.finish();

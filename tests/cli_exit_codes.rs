@@ -71,7 +71,7 @@ fn interrupting_a_download_exits_130_and_leaves_no_partial_file() {
     let proxy = Proxy::start(server.addr, Fault::StallDown { after: 1 << 20 });
     let out_dir = client.dir().join("downloads");
     std::fs::create_dir(&out_dir).unwrap();
-    let mut child = Command::new(SFT)
+    let child = Command::new(SFT)
         .env("SFT_HOME", client.dir())
         .args(["get", &proxy.addr.to_string(), "big.bin", "--server-key"])
         .arg(&server.host_fp)

@@ -254,6 +254,13 @@ impl Sealer {
         Ok(())
     }
 
+    /// Drops the current keys: nothing can be sealed until new ones are set
+    /// (the client between RESPONSE and SESSION_ESTABLISHED). Numbering
+    /// continues.
+    pub fn retire_keys(&mut self) {
+        self.dir.protection = None;
+    }
+
     /// Lowers the number of records sealed under one key before a key
     /// update (tests cross many updates with a small transfer).
     #[cfg(test)]
@@ -864,7 +871,7 @@ mod tests {
             Err(ProtoError::Crypto(_))
         ));
         assert_eq!(out, b"queued", "nothing of the record stays");
-        assert!(!s.has_keys());
+        assert!(s.has_keys() && !s.can_seal(), "keyed, but broken");
         // Nothing more is sealed under that key, at that number or any other.
         assert!(matches!(
             s.seal(&mut out, 0x02, &[&[6]]),
@@ -881,6 +888,6 @@ mod tests {
         s.fail_next_seal();
         assert!(s.seal(&mut out, CHUNK, &[b"b"]).is_err());
         assert_eq!(out.len(), len);
-        assert!(!s.has_keys());
+        assert!(s.has_keys() && !s.can_seal());
     }
 }

@@ -181,6 +181,10 @@ impl AwaitTrust {
         body.extend_from_slice(sig.as_bytes());
         body.extend_from_slice(&finished);
         sealer.seal(out, body[0], &[&body[1..]])?;
+        // The server reads the client's next record under application keys,
+        // which the client cannot have before SESSION_ESTABLISHED: until
+        // then it has nothing to say (not even an alert).
+        sealer.retire_keys();
         Ok(AwaitEstablished {
             schedule,
             s_finished,
