@@ -132,7 +132,7 @@ fn session() -> Vec<(String, Vec<u8>)> {
     step("c->s LIST", true, 1, &mut c, &mut s);
     s.send_listing(&[ListEntry {
         name: "notes.txt".into(),
-        size: 42,
+        size: 5,
         mtime: 1_764_000_000,
     }])
     .unwrap();
@@ -178,7 +178,9 @@ fn render(lines: &[(String, Vec<u8>)]) -> String {
          # Inputs: client identity seed 11*32, server identity seed 22*32 (RFC 8032 seeds),\n\
          # client ephemeral scalar 33*32, server ephemeral scalar 44*32 (RFC 7748),\n\
          # client random 55*32, server random 66*32, max_file_size 10 GiB, idle 60 s.\n\
-         # Each line: label = hex of the bytes that crossed the wire (records with headers).\n",
+         # The two identity lines are public keys (hex). Every other line: label = hex of the bytes\n\
+         # that crossed the wire, records with headers; a line labelled \"CHUNK, END\" holds two\n\
+         # records back to back (split them by the length field).\n",
     );
     for (label, bytes) in lines {
         out.push_str(&format!("{label} = {}\n", hex::encode(bytes)));
