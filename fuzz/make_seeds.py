@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus fuzz/corpus/TARGET/seed-* from
+tests/vectors/protocol/session.txt and the plaintexts of PROTOCOL.md §8.
+Rerun after a wire or harness-format change: python3 fuzz/make_seeds.py
+
+Seeds are named seed-*; libFuzzer names what it finds by hash, and
+.gitignore keeps only seed-* files under fuzz/corpus/.
+"""
+import pathlib
+import struct
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "fuzz" / "corpus"
+
+wire = {}
+for line in (ROOT / "tests/vectors/protocol/session.txt").read_text().splitlines():
+    if line and not line.startswith("#"):
+        label, hexa = line.split(" = ")
+        wire[label] = bytes.fromhex(hexa)
+
+
+def vec16(b):
+    return struct.pack(">H", len(b)) + b
+
+
+# Plaintext bodies (after the inner type byte), PROTOCOL.md §4.1 and §8.
+HELLO = wire["c->s HELLO"][14:]
+CHALLENGE = wire["s->c CHALLENGE"][14:]
+RESPONSE = wire["client identity public key"] + bytes(range(64)) + bytes(32)
+ESTABLISHED = struct.pack(">QI", 10 << 30, 60) + bytes(32)
+OFFER = vec16(b"hello.txt") + struct.pack(">QB", 5, 0)
+GET = vec16(b"hello.txt")
+RESULT_OK = b"\x00" + vec16(b"")
+RESULT_REFUSED = b"\x04" + vec16(b"no such file")
+LISTING = b"\x00" + struct.pack(">H", 1) + vec16(b"notes.txt") + struct.pack(">Qq", 42, 1_764_000_000)
+ACCEPT = struct.pack(">Q", 0)
+CHUNK = struct.pack(">Q", 0) + b"hello"
+END = bytes.fromhex("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+
+CLOSE, ALERT, OFFER_T, GET_T, LIST_T, ACCEPT_T, CHUNK_T, END_T, RESULT_T, LISTING_T = (
+    0x01, 0x02, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17)
+
+
+def rec(inner, body=b""):
+    """Operation 0: a record the peer seals (fuzz/src/lib.rs)."""
+    return bytes([0, inner]) + struct.pack(">H", len(body)) + body
+
+
+def act(which, arg=0):
+    """Operation 4: a local call; numbers as in `act` in fuzz/src/lib.rs."""
+    return bytes([4, which, arg])
+
+
+ACCEPT_C, REFUSE, CLOSE_C, SHUT_DOWN, REQ_LIST, REQ_UPLOAD, REQ_DOWNLOAD = range(7)
+OFFER_DL, SEND_LISTING, SEND_DATA, SEND_RESULT = range(7, 11)
+
+seeds = {
+    "record_header": {
+        name: wire[label][:14]
+        for name, label in [("hello", "c->s HELLO"), ("challenge", "s->c CHALLENGE"),
+                            ("encrypted", "c->s OFFER")]
+    } | {"alert": bytes([1, 3, 0, 0, 0, 1]) + bytes(8)},
+    "messages": {
+        "hello": b"\x00" + HELLO,
+        "challenge": b"\x01" + CHALLENGE,
+        "response": b"\x02" + RESPONSE,
+        "established": b"\x03" + ESTABLISHED,
+        "offer": b"\x04" + OFFER,
+        "get": b"\x05" + GET,
+        "result": b"\x06" + RESULT_REFUSED,
+        "listing": b"\x07" + LISTING,
+    },
+    "name": {
+        "plain": b"hello.txt",
+        "traversal": b"../../etc/passwd",
+        "backslash": b"dir\\file",
+        "utf8": "résumé.pdf".encode(),
+        "bidi": "\u202eexe.txt".encode(),
+    },
+    "server_session": {
+        # Mode 0: the client's whole recorded session, raw, to a fresh server.
+        "raw-handshake": b"\x00" + b"".join(v for k, v in wire.items() if k.startswith("c->s")),
+        # Mode 1: recorded application records (the first is number 2) to
+        # an established server.
+        "raw-list": b"\x01" + wire["c->s LIST"],
+        "raw-tampered": b"\x01" + wire["c->s LIST"][:-1] + bytes([wire["c->s LIST"][-1] ^ 1]),
+        # Mode 2: sealed records and the server's own calls.
+        "list": b"\x02" + rec(LIST_T) + act(SEND_LISTING) + rec(CLOSE),
+        "upload": b"\x02" + rec(OFFER_T, OFFER) + act(ACCEPT_C) + rec(CHUNK_T, CHUNK)
+        + rec(END_T, END) + act(SEND_RESULT) + rec(CLOSE),
+        "download": b"\x02" + rec(GET_T, GET) + act(OFFER_DL, 5) + rec(ACCEPT_T, ACCEPT)
+        + act(SEND_DATA, 4) + rec(RESULT_T, RESULT_OK) + act(CLOSE_C),
+        "refuse": b"\x02" + rec(GET_T, GET) + act(REFUSE) + rec(ALERT, b"\x02"),
+    },
+    "client_session": {
+        "raw-handshake": b"\x00" + wire["s->c CHALLENGE"] + wire["s->c SESSION_ESTABLISHED"],
+        "raw-listing": b"\x01" + wire["s->c LISTING"],
+        "list": b"\x02" + act(REQ_LIST) + rec(LISTING_T, LISTING) + act(CLOSE_C) + rec(CLOSE),
+        "upload": b"\x02" + act(REQ_UPLOAD, 5) + rec(ACCEPT_T, ACCEPT) + act(SEND_DATA, 4)
+        + rec(RESULT_T, RESULT_OK),
+        "download": b"\x02" + act(REQ_DOWNLOAD) + rec(OFFER_T, OFFER) + act(ACCEPT_C)
+        + rec(CHUNK_T, CHUNK) + rec(END_T, END) + act(SEND_RESULT),
+        "refused": b"\x02" + act(REQ_DOWNLOAD) + rec(RESULT_T, RESULT_REFUSED)
+        + bytes([6, 61]),
+    },
+}
+
+for target, files in seeds.items():
+    d = CORPUS / target
+    d.mkdir(parents=True, exist_ok=True)
+    for old in d.glob("seed-*"):
+        old.unlink()
+    for name, data in files.items():
+        (d / f"seed-{name}").write_bytes(data)
+    print(f"{target}: {len(files)} seeds, {sum(map(len, files.values()))} bytes")
