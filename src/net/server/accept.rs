@@ -1,0 +1,224 @@
+//! Accept, admission and eviction. Admission is decided before any
+//! connection state or crypto exists; when the server is full, an
+//! unauthenticated connection makes room, chosen by [`choose_victim`].
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use log::{info, warn};
+use mio::net::TcpStream;
+use mio::{Interest, Token};
+
+use super::outcomes::describe;
+use super::peer::{Peer, Session};
+use super::Server;
+use crate::proto::conn::{busy_record, Connection};
+use crate::proto::handshake::Ephemeral;
+use crate::proto::limiter::{ClientKey, Decision, MAX_UNAUTHENTICATED_PER_CLIENT};
+
+/// What admission and eviction need to know about one open connection.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Candidate {
+    pub token: Token,
+    pub client: ClientKey,
+    /// When it was accepted.
+    pub since: Instant,
+    pub authenticated: bool,
+}
+
+/// How many of `open` are unauthenticated connections from `client`.
+pub(super) fn unauthenticated_from(open: &[Candidate], client: ClientKey) -> usize {
+    open.iter()
+        .filter(|c| !c.authenticated && c.client == client)
+        .count()
+}
+
+/// The connection to close when the server is full: an unauthenticated one
+/// from the client holding the most unauthenticated connections, the
+/// oldest of those (the first accepted on a tie). Authenticated sessions
+/// are never chosen. An honest client holds one unauthenticated connection,
+/// so an attacker must spread over as many addresses as there are slots to
+/// evict it.
+pub(super) fn choose_victim(open: &[Candidate]) -> Option<Token> {
+    let mut per_client: HashMap<ClientKey, usize> = HashMap::new();
+    for c in open.iter().filter(|c| !c.authenticated) {
+        *per_client.entry(c.client).or_default() += 1;
+    }
+    open.iter()
+        .filter(|c| !c.authenticated)
+        .max_by(|a, b| {
+            per_client[&a.client]
+                .cmp(&per_client[&b.client])
+                .then(b.since.cmp(&a.since))
+                .then(b.token.cmp(&a.token))
+        })
+        .map(|c| c.token)
+}
+
+impl Server {
+    /// Accepts pending connections until the listener would block.
+    pub(super) fn accept(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((sock, addr)) => self.admit(sock, addr, Instant::now()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn candidates(&self) -> Vec<Candidate> {
+        self.peers
+            .iter()
+            .map(|(token, p)| Candidate {
+                token: *token,
+                client: ClientKey::from(p.session.addr.ip()),
+                since: p.since,
+                authenticated: p.session.client.is_some(),
+            })
+            .collect()
+    }
+
+    /// Admits, or refuses, one accepted connection.
+    fn admit(&mut self, mut sock: TcpStream, addr: SocketAddr, now: Instant) {
+        let open = self.candidates();
+        if unauthenticated_from(&open, ClientKey::from(addr.ip())) >= MAX_UNAUTHENTICATED_PER_CLIENT
+        {
+            refuse_at_accept(sock);
+            if self.shared.refusals.allow(now) {
+                warn!("refused {addr}: too many unauthenticated connections from this address");
+            }
+            return;
+        }
+        // When full, a connection that has not authenticated makes room:
+        // idle sockets cannot lock honest clients out.
+        let victim = choose_victim(&open);
+        let counted = open.len() - usize::from(victim.is_some());
+        match self.shared.admission.decide(addr.ip(), now, counted) {
+            Decision::Admit => {}
+            refusal => {
+                refuse_at_accept(sock);
+                if self.shared.refusals.allow(now) {
+                    warn!("refused {addr}: {}", describe(refusal));
+                }
+                return;
+            }
+        }
+        if let Some(old) = victim.filter(|_| open.len() >= self.shared.admission.max_connections) {
+            if let Some(p) = self.peers.get(&old) {
+                info!(
+                    "closed {} (not authenticated) to make room for {addr}",
+                    p.session.addr
+                );
+            }
+            self.drop_peer(old);
+        }
+        let eph = match Ephemeral::generate() {
+            Ok(e) => e,
+            Err(e) => {
+                warn!("refused {addr}: {e}");
+                return;
+            }
+        };
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut sock, token, Interest::READABLE)
+        {
+            warn!("refused {addr}: register: {e}");
+            return;
+        }
+        let _ = sock.set_nodelay(true);
+        let conn = Connection::server(self.config.clone(), eph, self.timeouts, now);
+        info!("connection from {addr}");
+        self.peers.insert(
+            token,
+            Peer {
+                sock,
+                interest: Interest::READABLE,
+                since: now,
+                session: Session::new(conn, addr),
+            },
+        );
+    }
+}
+
+/// Tells a refused peer why in one small plaintext alert (a single
+/// non-blocking write that may not happen), then closes the socket.
+fn refuse_at_accept(mut sock: TcpStream) {
+    let _ = sock.write(&busy_record());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    fn key(last: u8) -> ClientKey {
+        ClientKey::from(std::net::IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)))
+    }
+
+    fn open(list: &[(usize, u8, u64, bool)]) -> Vec<Candidate> {
+        let t0 = Instant::now();
+        list.iter()
+            .map(|&(token, client, secs, authenticated)| Candidate {
+                token: Token(token),
+                client: key(client),
+                since: t0 + Duration::from_secs(secs),
+                authenticated,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_victim_comes_from_the_client_holding_the_most_unauthenticated() {
+        // Client 1 holds one old connection; client 2 holds two newer ones.
+        let v = open(&[(2, 1, 0, false), (3, 2, 5, false), (4, 2, 6, false)]);
+        assert_eq!(choose_victim(&v), Some(Token(3)));
+    }
+
+    #[test]
+    fn among_equals_the_oldest_goes_then_the_first_accepted() {
+        let v = open(&[(2, 1, 7, false), (3, 2, 3, false), (4, 3, 9, false)]);
+        assert_eq!(choose_victim(&v), Some(Token(3)));
+        let same_time = open(&[(5, 1, 3, false), (4, 2, 3, false), (6, 3, 3, false)]);
+        assert_eq!(choose_victim(&same_time), Some(Token(4)));
+    }
+
+    #[test]
+    fn authenticated_sessions_are_never_evicted_nor_counted() {
+        // Client 1's three sessions are authenticated: client 2's one
+        // unauthenticated connection is the only choice.
+        let v = open(&[
+            (2, 1, 0, true),
+            (3, 1, 1, true),
+            (4, 1, 2, true),
+            (5, 2, 3, false),
+        ]);
+        assert_eq!(choose_victim(&v), Some(Token(5)));
+        let all_in = open(&[(2, 1, 0, true), (3, 2, 1, true)]);
+        assert_eq!(choose_victim(&all_in), None);
+        assert_eq!(choose_victim(&[]), None);
+    }
+
+    #[test]
+    fn unauthenticated_connections_are_counted_per_client() {
+        let v = open(&[
+            (2, 1, 0, false),
+            (3, 1, 1, true),
+            (4, 1, 2, false),
+            (5, 2, 3, false),
+        ]);
+        assert_eq!(unauthenticated_from(&v, key(1)), 2);
+        assert_eq!(unauthenticated_from(&v, key(2)), 1);
+        assert_eq!(unauthenticated_from(&v, key(3)), 0);
+    }
+}

@@ -1,0 +1,306 @@
+//! `sft serve`: one mio `Poll` over the listener and every connection.
+//!
+//! - `accept`: accept, admission (connection cap, per-IP rate) before any
+//!   connection state or crypto exists, eviction when full.
+//! - `turn`: one connection's bounded turn (read, events, data, write).
+//! - `requests`: what each event of a session does.
+//! - `upload_policy`: the pure upload decision (size limit, overwrite rule).
+//! - `outcomes`: file errors and admission decisions as RESULTs.
+//! - `committer`: the thread that fsyncs and renames finished uploads, so
+//!   other connections keep moving.
+//! - `refusal_log`: a cap on refusal lines in the log.
+//! - this file: the run loop.
+
+mod accept;
+mod committer;
+mod outcomes;
+mod peer;
+mod refusal_log;
+mod requests;
+mod turn;
+mod upload_policy;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::info;
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::pump;
+use crate::fs::ReceiveRoot;
+use crate::proto::handshake::server::ServerConfig;
+use crate::proto::limiter::{Admission, Limiter, RateLimit};
+use crate::proto::timers::Timeouts;
+use crate::proto::CHUNK_LEN;
+use committer::{spawn_committer, CommitDone};
+use peer::{log_end, DriveError, Peer, Shared};
+use refusal_log::RefusalLog;
+use turn::{drive, Turn};
+use upload_policy::UploadPolicy;
+
+pub use refusal_log::REFUSAL_LINES_PER_SEC;
+pub use requests::MAX_RATE_REFUSALS_IN_A_ROW;
+pub use turn::{EVENTS_PER_TURN, ROUNDS_PER_TURN};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+const FIRST_PEER: usize = 2;
+
+/// Longest sleep of the loop (1 s), so a shutdown signal delivered to
+/// another thread is seen promptly.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// Everything `sft serve` needs to run.
+pub struct ServeOptions {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Where uploads land and downloads come from.
+    pub root: ReceiveRoot,
+    /// Host identity, client policy and announced limits.
+    pub config: Arc<ServerConfig>,
+    /// Handshake and idle timeouts.
+    pub timeouts: Timeouts,
+    /// Per-client rate of connections and control requests.
+    pub rate: RateLimit,
+    /// Concurrent connection cap.
+    pub max_connections: usize,
+    /// Whether a client may replace an existing file (`--overwrite`).
+    pub allow_overwrite: bool,
+}
+
+/// Stops a running [`Server`] from another thread.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    flag: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl ShutdownHandle {
+    /// Asks the server loop to return; open connections are dropped.
+    pub fn shutdown(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+    }
+}
+
+/// The server: bound, not yet running.
+pub struct Server {
+    poll: Poll,
+    listener: TcpListener,
+    waker: Arc<Waker>,
+    shutdown: Arc<AtomicBool>,
+    peers: HashMap<Token, Peer>,
+    /// Connections whose turn ended with work left.
+    again: Vec<Token>,
+    next_token: usize,
+    config: Arc<ServerConfig>,
+    timeouts: Timeouts,
+    shared: Shared,
+    done: mpsc::Receiver<CommitDone>,
+}
+
+impl Server {
+    /// Binds the listener and starts the committer thread.
+    ///
+    /// # Errors
+    /// The bind or poll setup error.
+    pub fn bind(opts: ServeOptions) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(opts.listen)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (commits, done) = spawn_committer(waker.clone())?;
+        let upload_policy = UploadPolicy {
+            max_file_size: opts.config.params.max_file_size,
+            allow_overwrite: opts.allow_overwrite,
+        };
+        Ok(Server {
+            poll,
+            listener,
+            waker,
+            shutdown: Arc::new(AtomicBool::new(false)),
+            peers: HashMap::new(),
+            again: Vec::new(),
+            next_token: FIRST_PEER,
+            config: opts.config,
+            timeouts: opts.timeouts,
+            shared: Shared {
+                root: Arc::new(opts.root),
+                admission: Admission {
+                    limiter: Limiter::new(opts.rate),
+                    max_connections: opts.max_connections,
+                },
+                upload_policy,
+                commits,
+                read_buf: vec![0u8; CHUNK_LEN],
+                refusals: RefusalLog::new(Instant::now()),
+            },
+            done,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    ///
+    /// # Errors
+    /// From the socket.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Stops the server on SIGINT or SIGTERM, the way [`ShutdownHandle`]
+    /// does: open connections are dropped and their partial uploads removed.
+    ///
+    /// # Errors
+    /// When the handlers cannot be installed.
+    pub fn stop_on_signals(&self) -> io::Result<()> {
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(sig, self.shutdown.clone())?;
+        }
+        Ok(())
+    }
+
+    /// A handle that stops [`Server::run`] from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            flag: self.shutdown.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+
+    /// Serves until shut down. On shutdown every open connection is dropped
+    /// and its partial upload removed.
+    ///
+    /// # Errors
+    /// Only errors of the poll itself; per-connection errors close that
+    /// connection and are logged.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(256);
+        let mut last_prune = Instant::now();
+        loop {
+            let timeout = if self.again.is_empty() {
+                self.next_timeout(Instant::now())
+                    .map_or(MAX_SLEEP, |t| t.min(MAX_SLEEP))
+            } else {
+                Duration::ZERO
+            };
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => events.clear(),
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
+            if self.shutdown.load(Ordering::SeqCst) {
+                let open = self.peers.len();
+                let partial = self
+                    .peers
+                    .values()
+                    .filter(|p| p.session.upload.is_some())
+                    .count();
+                self.peers.clear();
+                info!("shutting down: closed {open} connection(s), removed {partial} partial upload(s)");
+                return Ok(());
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => self.finish_commits(),
+                    token => self.service(token),
+                }
+            }
+            for token in std::mem::take(&mut self.again) {
+                self.service(token);
+            }
+            let now = Instant::now();
+            self.expire(now);
+            if now.duration_since(last_prune) > Duration::from_secs(60) {
+                self.shared.admission.limiter.prune(now);
+                last_prune = now;
+            }
+        }
+    }
+
+    fn next_timeout(&self, now: Instant) -> Option<Duration> {
+        self.peers
+            .values()
+            .filter_map(|p| p.session.conn.poll_timeout())
+            .min()
+            .map(|d| d.saturating_duration_since(now) + Duration::from_millis(1))
+    }
+
+    /// Gives connection `token` its turn.
+    fn service(&mut self, token: Token) {
+        let Some(peer) = self.peers.get_mut(&token) else {
+            return;
+        };
+        let outcome = drive(&mut peer.session, &mut peer.sock, token, &mut self.shared);
+        let registry = self.poll.registry();
+        let keep = match outcome {
+            Ok(turn) if !peer.session.conn.is_closed() => {
+                if turn == Turn::MoreWork && !self.again.contains(&token) {
+                    self.again.push(token);
+                }
+                let wanted = pump::interest(&peer.session.conn);
+                pump::update_interest(registry, &mut peer.sock, token, &mut peer.interest, wanted)
+                    .is_ok()
+            }
+            Ok(_) => {
+                info!("{} closed the session", peer.session.who());
+                false
+            }
+            Err(e) => {
+                log_end(&peer.session, &e);
+                false
+            }
+        };
+        if !keep {
+            self.drop_peer(token);
+        }
+    }
+
+    fn drop_peer(&mut self, token: Token) {
+        if let Some(mut peer) = self.peers.remove(&token) {
+            let s = &mut peer.session;
+            // Best effort: one write for a final alert or close record.
+            let _ = pump::write(&mut s.conn, &mut peer.sock, Instant::now());
+            let _ = self.poll.registry().deregister(&mut peer.sock);
+            if let Some(dl) = &s.download {
+                info!(
+                    "download {:?} to {} abandoned after {} of {} bytes",
+                    dl.name, s.addr, dl.sent, dl.source.size
+                );
+            }
+            if let Some(up) = &s.upload {
+                info!(
+                    "upload {:?} from {} abandoned after {} of {} bytes",
+                    up.name,
+                    s.addr,
+                    up.staged.written(),
+                    up.size
+                );
+            }
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        let expired: Vec<Token> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.session.conn.poll_timeout().is_some_and(|d| d <= now))
+            .map(|(t, _)| *t)
+            .collect();
+        for token in expired {
+            if let Some(peer) = self.peers.get_mut(&token) {
+                if let Err(e) = peer.session.conn.handle_timeout(now) {
+                    log_end(&peer.session, &DriveError::Proto(e));
+                    self.drop_peer(token);
+                }
+            }
+        }
+    }
+}

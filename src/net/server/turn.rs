@@ -1,0 +1,92 @@
+//! One connection's turn: read, handle events, produce download data and
+//! write, within fixed budgets, so no connection (one fast transfer, a
+//! flood of tiny records) can starve the others.
+
+use std::io::{Read, Write};
+use std::time::Instant;
+
+use mio::Token;
+
+use super::peer::{DriveError, Session, Shared};
+use super::requests::handle_events;
+use crate::net::pump::{self, ReadEnd};
+use crate::proto::conn::SEND_HIGH_WATER;
+use crate::proto::CHUNK_LEN;
+
+/// Rounds one connection may run per wake-up before the others get a turn
+/// (each round moves at most a receive buffer in and a send high-water mark
+/// out, so about 12 MiB in all).
+pub const ROUNDS_PER_TURN: usize = 8;
+
+/// Events one connection may handle per turn: bounds the work a flood of
+/// tiny records can make before the others get a turn.
+pub const EVENTS_PER_TURN: usize = 1024;
+
+/// Whether a source of work stopped because it was done for now, or because
+/// its turn ended with work left (it must be served again without waiting
+/// for a new readiness event, which edge-triggered polling would not
+/// deliver).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Turn {
+    Idle,
+    MoreWork,
+}
+
+/// Reads, handles events, produces download data and writes, until the
+/// socket would block or the turn ends.
+pub(super) fn drive(
+    s: &mut Session,
+    sock: &mut (impl Read + Write),
+    token: Token,
+    shared: &mut Shared,
+) -> Result<Turn, DriveError> {
+    let mut budget = EVENTS_PER_TURN;
+    for _ in 0..ROUNDS_PER_TURN {
+        let now = Instant::now();
+        // Backpressure: while the peer does not take our output, read none
+        // of its input, so answers to a request flood cannot pile up. The
+        // writable event brings us back here.
+        if pump::write(&mut s.conn, sock, now).map_err(DriveError::Io)?
+            && s.conn.pending_output() >= SEND_HIGH_WATER
+        {
+            return Ok(Turn::Idle);
+        }
+        let end = pump::read(&mut s.conn, sock, now).map_err(DriveError::Io)?;
+        let held_back = handle_events(s, token, shared, now, &mut budget)?;
+        produce(s, &mut shared.read_buf)?;
+        let blocked = pump::write(&mut s.conn, sock, now).map_err(DriveError::Io)?;
+        if budget == 0 {
+            return Ok(Turn::MoreWork);
+        }
+        if held_back && blocked {
+            // Requests wait in the receive buffer until the peer reads our
+            // answers; the writable event resumes here.
+            return Ok(Turn::Idle);
+        }
+        let more_in = end == ReadEnd::BufferFull || held_back;
+        let more_out = s.conn.wants_data() && !blocked;
+        if !more_in && !more_out {
+            return Ok(Turn::Idle);
+        }
+    }
+    Ok(Turn::MoreWork)
+}
+
+/// Feeds download data to the connection while it wants more.
+fn produce(s: &mut Session, buf: &mut [u8]) -> Result<(), DriveError> {
+    let Some(dl) = &mut s.download else {
+        return Ok(());
+    };
+    while s.conn.wants_data() {
+        let want = (dl.source.size - dl.sent).min(CHUNK_LEN as u64) as usize;
+        // A file that shrank since it was offered ends the connection: the
+        // client sees a truncated transfer and keeps nothing.
+        dl.source
+            .file
+            .read_exact(&mut buf[..want])
+            .map_err(DriveError::Io)?;
+        s.conn.send_data(&buf[..want])?;
+        dl.sent += want as u64;
+    }
+    Ok(())
+}
