@@ -16,11 +16,14 @@ use super::pump::{self, ReadEnd};
 use crate::crypto::ed25519::VerifyingKey;
 use crate::fs::{FsError, ReceiveRoot, SourceFile, Staged};
 use crate::proto::conn::{Connection, Event};
-use crate::proto::handshake::client::ClientConfig;
 use crate::proto::handshake::Ephemeral;
 use crate::proto::msgs::{ListEntry, Outcome, ResultCode, SessionParams};
-use crate::proto::timers::Timeouts;
 use crate::proto::{ProtoError, CHUNK_LEN};
+
+/// What the client brings to a handshake (plain data from the protocol layer).
+pub use crate::proto::handshake::client::{ClientConfig, ServerTrust};
+/// Handshake and idle timeouts (plain data from the protocol layer).
+pub use crate::proto::timers::Timeouts;
 
 const SOCKET: Token = Token(0);
 

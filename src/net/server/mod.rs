@@ -33,10 +33,11 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::pump;
+use crate::crypto::ed25519::SigningKey;
 use crate::fs::ReceiveRoot;
 use crate::proto::handshake::server::ServerConfig;
-use crate::proto::limiter::{Admission, Limiter, RateLimit};
-use crate::proto::timers::Timeouts;
+use crate::proto::limiter::{Admission, Limiter};
+use crate::proto::msgs::SessionParams;
 use crate::proto::CHUNK_LEN;
 use committer::{spawn_committer, CommitDone};
 use peer::{log_end, DriveError, Peer, Shared};
@@ -44,6 +45,12 @@ use refusal_log::RefusalLog;
 use turn::{drive, Turn};
 use upload_policy::UploadPolicy;
 
+/// Which client keys the server accepts (plain data from the protocol layer).
+pub use crate::proto::handshake::server::ClientPolicy;
+/// Requests allowed per client per window (plain data from the protocol layer).
+pub use crate::proto::limiter::RateLimit;
+/// Handshake and idle timeouts (plain data from the protocol layer).
+pub use crate::proto::timers::Timeouts;
 pub use refusal_log::REFUSAL_LINES_PER_SEC;
 pub use requests::MAX_RATE_REFUSALS_IN_A_ROW;
 pub use turn::{EVENTS_PER_TURN, ROUNDS_PER_TURN};
@@ -56,15 +63,20 @@ const FIRST_PEER: usize = 2;
 /// another thread is seen promptly.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 
-/// Everything `sft serve` needs to run.
+/// Everything `sft serve` needs to run. The server builds the protocol's
+/// handshake configuration and admission rule from these.
 pub struct ServeOptions {
     /// Address to listen on (port 0 picks a free port).
     pub listen: SocketAddr,
     /// Where uploads land and downloads come from.
     pub root: ReceiveRoot,
-    /// Host identity, client policy and announced limits.
-    pub config: Arc<ServerConfig>,
-    /// Handshake and idle timeouts.
+    /// The server's host identity key.
+    pub identity: SigningKey,
+    /// Which client keys may connect.
+    pub clients: ClientPolicy,
+    /// Largest upload accepted, in bytes (announced to clients).
+    pub max_file_size: u64,
+    /// Handshake and idle timeouts (the idle timeout is announced too).
     pub timeouts: Timeouts,
     /// Per-client rate of connections and control requests.
     pub rate: RateLimit,
@@ -118,9 +130,17 @@ impl Server {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (commits, done) = spawn_committer(waker.clone())?;
         let upload_policy = UploadPolicy {
-            max_file_size: opts.config.params.max_file_size,
+            max_file_size: opts.max_file_size,
             allow_overwrite: opts.allow_overwrite,
         };
+        let config = Arc::new(ServerConfig {
+            identity: opts.identity,
+            clients: opts.clients,
+            params: SessionParams {
+                max_file_size: opts.max_file_size,
+                idle_timeout_secs: opts.timeouts.idle.as_secs().try_into().unwrap_or(u32::MAX),
+            },
+        });
         Ok(Server {
             poll,
             listener,
@@ -129,7 +149,7 @@ impl Server {
             peers: HashMap::new(),
             again: Vec::new(),
             next_token: FIRST_PEER,
-            config: opts.config,
+            config,
             timeouts: opts.timeouts,
             shared: Shared {
                 root: Arc::new(opts.root),
