@@ -224,6 +224,7 @@ impl Server {
                     .count();
                 self.peers.clear();
                 info!("shutting down: closed {open} connection(s), removed {partial} partial upload(s)");
+                refusal_log::summarize(self.shared.refusals.flush());
                 return Ok(());
             }
             for event in events.iter() {
@@ -238,6 +239,7 @@ impl Server {
             }
             let now = Instant::now();
             self.expire(now);
+            refusal_log::summarize(self.shared.refusals.tick(now));
             if now.duration_since(last_prune) > Duration::from_secs(60) {
                 self.shared.admission.limiter.prune(now);
                 last_prune = now;
@@ -245,10 +247,13 @@ impl Server {
         }
     }
 
+    /// Time until the next deadline: a connection's timer, or the refusal
+    /// log's summary.
     fn next_timeout(&self, now: Instant) -> Option<Duration> {
         self.peers
             .values()
             .filter_map(|p| p.session.conn.poll_timeout())
+            .chain(self.shared.refusals.deadline())
             .min()
             .map(|d| d.saturating_duration_since(now) + Duration::from_millis(1))
     }
