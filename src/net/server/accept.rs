@@ -3,7 +3,7 @@
 //! unauthenticated connection makes room, chosen by [`choose_victim`].
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -14,7 +14,7 @@ use mio::{Interest, Token};
 use super::outcomes::describe;
 use super::peer::{Peer, Session};
 use super::Server;
-use crate::proto::conn::{busy_record, Connection};
+use crate::proto::conn::Connection;
 use crate::proto::handshake::Ephemeral;
 use crate::proto::limiter::{ClientKey, Decision, MAX_UNAUTHENTICATED_PER_CLIENT};
 
@@ -89,7 +89,7 @@ impl Server {
         let open = self.candidates();
         if unauthenticated_from(&open, ClientKey::from(addr.ip())) >= MAX_UNAUTHENTICATED_PER_CLIENT
         {
-            refuse_at_accept(sock);
+            self.refuse_at_accept(sock, now);
             if self.shared.refusals.allow(now) {
                 warn!("refused {addr}: too many unauthenticated connections from this address");
             }
@@ -102,7 +102,7 @@ impl Server {
         match self.shared.admission.decide(addr.ip(), now, counted) {
             Decision::Admit => {}
             refusal => {
-                refuse_at_accept(sock);
+                self.refuse_at_accept(sock, now);
                 if self.shared.refusals.allow(now) {
                     warn!("refused {addr}: {}", describe(refusal));
                 }
@@ -125,8 +125,7 @@ impl Server {
                 return;
             }
         };
-        let token = Token(self.next_token);
-        self.next_token += 1;
+        let token = self.new_token();
         if let Err(e) = self
             .poll
             .registry()
@@ -148,12 +147,6 @@ impl Server {
             },
         );
     }
-}
-
-/// Tells a refused peer why in one small plaintext alert (a single
-/// non-blocking write that may not happen), then closes the socket.
-fn refuse_at_accept(mut sock: TcpStream) {
-    let _ = sock.write(&busy_record());
 }
 
 #[cfg(test)]

@@ -9,10 +9,15 @@
 //! - `committer`: the thread that fsyncs and renames finished uploads, so
 //!   other connections keep moving.
 //! - `refusal_log`: a cap on refusal lines in the log.
+//! - `ending`, `closing`: how connections end (alerts written, write side
+//!   shut down, the peer's last bytes drained, so no reset destroys what
+//!   the server said), one at a time and all at shutdown.
 //! - this file: the run loop.
 
 mod accept;
+mod closing;
 mod committer;
+mod ending;
 mod outcomes;
 mod peer;
 mod refusal_log;
@@ -39,6 +44,7 @@ use crate::proto::handshake::server::ServerConfig;
 use crate::proto::limiter::{Admission, Limiter};
 use crate::proto::msgs::SessionParams;
 use crate::proto::CHUNK_LEN;
+use closing::{ClosingSet, Drain};
 use committer::{spawn_committer, CommitDone};
 use peer::{log_end, DriveError, Peer, Shared};
 use refusal_log::RefusalLog;
@@ -51,6 +57,9 @@ pub use crate::proto::handshake::server::ClientPolicy;
 pub use crate::proto::limiter::RateLimit;
 /// Handshake and idle timeouts (plain data from the protocol layer).
 pub use crate::proto::timers::Timeouts;
+pub use closing::{
+    CLOSE_DRAIN_BUDGET, CLOSE_LINGER, DRAIN_PER_TURN, MAX_CLOSE_UNSENT, MAX_CLOSING,
+};
 pub use refusal_log::REFUSAL_LINES_PER_SEC;
 pub use requests::MAX_RATE_REFUSALS_IN_A_ROW;
 pub use turn::{EVENTS_PER_TURN, ROUNDS_PER_TURN};
@@ -62,6 +71,9 @@ const FIRST_PEER: usize = 2;
 /// Longest sleep of the loop (1 s), so a shutdown signal delivered to
 /// another thread is seen promptly.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// How often the rate limiter forgets quiet clients (60 s).
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Everything `sft serve` needs to run. The server builds the protocol's
 /// handshake configuration and admission rule from these.
@@ -94,7 +106,9 @@ pub struct ShutdownHandle {
 }
 
 impl ShutdownHandle {
-    /// Asks the server loop to return; open connections are dropped.
+    /// Asks the server loop to stop: open sessions hear alert 9
+    /// (ShuttingDown), partial uploads are removed, sockets are closed
+    /// gracefully, then [`Server::run`] returns.
     pub fn shutdown(&self) {
         self.flag.store(true, Ordering::SeqCst);
         let _ = self.waker.wake();
@@ -115,6 +129,9 @@ pub struct Server {
     timeouts: Timeouts,
     shared: Shared,
     done: mpsc::Receiver<CommitDone>,
+    /// Sockets being closed gracefully.
+    closing: ClosingSet,
+    last_prune: Instant,
 }
 
 impl Server {
@@ -163,6 +180,8 @@ impl Server {
                 refusals: RefusalLog::new(Instant::now()),
             },
             done,
+            closing: ClosingSet::new(),
+            last_prune: Instant::now(),
         })
     }
 
@@ -175,7 +194,7 @@ impl Server {
     }
 
     /// Stops the server on SIGINT or SIGTERM, the way [`ShutdownHandle`]
-    /// does: open connections are dropped and their partial uploads removed.
+    /// does.
     ///
     /// # Errors
     /// When the handlers cannot be installed.
@@ -194,15 +213,15 @@ impl Server {
         }
     }
 
-    /// Serves until shut down. On shutdown every open connection is dropped
-    /// and its partial upload removed.
+    /// Serves until shut down. On shutdown every open session hears alert 9
+    /// (ShuttingDown), partial uploads are removed, and every socket is
+    /// closed gracefully within [`CLOSE_LINGER`].
     ///
     /// # Errors
     /// Only errors of the poll itself; per-connection errors close that
     /// connection and are logged.
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(256);
-        let mut last_prune = Instant::now();
         loop {
             let timeout = if self.again.is_empty() {
                 self.next_timeout(Instant::now())
@@ -216,16 +235,7 @@ impl Server {
                 Ok(()) => {}
             }
             if self.shutdown.load(Ordering::SeqCst) {
-                let open = self.peers.len();
-                let partial = self
-                    .peers
-                    .values()
-                    .filter(|p| p.session.upload.is_some())
-                    .count();
-                self.peers.clear();
-                info!("shutting down: closed {open} connection(s), removed {partial} partial upload(s)");
-                refusal_log::summarize(self.shared.refusals.flush());
-                return Ok(());
+                return self.stop(&mut events);
             }
             for event in events.iter() {
                 match event.token() {
@@ -237,42 +247,67 @@ impl Server {
             for token in std::mem::take(&mut self.again) {
                 self.service(token);
             }
-            let now = Instant::now();
-            self.expire(now);
-            refusal_log::summarize(self.shared.refusals.tick(now));
-            if now.duration_since(last_prune) > Duration::from_secs(60) {
-                self.shared.admission.limiter.prune(now);
-                last_prune = now;
-            }
+            self.expire(Instant::now());
         }
     }
 
-    /// Time until the next deadline: a connection's timer, or the refusal
-    /// log's summary.
+    /// Time until the next deadline: a connection's timer, a closing
+    /// socket's, or the refusal log's summary.
     fn next_timeout(&self, now: Instant) -> Option<Duration> {
         self.peers
             .values()
             .filter_map(|p| p.session.conn.poll_timeout())
+            .chain(self.closing.next_deadline())
             .chain(self.shared.refusals.deadline())
             .min()
             .map(|d| d.saturating_duration_since(now) + Duration::from_millis(1))
     }
 
-    /// Gives connection `token` its turn.
+    fn new_token(&mut self) -> Token {
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        token
+    }
+
+    /// Serves `token` again next turn, without waiting for readiness.
+    fn again(&mut self, token: Token) {
+        if !self.again.contains(&token) {
+            self.again.push(token);
+        }
+    }
+
+    /// Gives connection or closing socket `token` its turn.
     fn service(&mut self, token: Token) {
+        if self.peers.contains_key(&token) {
+            self.serve_peer(token);
+        } else if self.closing.service(self.poll.registry(), token)
+            == Some(Drain::Open(Turn::MoreWork))
+        {
+            self.again(token);
+        }
+    }
+
+    fn serve_peer(&mut self, token: Token) {
         let Some(peer) = self.peers.get_mut(&token) else {
             return;
         };
         let outcome = drive(&mut peer.session, &mut peer.sock, token, &mut self.shared);
-        let registry = self.poll.registry();
         let keep = match outcome {
             Ok(turn) if !peer.session.conn.is_closed() => {
-                if turn == Turn::MoreWork && !self.again.contains(&token) {
-                    self.again.push(token);
-                }
                 let wanted = pump::interest(&peer.session.conn);
-                pump::update_interest(registry, &mut peer.sock, token, &mut peer.interest, wanted)
-                    .is_ok()
+                let registry = self.poll.registry();
+                let ok = pump::update_interest(
+                    registry,
+                    &mut peer.sock,
+                    token,
+                    &mut peer.interest,
+                    wanted,
+                )
+                .is_ok();
+                if ok && turn == Turn::MoreWork {
+                    self.again(token);
+                }
+                ok
             }
             Ok(_) => {
                 info!("{} closed the session", peer.session.who());
@@ -288,30 +323,8 @@ impl Server {
         }
     }
 
-    fn drop_peer(&mut self, token: Token) {
-        if let Some(mut peer) = self.peers.remove(&token) {
-            let s = &mut peer.session;
-            // Best effort: one write for a final alert or close record.
-            let _ = pump::write(&mut s.conn, &mut peer.sock, Instant::now());
-            let _ = self.poll.registry().deregister(&mut peer.sock);
-            if let Some(dl) = &s.download {
-                info!(
-                    "download {:?} to {} abandoned after {} of {} bytes",
-                    dl.name, s.addr, dl.sent, dl.source.size
-                );
-            }
-            if let Some(up) = &s.upload {
-                info!(
-                    "upload {:?} from {} abandoned after {} of {} bytes",
-                    up.name,
-                    s.addr,
-                    up.staged.written(),
-                    up.size
-                );
-            }
-        }
-    }
-
+    /// Deadlines at `now`: connection timers, closing sockets, the refusal
+    /// log's summary, and the limiter's periodic prune.
     fn expire(&mut self, now: Instant) {
         let expired: Vec<Token> = self
             .peers
@@ -326,6 +339,12 @@ impl Server {
                     self.drop_peer(token);
                 }
             }
+        }
+        self.closing.expire(self.poll.registry(), now);
+        refusal_log::summarize(self.shared.refusals.tick(now));
+        if now.saturating_duration_since(self.last_prune) > PRUNE_EVERY {
+            self.shared.admission.limiter.prune(now);
+            self.last_prune = now;
         }
     }
 }
