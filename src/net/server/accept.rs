@@ -13,10 +13,32 @@ use mio::{Interest, Token};
 
 use super::outcomes::describe;
 use super::peer::{Peer, Session};
-use super::Server;
+use super::turn::Turn;
+use super::{Server, LISTENER};
 use crate::proto::conn::Connection;
 use crate::proto::handshake::Ephemeral;
 use crate::proto::limiter::{ClientKey, Decision, MAX_UNAUTHENTICATED_PER_CLIENT};
+
+/// Connections accepted per turn (64): a flood of connects waits in the
+/// listen backlog instead of delaying established sessions.
+pub const ACCEPTS_PER_TURN: usize = 64;
+
+/// Calls `accept` until it would block or [`ACCEPTS_PER_TURN`] connections
+/// are taken; `MoreWork` when the budget ran out first.
+fn accept_batch<T>(mut accept: impl FnMut() -> io::Result<T>) -> (Vec<T>, Turn) {
+    let mut batch = Vec::new();
+    while batch.len() < ACCEPTS_PER_TURN {
+        match accept() {
+            Ok(item) => batch.push(item),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (batch, Turn::Idle),
+            Err(e) => {
+                warn!("accept failed: {e}");
+                return (batch, Turn::Idle);
+            }
+        }
+    }
+    (batch, Turn::MoreWork)
+}
 
 /// What admission and eviction need to know about one open connection.
 #[derive(Clone, Copy, Debug)]
@@ -58,17 +80,15 @@ pub(super) fn choose_victim(open: &[Candidate]) -> Option<Token> {
 }
 
 impl Server {
-    /// Accepts pending connections until the listener would block.
+    /// Accepts pending connections until the listener would block or the
+    /// turn's budget is spent (then the listener is served again next turn).
     pub(super) fn accept(&mut self) {
-        loop {
-            match self.listener.accept() {
-                Ok((sock, addr)) => self.admit(sock, addr, Instant::now()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    warn!("accept failed: {e}");
-                    return;
-                }
-            }
+        let (batch, turn) = accept_batch(|| self.listener.accept());
+        for (sock, addr) in batch {
+            self.admit(sock, addr, Instant::now());
+        }
+        if turn == Turn::MoreWork {
+            self.again(LISTENER);
         }
     }
 
@@ -200,6 +220,50 @@ mod tests {
         let all_in = open(&[(2, 1, 0, true), (3, 2, 1, true)]);
         assert_eq!(choose_victim(&all_in), None);
         assert_eq!(choose_victim(&[]), None);
+    }
+
+    /// An accept stand-in with `n` connections waiting.
+    fn backlog(n: usize) -> impl FnMut() -> io::Result<usize> {
+        let mut taken = 0;
+        move || {
+            if taken == n {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            taken += 1;
+            Ok(taken)
+        }
+    }
+
+    #[test]
+    fn a_turn_accepts_at_most_accepts_per_turn() {
+        // At the limit the turn takes them all; it cannot know the backlog
+        // is empty, so it comes back once and finds nothing.
+        let mut full = backlog(ACCEPTS_PER_TURN);
+        let (batch, turn) = accept_batch(&mut full);
+        assert_eq!((batch.len(), turn), (ACCEPTS_PER_TURN, Turn::MoreWork));
+        assert_eq!(accept_batch(&mut full), (vec![], Turn::Idle));
+        // One past: that one waits for the next turn.
+        let mut past = backlog(ACCEPTS_PER_TURN + 1);
+        let (batch, turn) = accept_batch(&mut past);
+        assert_eq!((batch.len(), turn), (ACCEPTS_PER_TURN, Turn::MoreWork));
+        assert_eq!(
+            accept_batch(&mut past),
+            (vec![ACCEPTS_PER_TURN + 1], Turn::Idle)
+        );
+    }
+
+    #[test]
+    fn an_accept_error_ends_the_turn_with_what_was_taken() {
+        let mut calls = 0;
+        let failing = || {
+            calls += 1;
+            if calls < 3 {
+                Ok(calls)
+            } else {
+                Err(io::Error::from_raw_os_error(24)) // EMFILE
+            }
+        };
+        assert_eq!(accept_batch(failing), (vec![1, 2], Turn::Idle));
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub use crate::proto::handshake::server::ClientPolicy;
 pub use crate::proto::limiter::RateLimit;
 /// Handshake and idle timeouts (plain data from the protocol layer).
 pub use crate::proto::timers::Timeouts;
+pub use accept::ACCEPTS_PER_TURN;
 pub use closing::{
     CLOSE_DRAIN_BUDGET, CLOSE_LINGER, DRAIN_PER_TURN, MAX_CLOSE_UNSENT, MAX_CLOSING,
 };
@@ -238,14 +239,10 @@ impl Server {
                 return self.stop(&mut events);
             }
             for event in events.iter() {
-                match event.token() {
-                    LISTENER => self.accept(),
-                    WAKER => self.finish_commits(),
-                    token => self.service(token),
-                }
+                self.dispatch(event.token());
             }
             for token in std::mem::take(&mut self.again) {
-                self.service(token);
+                self.dispatch(token);
             }
             self.expire(Instant::now());
         }
@@ -273,6 +270,14 @@ impl Server {
     fn again(&mut self, token: Token) {
         if !self.again.contains(&token) {
             self.again.push(token);
+        }
+    }
+
+    fn dispatch(&mut self, token: Token) {
+        match token {
+            LISTENER => self.accept(),
+            WAKER => self.finish_commits(),
+            token => self.service(token),
         }
     }
 
