@@ -22,6 +22,8 @@ mod outcomes;
 mod peer;
 mod refusal_log;
 mod requests;
+#[cfg(test)]
+mod testkit;
 mod turn;
 mod upload_policy;
 

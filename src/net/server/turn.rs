@@ -90,3 +90,57 @@ fn produce(s: &mut Session, buf: &mut [u8]) -> Result<(), DriveError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::Bench;
+    use super::*;
+    use crate::proto::limiter::RateLimit;
+
+    #[test]
+    fn a_turn_handles_events_per_turn_events_and_leaves_the_rest_for_the_next() {
+        for sent in [EVENTS_PER_TURN, EVENTS_PER_TURN + 1] {
+            let mut b = Bench::established(RateLimit::default(), &[]);
+            let size = 2 * EVENTS_PER_TURN as u64;
+            b.client.request_upload("tiny.bin", size, false).unwrap();
+            b.send();
+            assert_eq!(b.turn().unwrap(), Turn::Idle);
+            assert!(b.receive().unwrap().contains(&"SendReady".to_string()));
+            // One byte per record: one event each.
+            for _ in 0..sent {
+                b.client.send_data(&[7]).unwrap();
+            }
+            b.send();
+            let written = |b: &Bench| b.session.upload.as_ref().unwrap().staged.written();
+            assert_eq!(b.turn().unwrap(), Turn::MoreWork, "{sent} events");
+            assert_eq!(written(&b), EVENTS_PER_TURN as u64, "{sent} events");
+            assert_eq!(b.turn().unwrap(), Turn::Idle, "{sent} events");
+            assert_eq!(written(&b), sent as u64);
+        }
+    }
+
+    #[test]
+    fn a_turn_runs_rounds_per_turn_rounds_and_leaves_the_rest_for_the_next() {
+        // A round sends full chunks until the output reaches SEND_HIGH_WATER:
+        // four (their record overhead tips the fourth over the mark).
+        let per_round = (SEND_HIGH_WATER / CHUNK_LEN) as u64;
+        let limit = ROUNDS_PER_TURN as u64 * per_round * CHUNK_LEN as u64;
+        for (size, turns) in [(limit, 1), (limit + 1, 2)] {
+            let name = "big.bin";
+            let mut b = Bench::established(RateLimit::default(), &[(name, size as usize)]);
+            b.client.request_download(name).unwrap();
+            b.send();
+            assert_eq!(b.turn().unwrap(), Turn::Idle);
+            assert!(b.receive().unwrap()[0].starts_with("DownloadOffered"));
+            b.client.accept().unwrap();
+            b.send();
+            let sent = |b: &Bench| b.session.download.as_ref().unwrap().sent;
+            for _ in 1..turns {
+                assert_eq!(b.turn().unwrap(), Turn::MoreWork, "{size} bytes");
+                assert_eq!(sent(&b), limit, "{size} bytes");
+            }
+            assert_eq!(b.turn().unwrap(), Turn::Idle, "{size} bytes");
+            assert_eq!(sent(&b), size);
+        }
+    }
+}
