@@ -30,10 +30,12 @@ pub const MAX_CLOSING: usize = 64;
 /// (2 s): long enough for a peer to read our last record.
 pub const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
-/// Most bytes read and discarded from one closing socket (16 MiB): about
-/// what an uploading client can have in flight when the alert goes out.
-/// Past it the socket is closed at once.
-pub const CLOSE_DRAIN_BUDGET: u64 = 16 << 20;
+/// Most bytes read and discarded from one closing socket (64 MiB): more
+/// than an uploading client can have in flight when the alert goes out
+/// (a receive window of up to 32 MiB, its send buffer, and what it writes
+/// before its next read). Past it the socket is closed at once. The peer
+/// pays for every byte; [`DRAIN_PER_TURN`] keeps it from delaying others.
+pub const CLOSE_DRAIN_BUDGET: u64 = 64 << 20;
 
 /// Most unsent output a closing socket keeps (64 KiB) outside shutdown;
 /// more is dropped (its peer was not reading) and the peer sees the stream
