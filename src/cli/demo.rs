@@ -11,11 +11,8 @@ use sft::crypto::ed25519::SigningKey;
 use sft::crypto::{hash, rand};
 use sft::fs::{open_local_source, ReceiveRoot};
 use sft::net::client::{Report, ServerTrust, Session, SessionOptions};
-use sft::net::server::{ServeOptions, Server};
-use sft::proto::handshake::server::{ClientPolicy, ServerConfig};
-use sft::proto::limiter::RateLimit;
-use sft::proto::msgs::{ResultCode, SessionParams};
-use sft::proto::timers::Timeouts;
+use sft::net::server::{ClientPolicy, RateLimit, ServeOptions, Server, Timeouts};
+use sft::proto::msgs::ResultCode;
 
 use super::error::{CliError, Exit};
 
@@ -56,14 +53,9 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     let server = Server::bind(ServeOptions {
         listen: "127.0.0.1:0".parse().expect("valid address"),
         root: server_root,
-        config: Arc::new(ServerConfig {
-            identity: host_key,
-            clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
-            params: SessionParams {
-                max_file_size: args.size,
-                idle_timeout_secs: 60,
-            },
-        }),
+        identity: host_key,
+        clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
+        max_file_size: args.size,
         timeouts: Timeouts::default(),
         rate: RateLimit::default(),
         max_connections: 4,

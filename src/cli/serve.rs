@@ -3,18 +3,13 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use log::info;
 use sft::fs::ReceiveRoot;
 use sft::keys;
-use sft::net::server::{ServeOptions, Server};
-use sft::proto::handshake::server::{ClientPolicy, ServerConfig};
-use sft::proto::limiter::RateLimit;
-use sft::proto::msgs::SessionParams;
-use sft::proto::timers::Timeouts;
+use sft::net::server::{ClientPolicy, RateLimit, ServeOptions, Server, Timeouts};
 
 use super::error::{CliError, Exit};
 use super::{home, parse};
@@ -97,22 +92,16 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         );
     }
     let fingerprint = identity.verifying_key().fingerprint();
-    let config = Arc::new(ServerConfig {
-        identity,
-        clients,
-        params: SessionParams {
-            max_file_size: args.max_file_size,
-            idle_timeout_secs: args.idle_timeout.as_secs().try_into().unwrap_or(u32::MAX),
-        },
-    });
-    let policy = match &config.clients {
+    let policy = match &clients {
         ClientPolicy::AnyClient => "any client key".to_string(),
         ClientPolicy::Authorized(k) => format!("{} authorized client key(s)", k.len()),
     };
     let server = Server::bind(ServeOptions {
         listen: args.listen,
         root,
-        config,
+        identity,
+        clients,
+        max_file_size: args.max_file_size,
         timeouts: Timeouts {
             handshake: args.handshake_timeout,
             idle: args.idle_timeout,

@@ -1,6 +1,6 @@
 //! The byte pump shared by client and server.
 
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Read, Write};
 use std::time::Instant;
 
 use mio::net::TcpStream;
@@ -19,12 +19,12 @@ pub enum ReadEnd {
     Eof,
 }
 
-/// Reads from `sock` into `conn` until the socket would block, the buffer
-/// fills, or the stream ends.
+/// Reads from `sock` (a socket, or an in-memory stand-in in tests) into
+/// `conn` until the socket would block, the buffer fills, or the stream ends.
 ///
 /// # Errors
 /// Socket errors other than `WouldBlock` and `Interrupted`.
-pub fn read(conn: &mut ConnectionCore, sock: &mut TcpStream, now: Instant) -> io::Result<ReadEnd> {
+pub fn read(conn: &mut ConnectionCore, sock: &mut impl Read, now: Instant) -> io::Result<ReadEnd> {
     loop {
         match conn.read_tls(sock, now) {
             Ok(0) if conn.saw_eof() => return Ok(ReadEnd::Eof),
@@ -42,7 +42,7 @@ pub fn read(conn: &mut ConnectionCore, sock: &mut TcpStream, now: Instant) -> io
 ///
 /// # Errors
 /// Socket errors other than `WouldBlock` and `Interrupted`.
-pub fn write(conn: &mut ConnectionCore, sock: &mut TcpStream, now: Instant) -> io::Result<bool> {
+pub fn write(conn: &mut ConnectionCore, sock: &mut impl Write, now: Instant) -> io::Result<bool> {
     while conn.wants_write() {
         match conn.write_tls(sock, now) {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),

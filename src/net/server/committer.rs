@@ -1,0 +1,124 @@
+//! The committer thread: the one slow step of an upload (fsync, rename,
+//! directory fsync) and background writebacks run here, in order, so the
+//! event loop keeps every other connection moving. Answers come back
+//! through a channel and the loop's waker.
+
+use std::io;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use log::{info, warn};
+use mio::{Token, Waker};
+
+use super::outcomes::refusal_for;
+use super::Server;
+use crate::fs::{FsError, Staged};
+use crate::proto::msgs::Outcome;
+
+/// A completely received upload, ready to be moved into place.
+pub(super) struct Commit {
+    pub staged: Staged,
+    pub name: String,
+    pub size: u64,
+    pub started: Instant,
+}
+
+/// Work for the committer thread, done in order.
+pub(super) enum Job {
+    /// Push an upload's written data to disk (a duplicate handle).
+    Writeback(std::fs::File),
+    /// fsync, move into place and fsync the directory; answer the client.
+    Commit { token: Token, commit: Box<Commit> },
+}
+
+/// The committer's answer.
+pub(super) struct CommitDone {
+    token: Token,
+    name: String,
+    size: u64,
+    started: Instant,
+    result: Result<(), FsError>,
+}
+
+/// Starts the committer thread; it wakes `waker` after each commit and
+/// ends when the job sender is dropped.
+pub(super) fn spawn_committer(
+    waker: Arc<Waker>,
+) -> io::Result<(mpsc::Sender<Job>, mpsc::Receiver<CommitDone>)> {
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let (done_tx, done_rx) = mpsc::channel();
+    thread::Builder::new()
+        .name("sft-commit".into())
+        .spawn(move || {
+            for job in job_rx {
+                let (token, commit) = match job {
+                    Job::Writeback(file) => {
+                        // A failure here resurfaces at the commit's own fsync.
+                        let _ = file.sync_data();
+                        continue;
+                    }
+                    Job::Commit { token, commit } => (token, commit),
+                };
+                let Commit {
+                    staged,
+                    name,
+                    size,
+                    started,
+                } = *commit;
+                let result = staged.commit().map(|_| ());
+                let done = CommitDone {
+                    token,
+                    name,
+                    size,
+                    started,
+                    result,
+                };
+                if done_tx.send(done).is_err() {
+                    return;
+                }
+                let _ = waker.wake();
+            }
+        })?;
+    Ok((job_tx, done_rx))
+}
+
+impl Server {
+    /// Answers each finished commit's client (if it is still there).
+    pub(super) fn finish_commits(&mut self) {
+        while let Ok(done) = self.done.try_recv() {
+            let Some(peer) = self.peers.get_mut(&done.token) else {
+                match done.result {
+                    Ok(()) => info!(
+                        "stored {:?} ({} bytes); its client left before the answer",
+                        done.name, done.size
+                    ),
+                    Err(e) => warn!("upload {:?} failed after its client left: {e}", done.name),
+                }
+                continue;
+            };
+            let session = &mut peer.session;
+            let outcome = match done.result {
+                Ok(()) => {
+                    let secs = done.started.elapsed().as_secs_f64();
+                    info!(
+                        "stored {:?} from {}: {} bytes, {:.1} MiB/s",
+                        done.name,
+                        session.who(),
+                        done.size,
+                        done.size as f64 / (1 << 20) as f64 / secs.max(1e-9)
+                    );
+                    Outcome::ok()
+                }
+                Err(e) => {
+                    warn!("upload {:?} from {} failed: {e}", done.name, session.who());
+                    refusal_for(&e)
+                }
+            };
+            if session.conn.send_result(&outcome).is_ok() {
+                self.service(done.token);
+            }
+        }
+    }
+}

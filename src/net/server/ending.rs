@@ -1,0 +1,117 @@
+//! How the server ends connections: one at a time (a failed, finished or
+//! evicted session, a connection refused at accept) and all at once at
+//! shutdown. Every socket says its last words (an alert, a close record,
+//! the Busy record) and is then closed gracefully by the closing set.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use log::info;
+use mio::net::TcpStream;
+use mio::{Events, Token};
+
+use super::closing::Drain;
+use super::peer::{Peer, Session};
+use super::refusal_log;
+use super::turn::Turn;
+use super::Server;
+use crate::net::pump;
+use crate::proto::conn::busy_record;
+
+impl Server {
+    /// Ends connection `token`: logs an abandoned transfer (a partial
+    /// upload is removed) and closes the socket gracefully.
+    pub(super) fn drop_peer(&mut self, token: Token) {
+        let Some(peer) = self.peers.remove(&token) else {
+            return;
+        };
+        let s = &peer.session;
+        if let Some(dl) = &s.download {
+            info!(
+                "download {:?} to {} abandoned after {} of {} bytes",
+                dl.name,
+                s.addr,
+                dl.file.sent(),
+                dl.file.size()
+            );
+        }
+        if let Some(up) = &s.upload {
+            info!(
+                "upload {:?} from {} abandoned after {} of {} bytes",
+                up.name,
+                s.addr,
+                up.file.staged().written(),
+                up.size
+            );
+        }
+        self.close_gracefully(token, peer, Instant::now());
+    }
+
+    /// Refuses a just-accepted socket: the Busy record, then a graceful
+    /// close (the peer's HELLO, unread, must not turn it into a reset).
+    pub(super) fn refuse_at_accept(&mut self, sock: TcpStream, now: Instant) {
+        let token = self.new_token();
+        self.closing
+            .close(self.poll.registry(), token, sock, busy_record(), now);
+    }
+
+    /// Hands `peer`'s socket to the closing set with whatever output its
+    /// connection still holds (a final alert or close record).
+    fn close_gracefully(&mut self, token: Token, peer: Peer, now: Instant) {
+        let Peer {
+            mut sock, session, ..
+        } = peer;
+        let Session { mut conn, .. } = session;
+        let _ = pump::write(&mut conn, &mut sock, now);
+        let mut unsent = Vec::new();
+        let _ = conn.write_tls(&mut unsent, now);
+        let registry = self.poll.registry();
+        let _ = registry.deregister(&mut sock);
+        self.closing.close(registry, token, sock, unsent, now);
+    }
+
+    /// Stops: every session hears alert 9 (ShuttingDown), partial uploads
+    /// are removed, then the sockets are closed gracefully, which takes at
+    /// most `CLOSE_LINGER`. New connections are no longer accepted.
+    pub(super) fn stop(mut self, events: &mut Events) -> io::Result<()> {
+        let _ = self.poll.registry().deregister(&mut self.listener);
+        self.closing.admit_all();
+        let peers = std::mem::take(&mut self.peers);
+        let open = peers.len();
+        let mut partial = 0;
+        let now = Instant::now();
+        for (token, mut peer) in peers {
+            peer.session.conn.shut_down();
+            // Dropping the staged upload removes its temporary file.
+            partial += usize::from(peer.session.upload.take().is_some());
+            self.close_gracefully(token, peer, now);
+        }
+        info!("shutting down: closed {open} connection(s), removed {partial} partial upload(s)");
+        refusal_log::summarize(self.shared.refusals.flush());
+        while !self.closing.is_empty() {
+            let timeout = if self.again.is_empty() {
+                self.closing
+                    .next_deadline()
+                    .map(|d| d.saturating_duration_since(Instant::now()) + Duration::from_millis(1))
+            } else {
+                Some(Duration::ZERO)
+            };
+            match self.poll.poll(events, timeout) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => events.clear(),
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
+            let ready = events.iter().map(|e| e.token());
+            let tokens: Vec<Token> = ready.chain(std::mem::take(&mut self.again)).collect();
+            for token in tokens {
+                if self.closing.service(self.poll.registry(), token)
+                    == Some(Drain::Open(Turn::MoreWork))
+                {
+                    self.again(token);
+                }
+            }
+            self.closing.expire(self.poll.registry(), Instant::now());
+        }
+        Ok(())
+    }
+}

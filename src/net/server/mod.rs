@@ -1,0 +1,358 @@
+//! `sft serve`: one mio `Poll` over the listener and every connection.
+//!
+//! - `accept`: accept, admission (connection cap, per-IP rate) before any
+//!   connection state or crypto exists, eviction when full.
+//! - `turn`: one connection's bounded turn (read, events, data, write).
+//! - `requests`: what each event of a session does.
+//! - `upload_policy`: the pure upload decision (size limit, overwrite rule).
+//! - `outcomes`: file errors and admission decisions as RESULTs.
+//! - `committer`: the thread that fsyncs and renames finished uploads, so
+//!   other connections keep moving.
+//! - `refusal_log`: a cap on refusal lines in the log.
+//! - `ending`, `closing`: how connections end (alerts written, write side
+//!   shut down, the peer's last bytes drained, so no reset destroys what
+//!   the server said), one at a time and all at shutdown.
+//! - this file: the run loop.
+
+mod accept;
+mod closing;
+mod committer;
+mod ending;
+mod outcomes;
+mod peer;
+mod refusal_log;
+mod requests;
+#[cfg(test)]
+mod testkit;
+mod turn;
+mod upload_policy;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::info;
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::pump;
+use crate::crypto::ed25519::SigningKey;
+use crate::fs::ReceiveRoot;
+use crate::proto::handshake::server::ServerConfig;
+use crate::proto::limiter::{Admission, Limiter};
+use crate::proto::msgs::SessionParams;
+use crate::proto::CHUNK_LEN;
+use closing::{ClosingSet, Drain};
+use committer::{spawn_committer, CommitDone};
+use peer::{log_end, DriveError, Peer, Shared};
+use refusal_log::RefusalLog;
+use turn::{drive, Turn};
+use upload_policy::UploadPolicy;
+
+/// Which client keys the server accepts (plain data from the protocol layer).
+pub use crate::proto::handshake::server::ClientPolicy;
+/// Requests allowed per client per window (plain data from the protocol layer).
+pub use crate::proto::limiter::RateLimit;
+/// Handshake and idle timeouts (plain data from the protocol layer).
+pub use crate::proto::timers::Timeouts;
+pub use accept::ACCEPTS_PER_TURN;
+pub use closing::{
+    CLOSE_DRAIN_BUDGET, CLOSE_LINGER, DRAIN_PER_TURN, MAX_CLOSE_UNSENT, MAX_CLOSING,
+};
+pub use refusal_log::REFUSAL_LINES_PER_SEC;
+pub use requests::MAX_RATE_REFUSALS_IN_A_ROW;
+pub use turn::{EVENTS_PER_TURN, ROUNDS_PER_TURN};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+const FIRST_PEER: usize = 2;
+
+/// Longest sleep of the loop (1 s), so a shutdown signal delivered to
+/// another thread is seen promptly.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// How often the rate limiter forgets quiet clients (60 s).
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// Everything `sft serve` needs to run. The server builds the protocol's
+/// handshake configuration and admission rule from these.
+pub struct ServeOptions {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Where uploads land and downloads come from.
+    pub root: ReceiveRoot,
+    /// The server's host identity key.
+    pub identity: SigningKey,
+    /// Which client keys may connect.
+    pub clients: ClientPolicy,
+    /// Largest upload accepted, in bytes (announced to clients).
+    pub max_file_size: u64,
+    /// Handshake and idle timeouts (the idle timeout is announced too).
+    pub timeouts: Timeouts,
+    /// Per-client rate of connections and control requests.
+    pub rate: RateLimit,
+    /// Concurrent connection cap.
+    pub max_connections: usize,
+    /// Whether a client may replace an existing file (`--overwrite`).
+    pub allow_overwrite: bool,
+}
+
+/// Stops a running [`Server`] from another thread.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    flag: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl ShutdownHandle {
+    /// Asks the server loop to stop: open sessions hear alert 9
+    /// (ShuttingDown), partial uploads are removed, sockets are closed
+    /// gracefully, then [`Server::run`] returns.
+    pub fn shutdown(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+    }
+}
+
+/// The server: bound, not yet running.
+pub struct Server {
+    poll: Poll,
+    listener: TcpListener,
+    waker: Arc<Waker>,
+    shutdown: Arc<AtomicBool>,
+    peers: HashMap<Token, Peer>,
+    /// Connections whose turn ended with work left.
+    again: Vec<Token>,
+    next_token: usize,
+    config: Arc<ServerConfig>,
+    timeouts: Timeouts,
+    shared: Shared,
+    done: mpsc::Receiver<CommitDone>,
+    /// Sockets being closed gracefully.
+    closing: ClosingSet,
+    last_prune: Instant,
+}
+
+impl Server {
+    /// Binds the listener and starts the committer thread.
+    ///
+    /// # Errors
+    /// The bind or poll setup error.
+    pub fn bind(opts: ServeOptions) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(opts.listen)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (commits, done) = spawn_committer(waker.clone())?;
+        let upload_policy = UploadPolicy {
+            max_file_size: opts.max_file_size,
+            allow_overwrite: opts.allow_overwrite,
+        };
+        let config = Arc::new(ServerConfig {
+            identity: opts.identity,
+            clients: opts.clients,
+            params: SessionParams {
+                max_file_size: opts.max_file_size,
+                idle_timeout_secs: opts.timeouts.idle.as_secs().try_into().unwrap_or(u32::MAX),
+            },
+        });
+        Ok(Server {
+            poll,
+            listener,
+            waker,
+            shutdown: Arc::new(AtomicBool::new(false)),
+            peers: HashMap::new(),
+            again: Vec::new(),
+            next_token: FIRST_PEER,
+            config,
+            timeouts: opts.timeouts,
+            shared: Shared {
+                root: Arc::new(opts.root),
+                admission: Admission {
+                    limiter: Limiter::new(opts.rate),
+                    max_connections: opts.max_connections,
+                },
+                upload_policy,
+                commits,
+                read_buf: vec![0u8; CHUNK_LEN],
+                refusals: RefusalLog::new(Instant::now()),
+            },
+            done,
+            closing: ClosingSet::new(),
+            last_prune: Instant::now(),
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    ///
+    /// # Errors
+    /// From the socket.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Stops the server on SIGINT or SIGTERM, the way [`ShutdownHandle`]
+    /// does.
+    ///
+    /// # Errors
+    /// When the handlers cannot be installed.
+    pub fn stop_on_signals(&self) -> io::Result<()> {
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(sig, self.shutdown.clone())?;
+        }
+        Ok(())
+    }
+
+    /// A handle that stops [`Server::run`] from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            flag: self.shutdown.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+
+    /// Serves until shut down. On shutdown every open session hears alert 9
+    /// (ShuttingDown), partial uploads are removed, and every socket is
+    /// closed gracefully within [`CLOSE_LINGER`].
+    ///
+    /// # Errors
+    /// Only errors of the poll itself; per-connection errors close that
+    /// connection and are logged.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(256);
+        loop {
+            let timeout = if self.again.is_empty() {
+                self.next_timeout(Instant::now())
+                    .map_or(MAX_SLEEP, |t| t.min(MAX_SLEEP))
+            } else {
+                Duration::ZERO
+            };
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => events.clear(),
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
+            if self.shutdown.load(Ordering::SeqCst) {
+                return self.stop(&mut events);
+            }
+            for event in events.iter() {
+                self.dispatch(event.token());
+            }
+            for token in std::mem::take(&mut self.again) {
+                self.dispatch(token);
+            }
+            self.expire(Instant::now());
+        }
+    }
+
+    /// Time until the next deadline: a connection's timer, a closing
+    /// socket's, or the refusal log's summary.
+    fn next_timeout(&self, now: Instant) -> Option<Duration> {
+        self.peers
+            .values()
+            .filter_map(|p| p.session.conn.poll_timeout())
+            .chain(self.closing.next_deadline())
+            .chain(self.shared.refusals.deadline())
+            .min()
+            .map(|d| d.saturating_duration_since(now) + Duration::from_millis(1))
+    }
+
+    fn new_token(&mut self) -> Token {
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        token
+    }
+
+    /// Serves `token` again next turn, without waiting for readiness.
+    fn again(&mut self, token: Token) {
+        if !self.again.contains(&token) {
+            self.again.push(token);
+        }
+    }
+
+    fn dispatch(&mut self, token: Token) {
+        match token {
+            LISTENER => self.accept(),
+            WAKER => self.finish_commits(),
+            token => self.service(token),
+        }
+    }
+
+    /// Gives connection or closing socket `token` its turn.
+    fn service(&mut self, token: Token) {
+        if self.peers.contains_key(&token) {
+            self.serve_peer(token);
+        } else if self.closing.service(self.poll.registry(), token)
+            == Some(Drain::Open(Turn::MoreWork))
+        {
+            self.again(token);
+        }
+    }
+
+    fn serve_peer(&mut self, token: Token) {
+        let Some(peer) = self.peers.get_mut(&token) else {
+            return;
+        };
+        let outcome = drive(&mut peer.session, &mut peer.sock, token, &mut self.shared);
+        let keep = match outcome {
+            Ok(turn) if !peer.session.conn.is_closed() => {
+                let wanted = pump::interest(&peer.session.conn);
+                let registry = self.poll.registry();
+                let ok = pump::update_interest(
+                    registry,
+                    &mut peer.sock,
+                    token,
+                    &mut peer.interest,
+                    wanted,
+                )
+                .is_ok();
+                if ok && turn == Turn::MoreWork {
+                    self.again(token);
+                }
+                ok
+            }
+            Ok(_) => {
+                info!("{} closed the session", peer.session.who());
+                false
+            }
+            Err(e) => {
+                log_end(&peer.session, &e);
+                false
+            }
+        };
+        if !keep {
+            self.drop_peer(token);
+        }
+    }
+
+    /// Deadlines at `now`: connection timers, closing sockets, the refusal
+    /// log's summary, and the limiter's periodic prune.
+    fn expire(&mut self, now: Instant) {
+        let expired: Vec<Token> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.session.conn.poll_timeout().is_some_and(|d| d <= now))
+            .map(|(t, _)| *t)
+            .collect();
+        for token in expired {
+            if let Some(peer) = self.peers.get_mut(&token) {
+                peer.session.conn.handle_timeout(now);
+                if let Some(e) = peer.session.conn.error().cloned() {
+                    log_end(&peer.session, &DriveError::Proto(e));
+                    self.drop_peer(token);
+                }
+            }
+        }
+        self.closing.expire(self.poll.registry(), now);
+        refusal_log::summarize(self.shared.refusals.tick(now));
+        if now.saturating_duration_since(self.last_prune) > PRUNE_EVERY {
+            self.shared.admission.limiter.prune(now);
+            self.last_prune = now;
+        }
+    }
+}

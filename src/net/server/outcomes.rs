@@ -1,0 +1,155 @@
+//! What a client hears when the server says no: file-system errors and
+//! admission decisions mapped to RESULT codes and reasons. Server paths stay
+//! in the server's log; the client hears the kind of failure (it knows the
+//! name it asked for).
+
+use std::io;
+
+use crate::fs::FsError;
+use crate::proto::limiter::Decision;
+use crate::proto::msgs::{Outcome, ResultCode};
+
+/// A refusal with `code` and `reason`.
+pub(super) fn refusal(code: ResultCode, reason: impl Into<String>) -> Outcome {
+    Outcome::new(code, reason)
+}
+
+/// RESULT 8 for a rate decision: the wait until the oldest counted request
+/// leaves the window, rounded up to whole seconds, as the typed field
+/// clients obey (the reason repeats it for people).
+pub(super) fn rate_refusal(d: Decision) -> Outcome {
+    let wait = match d {
+        Decision::RateLimited { retry_after } => retry_after.as_secs().saturating_add(1),
+        Decision::Admit | Decision::Full | Decision::TooManyClients => 1,
+    };
+    Outcome::rate_limited(wait, describe(d))
+}
+
+/// The answer for a file-system failure while serving a request.
+pub(super) fn refusal_for(e: &FsError) -> Outcome {
+    match e {
+        FsError::Exists(_) => refusal(
+            ResultCode::Exists,
+            "already exists on the server (ask with --overwrite)",
+        ),
+        FsError::NotRegular(_) => refusal(
+            ResultCode::NotAllowed,
+            "is a symlink, directory or special file on the server; refusing",
+        ),
+        FsError::BadName(_) => refusal(ResultCode::BadName, "is not an acceptable file name"),
+        FsError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+            refusal(ResultCode::NotFound, "no such file on the server")
+        }
+        FsError::Io { .. }
+        | FsError::SizeMismatch { .. }
+        | FsError::NotADirectory(_)
+        | FsError::Random(_) => refusal(ResultCode::IoError, "server I/O error"),
+    }
+}
+
+/// The answer when staging an upload fails: like [`refusal_for`], except
+/// that an existing file on a server that never overwrites says so (asking
+/// with `--overwrite` would not help).
+pub(super) fn upload_refusal_for(e: &FsError, allow_overwrite: bool) -> Outcome {
+    match e {
+        FsError::Exists(_) if !allow_overwrite => refusal(
+            ResultCode::Exists,
+            "already exists on the server (and this server does not allow overwriting)",
+        ),
+        e => refusal_for(e),
+    }
+}
+
+/// An admission or rate decision in words, for the log and the reason of
+/// RESULT 8.
+pub(super) fn describe(d: Decision) -> String {
+    match d {
+        Decision::Admit => "admitted".into(),
+        Decision::RateLimited { retry_after } => format!(
+            "rate limit reached, retry in {}s",
+            retry_after.as_secs().saturating_add(1)
+        ),
+        Decision::Full => "connection limit reached".into(),
+        Decision::TooManyClients => "too many clients tracked".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    fn io_error(kind: io::ErrorKind) -> FsError {
+        FsError::Io {
+            op: "open",
+            path: PathBuf::from("/srv/secret/path"),
+            source: kind.into(),
+        }
+    }
+
+    #[test]
+    fn file_errors_map_to_their_result_codes_without_server_paths() {
+        let cases = [
+            (FsError::Exists("a".into()), ResultCode::Exists),
+            (FsError::NotRegular("a".into()), ResultCode::NotAllowed),
+            (FsError::BadName("a".into()), ResultCode::BadName),
+            (io_error(io::ErrorKind::NotFound), ResultCode::NotFound),
+            (
+                io_error(io::ErrorKind::PermissionDenied),
+                ResultCode::IoError,
+            ),
+            (
+                FsError::SizeMismatch {
+                    expected: 2,
+                    got: 1,
+                },
+                ResultCode::IoError,
+            ),
+            (
+                FsError::NotADirectory(PathBuf::from("/srv/secret/path")),
+                ResultCode::IoError,
+            ),
+        ];
+        for (e, code) in cases {
+            let o = refusal_for(&e);
+            assert_eq!(o.code, code, "{e}");
+            assert!(!o.reason.contains("/srv"), "{}", o.reason);
+        }
+    }
+
+    #[test]
+    fn an_existing_file_says_whether_asking_to_overwrite_would_help() {
+        let e = FsError::Exists("a".into());
+        let never = upload_refusal_for(&e, false);
+        let ask = upload_refusal_for(&e, true);
+        assert_eq!(
+            (never.code, ask.code),
+            (ResultCode::Exists, ResultCode::Exists)
+        );
+        assert!(never.reason.contains("does not allow overwriting"));
+        assert!(ask.reason.contains("--overwrite"));
+        // Other errors are mapped as for any request.
+        let missing = io_error(io::ErrorKind::NotFound);
+        assert_eq!(
+            upload_refusal_for(&missing, false).code,
+            ResultCode::NotFound
+        );
+    }
+
+    #[test]
+    fn a_rate_refusal_rounds_the_wait_up_to_whole_seconds() {
+        let d = Decision::RateLimited {
+            retry_after: Duration::from_millis(2500),
+        };
+        assert_eq!(describe(d), "rate limit reached, retry in 3s");
+        assert_eq!(rate_refusal(d).retry_after_secs, 3);
+        assert_eq!(rate_refusal(d).code, ResultCode::RateLimited);
+        assert_eq!(describe(Decision::Full), "connection limit reached");
+        // A window too long for the wire's field is cut, never wrapped.
+        let long = Decision::RateLimited {
+            retry_after: Duration::MAX,
+        };
+        assert_eq!(rate_refusal(long).retry_after_secs, 3600);
+    }
+}

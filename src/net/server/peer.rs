@@ -1,0 +1,125 @@
+//! The state of one connection and what all connections share: the data
+//! the other server modules work on, and how a connection's end is logged.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use log::{info, warn};
+use mio::net::TcpStream;
+use mio::Interest;
+
+use super::committer::Job;
+use super::refusal_log::RefusalLog;
+use super::upload_policy::UploadPolicy;
+use crate::crypto::ed25519::Fingerprint;
+use crate::fs::ReceiveRoot;
+use crate::net::transfer::{Incoming, Outgoing};
+use crate::proto::conn::ServerConnection;
+use crate::proto::limiter::Admission;
+use crate::proto::ProtoError;
+
+/// An upload being received.
+pub(super) struct Upload {
+    pub file: Incoming,
+    pub name: String,
+    pub size: u64,
+    pub started: Instant,
+    /// Bytes written when the last background writeback was queued.
+    pub written_back: u64,
+}
+
+/// A download being sent.
+pub(super) struct Download {
+    pub file: Outgoing,
+    pub name: String,
+    pub started: Instant,
+}
+
+/// One open connection: its socket and the session on it.
+pub(super) struct Peer {
+    pub sock: TcpStream,
+    /// The interest `sock` is registered with.
+    pub interest: Interest,
+    /// When the connection was accepted.
+    pub since: Instant,
+    pub session: Session,
+}
+
+/// What a turn works on: the protocol state and the files of one
+/// connection (no socket, so a turn can be tested in memory).
+pub(super) struct Session {
+    pub conn: ServerConnection,
+    pub addr: SocketAddr,
+    /// The client's key, once authenticated.
+    pub client: Option<Fingerprint>,
+    /// Requests refused for the rate limit since the last admitted one.
+    pub rate_refusals: u32,
+    pub upload: Option<Upload>,
+    pub download: Option<Download>,
+}
+
+impl Session {
+    /// A fresh, unauthenticated session from `addr`.
+    pub fn new(conn: ServerConnection, addr: SocketAddr) -> Self {
+        Session {
+            conn,
+            addr,
+            client: None,
+            rate_refusals: 0,
+            upload: None,
+            download: None,
+        }
+    }
+
+    /// The peer for the log: address, and key once authenticated.
+    pub fn who(&self) -> String {
+        match &self.client {
+            Some(fp) => format!("{} ({fp})", self.addr),
+            None => self.addr.to_string(),
+        }
+    }
+}
+
+/// State shared by all connections' event handling.
+pub(super) struct Shared {
+    pub root: Arc<ReceiveRoot>,
+    pub admission: Admission,
+    pub upload_policy: UploadPolicy,
+    pub commits: mpsc::Sender<Job>,
+    /// Scratch buffer for download data.
+    pub read_buf: Vec<u8>,
+    pub refusals: RefusalLog,
+}
+
+/// Why a connection ended, for the log.
+#[derive(Debug)]
+pub(super) enum DriveError {
+    Proto(ProtoError),
+    Io(io::Error),
+    /// The client kept sending requests that had to be refused.
+    Abuse(&'static str),
+}
+
+impl From<ProtoError> for DriveError {
+    fn from(e: ProtoError) -> Self {
+        DriveError::Proto(e)
+    }
+}
+
+/// One log line saying why `session` ended.
+pub(super) fn log_end(session: &Session, e: &DriveError) {
+    match e {
+        DriveError::Proto(ProtoError::PeerAlert(code)) => {
+            info!("{} aborted: {code}", session.who())
+        }
+        DriveError::Proto(ProtoError::Truncated) if session.client.is_none() => {
+            info!("{} left before authenticating", session.who())
+        }
+        DriveError::Proto(e) => warn!("{}: {e}", session.who()),
+        DriveError::Io(e) => warn!("{}: socket: {e}", session.who()),
+        DriveError::Abuse(why) => warn!("closed {}: {why}", session.who()),
+    }
+}

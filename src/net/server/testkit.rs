@@ -1,0 +1,170 @@
+//! In-memory pieces for the server's unit tests: a socket stand-in and a
+//! session established over it with an in-memory client, so a turn can be
+//! run and inspected without sockets or clocks.
+
+use std::io::{self, Read, Write};
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
+
+use mio::Token;
+use tempfile::TempDir;
+
+use super::committer::Job;
+use super::peer::{DriveError, Session, Shared};
+use super::refusal_log::RefusalLog;
+use super::turn::{drive, Turn};
+use super::upload_policy::UploadPolicy;
+use crate::crypto::ed25519::SigningKey;
+use crate::fs::ReceiveRoot;
+use crate::proto::conn::{ClientConnection, ClientEvent, ServerConnection};
+use crate::proto::handshake::client::{ClientConfig, ServerTrust};
+use crate::proto::handshake::server::{ClientPolicy, ServerConfig};
+use crate::proto::handshake::Ephemeral;
+use crate::proto::limiter::{Admission, Limiter, RateLimit};
+use crate::proto::msgs::SessionParams;
+use crate::proto::timers::Timeouts;
+use crate::proto::{ProtoError, CHUNK_LEN};
+
+/// A socket stand-in: reads what the client sent (then would block),
+/// takes every write.
+#[derive(Default)]
+pub(super) struct Pipe {
+    input: Vec<u8>,
+    pos: usize,
+    output: Vec<u8>,
+}
+
+impl Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.input.len() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(self.input.len() - self.pos);
+        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Write for Pipe {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A client and a server session joined by a [`Pipe`].
+pub(super) struct Bench {
+    pub client: ClientConnection,
+    pub session: Session,
+    pub shared: Shared,
+    pipe: Pipe,
+    _jobs: mpsc::Receiver<Job>,
+    _dir: TempDir,
+}
+
+impl Bench {
+    /// An established session; the server's root holds `files` (name,
+    /// size in bytes) and allows `rate`.
+    pub fn established(rate: RateLimit, files: &[(&str, usize)]) -> Bench {
+        let dir = TempDir::new().unwrap();
+        let root = ReceiveRoot::open_or_create(&dir.path().join("root")).unwrap();
+        for (name, size) in files {
+            std::fs::write(root.path().join(name), vec![9u8; *size]).unwrap();
+        }
+        let host = SigningKey::generate().unwrap();
+        let host_fp = host.verifying_key().fingerprint();
+        let config = Arc::new(ServerConfig {
+            identity: host,
+            clients: ClientPolicy::AnyClient,
+            params: SessionParams {
+                max_file_size: u64::MAX,
+                idle_timeout_secs: 60,
+            },
+        });
+        let now = Instant::now();
+        let eph = Ephemeral::generate().unwrap();
+        let conn = ServerConnection::new(config, eph, Timeouts::default(), now);
+        let client = ClientConnection::new(
+            ClientConfig {
+                identity: Arc::new(SigningKey::generate().unwrap()),
+                trust: ServerTrust::Pinned(host_fp),
+            },
+            Ephemeral::generate().unwrap(),
+            Timeouts::default(),
+            now,
+        )
+        .unwrap();
+        let (commits, jobs) = mpsc::channel();
+        let mut bench = Bench {
+            client,
+            session: Session::new(conn, "192.0.2.1:5555".parse().unwrap()),
+            shared: Shared {
+                root: Arc::new(root),
+                admission: Admission {
+                    limiter: Limiter::new(rate),
+                    max_connections: 10,
+                },
+                upload_policy: UploadPolicy {
+                    max_file_size: u64::MAX,
+                    allow_overwrite: false,
+                },
+                commits,
+                read_buf: vec![0u8; CHUNK_LEN],
+                refusals: RefusalLog::new(now),
+            },
+            pipe: Pipe::default(),
+            _jobs: jobs,
+            _dir: dir,
+        };
+        while !bench.client.is_established() {
+            bench.send();
+            bench.turn().unwrap();
+            bench.receive().unwrap();
+        }
+        bench
+    }
+
+    /// Moves the client's output to the server's side of the pipe.
+    pub fn send(&mut self) {
+        while self.client.wants_write() {
+            self.client
+                .write_tls(&mut self.pipe.input, Instant::now())
+                .unwrap();
+        }
+    }
+
+    /// One server turn.
+    pub fn turn(&mut self) -> Result<Turn, DriveError> {
+        drive(
+            &mut self.session,
+            &mut self.pipe,
+            Token(2),
+            &mut self.shared,
+        )
+    }
+
+    /// Hands the server's output to the client; returns the client's
+    /// events in words.
+    pub fn receive(&mut self) -> Result<Vec<String>, ProtoError> {
+        let out = std::mem::take(&mut self.pipe.output);
+        let mut bytes = &out[..];
+        let mut events = Vec::new();
+        loop {
+            while let Some(ev) = self.client.next_event()? {
+                events.push(match ev {
+                    ClientEvent::Data(_) => "data".to_string(),
+                    other => format!("{other:?}"),
+                });
+            }
+            if bytes.is_empty() {
+                return Ok(events);
+            }
+            self.client.read_tls(&mut bytes, Instant::now()).unwrap();
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! One connection's turn: read, handle events, produce download data and
+//! write, within fixed budgets, so no connection (one fast transfer, a
+//! flood of tiny records) can starve the others.
+
+use std::io::{Read, Write};
+use std::time::Instant;
+
+use mio::Token;
+
+use super::peer::{DriveError, Session, Shared};
+use super::requests::handle_events;
+use crate::net::pump::{self, ReadEnd};
+use crate::net::transfer::SendError;
+use crate::proto::conn::SEND_HIGH_WATER;
+
+/// Rounds one connection may run per wake-up before the others get a turn
+/// (each round moves at most a receive buffer in and a send high-water mark
+/// out, so about 12 MiB in all).
+pub const ROUNDS_PER_TURN: usize = 8;
+
+/// Events one connection may handle per turn: bounds the work a flood of
+/// tiny records can make before the others get a turn.
+pub const EVENTS_PER_TURN: usize = 1024;
+
+/// Whether a source of work stopped because it was done for now, or because
+/// its turn ended with work left (it must be served again without waiting
+/// for a new readiness event, which edge-triggered polling would not
+/// deliver).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Turn {
+    Idle,
+    MoreWork,
+}
+
+/// Reads, handles events, produces download data and writes, until the
+/// socket would block or the turn ends.
+pub(super) fn drive(
+    s: &mut Session,
+    sock: &mut (impl Read + Write),
+    token: Token,
+    shared: &mut Shared,
+) -> Result<Turn, DriveError> {
+    let mut budget = EVENTS_PER_TURN;
+    for _ in 0..ROUNDS_PER_TURN {
+        let now = Instant::now();
+        // Backpressure: while the peer does not take our output, read none
+        // of its input, so answers to a request flood cannot pile up. The
+        // writable event brings us back here.
+        if pump::write(&mut s.conn, sock, now).map_err(DriveError::Io)?
+            && s.conn.pending_output() >= SEND_HIGH_WATER
+        {
+            return Ok(Turn::Idle);
+        }
+        let end = pump::read(&mut s.conn, sock, now).map_err(DriveError::Io)?;
+        let held_back = handle_events(s, token, shared, now, &mut budget)?;
+        produce(s, &mut shared.read_buf)?;
+        let blocked = pump::write(&mut s.conn, sock, now).map_err(DriveError::Io)?;
+        if budget == 0 {
+            return Ok(Turn::MoreWork);
+        }
+        if held_back && blocked {
+            // Requests wait in the receive buffer until the peer reads our
+            // answers; the writable event resumes here.
+            return Ok(Turn::Idle);
+        }
+        let more_in = end == ReadEnd::BufferFull || held_back;
+        let more_out = s.conn.wants_data() && !blocked;
+        if !more_in && !more_out {
+            return Ok(Turn::Idle);
+        }
+    }
+    Ok(Turn::MoreWork)
+}
+
+/// Feeds download data to the connection while it wants more. A file that
+/// shrank since it was offered ends the connection: the client sees a
+/// truncated transfer and keeps nothing.
+fn produce(s: &mut Session, buf: &mut [u8]) -> Result<(), DriveError> {
+    let Some(dl) = &mut s.download else {
+        return Ok(());
+    };
+    dl.file.pump(&mut s.conn, buf).map_err(|e| match e {
+        SendError::Read(e) => DriveError::Io(e),
+        SendError::Proto(e) => DriveError::Proto(e),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::Bench;
+    use super::*;
+    use crate::proto::limiter::RateLimit;
+    use crate::proto::CHUNK_LEN;
+
+    #[test]
+    fn a_turn_handles_events_per_turn_events_and_leaves_the_rest_for_the_next() {
+        for sent in [EVENTS_PER_TURN, EVENTS_PER_TURN + 1] {
+            let mut b = Bench::established(RateLimit::default(), &[]);
+            let size = 2 * EVENTS_PER_TURN as u64;
+            b.client.request_upload("tiny.bin", size, false).unwrap();
+            b.send();
+            assert_eq!(b.turn().unwrap(), Turn::Idle);
+            b.receive().unwrap();
+            assert!(b.client.wants_data(), "the upload was accepted");
+            // One byte per record: one event each.
+            for _ in 0..sent {
+                b.client.send_data(&[7]).unwrap();
+            }
+            b.send();
+            let written = |b: &Bench| b.session.upload.as_ref().unwrap().file.staged().written();
+            assert_eq!(b.turn().unwrap(), Turn::MoreWork, "{sent} events");
+            assert_eq!(written(&b), EVENTS_PER_TURN as u64, "{sent} events");
+            assert_eq!(b.turn().unwrap(), Turn::Idle, "{sent} events");
+            assert_eq!(written(&b), sent as u64);
+        }
+    }
+
+    #[test]
+    fn a_turn_runs_rounds_per_turn_rounds_and_leaves_the_rest_for_the_next() {
+        // A round sends full chunks until the output reaches SEND_HIGH_WATER:
+        // four (their record overhead tips the fourth over the mark).
+        let per_round = (SEND_HIGH_WATER / CHUNK_LEN) as u64;
+        let limit = ROUNDS_PER_TURN as u64 * per_round * CHUNK_LEN as u64;
+        for (size, turns) in [(limit, 1), (limit + 1, 2)] {
+            let name = "big.bin";
+            let mut b = Bench::established(RateLimit::default(), &[(name, size as usize)]);
+            b.client.request_download(name).unwrap();
+            b.send();
+            assert_eq!(b.turn().unwrap(), Turn::Idle);
+            assert!(b.receive().unwrap()[0].starts_with("DownloadOffered"));
+            b.client.accept().unwrap();
+            b.send();
+            let sent = |b: &Bench| b.session.download.as_ref().unwrap().file.sent();
+            for _ in 1..turns {
+                assert_eq!(b.turn().unwrap(), Turn::MoreWork, "{size} bytes");
+                assert_eq!(sent(&b), limit, "{size} bytes");
+            }
+            assert_eq!(b.turn().unwrap(), Turn::Idle, "{size} bytes");
+            assert_eq!(sent(&b), size);
+        }
+    }
+}

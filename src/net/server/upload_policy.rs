@@ -1,0 +1,131 @@
+//! The upload policy as a pure function: the size limit and the overwrite
+//! rule decide a request before any file is touched; the event loop only
+//! applies the answer.
+
+use super::outcomes::refusal;
+use crate::proto::msgs::{Outcome, ResultCode};
+
+/// The server's rules for uploads.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct UploadPolicy {
+    /// Largest file accepted, in bytes.
+    pub max_file_size: u64,
+    /// Whether a client may replace an existing file when it asks.
+    pub allow_overwrite: bool,
+}
+
+/// What an upload request asks for, as far as policy cares.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct UploadRequest {
+    /// Announced size in bytes.
+    pub size: u64,
+    /// Whether the client asks to replace an existing file.
+    pub overwrite: bool,
+}
+
+/// The policy's answer to an upload request, before any file is touched.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum UploadDecision {
+    /// Stage the file; replace an existing one only when `replace`.
+    Stage { replace: bool },
+    /// Answer with this refusal.
+    Refuse(Outcome),
+}
+
+/// Decides an upload request under `policy`: the size limit first, then
+/// the overwrite rule.
+pub(super) fn decide_upload(req: UploadRequest, policy: UploadPolicy) -> UploadDecision {
+    if req.size > policy.max_file_size {
+        return UploadDecision::Refuse(refusal(
+            ResultCode::TooLarge,
+            format!(
+                "{} bytes is over this server's limit of {} bytes",
+                req.size, policy.max_file_size
+            ),
+        ));
+    }
+    if req.overwrite && !policy.allow_overwrite {
+        return UploadDecision::Refuse(refusal(
+            ResultCode::NotAllowed,
+            "this server does not allow overwriting (its admin can start it with --allow-overwrite)",
+        ));
+    }
+    UploadDecision::Stage {
+        replace: req.overwrite,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: UploadPolicy = UploadPolicy {
+        max_file_size: 1000,
+        allow_overwrite: false,
+    };
+
+    fn code(d: UploadDecision) -> Option<ResultCode> {
+        match d {
+            UploadDecision::Refuse(o) => Some(o.code),
+            UploadDecision::Stage { .. } => None,
+        }
+    }
+
+    #[test]
+    fn upload_size_limit_admits_the_limit_and_refuses_one_byte_more() {
+        let at = UploadRequest {
+            size: 1000,
+            overwrite: false,
+        };
+        assert_eq!(
+            decide_upload(at, POLICY),
+            UploadDecision::Stage { replace: false }
+        );
+        let past = UploadRequest { size: 1001, ..at };
+        assert_eq!(
+            code(decide_upload(past, POLICY)),
+            Some(ResultCode::TooLarge)
+        );
+    }
+
+    #[test]
+    fn overwrite_needs_both_the_request_and_the_policy() {
+        let ask = UploadRequest {
+            size: 1,
+            overwrite: true,
+        };
+        assert_eq!(
+            code(decide_upload(ask, POLICY)),
+            Some(ResultCode::NotAllowed)
+        );
+        let allowing = UploadPolicy {
+            allow_overwrite: true,
+            ..POLICY
+        };
+        assert_eq!(
+            decide_upload(ask, allowing),
+            UploadDecision::Stage { replace: true }
+        );
+        // A server that allows overwriting still replaces nothing unasked.
+        let plain = UploadRequest {
+            overwrite: false,
+            ..ask
+        };
+        assert_eq!(
+            decide_upload(plain, allowing),
+            UploadDecision::Stage { replace: false }
+        );
+    }
+
+    #[test]
+    fn the_size_limit_is_checked_before_the_overwrite_rule() {
+        let both = UploadRequest {
+            size: 5000,
+            overwrite: true,
+        };
+        assert_eq!(
+            code(decide_upload(both, POLICY)),
+            Some(ResultCode::TooLarge)
+        );
+    }
+}

@@ -1,0 +1,314 @@
+//! The server in-process: bound to 127.0.0.1:0 in a thread, driven by
+//! `net::client::Session` and raw std sockets, stopped through its
+//! `ShutdownHandle`. Nothing here sleeps to synchronise: every wait is on
+//! bytes the server sends (read timeouts are hang guards only).
+
+use std::collections::HashSet;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::{mpsc, Arc};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use sft::crypto::ed25519::{Fingerprint, SigningKey};
+use sft::fs::{open_local_source, ReceiveRoot};
+use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions};
+use sft::net::server::{
+    ClientPolicy, RateLimit, ServeOptions, Server, ShutdownHandle, Timeouts, MAX_CLOSING,
+    MAX_RATE_REFUSALS_IN_A_ROW,
+};
+use sft::proto::conn::{busy_record, ClientConnection};
+use sft::proto::handshake::client::ClientConfig;
+use sft::proto::handshake::Ephemeral;
+use sft::proto::limiter::MAX_UNAUTHENTICATED_PER_CLIENT;
+use sft::proto::msgs::ResultCode;
+use sft::proto::{AlertCode, ProtoError};
+use tempfile::TempDir;
+
+/// Hang guard for blocking reads; never an assertion on time.
+const GUARD: Duration = Duration::from_secs(60);
+
+/// The Busy refusal on the wire: a plaintext alert record (type 3), length
+/// 1, sequence number 0, code 8.
+const BUSY: [u8; 15] = [2, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 8];
+
+struct Running {
+    addr: SocketAddr,
+    stop: ShutdownHandle,
+    thread: Option<JoinHandle<io::Result<()>>>,
+    host_fp: Fingerprint,
+    client_key: Arc<SigningKey>,
+    root: TempDir,
+}
+
+impl Running {
+    /// A server accepting only its test client's key; `adjust` changes
+    /// the options.
+    fn start(adjust: impl FnOnce(&mut ServeOptions)) -> Running {
+        let root = TempDir::new().unwrap();
+        let host = SigningKey::generate().unwrap();
+        let host_fp = host.verifying_key().fingerprint();
+        let client_key = Arc::new(SigningKey::generate().unwrap());
+        let mut opts = ServeOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            root: ReceiveRoot::open_or_create(root.path()).unwrap(),
+            identity: host,
+            clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
+            max_file_size: 1 << 30,
+            timeouts: Timeouts::default(),
+            rate: RateLimit::default(),
+            max_connections: 50,
+            allow_overwrite: false,
+        };
+        adjust(&mut opts);
+        let server = Server::bind(opts).unwrap();
+        let addr = server.local_addr().unwrap();
+        let stop = server.shutdown_handle();
+        let thread = Some(thread::spawn(move || server.run()));
+        Running {
+            addr,
+            stop,
+            thread,
+            host_fp,
+            client_key,
+            root,
+        }
+    }
+
+    fn session(&self) -> Result<Session, ClientError> {
+        let opts = SessionOptions {
+            identity: self.client_key.clone(),
+            trust: ServerTrust::Pinned(self.host_fp),
+            handshake_timeout: Timeouts::default().handshake,
+            max_file_size: u64::MAX,
+        };
+        Session::connect(self.addr, &opts, &mut |_| false)
+    }
+
+    /// Stops the server and waits until `run` returns.
+    fn stop(&mut self) -> io::Result<()> {
+        self.stop.shutdown();
+        self.thread.take().map_or(Ok(()), |t| t.join().unwrap())
+    }
+
+    fn root_names(&self) -> Vec<String> {
+        names(self.root.path())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A raw connection from `from` (a loopback address, port chosen by the
+/// system).
+fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let src = SocketAddr::new(from.parse::<IpAddr>().unwrap(), 0);
+    s.bind(&src.into()).unwrap();
+    s.connect(&to.into()).unwrap();
+    let sock: TcpStream = s.into();
+    sock.set_read_timeout(Some(GUARD)).unwrap();
+    sock
+}
+
+/// The bytes a client sends first: a real HELLO.
+fn hello() -> Vec<u8> {
+    let mut conn = ClientConnection::new(
+        ClientConfig {
+            identity: Arc::new(SigningKey::generate().unwrap()),
+            trust: ServerTrust::Ask,
+        },
+        Ephemeral::generate().unwrap(),
+        Timeouts::default(),
+        Instant::now(),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    conn.write_tls(&mut out, Instant::now()).unwrap();
+    out
+}
+
+/// Everything the server sends until it closes (an error means a reset).
+fn read_all(sock: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let mut got = Vec::new();
+    sock.read_to_end(&mut got)?;
+    Ok(got)
+}
+
+/// Sends HELLO and waits for the first bytes of the answer: proof that
+/// the server admitted the connection (it stays unauthenticated).
+fn admitted_half_way(sock: &mut TcpStream) {
+    sock.write_all(&hello()).unwrap();
+    let mut header = [0u8; 2];
+    sock.read_exact(&mut header).unwrap();
+    assert_ne!(header[1], BUSY[1], "a CHALLENGE, not a plaintext alert");
+}
+
+#[test]
+fn the_busy_record_is_the_documented_bytes() {
+    assert_eq!(busy_record(), BUSY);
+}
+
+#[test]
+fn a_busy_refusal_at_the_cap_is_read_even_after_the_client_sent_hello() {
+    let server = Running::start(|o| o.max_connections = 2);
+    let a = server.session().unwrap();
+    let b = server.session().unwrap();
+    // Before the graceful close, the unread HELLO made the kernel reset the
+    // connection and the Busy record was often lost: run it many times.
+    let hello = hello();
+    for i in 0..50 {
+        let mut sock = connect_from("127.0.0.1", server.addr);
+        sock.write_all(&hello).unwrap();
+        let got = read_all(&mut sock).unwrap_or_else(|e| panic!("connect {i}: {e}"));
+        assert_eq!(got, BUSY, "connect {i}");
+    }
+    // The sessions holding the slots were never disturbed.
+    for mut s in [a, b] {
+        assert!(s.list().unwrap().is_ok());
+        s.close().unwrap();
+    }
+}
+
+#[test]
+fn a_session_client_hears_busy_at_the_cap() {
+    let server = Running::start(|o| o.max_connections = 1);
+    let _a = server.session().unwrap();
+    for _ in 0..10 {
+        match server.session() {
+            Err(ClientError::Proto(ProtoError::PeerAlert(AlertCode::Busy))) => {}
+            other => panic!("expected Busy, got {:?}", other.map(|_| "a session")),
+        }
+    }
+}
+
+#[test]
+fn max_unauthenticated_per_client_then_one_more_is_refused() {
+    let server = Running::start(|_| {});
+    // Exactly the limit from 127.0.0.2: each admitted, each left half-way.
+    let held: Vec<TcpStream> = (0..MAX_UNAUTHENTICATED_PER_CLIENT)
+        .map(|_| {
+            let mut s = connect_from("127.0.0.2", server.addr);
+            admitted_half_way(&mut s);
+            s
+        })
+        .collect();
+    // One more from the same address is refused with Busy.
+    let mut past = connect_from("127.0.0.2", server.addr);
+    past.write_all(&hello()).unwrap();
+    assert_eq!(read_all(&mut past).unwrap(), BUSY);
+    // Other addresses are not affected.
+    let mut other = connect_from("127.0.0.3", server.addr);
+    admitted_half_way(&mut other);
+    let mut honest = server.session().unwrap();
+    assert!(honest.list().unwrap().is_ok());
+    drop(held);
+}
+
+#[test]
+fn the_request_after_max_rate_refusals_in_a_row_ends_the_session() {
+    // The connection and the first listing use up the allowance.
+    let server = Running::start(|o| {
+        o.rate = RateLimit {
+            max: std::num::NonZeroU32::new(2).unwrap(),
+            window: Duration::from_secs(3600),
+        }
+    });
+    let mut s = server.session().unwrap();
+    assert!(s.list().unwrap().is_ok());
+    for i in 1..=MAX_RATE_REFUSALS_IN_A_ROW {
+        let refused = s.list().unwrap().unwrap_err();
+        assert_eq!(refused.code, ResultCode::RateLimited, "refusal {i}");
+    }
+    // One past: the server closes (gracefully: no reset, the stream ends).
+    match s.list() {
+        Err(ClientError::Proto(ProtoError::Truncated)) => {}
+        other => panic!("expected the session cut, got {other:?}"),
+    }
+}
+
+#[test]
+fn shutdown_sends_alert_9_to_an_established_session() {
+    let mut server = Running::start(|_| {});
+    let mut s = server.session().unwrap();
+    assert!(s.list().unwrap().is_ok());
+    // run() returns once the session's socket is closed (here: the linger
+    // ends, as this client sends nothing more); the alert and the end of
+    // stream then wait in the client's socket.
+    server.stop().unwrap();
+    match s.list() {
+        Err(ClientError::Proto(ProtoError::PeerAlert(AlertCode::ShuttingDown))) => {}
+        other => panic!("expected ShuttingDown, got {other:?}"),
+    }
+}
+
+#[test]
+fn shutdown_mid_upload_tells_the_uploader_and_removes_the_partial_file() {
+    let mut server = Running::start(|_| {});
+    let local = TempDir::new().unwrap();
+    let path = local.path().join("big.bin");
+    std::fs::write(&path, vec![5u8; 64 << 20]).unwrap();
+    let mut s = server.session().unwrap();
+    let (started_tx, started) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let uploader = thread::spawn(move || {
+        let source = open_local_source(&path).unwrap();
+        let mut paused = false;
+        let r = s.put(source, path.clone(), "big.bin", false, &mut |sent| {
+            // Pause once, mid-upload, until the server has been told to stop.
+            if !paused && sent >= 1 << 20 {
+                paused = true;
+                started_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+            }
+        });
+        r.map(|report| report.outcome)
+    });
+    started.recv().unwrap();
+    server.stop.shutdown();
+    go.send(()).unwrap();
+    // Far less than the 63 MiB left can move before the server sees the
+    // stop, so the upload cannot finish: the client hears why it ended.
+    match uploader.join().unwrap() {
+        Err(ClientError::Proto(ProtoError::PeerAlert(AlertCode::ShuttingDown))) => {}
+        other => panic!("expected ShuttingDown, got {other:?}"),
+    }
+    server.stop().unwrap();
+    assert!(server.root_names().is_empty(), "{:?}", server.root_names());
+}
+
+#[test]
+fn refused_connects_past_the_closing_bound_still_hear_busy_and_sessions_go_on() {
+    let server = Running::start(|o| o.max_connections = 1);
+    let mut a = server.session().unwrap();
+    // Refused peers that never close fill the closing set; past its bound
+    // a refused socket is closed at once, after the same Busy and FIN.
+    let mut held = Vec::new();
+    for i in 0..MAX_CLOSING + 8 {
+        let mut sock = connect_from("127.0.0.1", server.addr);
+        let mut got = [0u8; 15];
+        sock.read_exact(&mut got)
+            .unwrap_or_else(|e| panic!("connect {i}: {e}"));
+        assert_eq!(got, BUSY, "connect {i}");
+        let mut end = [0u8; 1];
+        assert_eq!(
+            sock.read(&mut end).unwrap(),
+            0,
+            "connect {i}: end of stream"
+        );
+        held.push(sock);
+    }
+    assert!(a.list().unwrap().is_ok());
+    a.close().unwrap();
+}
