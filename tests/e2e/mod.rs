@@ -264,7 +264,13 @@ pub mod raw {
                 self.conn.write_tls(&mut self.sock, now).unwrap();
             }
             let mut buf = [0u8; 65536];
-            let n = self.sock.read(&mut buf).unwrap_or(0);
+            // A read interrupted by a signal is not the end of the stream.
+            let n = loop {
+                match self.sock.read(&mut buf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    r => break r.unwrap_or(0),
+                }
+            };
             self.conn.read_tls(&mut &buf[..n], now).unwrap();
             let mut evs = Vec::new();
             while let Some(ev) = self.conn.next_event()? {

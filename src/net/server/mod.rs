@@ -9,6 +9,7 @@
 //! - `committer`: the thread that fsyncs and renames finished uploads, so
 //!   other connections keep moving.
 //! - `refusal_log`: a cap on refusal lines in the log.
+//! - `peer`: the state of one connection and what all connections share.
 //! - `ending`, `closing`: how connections end (alerts written, write side
 //!   shut down, the peer's last bytes drained, so no reset destroys what
 //!   the server said), one at a time and all at shutdown.
