@@ -736,6 +736,20 @@ mod tests {
         assert_eq!(rate_wait(&limited(1), MAX_RATE_ATTEMPTS, 0), None);
     }
 
+    /// Defect 15: a file whose whole-file SHA-256 did not match makes the
+    /// command exit 6 (integrity), not 1, even among ordinary failures.
+    #[test]
+    fn a_hash_mismatch_exits_6_and_other_failures_1() {
+        let mut t = Tally::default();
+        t.outcome("a", &Outcome::new(ResultCode::Exists, "exists"));
+        assert_eq!(t.finish(3).unwrap_err().exit(), Exit::FileFailed);
+        let mut t = Tally::default();
+        t.outcome("a", &Outcome::new(ResultCode::Exists, "exists"));
+        t.outcome("b", &Outcome::new(ResultCode::HashMismatch, "mismatch"));
+        assert_eq!(t.finish(3).unwrap_err().exit(), Exit::Protocol);
+        assert!(Tally::default().finish(3).is_ok());
+    }
+
     #[test]
     fn only_a_rate_limit_answer_is_waited_for() {
         let exists = Outcome::new(ResultCode::Exists, "already exists");

@@ -105,6 +105,12 @@ impl CliError {
         self
     }
 
+    /// The exit status this error ends the process with.
+    #[cfg(test)]
+    pub fn exit(&self) -> Exit {
+        self.exit
+    }
+
     /// Prints the error to stderr and returns its exit status.
     pub fn report(&self) -> ExitCode {
         if !self.message.is_empty() {

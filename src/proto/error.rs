@@ -216,8 +216,8 @@ impl std::fmt::Display for AlertCode {
             AlertCode::Timeout => "timeout",
             AlertCode::Internal => "internal error",
             AlertCode::UnsupportedVersion => "unsupported protocol version",
-            AlertCode::Busy => "server busy (at its connection or rate limit), try again later",
-            AlertCode::ShuttingDown => "the server is shutting down, try again later",
+            AlertCode::Busy => "the server is busy (at its connection or rate limit)",
+            AlertCode::ShuttingDown => "the server is shutting down",
         })
     }
 }
