@@ -1,0 +1,205 @@
+//! Running a batch of transfers: progress, per-file reports, the tally
+//! that decides the exit status, rate-limit waits and Ctrl-C.
+
+use std::io::IsTerminal;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sft::net::client::{Canceller, ClientError, Report, Session};
+use sft::proto::msgs::{Outcome, ResultCode};
+use sft::proto::name::display_safe;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::cli::error::{CliError, Exit};
+
+/// Files at least this large get a progress bar (on a terminal).
+const PROGRESS_MIN_BYTES: u64 = 4 << 20;
+
+pub(super) fn progress_bar(size: u64, label: &str) -> ProgressBar {
+    if size < PROGRESS_MIN_BYTES || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(size);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg:20!} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(label.to_string());
+    bar
+}
+
+pub(super) fn rate(r: &Report) -> String {
+    let secs = r.elapsed.as_secs_f64();
+    if secs < 0.05 {
+        return format!("{} bytes", r.bytes);
+    }
+    let mib_s = r.bytes as f64 / (1 << 20) as f64 / secs;
+    format!("{} bytes in {secs:.2}s, {mib_s:.1} MiB/s", r.bytes)
+}
+
+/// What went wrong across a multi-file command.
+#[derive(Default)]
+pub(super) struct Tally {
+    /// Files that failed for any reason.
+    failed: usize,
+    /// Of those, files whose whole-file SHA-256 did not match.
+    corrupt: usize,
+}
+
+impl Tally {
+    /// Counts a file that did not arrive, saying why on stderr.
+    pub(super) fn fail(&mut self, name: &str, why: &str) {
+        eprintln!("sft: {name}: {why}");
+        self.failed += 1;
+    }
+
+    /// Counts a refused or failed transfer by its outcome.
+    pub(super) fn outcome(&mut self, name: &str, o: &Outcome) {
+        if o.code == ResultCode::HashMismatch {
+            self.corrupt += 1;
+        }
+        self.fail(name, &display_safe(&o.reason));
+    }
+
+    /// The final status: exit 6 if any file failed its integrity check,
+    /// else 1 if any file failed, else 0.
+    pub(super) fn finish(self, total: usize) -> Result<(), CliError> {
+        let Tally { failed, corrupt } = self;
+        if corrupt > 0 {
+            return Err(CliError::new(
+                Exit::Protocol,
+                format!("{corrupt} of {total} file(s) failed the end-to-end SHA-256 check; {failed} failed in all"),
+            )
+            .hint("the data was altered between the two files (or a peer is faulty); nothing unverified was kept"));
+        }
+        if failed > 0 {
+            return Err(CliError::new(
+                Exit::FileFailed,
+                format!("{failed} of {total} file(s) failed"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Ctrl-C or SIGTERM during a transfer stops it cleanly (a partial download
+/// is removed), waking the session if it is waiting; a second Ctrl-C ends
+/// the process at once.
+pub(super) fn cancel_on_signals(session: &Session) -> Canceller {
+    let seen = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_shutdown(
+            sig,
+            i32::from(Exit::Interrupted.code()),
+            seen.clone(),
+        );
+        let _ = signal_hook::flag::register(sig, seen.clone());
+    }
+    let canceller = session.canceller();
+    if let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) {
+        let c = canceller.clone();
+        std::thread::spawn(move || {
+            for _ in signals.forever() {
+                c.cancel();
+            }
+        });
+    }
+    canceller
+}
+
+/// Longest total wait sft accepts from a rate-limited server for one file.
+const MAX_RATE_WAIT_SECS: u64 = 120;
+/// Tries per file against a rate-limited server.
+const MAX_RATE_ATTEMPTS: u32 = 5;
+
+/// How long to wait before trying again, given the server's answer, the
+/// attempt it answered (from 1) and the seconds already waited for this
+/// file: the wait a RateLimited answer asks for, while the tries and the
+/// total stay within [`MAX_RATE_ATTEMPTS`] and [`MAX_RATE_WAIT_SECS`].
+pub(super) fn rate_wait(outcome: &Outcome, attempt: u32, waited: u64) -> Option<u64> {
+    let secs = u64::from(outcome.retry_after_secs);
+    let within = attempt < MAX_RATE_ATTEMPTS && waited.saturating_add(secs) <= MAX_RATE_WAIT_SECS;
+    (outcome.code == ResultCode::RateLimited && within).then_some(secs)
+}
+
+/// Runs one transfer, again after the wait a rate-limited server asks for
+/// (RESULT 8), so `sft put host *.log` gets through a busy server slowly
+/// instead of failing half its files.
+pub(super) fn with_rate_retry(
+    name: &str,
+    cancel: &Canceller,
+    mut op: impl FnMut() -> Result<Report, ClientError>,
+) -> Result<Report, ClientError> {
+    let (mut waited, mut attempt) = (0, 0);
+    loop {
+        attempt += 1;
+        let report = op()?;
+        let Some(wait) = rate_wait(&report.outcome, attempt, waited) else {
+            return Ok(report);
+        };
+        eprintln!("sft: {name}: the server's rate limit is reached; waiting {wait}s as it asks");
+        waited += wait;
+        // Sleep in short steps so Ctrl-C is not held up by the wait.
+        for _ in 0..wait * 10 {
+            if cancel.is_cancelled() {
+                return Err(ClientError::Interrupted);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limited(secs: u64) -> Outcome {
+        Outcome::rate_limited(secs, "rate limit reached")
+    }
+
+    #[test]
+    fn rate_wait_obeys_the_server_within_the_total_cap() {
+        assert_eq!(rate_wait(&limited(30), 1, 0), Some(30));
+        // At the cap exactly, and one second past it.
+        assert_eq!(
+            rate_wait(&limited(30), 1, MAX_RATE_WAIT_SECS - 30),
+            Some(30)
+        );
+        assert_eq!(rate_wait(&limited(31), 1, MAX_RATE_WAIT_SECS - 30), None);
+        // The largest wait a server may send does not wrap the sum.
+        assert_eq!(rate_wait(&limited(3600), 1, u64::MAX - 10), None);
+    }
+
+    #[test]
+    fn rate_wait_stops_after_the_last_attempt() {
+        assert_eq!(rate_wait(&limited(1), MAX_RATE_ATTEMPTS - 1, 0), Some(1));
+        assert_eq!(rate_wait(&limited(1), MAX_RATE_ATTEMPTS, 0), None);
+    }
+
+    /// Defect 15: a file whose whole-file SHA-256 did not match makes the
+    /// command exit 6 (integrity), not 1, even among ordinary failures.
+    #[test]
+    fn a_hash_mismatch_exits_6_and_other_failures_1() {
+        let mut t = Tally::default();
+        t.outcome("a", &Outcome::new(ResultCode::Exists, "exists"));
+        assert_eq!(t.finish(3).unwrap_err().exit(), Exit::FileFailed);
+        let mut t = Tally::default();
+        t.outcome("a", &Outcome::new(ResultCode::Exists, "exists"));
+        t.outcome("b", &Outcome::new(ResultCode::HashMismatch, "mismatch"));
+        assert_eq!(t.finish(3).unwrap_err().exit(), Exit::Protocol);
+        assert!(Tally::default().finish(3).is_ok());
+    }
+
+    #[test]
+    fn only_a_rate_limit_answer_is_waited_for() {
+        let exists = Outcome::new(ResultCode::Exists, "already exists");
+        assert_eq!(rate_wait(&exists, 1, 0), None);
+        assert_eq!(rate_wait(&Outcome::ok(), 1, 0), None);
+    }
+}

@@ -1,0 +1,284 @@
+//! Connecting: the target, trust decisions (pins, known_hosts, TOFU) and
+//! what a failed connection tells the user.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sft::crypto::ed25519::{Fingerprint, VerifyingKey};
+use sft::keys::{KnownHosts, PublicKeyLine};
+use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions};
+use sft::proto::{AlertCode, ProtoError, PROTOCOL_VERSION};
+
+use crate::cli::error::{CliError, Exit};
+use crate::cli::{home, TrustArgs};
+
+use super::exit::session_error;
+use super::DEFAULT_PORT;
+
+/// Where to connect and how known_hosts names it.
+struct Target {
+    host: String,
+    port: u16,
+}
+
+impl Target {
+    fn parse(s: &str) -> Result<Target, CliError> {
+        let bad = || {
+            CliError::new(
+                Exit::Usage,
+                format!("{s:?} is not HOST, HOST:PORT or [IPv6]:PORT"),
+            )
+            .hint(
+                "sft takes no user@ and no :path (files are separate arguments); \
+                 write IPv6 with a port as [::1]:5555",
+            )
+        };
+        if s.contains(['@', '/']) {
+            return Err(bad());
+        }
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+            match after.strip_prefix(':') {
+                Some(p) => (host, Some(p)),
+                None if after.is_empty() => (host, None),
+                None => return Err(bad()),
+            }
+        } else if s.matches(':').count() > 1 {
+            (s, None)
+        } else {
+            match s.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (s, None),
+            }
+        };
+        let port = match port {
+            Some(p) => p.parse().map_err(|_| bad())?,
+            None => DEFAULT_PORT,
+        };
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(Target {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+
+    /// The known_hosts name: `host:port`, IPv6 in brackets.
+    fn known_name(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    fn resolve(&self) -> Result<SocketAddr, CliError> {
+        (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map_err(|e| {
+                CliError::new(
+                    Exit::Connection,
+                    format!("cannot resolve {}: {e}", self.host),
+                )
+            })?
+            .next()
+            .ok_or_else(|| CliError::new(Exit::Connection, format!("{} has no address", self.host)))
+    }
+}
+
+/// Where the trusted server key came from, for the mismatch message.
+enum Pin {
+    Flag,
+    KnownHosts(PathBuf),
+    None,
+}
+
+/// What a client command knows after connecting.
+pub(super) struct Connected {
+    pub(super) session: Session,
+    pub(super) target: String,
+}
+
+/// Connects and authenticates. `max_download` bounds the size of a file
+/// the session accepts from the server.
+pub(super) fn connect(
+    server: &str,
+    trust: TrustArgs,
+    max_download: u64,
+) -> Result<Connected, CliError> {
+    let target = Target::parse(server)?;
+    let name = target.known_name();
+    let identity = match &trust.identity {
+        // Only the default identity is created on first use; a path the user
+        // names must exist, as with ssh -i.
+        Some(path) if !path.exists() => {
+            return Err(CliError::new(
+                Exit::Usage,
+                format!("no identity key at {}", path.display()),
+            )
+            .hint(format!(
+                "create one with `sft keygen -o {}`",
+                path.display()
+            )))
+        }
+        Some(path) => sft::keys::load_identity(path)?,
+        None => home::load_or_create_identity(&home::home_file(None, "identity")?, "client")?,
+    };
+    let identity_line = PublicKeyLine {
+        key: identity.verifying_key(),
+        comment: String::new(),
+    }
+    .to_string();
+    let known_path = home::home_file(trust.known_hosts, "known_hosts")?;
+    let (server_trust, pin) = match &trust.server_key {
+        Some(text) => {
+            let fp = Fingerprint::parse(text).map_err(|_| {
+                CliError::new(Exit::Usage, format!("--server-key {text:?} is not a fingerprint"))
+                    .hint("it looks like SHA256:… (43 base64 characters); the server's admin gets it with `sft fingerprint` on the host key")
+            })?;
+            (ServerTrust::Pinned(fp), Pin::Flag)
+        }
+        None => {
+            let known = KnownHosts::load(&known_path)?;
+            for line in &known.skipped {
+                eprintln!(
+                    "sft: warning: ignoring malformed line {line} of {}",
+                    known_path.display()
+                );
+            }
+            match known.lookup(&name) {
+                Some(fp) => (ServerTrust::Pinned(fp), Pin::KnownHosts(known_path.clone())),
+                None => (ServerTrust::Ask, Pin::None),
+            }
+        }
+    };
+    let addr = target.resolve()?;
+    let mut opts = SessionOptions {
+        identity: Arc::new(identity),
+        trust: server_trust,
+        handshake_timeout: trust.handshake_timeout,
+        max_file_size: max_download,
+    };
+    let accepted = std::cell::Cell::new(None);
+    let mut decide = |key: &VerifyingKey| {
+        let yes = decide_unknown(&name, key, trust.accept_new, &known_path);
+        if yes {
+            accepted.set(Some(key.fingerprint()));
+        }
+        yes
+    };
+    let session = match (Session::connect(addr, &opts, &mut decide), accepted.get()) {
+        // A slow answer at the prompt can outlast the handshake deadline;
+        // the key is recorded now, so connect again with it pinned.
+        (Err(e), Some(fp)) if is_cut(&e) => {
+            opts.trust = ServerTrust::Pinned(fp);
+            Session::connect(addr, &opts, &mut |_| false)
+        }
+        (result, _) => result,
+    }
+    .map_err(|e| connect_error(e, &name, &pin, &identity_line))?;
+    Ok(Connected {
+        session,
+        target: name,
+    })
+}
+
+fn is_cut(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::ServerClosed
+            | ClientError::Proto(
+                ProtoError::HandshakeTimeout
+                    | ProtoError::Truncated
+                    | ProtoError::PeerAlert(AlertCode::Timeout)
+            )
+    )
+}
+
+/// Trust on first use: `--accept-new`, or a yes at a terminal prompt.
+fn decide_unknown(name: &str, key: &VerifyingKey, accept_new: bool, known: &Path) -> bool {
+    let fp = key.fingerprint();
+    let yes = accept_new
+        || (std::io::stdin().is_terminal()
+            && std::io::stderr().is_terminal()
+            && ask(name, &fp, known));
+    if !yes {
+        return false;
+    }
+    match KnownHosts::append(known, name, &fp) {
+        Ok(()) => eprintln!("sft: added {name} ({fp}) to {}", known.display()),
+        Err(e) => eprintln!("sft: warning: could not record the key: {e}"),
+    }
+    true
+}
+
+fn ask(name: &str, fp: &Fingerprint, known: &Path) -> bool {
+    eprintln!("The authenticity of server '{name}' can't be established.");
+    eprintln!("Its key fingerprint is {fp}.");
+    eprint!("Trust it and remember it in {}? (yes/no) ", known.display());
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let read = std::io::stdin().lock().read_line(&mut answer);
+    if !answer.ends_with('\n') {
+        eprintln!();
+    }
+    read.is_ok() && matches!(answer.trim().to_ascii_lowercase().as_str(), "yes" | "y")
+}
+
+fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> CliError {
+    match e {
+        ClientError::Proto(ProtoError::ServerKeyMismatch { expected, seen }) => match pin {
+            Pin::KnownHosts(file) => CliError::new(
+                Exit::ServerUntrusted,
+                format!(
+                    "{bar}\n@ WARNING: THE SERVER KEY FOR {name} HAS CHANGED!\n{bar}\n\
+                     Someone could be intercepting this connection (man in the middle),\n\
+                     or the server's host key was replaced.\n\
+                     known_hosts expects:   {expected}  ({})\n\
+                     the server presented:  {seen}\n\
+                     Nothing was sent.",
+                    file.display(),
+                    bar = "@".repeat(60),
+                ),
+            )
+            .hint(format!(
+                "if the change is expected, remove the line for {name} from {} and connect again",
+                file.display()
+            )),
+            _ => CliError::new(
+                Exit::ServerUntrusted,
+                format!("server key mismatch for {name}: --server-key expects {expected}, the server presented {seen}; nothing was sent"),
+            ),
+        },
+        ClientError::Untrusted(fp) => CliError::new(
+            Exit::ServerUntrusted,
+            format!("unknown server {name}, key {fp}; not trusted, nothing was sent"),
+        )
+        .hint(format!(
+            "check the fingerprint with the server's admin, then re-run with --accept-new (remembers it) or --server-key {fp}"
+        )),
+        ClientError::Proto(
+            ProtoError::UnsupportedVersion { .. }
+            | ProtoError::PeerAlert(AlertCode::UnsupportedVersion),
+        ) => {
+            CliError::new(
+                Exit::Connection,
+                format!("{name} does not speak sft protocol version {PROTOCOL_VERSION} (another service on that port, or an older or newer sft?)"),
+            )
+            .hint("check the port; sft serve listens on 5555 unless told otherwise")
+        }
+        ClientError::Proto(ProtoError::PeerAlert(AlertCode::Busy)) => CliError::new(
+            Exit::Connection,
+            format!("the server {name} is busy (at its connection or rate limit); nothing was sent"),
+        )
+        .hint("try again later"),
+        ClientError::Proto(ProtoError::PeerAlert(AlertCode::Unauthorized)) => {
+            CliError::new(Exit::ClientRefused, format!("the server {name} refused this client's key"))
+                .hint(format!("ask the server's admin to add this line to its authorized_keys:\n{identity_line}"))
+        }
+        other => session_error(other),
+    }
+}

@@ -1,0 +1,81 @@
+//! Exit codes and hints for session failures, mapped exhaustively.
+
+use sft::net::client::ClientError;
+use sft::proto::{AlertCode, ProtoError};
+
+use crate::cli::error::{CliError, Exit};
+
+/// The exit code of a protocol failure. Exhaustive: a new error or alert
+/// is a compile error here until someone decides what scripts see.
+pub(super) fn proto_exit(p: &ProtoError) -> Exit {
+    match p {
+        ProtoError::PeerAlert(code) => match code {
+            AlertCode::Unauthorized => Exit::ClientRefused,
+            AlertCode::Timeout
+            | AlertCode::Busy
+            | AlertCode::ShuttingDown
+            | AlertCode::Internal
+            | AlertCode::UnsupportedVersion => Exit::Connection,
+            AlertCode::BadRecord | AlertCode::ProtocolError | AlertCode::HandshakeFailed => {
+                Exit::Protocol
+            }
+        },
+        ProtoError::HandshakeTimeout
+        | ProtoError::IdleTimeout
+        | ProtoError::Truncated
+        | ProtoError::Closed
+        | ProtoError::ShuttingDown
+        | ProtoError::UnsupportedVersion { .. } => Exit::Connection,
+        ProtoError::ServerKeyMismatch { .. } => Exit::ServerUntrusted,
+        ProtoError::ClientNotAuthorized(_) => Exit::ClientRefused,
+        ProtoError::MalformedRecord(_)
+        | ProtoError::RecordTooLarge { .. }
+        | ProtoError::OutOfSequence { .. }
+        | ProtoError::BadRecord
+        | ProtoError::MalformedMessage(_)
+        | ProtoError::UnexpectedMessage { .. }
+        | ProtoError::NonContributory
+        | ProtoError::BadSignature(_)
+        | ProtoError::BadFinished(_)
+        | ProtoError::KeyLimit
+        | ProtoError::Transfer(_)
+        | ProtoError::Name(_)
+        | ProtoError::InvalidCall(_)
+        | ProtoError::Crypto(_) => Exit::Protocol,
+    }
+}
+
+/// Maps a session failure to its exit code and hint. Exhaustive.
+pub(super) fn session_error(e: ClientError) -> CliError {
+    let code = match &e {
+        ClientError::Connect { .. } | ClientError::Socket(_) | ClientError::ServerClosed => {
+            Exit::Connection
+        }
+        ClientError::Proto(p) => proto_exit(p),
+        ClientError::Untrusted(_) => Exit::ServerUntrusted,
+        ClientError::Local(_) | ClientError::Read { .. } => Exit::FileFailed,
+        ClientError::Interrupted => Exit::Interrupted,
+    };
+    let err = CliError::new(code, e.to_string());
+    match (&e, code) {
+        (ClientError::Connect { .. }, _) => {
+            err.hint("is `sft serve` running there, and is the port right (default 5555)?")
+        }
+        (
+            ClientError::Proto(ProtoError::PeerAlert(AlertCode::Busy | AlertCode::ShuttingDown)),
+            _,
+        ) => err.hint("try again later"),
+        (_, Exit::Protocol) => err.hint(
+            "the connection was tampered with or the server is faulty; nothing unverified was kept",
+        ),
+        _ => err,
+    }
+}
+
+/// A session failure in the middle of a multi-file command: name the file
+/// and count what was left undone.
+pub(super) fn aborted(e: ClientError, name: &str, left: usize) -> CliError {
+    session_error(e)
+        .context(name)
+        .outcome(format!("{left} file(s) not transferred"))
+}
