@@ -7,8 +7,8 @@
 //!               crypto (core layer: system OpenSSL)
 //! ```
 //!
-//! Dependencies flow one way: cli → proto → crypto. Only [`crypto`] names
-//! OpenSSL.
+//! Dependencies flow one way: cli → net, fs, keys → proto → crypto. Only
+//! [`crypto`] names OpenSSL.
 #![forbid(unsafe_code)]
 
 pub mod crypto;

@@ -1,10 +1,14 @@
-//! The mio shell: moves bytes between sockets and sans-IO
-//! [`Connection`](crate::proto::conn::Connection)s and does the file work the
-//! events ask for. One `Poll` drives everything; nothing blocks on a peer.
+//! The mio shell: moves bytes between sockets and the sans-IO
+//! [`ClientConnection`](crate::proto::conn::ClientConnection) and
+//! [`ServerConnection`](crate::proto::conn::ServerConnection), and does the
+//! file work their events ask for. One `Poll` per side drives everything;
+//! nothing blocks on a peer.
 //!
 //! - [`pump`]: read until `WouldBlock`, write until `WouldBlock`, interest.
-//! - [`server`]: listener, admission, connection map, committer thread.
-//! - [`client`]: one connection, driven the same way.
+//! - [`transfer`]: the file driver both roles use: a source feeding a
+//!   sender, a receiver filling a staged file.
+//! - [`server`]: listener, admission, turns, requests, committer, closing.
+//! - [`client`]: one session, driven the same way.
 
 pub mod client;
 pub mod pump;

@@ -7,9 +7,10 @@
 //! - [`msgs`]: every handshake and application message, encoded and parsed.
 //! - [`handshake`]: the signed X25519 handshake (transcript, key schedule,
 //!   client and server state types).
-//! - [`transfer`]: offer/accept/chunk/end/result state machine.
+//! - [`transfer`]: the Sender and the Receiver of one file (both roles).
 //! - [`name`]: the receiver-side rule for remote file names.
-//! - [`conn`]: [`conn::Connection`], the client or server endpoint.
+//! - [`conn`]: [`conn::ClientConnection`] and [`conn::ServerConnection`]
+//!   over a shared [`conn::ConnectionCore`].
 //! - [`timers`], [`limiter`]: deadlines and the per-IP admission decision.
 
 pub mod codec;

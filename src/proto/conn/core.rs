@@ -22,7 +22,7 @@ use super::super::{ProtoError, CHUNK_LEN, MAX_PLAINTEXT_LEN};
 /// completing while the next arrives. Fixed; never sized by the peer.
 pub const RECV_BUFFER_LEN: usize = 2 * (HEADER_LEN + MAX_PLAINTEXT_LEN + TAG_LEN);
 
-/// Output buffered beyond which [`ConnectionCore::wants_data`]-style checks
+/// Output buffered beyond which the roles' `wants_data` checks
 /// say stop (1 MiB): a sender reads its file only as fast as the socket
 /// drains, and a server answers requests only as fast as they are read.
 pub const SEND_HIGH_WATER: usize = 4 * CHUNK_LEN;
