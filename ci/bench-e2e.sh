@@ -13,7 +13,7 @@
 #   HANDSHAKES=200     `sft ls` calls for the server CPU-per-handshake figure
 #   SFT_BUILD=1        0: do not run cargo build, use target/release/sft as it is
 #   SFT=path           sft binary (default <repo>/target/release/sft)
-#   SFT_SERVE_ARGS     extra words appended to `sft serve`; unset: `--rate-limit 1000000/60s`
+#   SFT_SERVE_ARGS     extra words appended to `sft serve`; unset: `--rate-limit 10000/1s`
 #                      if the binary has that option (the default per-IP limit would refuse
 #                      the HANDSHAKES loop), set to "" to add nothing
 #   SSH_PORT=2222      port for the throwaway sshd (a free one is picked if busy)
@@ -203,7 +203,7 @@ sft_bench() {
   if [ -n "${SFT_SERVE_ARGS+x}" ]; then
     read -ra extra <<<"$SFT_SERVE_ARGS"
   elif "$SFT" serve --help 2>&1 | grep -q -- '--rate-limit'; then
-    extra=(--rate-limit 1000000/60s)
+    extra=(--rate-limit 10000/1s)
   fi
   [ ${#extra[@]} -eq 0 ] || log "sft serve extra args: ${extra[*]}"
   SFT_HOME=$srv_home "$SFT" serve --listen "127.0.0.1:$port" --root "$root" --allow-any-client \
