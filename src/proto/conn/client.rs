@@ -348,13 +348,16 @@ impl ClientConnection {
     /// the name rule unchanged.
     ///
     /// # Errors
-    /// `Name` for a name the rule refuses; `InvalidCall` unless idle.
+    /// The sticky error once failed, `Closed` once closing; then `Name` for
+    /// a name the rule refuses; `InvalidCall` unless idle.
     pub fn request_upload(
         &mut self,
         name: &str,
         size: u64,
         overwrite: bool,
     ) -> Result<(), ProtoError> {
+        // The sticky error and `Closed` come before any local refusal.
+        self.core.check_open()?;
         own_name(name)?;
         self.idle("request_upload needs an idle session")?;
         let offer = Offer {
@@ -370,8 +373,10 @@ impl ClientConnection {
     /// Asks for the file `name`.
     ///
     /// # Errors
-    /// `Name` for a name the rule refuses; `InvalidCall` unless idle.
+    /// The sticky error once failed, `Closed` once closing; then `Name` for
+    /// a name the rule refuses; `InvalidCall` unless idle.
     pub fn request_download(&mut self, name: &str) -> Result<(), ProtoError> {
+        self.core.check_open()?;
         own_name(name)?;
         self.idle("request_download needs an idle session")?;
         self.core

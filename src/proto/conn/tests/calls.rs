@@ -229,3 +229,35 @@ fn nothing_is_sent_after_close_and_calls_say_closed() {
     ));
     assert_eq!(w.c2s().unwrap(), vec![Got::Closed], "only the CLOSE answer");
 }
+
+/// A failed client answers every request with its sticky error
+/// (docs/PROTOCOL.md §5.3), and a closing one with `Closed` (§5.1), also
+/// when the name is one the rule refuses. Found by the `client_session`
+/// fuzz target: after end of stream (`Truncated`),
+/// `request_download("../x")` returned `Name`.
+#[test]
+fn requests_with_refused_names_get_the_sticky_error_or_closed() {
+    let mut w = established();
+    w.client.read_tls(&mut &[][..], w.now).unwrap();
+    assert!(matches!(w.client.next_event(), Err(ProtoError::Truncated)));
+    out(&mut w.client, w.now);
+    let calls = [
+        w.client.request_download("../x"),
+        w.client.request_upload("a/b", 1, false),
+        w.client.request_download("f"),
+    ];
+    for r in calls {
+        assert!(matches!(r, Err(ProtoError::Truncated)), "{r:?}");
+    }
+    assert!(!w.client.wants_write());
+
+    let mut w = established();
+    w.client.close().unwrap();
+    let calls = [
+        w.client.request_download("../x"),
+        w.client.request_upload("a/b", 1, false),
+    ];
+    for r in calls {
+        assert!(matches!(r, Err(ProtoError::Closed)), "{r:?}");
+    }
+}
