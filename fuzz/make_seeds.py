@@ -112,6 +112,9 @@ seeds = {
         + act(S_SEND_LISTING, 1) + rec(CLOSE),
         "key-update-body": b"\x02" + key_update(b"\x00"),
         "shut-down": b"\x02" + rec(GET_T, GET) + act(SHUT_DOWN),
+        # A GET with an empty name crosses the server's CLOSE: no RESULT 2
+        # may follow the CLOSE.
+        "close-crossing": b"\x02" + act(CLOSE_C) + rec(GET_T, vec16(b"")) + rec(CLOSE),
     },
     "client_session": {
         "raw-handshake": b"\x00" + wire["s->c CHALLENGE"] + wire["s->c SESSION_ESTABLISHED"],
@@ -127,6 +130,10 @@ seeds = {
         "key-update": b"\x02" + key_update() + act(C_REQ_LIST) + key_update()
         + rec(RESULT_T, RESULT_LIMITED) + act(CLOSE_C) + rec(CLOSE),
         "shut-down": b"\x02" + act(C_REQ_LIST) + act(SHUT_DOWN),
+        # The ACCEPT of an empty upload crosses the client's CLOSE: no END
+        # may follow the CLOSE.
+        "close-crossing": b"\x02" + act(C_REQ_UPLOAD, 0) + act(CLOSE_C) + rec(ACCEPT_T, ACCEPT)
+        + rec(CLOSE),
     },
 }
 

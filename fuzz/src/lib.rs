@@ -931,6 +931,7 @@ mod tests {
             ("key-update", "ListRequested Closed", ""),
             ("key-update-body", "", "MalformedMessage(\"KEY_UPDATE\")"),
             ("shut-down", "DownloadRequested", "ShuttingDown"),
+            ("close-crossing", "NameRefused Closed", ""),
         ]);
     }
 
@@ -954,6 +955,7 @@ mod tests {
             ("refused", "Outcome", "IdleTimeout"),
             ("key-update", "Outcome Closed", ""),
             ("shut-down", "", "ShuttingDown"),
+            ("close-crossing", "Closed", ""),
         ]);
     }
 }
