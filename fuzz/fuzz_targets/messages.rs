@@ -2,16 +2,32 @@
 //! the rest is the body. Each parser has an exact wire layout, so an
 //! accepted body must re-encode (with the crate's encoder where one
 //! exists, else field by field) to exactly the input, and the re-encoding
-//! must parse to the same value.
+//! must parse to the same value. RESULT's wait must fit its code (1 to
+//! 3600 s with RateLimited, 0 otherwise), and any outcome an application
+//! builds must encode to a RESULT that parses.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sft::proto::codec::Writer;
+use sft::proto::conn::MAX_LISTING_ENTRIES;
 use sft::proto::msgs::{
     encode_listing, parse_get, parse_listing, Challenge, Established, Hello, Offer, Outcome,
-    Response, MAX_REASON_LEN,
+    Response, ResultCode, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS,
 };
-use sft::proto::{MAX_NAME_LEN, MAX_PLAINTEXT_LEN};
+use sft::proto::{ProtoError, TransferError, MAX_NAME_LEN, MAX_PLAINTEXT_LEN};
+
+/// Every RESULT code.
+const CODES: [ResultCode; 9] = [
+    ResultCode::Ok,
+    ResultCode::Exists,
+    ResultCode::BadName,
+    ResultCode::TooLarge,
+    ResultCode::NotFound,
+    ResultCode::IoError,
+    ResultCode::HashMismatch,
+    ResultCode::NotAllowed,
+    ResultCode::RateLimited,
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else {
@@ -74,14 +90,52 @@ fuzz_target!(|data: &[u8]| {
         6 => {
             if let Ok(m) = Outcome::parse(body) {
                 assert!(m.reason.len() <= MAX_REASON_LEN);
+                let wait_ok = match m.code {
+                    ResultCode::RateLimited => {
+                        (1..=MAX_RETRY_AFTER_SECS).contains(&m.retry_after_secs)
+                    }
+                    _ => m.retry_after_secs == 0,
+                };
+                assert!(wait_ok, "{m:?}");
                 let again = m.encode();
                 assert_eq!(again, body);
                 assert_eq!(Outcome::parse(&again).ok(), Some(m));
             }
+            // Any outcome the application builds encodes to a body the peer
+            // accepts: the wait brought into its range for the code, the
+            // reason cut at a character boundary to 255 bytes.
+            if let [code, w0, w1, text @ ..] = body {
+                let mut o = Outcome::new(CODES[usize::from(*code) % CODES.len()], "");
+                o.retry_after_secs = u16::from_be_bytes([*w0, *w1]);
+                o.reason = String::from_utf8_lossy(text).into_owned();
+                let back = Outcome::parse(&o.encode()).expect("own RESULT parses");
+                assert_eq!(back.code, o.code);
+                let wait = match o.code {
+                    ResultCode::RateLimited => o.retry_after_secs.clamp(1, MAX_RETRY_AFTER_SECS),
+                    _ => 0,
+                };
+                assert_eq!(back.retry_after_secs, wait);
+                // The longest prefix of whole characters that fits.
+                let fits = o
+                    .reason
+                    .char_indices()
+                    .map(|(i, c)| i + c.len_utf8())
+                    .take_while(|&end| end <= MAX_REASON_LEN)
+                    .last()
+                    .unwrap_or(0);
+                assert_eq!(back.reason, o.reason[..fits]);
+            }
         }
         _ => {
             let mut entries = Vec::new();
-            if let Ok(more) = parse_listing(body, &mut entries) {
+            if let Ok(more) = parse_listing(body, &mut entries, MAX_LISTING_ENTRIES) {
+                // The count is checked against the limit before any entry.
+                if let Some(fewer) = entries.len().checked_sub(1) {
+                    assert!(matches!(
+                        parse_listing(body, &mut Vec::new(), fewer),
+                        Err(ProtoError::Transfer(TransferError::TooManyEntries))
+                    ));
+                }
                 // The encoder drops no valid entry and packs a body that fits
                 // one record into one body, marked last.
                 let (bodies, sent) = encode_listing(&entries);
@@ -93,7 +147,8 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(bodies[0][0], 0);
                 assert_eq!(bodies[0][1..], body[1..]);
                 let mut again = Vec::new();
-                assert_eq!(parse_listing(&bodies[0], &mut again).ok(), Some(false));
+                let parsed = parse_listing(&bodies[0], &mut again, MAX_LISTING_ENTRIES);
+                assert_eq!(parsed.ok(), Some(false));
                 assert_eq!(again, entries);
                 assert_eq!(body[0], u8::from(more));
             }

@@ -4,6 +4,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sft_fuzz::{run, Role};
+use sft::proto::conn::ServerConnection;
 
-fuzz_target!(|data: &[u8]| run(Role::Server, data));
+fuzz_target!(|data: &[u8]| sft_fuzz::run::<ServerConnection>(data));

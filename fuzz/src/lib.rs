@@ -1,33 +1,55 @@
 //! The harness shared by the `server_session` and `client_session` fuzz
 //! targets: one endpoint brought to the established state in memory with
 //! fixed keys (the inputs of tests/vectors/protocol/session.txt, no
-//! sockets), then driven by the fuzz input as its peer.
+//! sockets), then driven by the fuzz input as its peer. The target picks the
+//! endpoint type ([`ServerConnection`] or [`ClientConnection`]); each
+//! implements [`Endpoint`], which holds the little that differs: how it is
+//! made, its events and its own application calls.
 //!
-//! Input format, first byte `mode % 4`:
+//! Input format, first byte `mode`, `mode % 4` choosing:
 //!
 //! - `0`: the rest goes, as raw bytes, to a fresh endpoint that has not
-//!   done the handshake (HELLO / CHALLENGE parsing, plaintext alerts).
+//!   done the handshake (HELLO / CHALLENGE parsing, plaintext alerts). With
+//!   `mode & 4` a client does not pin the server key: it reports it, and the
+//!   harness trusts it at once (the trust-on-first-use pause).
 //! - `1`: the rest goes, as raw bytes, to an established endpoint.
 //! - `2`, `3`: the rest is a list of operations on an established endpoint,
 //!   each an opcode byte `op % 8`, then its arguments:
-//!   - `0..=3` a record the peer seals correctly under its application key
-//!     (so the input gets past the AEAD): inner type u8, body length u16
-//!     (big-endian, cut to what is left), body;
-//!   - `4` a local application call: selector u8, argument u8 (see [`act`]);
+//!   - `0..=2` a record the peer seals correctly under its current
+//!     application key (so the input gets past the AEAD): inner type u8,
+//!     body length u16 (big-endian, cut to what is left), body;
+//!   - `3` a KEY_UPDATE record (inner type 0x03) the peer seals: body length
+//!     u8, body (a valid one is empty);
+//!   - `4` a local application call: selector u8, argument u8 (see
+//!     [`Driver::act`] and each role's [`Endpoint::call`]);
 //!   - `5` raw bytes from the peer: length u8, bytes;
 //!   - `6` time passes: seconds u8, then `handle_timeout`;
 //!   - `7` end of stream from the peer.
 //!
-//! At the end, end of stream is delivered. Checked throughout: no panic,
-//! the receive buffer never stalls, and once any call returns a fatal
-//! error every later call returns that same error and nothing more is
-//! written (PROTOCOL.md §5.3).
+//!   Whenever the peer seals an empty KEY_UPDATE (by opcode 3, or 0..=2
+//!   with inner type 0x03), it moves on to its next key as PROTOCOL.md §2.5
+//!   says, derived here independently of the crate's record layer.
 //!
-//! Only [`fresh`] and [`established`] (and [`act`], for the request
-//! methods) know the `Connection` API's shape; port those when it changes.
+//! At the end, end of stream is delivered. Checked throughout:
+//!
+//! - no panic, and the receive buffer never stalls;
+//! - once any call returns a fatal error, every later call returns that
+//!   same error, nothing more is written, `poll_timeout` is `None`, and
+//!   `error()` always says what the calls returned (PROTOCOL.md §5.3);
+//! - `handle_timeout` fails the connection exactly when `poll_timeout` had
+//!   a deadline at or before the time given;
+//! - after `shut_down()` the error is `ShuttingDown` (or the earlier one);
+//! - a local refusal (`InvalidCall`, `Name`, or `Closed` once CLOSE was
+//!   sent or received) changes nothing;
+//! - everything an established endpoint writes opens under its own
+//!   application key, in sequence: after its CLOSE only an ALERT may follow,
+//!   a new failure (other than the peer's alert) writes exactly one ALERT
+//!   with the error's code, and nothing follows an ALERT.
 #![forbid(unsafe_code)]
 
 use std::collections::HashSet;
+use std::fmt::Debug;
+use std::ops::DerefMut;
 use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -35,26 +57,200 @@ use sft::crypto::ed25519::{Fingerprint, SigningKey};
 use sft::crypto::hkdf::{self, Prk};
 use sft::crypto::secret::Secret;
 use sft::crypto::x25519::EphemeralSecret;
-use sft::proto::conn::{Connection, Event};
+use sft::proto::conn::{
+    ClientConnection, ClientEvent, ConnectionCore, ServerConnection, ServerEvent,
+};
 use sft::proto::handshake::client::{ClientConfig, ServerTrust};
 use sft::proto::handshake::key_schedule::EXTRACT_SALT;
 use sft::proto::handshake::server::{ClientPolicy, ServerConfig};
 use sft::proto::handshake::transcript::Transcript;
 use sft::proto::handshake::Ephemeral;
-use sft::proto::msgs::{inner, ListEntry, Outcome, ResultCode, SessionParams};
+use sft::proto::msgs::{inner, inner_name, ListEntry, Outcome, ResultCode, SessionParams};
 use sft::proto::record::{
-    DirectionKeys, Header, Opener, RecordType, Sealer, CHALLENGE_LEN, HEADER_LEN, HELLO_LEN,
+    DirectionKeys, Header, Opener, RecordType, Sealer, TrafficSecret, CHALLENGE_LEN, HEADER_LEN,
+    HELLO_LEN, KEY_UPDATE,
 };
 use sft::proto::timers::Timeouts;
 use sft::proto::ProtoError;
 
-/// Which endpoint the fuzz input talks to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// A client connection; the input plays the server.
-    Client,
-    /// A server connection; the input plays the client.
-    Server,
+/// One endpoint type as the harness drives it.
+pub trait Endpoint: DerefMut<Target = ConnectionCore> + Sized {
+    /// The fuzz target that drives this type (and its seed directory).
+    const TARGET: &'static str;
+    /// How many role calls [`Endpoint::call`] knows.
+    const CALLS: u8;
+    /// A new endpoint at `now` that has not seen a byte from its peer;
+    /// `mode` is the input's first byte (see the crate docs).
+    fn fresh(mode: u8, now: Instant) -> Self;
+    /// What its peer sends in the handshake (recorded by the fixture).
+    fn peer_handshake() -> &'static [u8];
+    /// The first application traffic secret of the peer's direction.
+    fn peer_secret() -> &'static Prk;
+    /// The first application traffic secret of its own direction.
+    fn own_secret() -> &'static Prk;
+    /// Whether the handshake completed and the session is open.
+    fn handshake_done(&self) -> bool;
+    /// `next_event`, the event reduced to its variant's name.
+    fn next(&mut self) -> Result<Option<String>, ProtoError>;
+    /// Role call number `which` (below [`Endpoint::CALLS`]), sized or
+    /// varied by `arg`: its name and result.
+    fn call(&mut self, which: u8, arg: u8) -> (&'static str, Result<(), ProtoError>);
+    /// A call the application makes at once on the event `name`, if any.
+    fn on_event(&mut self, _name: &str) -> Option<(&'static str, Result<(), ProtoError>)> {
+        None
+    }
+}
+
+/// The name of an event's variant (without formatting every data byte).
+fn variant(ev: &impl Debug) -> String {
+    let text = format!("{ev:?}");
+    let end = text.find(['(', ' ', '{']).unwrap_or(text.len());
+    text[..end].to_string()
+}
+
+/// A refusal chosen by `arg`: low two bits NotFound, RateLimited (waiting
+/// `arg >> 2` seconds), Ok (which no refusal may carry) or NotAllowed.
+fn refusal(arg: u8) -> Outcome {
+    match arg & 3 {
+        0 => Outcome::new(ResultCode::NotFound, "no such file"),
+        1 => Outcome::rate_limited((arg >> 2).into(), "rate limit reached"),
+        2 => Outcome::ok(),
+        _ => Outcome::new(ResultCode::NotAllowed, "not allowed"),
+    }
+}
+
+/// The answer to a received file: Ok for an even `arg`, else IoError.
+fn result(arg: u8) -> Outcome {
+    if arg & 1 == 0 {
+        Outcome::ok()
+    } else {
+        Outcome::new(ResultCode::IoError, "disk full")
+    }
+}
+
+fn data(arg: u8) -> Vec<u8> {
+    vec![b'x'; usize::from(arg % 16) + 1]
+}
+
+impl Endpoint for ClientConnection {
+    const TARGET: &'static str = "client_session";
+    const CALLS: u8 = 8;
+
+    fn fresh(mode: u8, now: Instant) -> Self {
+        let f = fixture();
+        let trust = if mode & 4 == 0 {
+            ServerTrust::Pinned(f.server_fingerprint)
+        } else {
+            ServerTrust::Ask
+        };
+        let config = ClientConfig {
+            identity: f.client_identity.clone(),
+            trust,
+        };
+        let eph = ephemeral(CLIENT_SCALAR, CLIENT_RANDOM);
+        ClientConnection::new(config, eph, Timeouts::default(), now).expect("client connection")
+    }
+
+    fn peer_handshake() -> &'static [u8] {
+        &fixture().server_handshake
+    }
+
+    fn peer_secret() -> &'static Prk {
+        &fixture().server_secret
+    }
+
+    fn own_secret() -> &'static Prk {
+        &fixture().client_secret
+    }
+
+    fn handshake_done(&self) -> bool {
+        self.is_established()
+    }
+
+    fn next(&mut self) -> Result<Option<String>, ProtoError> {
+        Ok(self.next_event()?.map(|ev| match ev {
+            ClientEvent::Data(_) => "Data".into(),
+            ev => variant(&ev),
+        }))
+    }
+
+    fn call(&mut self, which: u8, arg: u8) -> (&'static str, Result<(), ProtoError>) {
+        match which {
+            0 => ("accept", self.accept()),
+            1 => ("refuse", self.refuse(&refusal(arg))),
+            2 => ("request_list", self.request_list()),
+            3 => (
+                "request_upload",
+                self.request_upload("hello.txt", arg.into(), arg & 1 == 1),
+            ),
+            4 => {
+                // Every fourth asks with a name the rule refuses (`Name`).
+                let name = if arg & 3 == 3 { "../x" } else { "hello.txt" };
+                ("request_download", self.request_download(name))
+            }
+            5 => ("send_data", self.send_data(&data(arg))),
+            6 => ("send_result", self.send_result(&result(arg))),
+            _ => ("trust_server_key", self.trust_server_key()),
+        }
+    }
+
+    fn on_event(&mut self, name: &str) -> Option<(&'static str, Result<(), ProtoError>)> {
+        (name == "ServerKeyUnknown").then(|| ("trust_server_key", self.trust_server_key()))
+    }
+}
+
+impl Endpoint for ServerConnection {
+    const TARGET: &'static str = "server_session";
+    const CALLS: u8 = 6;
+
+    fn fresh(_mode: u8, now: Instant) -> Self {
+        let f = fixture();
+        let eph = ephemeral(SERVER_SCALAR, SERVER_RANDOM);
+        ServerConnection::new(f.server_config.clone(), eph, Timeouts::default(), now)
+    }
+
+    fn peer_handshake() -> &'static [u8] {
+        &fixture().client_handshake
+    }
+
+    fn peer_secret() -> &'static Prk {
+        &fixture().client_secret
+    }
+
+    fn own_secret() -> &'static Prk {
+        &fixture().server_secret
+    }
+
+    fn handshake_done(&self) -> bool {
+        self.is_established()
+    }
+
+    fn next(&mut self) -> Result<Option<String>, ProtoError> {
+        Ok(self.next_event()?.map(|ev| match ev {
+            ServerEvent::Data(_) => "Data".into(),
+            ev => variant(&ev),
+        }))
+    }
+
+    fn call(&mut self, which: u8, arg: u8) -> (&'static str, Result<(), ProtoError>) {
+        match which {
+            0 => ("accept", self.accept()),
+            1 => ("refuse", self.refuse(&refusal(arg))),
+            2 => ("offer_download", self.offer_download(arg.into())),
+            3 => {
+                let one = [ListEntry {
+                    name: "notes.txt".into(),
+                    size: 5,
+                    mtime: 1_764_000_000,
+                }];
+                // An odd `arg` sends the empty listing.
+                let entries = if arg & 1 == 0 { &one[..] } else { &[] };
+                ("send_listing", self.send_listing(entries).map(|_| ()))
+            }
+            4 => ("send_data", self.send_data(&data(arg))),
+            _ => ("send_result", self.send_result(&result(arg))),
+        }
+    }
 }
 
 // The fixed inputs of tests/vectors/protocol/session.txt.
@@ -67,9 +263,9 @@ const SERVER_RANDOM: u8 = 0x66;
 
 /// Everything computed once per process: identities, the handshake bytes
 /// each side sends (deterministic, so they can be replayed to a fresh
-/// endpoint) and the application keys of both directions. With the same
-/// inputs and parameters as session.txt, its recorded records are valid
-/// input here too (the seed corpus uses them).
+/// endpoint) and the first application traffic secret of both directions.
+/// With the same inputs and parameters as session.txt, its recorded records
+/// are valid input here too (the seed corpus uses them).
 struct Fixture {
     now: Instant,
     client_identity: Arc<SigningKey>,
@@ -79,12 +275,16 @@ struct Fixture {
     client_handshake: Vec<u8>,
     /// CHALLENGE and SESSION_ESTABLISHED, as the server sends them.
     server_handshake: Vec<u8>,
-    client_keys: DirectionKeys,
-    server_keys: DirectionKeys,
+    client_secret: Prk,
+    server_secret: Prk,
 }
 
 fn secret(byte: u8) -> Secret<32> {
     Secret::from_slice(&[byte; 32]).expect("32 bytes")
+}
+
+fn copy(s: &Prk) -> Prk {
+    Secret::from_slice(s.expose()).expect("32 bytes")
 }
 
 fn ephemeral(scalar: u8, random: u8) -> Ephemeral {
@@ -94,63 +294,7 @@ fn ephemeral(scalar: u8, random: u8) -> Ephemeral {
     }
 }
 
-/// A new endpoint that has not seen a byte from its peer (a client has
-/// its HELLO queued). Returns it and the fixture's start time.
-pub fn fresh(role: Role) -> (Connection, Instant) {
-    let f = fixture();
-    let conn = match role {
-        Role::Client => Connection::client(
-            ClientConfig {
-                identity: f.client_identity.clone(),
-                trust: ServerTrust::Pinned(f.server_fingerprint),
-            },
-            ephemeral(CLIENT_SCALAR, CLIENT_RANDOM),
-            Timeouts::default(),
-            f.now,
-        )
-        .expect("client connection"),
-        Role::Server => Connection::server(
-            f.server_config.clone(),
-            ephemeral(SERVER_SCALAR, SERVER_RANDOM),
-            Timeouts::default(),
-            f.now,
-        ),
-    };
-    (conn, f.now)
-}
-
-/// An established endpoint, and a sealer that writes records as its peer
-/// would (next sequence number 2, the peer's application key).
-pub fn established(role: Role) -> (Connection, Sealer, Instant) {
-    let f = fixture();
-    let (mut conn, now) = fresh(role);
-    drain(&mut conn, now);
-    let (from_peer, peer_keys) = match role {
-        Role::Client => (&f.server_handshake, &f.server_keys),
-        Role::Server => (&f.client_handshake, &f.client_keys),
-    };
-    conn.read_tls(&mut &from_peer[..], now).expect("in memory");
-    let mut established = false;
-    while let Some(ev) = conn.next_event().expect("handshake") {
-        established |= matches!(ev, Event::Established { .. });
-    }
-    assert!(established && conn.is_established(), "handshake replay");
-    drain(&mut conn, now);
-    (conn, peer_sealer(peer_keys), now)
-}
-
-fn peer_sealer(keys: &DirectionKeys) -> Sealer {
-    let mut sealer = Sealer::new();
-    let mut spent = Vec::new();
-    // Record 0 (plaintext) and record 1 (handshake key) were the peer's
-    // handshake; numbering carries on.
-    sealer.plaintext(&mut spent, RecordType::Hello, &[]);
-    sealer.plaintext(&mut spent, RecordType::Hello, &[]);
-    sealer.set_keys(keys).expect("AEAD key");
-    sealer
-}
-
-fn drain(conn: &mut Connection, now: Instant) -> Vec<u8> {
+fn drain(conn: &mut ConnectionCore, now: Instant) -> Vec<u8> {
     let mut out = Vec::new();
     while conn.wants_write() {
         conn.write_tls(&mut out, now).expect("in memory");
@@ -164,8 +308,9 @@ fn fixture() -> &'static Fixture {
 }
 
 /// Runs the real handshake once between a client and a server, records
-/// what each sent, and derives the application keys from those bytes
-/// (PROTOCOL.md §3.2, §3.4) so records can be sealed as either peer.
+/// what each sent, and derives the application traffic secrets from those
+/// bytes (PROTOCOL.md §3.2, §3.4) so records can be sealed and opened as
+/// either side.
 fn build_fixture() -> Fixture {
     let now = Instant::now();
     let client_identity = Arc::new(SigningKey::from_seed(&secret(CLIENT_SEED)).expect("seed"));
@@ -179,7 +324,7 @@ fn build_fixture() -> Fixture {
             idle_timeout_secs: 60,
         },
     });
-    let mut c = Connection::client(
+    let mut c = ClientConnection::new(
         ClientConfig {
             identity: client_identity.clone(),
             trust: ServerTrust::Pinned(server_fingerprint),
@@ -189,7 +334,7 @@ fn build_fixture() -> Fixture {
         now,
     )
     .expect("client connection");
-    let mut s = Connection::server(
+    let mut s = ServerConnection::new(
         server_config.clone(),
         ephemeral(SERVER_SCALAR, SERVER_RANDOM),
         Timeouts::default(),
@@ -207,7 +352,7 @@ fn build_fixture() -> Fixture {
         server_handshake.extend(bytes);
     }
     assert!(c.is_established() && s.is_established());
-    let (client_keys, server_keys) = application_keys(&client_handshake, &server_handshake);
+    let (client_secret, server_secret) = application_secrets(&client_handshake, &server_handshake);
     Fixture {
         now,
         client_identity,
@@ -215,12 +360,14 @@ fn build_fixture() -> Fixture {
         server_fingerprint,
         client_handshake,
         server_handshake,
-        client_keys,
-        server_keys,
+        client_secret,
+        server_secret,
     }
 }
 
-fn application_keys(client: &[u8], server: &[u8]) -> (DirectionKeys, DirectionKeys) {
+/// The client's and the server's first application traffic secrets,
+/// from the handshake bytes each sent (PROTOCOL.md §3.2, §3.4).
+fn application_secrets(client: &[u8], server: &[u8]) -> (Prk, Prk) {
     let (hello, response) = client.split_at(HEADER_LEN + HELLO_LEN);
     let (challenge, established) = server.split_at(HEADER_LEN + CHALLENGE_LEN);
     let server_ephemeral: [u8; 32] = challenge[HEADER_LEN + 32..HEADER_LEN + 64]
@@ -242,79 +389,184 @@ fn application_keys(client: &[u8], server: &[u8]) -> (DirectionKeys, DirectionKe
             seq: 0,
         };
         opener.accept_plaintext(&first).expect("record 0");
-        opener
-            .set_keys(&direction(&prk, side, "hs", &th_challenge))
-            .expect("AEAD key");
+        let keys = DirectionKeys {
+            key: labelled(&prk, &format!("sft/2 {side} hs key"), &th_challenge),
+            iv: labelled(&prk, &format!("sft/2 {side} hs iv"), &th_challenge),
+        };
+        opener.set_keys(&keys).expect("AEAD key");
         let header =
             Header::parse(record[..HEADER_LEN].try_into().expect("header")).expect("header");
         let mut payload = record[HEADER_LEN..].to_vec();
         let (inner_type, body) = opener
             .open(&header, &mut payload)
-            .expect("handshake record");
+            .expect("handshake record")
+            .expect("not a KEY_UPDATE");
         transcript.add(&[inner_type]).expect("SHA-256");
         transcript.add(body).expect("SHA-256");
     }
     let th_final = transcript.hash().expect("SHA-256");
     (
-        direction(&prk, "c", "ap", &th_final),
-        direction(&prk, "s", "ap", &th_final),
+        labelled(&prk, "sft/2 c ap traffic", &th_final),
+        labelled(&prk, "sft/2 s ap traffic", &th_final),
     )
 }
 
-/// One direction's key and nonce base: labels "sft/1 {c|s} {hs|ap} key|iv".
-fn direction(prk: &Prk, side: &str, phase: &str, th: &[u8; 32]) -> DirectionKeys {
-    let info = |what: &str| [format!("sft/1 {side} {phase} {what}").as_bytes(), th].concat();
-    DirectionKeys {
-        key: hkdf::expand(prk, &info("key")).expect("HKDF"),
-        iv: hkdf::expand(prk, &info("iv")).expect("HKDF"),
+/// HKDF-Expand(prk, label || TH, N): the key schedule's outputs (§3.4).
+fn labelled<const N: usize>(prk: &Prk, label: &str, th: &[u8; 32]) -> Secret<N> {
+    hkdf::expand(prk, &[label.as_bytes(), th].concat()).expect("HKDF")
+}
+
+/// The peer's sending side: seals records under its current application
+/// key, numbering on from its two handshake records, and follows its own
+/// KEY_UPDATEs (PROTOCOL.md §2.5).
+struct Peer {
+    sealer: Sealer,
+    secret: Prk,
+}
+
+impl Peer {
+    fn new(secret: &Prk) -> Self {
+        let mut sealer = Sealer::new();
+        let mut spent = Vec::new();
+        // Record 0 (plaintext) and record 1 (handshake key) were the peer's
+        // handshake; numbering carries on.
+        sealer.plaintext(&mut spent, RecordType::Hello, &[]);
+        sealer.plaintext(&mut spent, RecordType::Hello, &[]);
+        sealer
+            .set_traffic_secret(TrafficSecret(copy(secret)))
+            .expect("AEAD key");
+        Peer {
+            sealer,
+            secret: copy(secret),
+        }
+    }
+
+    /// One sealed record; after an empty KEY_UPDATE the next key is used.
+    fn seal(&mut self, inner_type: u8, body: &[u8]) -> Vec<u8> {
+        let mut wire = Vec::new();
+        self.sealer
+            .seal(&mut wire, inner_type, &[body])
+            .expect("seal");
+        if inner_type == KEY_UPDATE && body.is_empty() {
+            self.secret = hkdf::expand(&self.secret, b"sft/2 key update").expect("HKDF");
+            self.sealer
+                .set_traffic_secret(TrafficSecret(copy(&self.secret)))
+                .expect("AEAD key");
+        }
+        wire
     }
 }
 
-/// Proves the derived keys are right: each side accepts one record sealed
-/// as its peer. Without this a wrong key would only show as every fuzz
-/// input ending in `BadRecord`.
-fn self_check() {
-    let (mut server, mut peer, now) = established(Role::Server);
-    let mut wire = Vec::new();
-    peer.seal(&mut wire, inner::LIST, &[]).expect("seal");
-    server.read_tls(&mut &wire[..], now).expect("in memory");
-    let ev = server.next_event().expect("LIST from the client");
-    assert!(matches!(ev, Some(Event::ListRequested)), "{ev:?}");
-
-    let (mut client, mut peer, now) = established(Role::Client);
-    client.request_list().expect("request_list");
-    let mut wire = Vec::new();
-    peer.seal(&mut wire, inner::LISTING, &[&[0, 0, 0]])
-        .expect("seal");
-    client.read_tls(&mut &wire[..], now).expect("in memory");
-    let ev = client.next_event().expect("LISTING from the server");
-    assert!(
-        matches!(ev, Some(Event::Listing(ref l)) if l.is_empty()),
-        "{ev:?}"
-    );
+/// Reads what an established endpoint writes, under its own application
+/// key (and the next ones, after its KEY_UPDATEs), and checks the order.
+struct Watch {
+    opener: Opener,
+    /// Inner types seen, KEY_UPDATE excepted.
+    seen: Vec<u8>,
+    close: bool,
+    alert: bool,
 }
 
+impl Watch {
+    fn new(secret: &Prk) -> Self {
+        let mut opener = Opener::new();
+        for seq in 0..2 {
+            let h = Header {
+                kind: RecordType::Hello,
+                len: HELLO_LEN,
+                seq,
+            };
+            opener.accept_plaintext(&h).expect("handshake record");
+        }
+        opener
+            .set_traffic_secret(TrafficSecret(copy(secret)))
+            .expect("AEAD key");
+        Watch {
+            opener,
+            seen: Vec::new(),
+            close: false,
+            alert: false,
+        }
+    }
+
+    /// Checks `out`, whole records just written; `failed` is the sticky
+    /// error once there is one.
+    fn check(&mut self, mut out: &[u8], failed: Option<&ProtoError>) {
+        while !out.is_empty() {
+            assert!(!self.alert, "a record written after the ALERT");
+            let head = out.get(..HEADER_LEN).expect("a whole header");
+            let header = Header::parse(head.try_into().expect("14 bytes")).expect("own header");
+            let rest = &out[HEADER_LEN..];
+            assert!(rest.len() >= header.len, "a partial record written");
+            let mut payload = rest[..header.len].to_vec();
+            out = &rest[header.len..];
+            let opened = self.opener.open(&header, &mut payload);
+            let Some((t, body)) = opened.expect("own record opens under its key") else {
+                continue; // its KEY_UPDATE: the opener moved on
+            };
+            self.seen.push(t);
+            match t {
+                inner::ALERT => {
+                    let e = failed.expect("an ALERT written with no failure");
+                    assert!(!matches!(e, ProtoError::PeerAlert(_)), "answered {e:?}");
+                    assert_eq!(body, [e.alert() as u8], "the ALERT's code for {e:?}");
+                    self.alert = true;
+                }
+                inner::CLOSE => {
+                    assert!(!self.close, "a second CLOSE written");
+                    assert!(body.is_empty(), "CLOSE with a body");
+                    self.close = true;
+                }
+                t => assert!(!self.close, "{} written after CLOSE", inner_name(t)),
+            }
+        }
+    }
+}
+
+/// Proves the derived secrets are right: each side accepts records sealed
+/// as its peer, before and after a key update, and what it answers opens
+/// under its own key. Without this a wrong key would only show as every
+/// fuzz input ending in `BadRecord`.
+fn self_check() {
+    let mut d = Driver::<ServerConnection>::established();
+    d.feed_sealed(inner::LIST, &[]);
+    d.feed_sealed(KEY_UPDATE, &[]);
+    d.call(SERVER_SEND_LISTING, 0);
+    d.feed_sealed(inner::CLOSE, &[]);
+    assert_eq!(d.events, ["ListRequested", "Closed"]);
+    assert!(d.failed.is_none(), "{:?}", d.failed);
+    let seen = &d.watch.as_ref().expect("established").seen;
+    assert_eq!(seen, &[inner::LISTING, inner::CLOSE]);
+
+    let mut d = Driver::<ClientConnection>::established();
+    d.feed_sealed(KEY_UPDATE, &[]);
+    d.call(CLIENT_REQUEST_LIST, 0);
+    d.feed_sealed(inner::LISTING, &[0, 0, 0]);
+    assert_eq!(d.events, ["Listing"]);
+    assert!(d.failed.is_none(), "{:?}", d.failed);
+    let seen = &d.watch.as_ref().expect("established").seen;
+    assert_eq!(seen, &[inner::LIST]);
+}
+
+/// [`Driver::act`] selectors used by [`self_check`].
+const SERVER_SEND_LISTING: u8 = 2 + 3;
+const CLIENT_REQUEST_LIST: u8 = 2 + 2;
+
 /// The whole body of both session targets.
-pub fn run(role: Role, data: &[u8]) {
-    drive(role, data);
+pub fn run<E: Endpoint>(data: &[u8]) {
+    drive::<E>(data);
 }
 
 /// Runs one input; returns the events seen and the first fatal error.
-fn drive(role: Role, data: &[u8]) -> (Vec<String>, Option<String>) {
+fn drive<E: Endpoint>(data: &[u8]) -> (Vec<String>, Option<ProtoError>) {
     static CHECKED: Once = Once::new();
     CHECKED.call_once(self_check);
     let Some((&mode, rest)) = data.split_first() else {
         return (Vec::new(), None);
     };
     let mut d = match mode % 4 {
-        0 => {
-            let (conn, now) = fresh(role);
-            Driver::new(conn, None, now)
-        }
-        _ => {
-            let (conn, peer, now) = established(role);
-            Driver::new(conn, Some(peer), now)
-        }
+        0 => Driver::<E>::fresh(mode),
+        _ => Driver::established(),
     };
     if mode % 4 < 2 {
         d.feed(rest);
@@ -326,14 +578,18 @@ fn drive(role: Role, data: &[u8]) -> (Vec<String>, Option<String>) {
     (d.events, d.failed)
 }
 
-/// An endpoint under test, its peer's sealer, the clock, the events seen
-/// (variant names) and the first fatal error (as its `Debug` text).
-struct Driver {
-    conn: Connection,
-    peer: Option<Sealer>,
+/// An endpoint under test, its peer's sealer and a reader of its output
+/// (once established), the clock, the events seen (variant names) and the
+/// first fatal error.
+struct Driver<E> {
+    conn: E,
+    peer: Option<Peer>,
+    watch: Option<Watch>,
     now: Instant,
     events: Vec<String>,
-    failed: Option<String>,
+    failed: Option<ProtoError>,
+    /// `close()` succeeded.
+    closed_here: bool,
 }
 
 /// Takes up to `n` bytes from the front of `input`.
@@ -347,57 +603,104 @@ fn byte(input: &mut &[u8]) -> u8 {
     take(input, 1).first().copied().unwrap_or(0)
 }
 
-impl Driver {
-    fn new(conn: Connection, peer: Option<Sealer>, now: Instant) -> Self {
+fn same(a: &ProtoError, b: &ProtoError) -> bool {
+    format!("{a:?}") == format!("{b:?}")
+}
+
+impl<E: Endpoint> Driver<E> {
+    fn fresh(mode: u8) -> Self {
+        let now = fixture().now;
         Driver {
-            conn,
-            peer,
+            conn: E::fresh(mode, now),
+            peer: None,
+            watch: None,
             now,
             events: Vec::new(),
             failed: None,
+            closed_here: false,
         }
+    }
+
+    /// An established endpoint, with the peer's sealer (next sequence
+    /// number 2, the peer's first application key) and a reader of its
+    /// output.
+    fn established() -> Self {
+        let mut d = Driver::<E>::fresh(0);
+        drain(&mut d.conn, d.now);
+        d.conn
+            .read_tls(&mut E::peer_handshake(), d.now)
+            .expect("in memory");
+        let mut established = false;
+        while let Some(ev) = d.conn.next().expect("handshake") {
+            established |= ev == "Established";
+        }
+        assert!(established && d.conn.handshake_done(), "handshake replay");
+        drain(&mut d.conn, d.now);
+        d.peer = Some(Peer::new(E::peer_secret()));
+        d.watch = Some(Watch::new(E::own_secret()));
+        d
     }
 
     /// Checks a call that fails the connection when it errs.
     fn fatal<T>(&mut self, what: &str, r: Result<T, ProtoError>) -> Option<T> {
         match (r, &self.failed) {
             (Ok(v), None) => Some(v),
-            (Ok(_), Some(first)) => panic!("{what} succeeded after the fatal error {first}"),
+            (Ok(_), Some(first)) => panic!("{what} succeeded after the fatal error {first:?}"),
             (Err(e), None) => {
-                self.failed = Some(format!("{e:?}"));
+                self.failed = Some(e);
                 None
             }
             (Err(e), Some(first)) => {
-                assert_eq!(&format!("{e:?}"), first, "{what}: the error is not sticky");
+                assert!(same(&e, first), "{what}: {e:?}, not the sticky {first:?}");
                 None
             }
         }
     }
 
     /// Checks an application call: before any fatal error, `InvalidCall`
-    /// and `Name` are local refusals that leave the session as it was.
-    fn call(&mut self, what: &str, r: Result<(), ProtoError>) {
-        if self.failed.is_none()
-            && matches!(r, Err(ProtoError::InvalidCall(_) | ProtoError::Name(_)))
-        {
-            return;
+    /// and `Name` are local refusals that leave the session as it was, and
+    /// so is `Closed` once CLOSE was sent or received.
+    fn check_call(&mut self, what: &str, r: Result<(), ProtoError>) {
+        if self.failed.is_none() {
+            match &r {
+                Err(ProtoError::InvalidCall(_) | ProtoError::Name(_)) => return,
+                Err(ProtoError::Closed) => {
+                    let closing = self.closed_here || self.conn.is_closed();
+                    assert!(closing, "{what} returned Closed on an open session");
+                    return;
+                }
+                _ => {}
+            }
         }
         self.fatal(what, r);
+    }
+
+    /// Takes up a failure the connection recorded without a call returning
+    /// it (`handle_timeout`, `shut_down`).
+    fn adopt(&mut self) {
+        if self.failed.is_none() {
+            self.failed = self.conn.error().cloned();
+        }
     }
 
     /// Pulls events until more bytes are needed or the connection fails.
     fn pump(&mut self) {
         loop {
-            let r = self.conn.next_event().map(|ev| ev.map(|ev| variant(&ev)));
-            match self.fatal("next_event", r) {
-                Some(Some(name)) => self.events.push(name),
-                _ => return,
+            let r = self.conn.next();
+            let Some(Some(name)) = self.fatal("next_event", r) else {
+                return;
+            };
+            if let Some((what, r)) = self.conn.on_event(&name) {
+                self.check_call(what, r);
             }
+            self.events.push(name);
         }
     }
 
-    /// Writes out what the endpoint queued; after a fatal error nothing new
-    /// may appear (the one alert went out with the failing call).
+    /// Writes out what the endpoint queued and reads it back; after a fatal
+    /// error nothing new may appear (the one alert went out with the
+    /// failing call). Then `error()` and `poll_timeout` must agree with
+    /// what the calls returned.
     fn flush(&mut self, failed_before: bool) {
         let out = drain(&mut self.conn, self.now);
         assert!(
@@ -406,6 +709,23 @@ impl Driver {
             out.len(),
             self.failed
         );
+        if let Some(w) = &mut self.watch {
+            w.check(&out, self.failed.as_ref());
+            if let Some(e) = &self.failed {
+                if !failed_before && !matches!(e, ProtoError::PeerAlert(_)) {
+                    assert!(w.alert, "{e:?} sent no ALERT");
+                }
+            }
+        }
+        let (got, want) = (self.conn.error(), self.failed.as_ref());
+        let agree = match (got, want) {
+            (Some(a), Some(b)) => same(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        assert!(agree, "error() is {got:?}, the calls said {want:?}");
+        if self.failed.is_some() {
+            assert_eq!(self.conn.poll_timeout(), None, "deadline after failure");
+        }
     }
 
     /// Delivers `bytes` from the peer, pulling events as they come.
@@ -429,125 +749,134 @@ impl Driver {
         self.flush(failed_before);
     }
 
+    /// Delivers one record sealed by the peer.
+    fn feed_sealed(&mut self, inner_type: u8, body: &[u8]) {
+        let wire = self
+            .peer
+            .as_mut()
+            .expect("established")
+            .seal(inner_type, body);
+        self.feed(&wire);
+    }
+
     fn feed_eof(&mut self) {
         let failed_before = self.failed.is_some();
         let n = self
             .conn
             .read_tls(&mut &[][..], self.now)
             .expect("in memory");
-        assert!(n == 0 && self.conn.saw_eof());
+        assert_eq!(n, 0);
+        assert!(self.conn.saw_eof() || self.failed.is_some(), "EOF not seen");
         self.pump();
+        self.flush(failed_before);
+    }
+
+    /// Makes local call number `which % (2 + E::CALLS)`: 0 `close`, 1
+    /// `shut_down`, then the role's own calls. `arg` sizes or varies it.
+    fn act(&mut self, which: u8, arg: u8) {
+        match which % (2 + E::CALLS) {
+            0 => {
+                let r = self.conn.close();
+                self.closed_here |= r.is_ok();
+                self.check_call("close", r);
+            }
+            1 => {
+                let first = self.failed.clone();
+                self.conn.shut_down();
+                self.adopt();
+                match (self.conn.error(), &first) {
+                    (Some(ProtoError::ShuttingDown), None) => {}
+                    (Some(e), Some(first)) if same(e, first) => {}
+                    (e, _) => panic!("after shut_down the error is {e:?}, first {first:?}"),
+                }
+                let r = self.conn.next();
+                assert!(r.is_err(), "shut_down left the connection usable");
+                self.fatal("next_event after shut_down", r);
+            }
+            k => {
+                let (what, r) = self.conn.call(k - 2, arg);
+                self.check_call(what, r);
+            }
+        }
+    }
+
+    /// [`Driver::act`], then the output.
+    fn call(&mut self, which: u8, arg: u8) {
+        let failed_before = self.failed.is_some();
+        self.act(which, arg);
+        self.flush(failed_before);
+    }
+
+    /// Lets `secs` pass: the connection fails exactly when a deadline it
+    /// reported has come.
+    fn wait(&mut self, secs: u8) {
+        let failed_before = self.failed.is_some();
+        self.now += Duration::from_secs(secs.into());
+        let deadline = self.conn.poll_timeout();
+        self.conn.handle_timeout(self.now);
+        self.adopt();
+        if !failed_before {
+            let due = deadline.is_some_and(|d| d <= self.now);
+            let timed_out = matches!(
+                self.failed,
+                Some(ProtoError::HandshakeTimeout | ProtoError::IdleTimeout)
+            );
+            assert!(
+                due == self.failed.is_some() && due == timed_out,
+                "deadline {deadline:?} at {:?}: the connection ended with {:?}",
+                self.now,
+                self.failed
+            );
+        }
         self.flush(failed_before);
     }
 
     fn operations(&mut self, mut input: &[u8]) {
         while !input.is_empty() {
             match byte(&mut input) % 8 {
-                0..=3 => {
+                0..=2 => {
                     let inner_type = byte(&mut input);
                     let len = u16::from_be_bytes([byte(&mut input), byte(&mut input)]);
                     let body = take(&mut input, len.into());
-                    let mut wire = Vec::new();
-                    let peer = self.peer.as_mut().expect("established");
-                    peer.seal(&mut wire, inner_type, &[body]).expect("seal");
-                    self.feed(&wire);
+                    self.feed_sealed(inner_type, body);
+                }
+                3 => {
+                    let len = byte(&mut input);
+                    let body = take(&mut input, len.into());
+                    self.feed_sealed(KEY_UPDATE, body);
                 }
                 4 => {
                     let (which, arg) = (byte(&mut input), byte(&mut input));
-                    let failed_before = self.failed.is_some();
-                    act(self, which, arg);
-                    self.flush(failed_before);
+                    self.call(which, arg);
                 }
                 5 => {
                     let n = byte(&mut input);
                     self.feed(take(&mut input, n.into()));
                 }
                 6 => {
-                    let failed_before = self.failed.is_some();
-                    self.now += Duration::from_secs(byte(&mut input).into());
-                    let r = self.conn.handle_timeout(self.now);
-                    self.fatal("handle_timeout", r);
-                    self.flush(failed_before);
+                    let secs = byte(&mut input);
+                    self.wait(secs);
                 }
                 _ => self.feed_eof(),
             }
         }
     }
 
-    /// Once failed, every call answers with the first error.
+    /// Once failed, every call answers with the first error, and time
+    /// passing changes nothing.
     fn check_sticky(&mut self) {
         if self.failed.is_none() {
             return;
         }
-        let r = self.conn.next_event().map(|ev| ev.is_some());
+        let r = self.conn.next().map(|ev| ev.is_some());
         self.fatal("next_event", r);
-        let r = self
-            .conn
+        self.conn
             .handle_timeout(self.now + Duration::from_secs(3600));
-        self.fatal("handle_timeout", r);
-        assert_eq!(self.conn.poll_timeout(), None, "deadline after failure");
-        for which in 0..ACTIONS {
-            act(self, which, 1);
+        for which in 0..2 + E::CALLS {
+            self.act(which, 1);
         }
         self.flush(true);
     }
-}
-
-fn variant(ev: &Event<'_>) -> String {
-    if let Event::Data(_) = ev {
-        return "Data".into(); // without formatting every byte
-    }
-    let text = format!("{ev:?}");
-    let end = text.find(['(', ' ', '{']).unwrap_or(text.len());
-    text[..end].to_string()
-}
-
-/// How many application calls [`act`] knows.
-const ACTIONS: u8 = 12;
-
-/// Makes local application call number `which % ACTIONS`; `arg` sizes it.
-/// Today's `Connection` offers every call to both roles (the wrong role
-/// gets `InvalidCall`), so both targets use the same list.
-fn act(d: &mut Driver, which: u8, arg: u8) {
-    let c = &mut d.conn;
-    let refusal = Outcome {
-        code: ResultCode::NotFound,
-        reason: "no such file".into(),
-    };
-    let (what, r) = match which % ACTIONS {
-        0 => ("accept", c.accept()),
-        1 => ("refuse", c.refuse(&refusal)),
-        2 => ("close", c.close()),
-        3 => {
-            c.shut_down();
-            let r = c.next_event().map(|ev| ev.is_some());
-            assert!(r.is_err(), "shut_down left the connection usable");
-            d.fatal("next_event after shut_down", r);
-            return;
-        }
-        4 => ("request_list", c.request_list()),
-        5 => (
-            "request_upload",
-            c.request_upload("hello.txt", arg.into(), arg & 1 == 1),
-        ),
-        6 => ("request_download", c.request_download("hello.txt")),
-        7 => ("offer_download", c.offer_download("hello.txt", arg.into())),
-        8 => {
-            let entries = [ListEntry {
-                name: "notes.txt".into(),
-                size: 42,
-                mtime: 1_764_000_000,
-            }];
-            ("send_listing", c.send_listing(&entries).map(|_| ()))
-        }
-        9 => (
-            "send_data",
-            c.send_data(&vec![b'x'; usize::from(arg % 16) + 1]),
-        ),
-        10 => ("send_result", c.send_result(&Outcome::ok())),
-        _ => ("trust_server_key", c.trust_server_key()),
-    };
-    d.call(what, r);
 }
 
 #[cfg(test)]
@@ -559,76 +888,74 @@ mod tests {
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
-    /// Each session seed gets as far as it was written to (so the harness
-    /// seals, numbers and drives correctly), and fails only where meant to.
-    #[test]
-    fn seeds_reach_their_states() {
-        use Role::{Client, Server};
-        // role, seed, events in order, how it ends ("" for no error).
-        let cases = [
-            (
-                Server,
-                "raw-handshake",
-                "Established ListRequested",
-                "UnexpectedMessage",
-            ),
-            (Server, "raw-list", "ListRequested", "Truncated"),
-            (Server, "raw-tampered", "", "BadRecord"),
-            (Server, "list", "ListRequested Closed", ""),
-            (
-                Server,
-                "upload",
-                "UploadRequested Data ReceiveComplete Closed",
-                "",
-            ),
-            (
-                Server,
-                "download",
-                "DownloadRequested SendReady Outcome",
-                "", // the server closed first: end of stream is no truncation
-            ),
-            (
-                Server,
-                "refuse",
-                "DownloadRequested",
-                "PeerAlert(ProtocolError)",
-            ),
-            (Client, "raw-handshake", "Established", "Truncated"),
-            (Client, "raw-listing", "", "UnexpectedMessage"),
-            (Client, "list", "Listing Closed", ""),
-            (Client, "upload", "SendReady Outcome", "Truncated"),
-            (
-                Client,
-                "download",
-                "DownloadOffered Data ReceiveComplete",
-                "Truncated",
-            ),
-            (Client, "refused", "Outcome", "IdleTimeout"),
-        ];
-        for (role, name, events, error) in cases {
-            let target = match role {
-                Client => "client_session",
-                Server => "server_session",
-            };
-            let (got, failed) = drive(role, &seed(target, name));
-            assert_eq!(got.join(" "), events, "{target}/{name}");
-            let failed = failed.unwrap_or_default();
+    /// Each session seed of `E`'s target gets as far as it was written to
+    /// (so the harness seals, numbers, updates keys and drives correctly),
+    /// and fails only where meant to; every seed file is listed.
+    /// `cases`: seed, events in order, how it ends ("" for no error).
+    fn seeds_reach_their_states<E: Endpoint>(cases: &[(&str, &str, &str)]) {
+        let target = E::TARGET;
+        for (name, events, error) in cases {
+            let (got, failed) = drive::<E>(&seed(target, name));
+            assert_eq!(got.join(" "), *events, "{target}/{name}");
+            let failed = failed.map(|e| format!("{e:?}")).unwrap_or_default();
             assert!(
                 failed.starts_with(error) && (failed.is_empty() == error.is_empty()),
                 "{target}/{name}: ended with {failed:?}, expected {error:?}"
             );
         }
-        for target in ["client_session", "server_session"] {
-            let dir = format!("{}/corpus/{target}", env!("CARGO_MANIFEST_DIR"));
-            for file in std::fs::read_dir(dir).unwrap() {
-                let file = file.unwrap().file_name().into_string().unwrap();
-                if let Some(name) = file.strip_prefix("seed-") {
-                    let listed = cases.iter().any(|c| {
-                        c.1 == name && target.starts_with(&format!("{:?}", c.0).to_lowercase())
-                    });
-                    assert!(listed, "{target}/{file} is not checked here");
-                }
+        let dir = format!("{}/corpus/{target}", env!("CARGO_MANIFEST_DIR"));
+        for file in std::fs::read_dir(dir).unwrap() {
+            let file = file.unwrap().file_name().into_string().unwrap();
+            if let Some(name) = file.strip_prefix("seed-") {
+                let listed = cases.iter().any(|c| c.0 == name);
+                assert!(listed, "{target}/{file} is not checked here");
             }
         }
+    }
+
+    #[test]
+    fn server_seeds_reach_their_states() {
+        seeds_reach_their_states::<ServerConnection>(&[
+            (
+                "raw-handshake",
+                "Established ListRequested",
+                "UnexpectedMessage",
+            ),
+            ("raw-list", "ListRequested", "Truncated"),
+            ("raw-tampered", "", "BadRecord"),
+            ("list", "ListRequested Closed", ""),
+            ("upload", "UploadRequested Data ReceiveComplete Closed", ""),
+            // The server closed first: end of stream is no truncation.
+            ("download", "DownloadRequested Outcome", ""),
+            ("refuse", "DownloadRequested", "PeerAlert(ProtocolError)"),
+            ("key-update", "ListRequested Closed", ""),
+            ("key-update-body", "", "MalformedMessage(\"KEY_UPDATE\")"),
+            ("shut-down", "DownloadRequested", "ShuttingDown"),
+            ("close-crossing", "NameRefused Closed", ""),
+        ]);
+    }
+
+    #[test]
+    fn client_seeds_reach_their_states() {
+        seeds_reach_their_states::<ClientConnection>(&[
+            ("raw-handshake", "Established", "Truncated"),
+            (
+                "raw-handshake-ask",
+                "ServerKeyUnknown Established",
+                "Truncated",
+            ),
+            ("raw-listing", "", "UnexpectedMessage"),
+            ("list", "Listing Closed", ""),
+            ("upload", "Outcome", "Truncated"),
+            (
+                "download",
+                "DownloadOffered Data ReceiveComplete",
+                "Truncated",
+            ),
+            ("refused", "Outcome", "IdleTimeout"),
+            ("key-update", "Outcome Closed", ""),
+            ("shut-down", "", "ShuttingDown"),
+            ("close-crossing", "Closed", ""),
+        ]);
     }
 }

@@ -43,7 +43,8 @@ pub enum ClientEvent<'a> {
     /// Every byte of the download arrived and the SHA-256 matched: store
     /// the file, then answer with [`ClientConnection::send_result`].
     ReceiveComplete,
-    /// The download's SHA-256 did not match; a RESULT saying so was sent.
+    /// The download's SHA-256 did not match; a RESULT saying so was sent
+    /// (unless this side had sent CLOSE).
     /// Discard the data.
     ReceiveCorrupt,
     /// The complete listing.
@@ -237,7 +238,7 @@ impl ClientConnection {
         let (next, ev) = match (t, std::mem::replace(op, Op::Idle)) {
             (inner::ACCEPT, Op::Upload(mut sender)) => {
                 if let Some(hash) = sender.on_accept(msgs::parse_accept(body)?)? {
-                    self.core.send(inner::END, &[&hash])?;
+                    self.core.send_unprompted(inner::END, &hash)?;
                 }
                 *self.op()? = Op::Upload(sender);
                 return Ok(None);
@@ -275,7 +276,8 @@ impl ClientConnection {
                     ),
                     Chunk::Complete => (Op::Download(receiver), Ev::ReceiveComplete),
                     Chunk::Corrupt => {
-                        self.core.send_outcome(&hash_mismatch())?;
+                        self.core
+                            .send_unprompted(inner::RESULT, &hash_mismatch().encode())?;
                         (Op::Idle, Ev::ReceiveCorrupt)
                     }
                 }
@@ -348,13 +350,16 @@ impl ClientConnection {
     /// the name rule unchanged.
     ///
     /// # Errors
-    /// `Name` for a name the rule refuses; `InvalidCall` unless idle.
+    /// The sticky error once failed, `Closed` once closing; then `Name` for
+    /// a name the rule refuses; `InvalidCall` unless idle.
     pub fn request_upload(
         &mut self,
         name: &str,
         size: u64,
         overwrite: bool,
     ) -> Result<(), ProtoError> {
+        // The sticky error and `Closed` come before any local refusal.
+        self.core.check_open()?;
         own_name(name)?;
         self.idle("request_upload needs an idle session")?;
         let offer = Offer {
@@ -370,8 +375,10 @@ impl ClientConnection {
     /// Asks for the file `name`.
     ///
     /// # Errors
-    /// `Name` for a name the rule refuses; `InvalidCall` unless idle.
+    /// The sticky error once failed, `Closed` once closing; then `Name` for
+    /// a name the rule refuses; `InvalidCall` unless idle.
     pub fn request_download(&mut self, name: &str) -> Result<(), ProtoError> {
+        self.core.check_open()?;
         own_name(name)?;
         self.idle("request_download needs an idle session")?;
         self.core

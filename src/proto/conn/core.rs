@@ -277,6 +277,18 @@ impl ConnectionCore {
         self.send(inner::RESULT, &[&outcome.encode()])
     }
 
+    /// Sends a message this side answers with on its own, not asked by a
+    /// call (END after the ACCEPT of an empty file, RESULT for a refused
+    /// name or a corrupt file), unless CLOSE was sent or received: then
+    /// nothing, since the peer, closed by the time it arrived, would fail
+    /// on it.
+    pub(super) fn send_unprompted(&mut self, t: u8, body: &[u8]) -> Result<(), ProtoError> {
+        if self.closing() {
+            return Ok(());
+        }
+        self.send(t, &[body])
+    }
+
     /// The bytes of a range from [`Incoming`].
     pub(super) fn bytes(&self, r: Range<usize>) -> &[u8] {
         &self.inbuf[r]

@@ -8,7 +8,9 @@
 //! Errors are sticky: after the first fatal error the connection queues one
 //! alert (when keys exist), and every later call returns the same error.
 //! Once a side has sent or received CLOSE, the calls that would send a
-//! request, an answer or file data return `Closed` and send nothing.
+//! request, an answer or file data return `Closed` and send nothing, and
+//! nothing is sent on its own either (END, or RESULT for a refused name or
+//! a corrupt file, for a message that crossed the CLOSE).
 
 mod client;
 mod core;

@@ -33,16 +33,16 @@ pub enum ServerEvent<'a> {
     DownloadRequested { name: String },
     /// The client asks for the listing: send it or refuse.
     ListRequested,
-    /// A request named a file the name rule refuses; RESULT 2 was sent and
-    /// the session goes on.
+    /// A request named a file the name rule refuses; RESULT 2 was sent
+    /// (unless this side had sent CLOSE) and the session goes on.
     NameRefused(NameError),
     /// Upload data, in order.
     Data(&'a [u8]),
     /// Every byte of the upload arrived and the SHA-256 matched: store the
     /// file, then answer with [`ServerConnection::send_result`].
     ReceiveComplete,
-    /// The upload's SHA-256 did not match; RESULT 6 was sent. Discard the
-    /// data.
+    /// The upload's SHA-256 did not match; RESULT 6 was sent (unless this
+    /// side had sent CLOSE). Discard the data.
     ReceiveCorrupt,
     /// The client's answer to a download: its end, or a refusal of the
     /// offer.
@@ -254,17 +254,17 @@ impl ServerConnection {
                     }
                     Chunk::Complete => (Op::Upload(receiver), Ev::ReceiveComplete),
                     Chunk::Corrupt => {
-                        self.core.send_outcome(&Outcome::new(
-                            ResultCode::HashMismatch,
-                            "whole-file SHA-256 mismatch",
-                        ))?;
+                        let mismatch =
+                            Outcome::new(ResultCode::HashMismatch, "whole-file SHA-256 mismatch");
+                        self.core
+                            .send_unprompted(inner::RESULT, &mismatch.encode())?;
                         (Op::Idle, Ev::ReceiveCorrupt)
                     }
                 }
             }
             (inner::ACCEPT, Op::Download(mut sender)) => {
                 if let Some(hash) = sender.on_accept(msgs::parse_accept(body)?)? {
-                    self.core.send(inner::END, &[&hash])?;
+                    self.core.send_unprompted(inner::END, &hash)?;
                 }
                 self.set_op(Op::Download(sender));
                 return Ok(None);
@@ -291,10 +291,12 @@ impl ServerConnection {
         }
     }
 
-    /// Answers a request whose name the rule refuses with RESULT 2.
+    /// Answers a request whose name the rule refuses with RESULT 2 (not
+    /// once this side has sent CLOSE).
     fn refuse_name(&mut self, e: NameError) -> Result<Ev, ProtoError> {
+        let refusal = Outcome::new(ResultCode::BadName, e.to_string());
         self.core
-            .send_outcome(&Outcome::new(ResultCode::BadName, e.to_string()))?;
+            .send_unprompted(inner::RESULT, &refusal.encode())?;
         Ok(Ev::NameRefused(e))
     }
 

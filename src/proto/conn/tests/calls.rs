@@ -229,3 +229,103 @@ fn nothing_is_sent_after_close_and_calls_say_closed() {
     ));
     assert_eq!(w.c2s().unwrap(), vec![Got::Closed], "only the CLOSE answer");
 }
+
+/// A failed client answers every request with its sticky error
+/// (docs/PROTOCOL.md §5.3), and a closing one with `Closed` (§5.1), also
+/// when the name is one the rule refuses. Found by the `client_session`
+/// fuzz target: after end of stream (`Truncated`),
+/// `request_download("../x")` returned `Name`.
+#[test]
+fn requests_with_refused_names_get_the_sticky_error_or_closed() {
+    let mut w = established();
+    w.client.read_tls(&mut &[][..], w.now).unwrap();
+    assert!(matches!(w.client.next_event(), Err(ProtoError::Truncated)));
+    out(&mut w.client, w.now);
+    let calls = [
+        w.client.request_download("../x"),
+        w.client.request_upload("a/b", 1, false),
+        w.client.request_download("f"),
+    ];
+    for r in calls {
+        assert!(matches!(r, Err(ProtoError::Truncated)), "{r:?}");
+    }
+    assert!(!w.client.wants_write());
+
+    let mut w = established();
+    w.client.close().unwrap();
+    let calls = [
+        w.client.request_download("../x"),
+        w.client.request_upload("a/b", 1, false),
+    ];
+    for r in calls {
+        assert!(matches!(r, Err(ProtoError::Closed)), "{r:?}");
+    }
+}
+
+/// What a side sends on its own, not asked by a call (END after the ACCEPT
+/// of an empty file, RESULT 2 for a refused name, RESULT 6 for a corrupt
+/// file), is not sent either once it has sent CLOSE: the peer, closed by
+/// the time it arrives, would fail on it and alert, so a message crossing
+/// a CLOSE would turn an orderly close into alerts on both sides. Found by
+/// the `server_session` fuzz target (minimized: the server closes, then a
+/// GET with an empty name arrives; RESULT 2 followed the CLOSE).
+#[test]
+fn nothing_is_sent_on_its_own_after_close() {
+    let ends_in_order = |w: &mut World, events: Vec<Got>, server_closed: bool| {
+        let (first, second) = if server_closed {
+            (w.s2c(), w.c2s())
+        } else {
+            (w.c2s(), w.s2c())
+        };
+        assert_eq!(first.unwrap(), vec![Got::Closed], "{events:?}");
+        assert_eq!(second.unwrap(), vec![Got::Closed], "{events:?}");
+        assert!(w.client.error().is_none() && w.server.error().is_none());
+        assert!(w.client.is_closed() && w.server.is_closed());
+    };
+
+    // The server closes; a GET with a name the rule refuses crosses it.
+    let mut w = established();
+    w.server.close().unwrap();
+    send_raw(&mut w.client, inner::GET, &[0, 0]); // an empty name
+    let events = w.c2s().unwrap();
+    assert!(matches!(events[..], [Got::NameRefused(_)]), "{events:?}");
+    ends_in_order(&mut w, events, true);
+
+    // The server offers an empty file and closes; the ACCEPT crosses it.
+    let mut w = established();
+    w.client.request_download("f").unwrap();
+    w.c2s().unwrap();
+    w.server.offer_download(0).unwrap();
+    assert_eq!(w.s2c().unwrap(), vec![Got::Offered(0)]);
+    w.server.close().unwrap();
+    w.client.accept().unwrap();
+    let events = w.c2s().unwrap();
+    ends_in_order(&mut w, events, true);
+
+    // The client offers an empty file and closes; the ACCEPT crosses it.
+    let mut w = established();
+    w.client.request_upload("f", 0, false).unwrap();
+    w.c2s().unwrap();
+    w.server.accept().unwrap();
+    w.client.close().unwrap();
+    let events = w.s2c().unwrap();
+    ends_in_order(&mut w, events, false);
+
+    // The server closes mid-upload; a file with a wrong hash crosses it.
+    let mut w = receiving_upload(3);
+    w.server.close().unwrap();
+    send_raw(&mut w.client, inner::CHUNK, &chunk(0, b"abc"));
+    send_raw(&mut w.client, inner::END, &[0; 32]);
+    let events = w.c2s().unwrap();
+    assert_eq!(events, vec![Got::Data(b"abc".to_vec()), Got::Corrupt]);
+    ends_in_order(&mut w, events, true);
+
+    // The client closes mid-download; a file with a wrong hash crosses it.
+    let mut w = receiving_download(3);
+    w.client.close().unwrap();
+    send_raw(&mut w.server, inner::CHUNK, &chunk(0, b"abc"));
+    send_raw(&mut w.server, inner::END, &[0; 32]);
+    let events = w.s2c().unwrap();
+    assert_eq!(events, vec![Got::Data(b"abc".to_vec()), Got::Corrupt]);
+    ends_in_order(&mut w, events, false);
+}
