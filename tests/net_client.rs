@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use sft::crypto::ed25519::{Fingerprint, SigningKey};
 use sft::fs::ReceiveRoot;
-use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions};
+use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
 use sft::proto::conn::{ServerConnection, ServerEvent};
 use sft::proto::handshake::server::{ClientPolicy, ServerConfig};
 use sft::proto::handshake::Ephemeral;
@@ -122,6 +122,7 @@ impl Scripted {
         let opts = SessionOptions {
             identity: self.client_key.clone(),
             trust: ServerTrust::Pinned(self.host_fp),
+            connect_timeout: CONNECT_TIMEOUT,
             handshake_timeout: Timeouts::default().handshake,
             max_file_size,
         };
@@ -254,4 +255,50 @@ fn a_client_that_detects_tampering_tells_the_server() {
         server.script.join().unwrap(),
         vec![Saw::Other(format!("alert {:?}", AlertCode::BadRecord))]
     );
+}
+
+/// The connect timeout: a server whose accept queue is full never answers
+/// the SYN (Linux drops it), so `connect` waits exactly as long as it is
+/// allowed and fails with TimedOut, naming the address. Past the limit is
+/// a Connect error; within it, the same listener with room answers.
+#[test]
+fn connect_gives_up_after_the_connect_timeout() {
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap().as_socket().unwrap();
+    // Within the limit: the queue has room, the TCP connection is made.
+    let first = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).unwrap();
+    // Fill the accept queue until a connect finds it full.
+    let mut held = vec![first];
+    loop {
+        match TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(100)) {
+            Ok(s) => held.push(s),
+            Err(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+                break;
+            }
+        }
+        assert!(held.len() < 64, "the accept queue never filled");
+    }
+    let opts = SessionOptions {
+        identity: Arc::new(SigningKey::generate().unwrap()),
+        trust: ServerTrust::Ask,
+        connect_timeout: std::time::Duration::from_millis(200),
+        handshake_timeout: Timeouts::default().handshake,
+        max_file_size: u64::MAX,
+    };
+    let err = Session::connect(addr, &opts, &mut |_| false)
+        .err()
+        .expect("no connection past the timeout");
+    match err {
+        ClientError::Connect { addr: a, source } => {
+            assert_eq!(a, addr);
+            assert_eq!(source.kind(), std::io::ErrorKind::TimedOut, "{source}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use sft::crypto::ed25519::{Fingerprint, SigningKey};
 use sft::fs::{open_local_source, ReceiveRoot};
-use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions};
+use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
 use sft::net::server::{
     ClientPolicy, RateLimit, ServeOptions, Server, ShutdownHandle, Timeouts, MAX_CLOSING,
     MAX_RATE_REFUSALS_IN_A_ROW,
@@ -80,6 +80,7 @@ impl Running {
         let opts = SessionOptions {
             identity: self.client_key.clone(),
             trust: ServerTrust::Pinned(self.host_fp),
+            connect_timeout: CONNECT_TIMEOUT,
             handshake_timeout: Timeouts::default().handshake,
             max_file_size: u64::MAX,
         };

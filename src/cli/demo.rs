@@ -10,7 +10,7 @@ use clap::Args;
 use sft::crypto::ed25519::SigningKey;
 use sft::crypto::{hash, rand};
 use sft::fs::{open_local_source, ReceiveRoot};
-use sft::net::client::{Report, ServerTrust, Session, SessionOptions};
+use sft::net::client::{Report, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
 use sft::net::server::{ClientPolicy, RateLimit, ServeOptions, Server, Timeouts};
 use sft::proto::msgs::ResultCode;
 
@@ -84,6 +84,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         let opts = SessionOptions {
             identity: client_key,
             trust: ServerTrust::Pinned(host_fp),
+            connect_timeout: CONNECT_TIMEOUT,
             handshake_timeout: Timeouts::default().handshake,
             max_file_size: args.size,
         };

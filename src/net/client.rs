@@ -27,7 +27,7 @@ use crate::proto::{ProtoError, CHUNK_LEN};
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
 
-/// Time allowed for the TCP connection itself.
+/// Default time allowed for the TCP connection itself (10 s).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Who the client is, whom it trusts, and its limits.
@@ -36,6 +36,9 @@ pub struct SessionOptions {
     pub identity: Arc<SigningKey>,
     /// Which server key to accept.
     pub trust: ServerTrust,
+    /// Time allowed for the TCP connection ([`CONNECT_TIMEOUT`] unless a
+    /// caller needs another).
+    pub connect_timeout: Duration,
     /// Time allowed for the handshake.
     pub handshake_timeout: Duration,
     /// Largest download accepted, in bytes (a larger offer is refused
@@ -166,7 +169,7 @@ impl Session {
         opts: &SessionOptions,
         decide: &mut dyn FnMut(&VerifyingKey) -> bool,
     ) -> Result<Session, ClientError> {
-        let std_sock = std::net::TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+        let std_sock = std::net::TcpStream::connect_timeout(&addr, opts.connect_timeout)
             .map_err(|source| ClientError::Connect { addr, source })?;
         std_sock
             .set_nonblocking(true)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use sft::crypto::ed25519::{Fingerprint, VerifyingKey};
 use sft::keys::{KnownHosts, PublicKeyLine};
-use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions};
+use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
 use sft::proto::{AlertCode, ProtoError, PROTOCOL_VERSION};
 
 use crate::cli::error::{CliError, Exit};
@@ -159,6 +159,7 @@ pub(super) fn connect(
     let mut opts = SessionOptions {
         identity: Arc::new(identity),
         trust: server_trust,
+        connect_timeout: CONNECT_TIMEOUT,
         handshake_timeout: trust.handshake_timeout,
         max_file_size: max_download,
     };
