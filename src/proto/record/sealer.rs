@@ -184,10 +184,9 @@ impl Sealer {
             .seal_in_place(&p.nonce(seq), &aad, &mut out[start + HEADER_LEN..]);
         #[cfg(test)]
         let sealed = if inject {
-            Err(crate::crypto::CryptoError::Backend {
-                operation: "AES-256-GCM seal (injected by a test)",
-                stack: openssl::error::ErrorStack::get(),
-            })
+            Err(crate::crypto::CryptoError::MalformedKey(
+                "AES-256-GCM seal failure injected by a test",
+            ))
         } else {
             sealed
         };
