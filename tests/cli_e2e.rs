@@ -188,6 +188,15 @@ fn names_and_overwrite_rules() {
         std::fs::read(server.root.join("doc.txt")).unwrap().len(),
         10
     );
+    // Asking to overwrite a name the server does not have is no overwrite:
+    // stored, even where overwriting is not allowed.
+    let fresh = random_file(client.dir(), "fresh.txt", 7);
+    let out = client.sft(&["put", &t, "--overwrite", fresh.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(server.root.join("fresh.txt")).unwrap().len(),
+        7
+    );
 
     // A download never overwrites a local file.
     let out = client.sft(&["get", &t, "doc.txt", "-o", sub.to_str().unwrap()]);

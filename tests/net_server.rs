@@ -289,6 +289,57 @@ fn shutdown_mid_upload_tells_the_uploader_and_removes_the_partial_file() {
     assert!(server.root_names().is_empty(), "{:?}", server.root_names());
 }
 
+/// A stop that lands as an upload completes (all bytes written, the
+/// commit queued or running) must never leave a file stored under its
+/// final name while its client is told the upload failed: the server
+/// finishes the commits already queued and answers them before alert 9.
+/// Which side of the race each run lands on varies; the invariant must
+/// hold on both (before the fix, a file could be stored while its client
+/// heard only ShuttingDown, or be left as a partial file).
+#[test]
+fn a_stop_as_an_upload_completes_never_contradicts_its_client() {
+    const SIZE: u64 = 8 << 20;
+    for run in 0..10 {
+        let mut server = Running::start(|_| {});
+        let local = TempDir::new().unwrap();
+        let path = local.path().join("f.bin");
+        std::fs::write(&path, vec![3u8; SIZE as usize]).unwrap();
+        let stop = server.stop.clone();
+        let root = server.root.path().to_path_buf();
+        // Stop as soon as every byte is on the server's disk.
+        let watcher = thread::spawn(move || {
+            let deadline = Instant::now() + GUARD;
+            while Instant::now() < deadline {
+                let full = std::fs::read_dir(&root)
+                    .unwrap()
+                    .filter_map(|e| e.ok()?.metadata().ok())
+                    .any(|m| m.len() == SIZE);
+                if full {
+                    stop.shutdown();
+                    return;
+                }
+                thread::yield_now();
+            }
+        });
+        let mut s = server.session().unwrap();
+        let source = open_local_source(&path).unwrap();
+        let answer = s.put(source, path.clone(), "f.bin", false, &mut |_| {});
+        watcher.join().unwrap();
+        drop(s);
+        server.stop().unwrap();
+        let names = server.root_names();
+        match answer {
+            Ok(r) if r.outcome.code == ResultCode::Ok => {
+                assert_eq!(names, vec!["f.bin".to_string()], "run {run}")
+            }
+            other => assert!(
+                names.is_empty(),
+                "run {run}: the client heard {other:?} but the root holds {names:?}"
+            ),
+        }
+    }
+}
+
 #[test]
 fn refused_connects_past_the_closing_bound_still_hear_busy_and_sessions_go_on() {
     let server = Running::start(|o| o.max_connections = 1);

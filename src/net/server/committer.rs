@@ -88,37 +88,55 @@ impl Server {
     /// Answers each finished commit's client (if it is still there).
     pub(super) fn finish_commits(&mut self) {
         while let Ok(done) = self.done.try_recv() {
-            let Some(peer) = self.peers.get_mut(&done.token) else {
-                match done.result {
-                    Ok(()) => info!(
-                        "stored {:?} ({} bytes); its client left before the answer",
-                        done.name, done.size
-                    ),
-                    Err(e) => warn!("upload {:?} failed after its client left: {e}", done.name),
-                }
-                continue;
-            };
-            let session = &mut peer.session;
-            let outcome = match done.result {
-                Ok(()) => {
-                    let secs = done.started.elapsed().as_secs_f64();
-                    info!(
-                        "stored {:?} from {}: {} bytes, {:.1} MiB/s",
-                        done.name,
-                        session.who(),
-                        done.size,
-                        done.size as f64 / (1 << 20) as f64 / secs.max(1e-9)
-                    );
-                    Outcome::ok()
-                }
-                Err(e) => {
-                    warn!("upload {:?} from {} failed: {e}", done.name, session.who());
-                    refusal_for(&e)
-                }
-            };
-            if session.conn.send_result(&outcome).is_ok() {
-                self.service(done.token);
+            if let Some(token) = self.answer_commit(done) {
+                self.service(token);
             }
         }
+    }
+
+    /// At shutdown: lets the committer finish the uploads already handed to
+    /// it and answers their clients, so a file stored under its final name
+    /// is never reported to its client as failed. The committer ends once
+    /// its queue is empty and its job sender is gone.
+    pub(super) fn finish_queued_commits(&mut self) {
+        let (closed, _) = mpsc::channel();
+        drop(std::mem::replace(&mut self.shared.commits, closed));
+        while let Ok(done) = self.done.recv() {
+            self.answer_commit(done);
+        }
+    }
+
+    /// Logs a finished commit and queues its RESULT for its client; returns
+    /// the client's token when it is still connected.
+    fn answer_commit(&mut self, done: CommitDone) -> Option<Token> {
+        let Some(peer) = self.peers.get_mut(&done.token) else {
+            match done.result {
+                Ok(()) => info!(
+                    "stored {:?} ({} bytes); its client left before the answer",
+                    done.name, done.size
+                ),
+                Err(e) => warn!("upload {:?} failed after its client left: {e}", done.name),
+            }
+            return None;
+        };
+        let session = &mut peer.session;
+        let outcome = match done.result {
+            Ok(()) => {
+                let secs = done.started.elapsed().as_secs_f64();
+                info!(
+                    "stored {:?} from {}: {} bytes, {:.1} MiB/s",
+                    done.name,
+                    session.who(),
+                    done.size,
+                    done.size as f64 / (1 << 20) as f64 / secs.max(1e-9)
+                );
+                Outcome::ok()
+            }
+            Err(e) => {
+                warn!("upload {:?} from {} failed: {e}", done.name, session.who());
+                refusal_for(&e)
+            }
+        };
+        session.conn.send_result(&outcome).ok().map(|()| done.token)
     }
 }

@@ -70,12 +70,14 @@ impl Server {
         self.closing.close(registry, token, sock, unsent, now);
     }
 
-    /// Stops: every session hears alert 9 (ShuttingDown), partial uploads
-    /// are removed, then the sockets are closed gracefully, which takes at
-    /// most `CLOSE_LINGER`. New connections are no longer accepted.
+    /// Stops: uploads already complete are committed and answered, every
+    /// session then hears alert 9 (ShuttingDown), partial uploads are
+    /// removed, and the sockets are closed gracefully, which takes at most
+    /// `CLOSE_LINGER`. New connections are no longer accepted.
     pub(super) fn stop(mut self, events: &mut Events) -> io::Result<()> {
         let _ = self.poll.registry().deregister(&mut self.listener);
         self.closing.admit_all();
+        self.finish_queued_commits();
         let peers = std::mem::take(&mut self.peers);
         let open = peers.len();
         let mut partial = 0;

@@ -54,7 +54,7 @@ pub(super) fn upload_refusal_for(e: &FsError, allow_overwrite: bool) -> Outcome 
     match e {
         FsError::Exists(_) if !allow_overwrite => refusal(
             ResultCode::Exists,
-            "already exists on the server (and this server does not allow overwriting)",
+            "already exists on the server, which does not allow overwriting (its admin can start it with --allow-overwrite)",
         ),
         e => refusal_for(e),
     }

@@ -32,8 +32,11 @@ pub(super) enum UploadDecision {
     Refuse(Outcome),
 }
 
-/// Decides an upload request under `policy`: the size limit first, then
-/// the overwrite rule.
+/// Decides an upload request under `policy`: the size limit, then the
+/// overwrite rule. Asking to overwrite where the server does not allow it
+/// is no refusal by itself: a new name is stored as usual, and an existing
+/// one is refused when staging finds it (saying that the server does not
+/// allow overwriting).
 pub(super) fn decide_upload(req: UploadRequest, policy: UploadPolicy) -> UploadDecision {
     if req.size > policy.max_file_size {
         return UploadDecision::Refuse(refusal(
@@ -44,14 +47,8 @@ pub(super) fn decide_upload(req: UploadRequest, policy: UploadPolicy) -> UploadD
             ),
         ));
     }
-    if req.overwrite && !policy.allow_overwrite {
-        return UploadDecision::Refuse(refusal(
-            ResultCode::NotAllowed,
-            "this server does not allow overwriting (its admin can start it with --allow-overwrite)",
-        ));
-    }
     UploadDecision::Stage {
-        replace: req.overwrite,
+        replace: req.overwrite && policy.allow_overwrite,
     }
 }
 
@@ -94,9 +91,11 @@ mod tests {
             size: 1,
             overwrite: true,
         };
+        // Not allowed: staged without replacing (an existing file is then
+        // refused as Exists; a new name is stored).
         assert_eq!(
-            code(decide_upload(ask, POLICY)),
-            Some(ResultCode::NotAllowed)
+            decide_upload(ask, POLICY),
+            UploadDecision::Stage { replace: false }
         );
         let allowing = UploadPolicy {
             allow_overwrite: true,
