@@ -158,6 +158,13 @@ impl ConnectionCore {
         self.in_start = 0;
     }
 
+    /// Whether more file data may be queued: this side is not closing and
+    /// the unsent output is below [`SEND_HIGH_WATER`] (both roles' senders
+    /// ask this).
+    pub(super) fn output_has_room(&self) -> bool {
+        !self.closing() && self.pending_output() < SEND_HIGH_WATER
+    }
+
     // ---- timers -------------------------------------------------------
 
     /// The next deadline, or `None` once closed or failed (or when the

@@ -393,8 +393,7 @@ impl ServerConnection {
     /// [`super::SEND_HIGH_WATER`].
     pub fn wants_data(&self) -> bool {
         matches!(&self.phase, Phase::Open(Op::Download(s)) if s.wants_data())
-            && !self.core.closing()
-            && self.core.pending_output() < super::SEND_HIGH_WATER
+            && self.core.output_has_room()
     }
 
     /// Sends the next `data` (1 to `CHUNK_LEN` bytes) of the download.
