@@ -15,13 +15,13 @@ use sft::crypto::ed25519::{Fingerprint, SigningKey};
 use sft::fs::{open_local_source, ReceiveRoot};
 use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
 use sft::net::server::{
-    ClientPolicy, RateLimit, ServeOptions, Server, ShutdownHandle, Timeouts, MAX_CLOSING,
+    ClientPolicy, Limits, Rate, ServeOptions, Server, ShutdownHandle, Timeouts, MAX_CLOSING,
     MAX_RATE_REFUSALS_IN_A_ROW,
 };
 use sft::proto::conn::{busy_record, ClientConnection};
 use sft::proto::handshake::client::ClientConfig;
 use sft::proto::handshake::Ephemeral;
-use sft::proto::limiter::MAX_UNAUTHENTICATED_PER_CLIENT;
+use sft::proto::limiter::DEFAULT_MAX_PENDING_PER_SOURCE;
 use sft::proto::msgs::ResultCode;
 use sft::proto::{AlertCode, ProtoError};
 use tempfile::TempDir;
@@ -57,8 +57,7 @@ impl Running {
             clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
             max_file_size: 1 << 30,
             timeouts: Timeouts::default(),
-            rate: RateLimit::default(),
-            max_connections: 50,
+            limits: Limits::default(),
             allow_overwrite: false,
         };
         adjust(&mut opts);
@@ -163,9 +162,8 @@ fn the_busy_record_is_the_documented_bytes() {
 
 #[test]
 fn a_busy_refusal_at_the_cap_is_read_even_after_the_client_sent_hello() {
-    let server = Running::start(|o| o.max_connections = 2);
+    let server = Running::start(|o| o.limits.max_connections = 1);
     let a = server.session().unwrap();
-    let b = server.session().unwrap();
     // Before the graceful close, the unread HELLO made the kernel reset the
     // connection and the Busy record was often lost: run it many times.
     let hello = hello();
@@ -175,16 +173,15 @@ fn a_busy_refusal_at_the_cap_is_read_even_after_the_client_sent_hello() {
         let got = read_all(&mut sock).unwrap_or_else(|e| panic!("connect {i}: {e}"));
         assert_eq!(got, BUSY, "connect {i}");
     }
-    // The sessions holding the slots were never disturbed.
-    for mut s in [a, b] {
-        assert!(s.list().unwrap().is_ok());
-        s.close().unwrap();
-    }
+    // The session holding the slot was never disturbed.
+    let mut a = a;
+    assert!(a.list().unwrap().is_ok());
+    a.close().unwrap();
 }
 
 #[test]
 fn a_session_client_hears_busy_at_the_cap() {
-    let server = Running::start(|o| o.max_connections = 1);
+    let server = Running::start(|o| o.limits.max_connections = 1);
     let _a = server.session().unwrap();
     for _ in 0..10 {
         match server.session() {
@@ -195,10 +192,10 @@ fn a_session_client_hears_busy_at_the_cap() {
 }
 
 #[test]
-fn max_unauthenticated_per_client_then_one_more_is_refused() {
+fn max_pending_per_source_then_one_more_is_refused() {
     let server = Running::start(|_| {});
     // Exactly the limit from 127.0.0.2: each admitted, each left half-way.
-    let held: Vec<TcpStream> = (0..MAX_UNAUTHENTICATED_PER_CLIENT)
+    let held: Vec<TcpStream> = (0..DEFAULT_MAX_PENDING_PER_SOURCE)
         .map(|_| {
             let mut s = connect_from("127.0.0.2", server.addr);
             admitted_half_way(&mut s);
@@ -219,11 +216,11 @@ fn max_unauthenticated_per_client_then_one_more_is_refused() {
 
 #[test]
 fn the_request_after_max_rate_refusals_in_a_row_ends_the_session() {
-    // The connection and the first listing use up the allowance.
+    // The first listing uses up the key's allowance.
     let server = Running::start(|o| {
-        o.rate = RateLimit {
-            max: std::num::NonZeroU32::new(2).unwrap(),
-            window: Duration::from_secs(3600),
+        o.limits.key_rate = Rate {
+            burst: std::num::NonZeroU32::new(1).unwrap(),
+            per: Duration::from_secs(3600),
         }
     });
     let mut s = server.session().unwrap();
@@ -342,7 +339,7 @@ fn a_stop_as_an_upload_completes_never_contradicts_its_client() {
 
 #[test]
 fn refused_connects_past_the_closing_bound_still_hear_busy_and_sessions_go_on() {
-    let server = Running::start(|o| o.max_connections = 1);
+    let server = Running::start(|o| o.limits.max_connections = 1);
     let mut a = server.session().unwrap();
     // Refused peers that never close fill the closing set; past its bound
     // a refused socket is closed at once, after the same Busy and FIN.

@@ -11,7 +11,7 @@ use sft::crypto::ed25519::SigningKey;
 use sft::crypto::{hash, rand};
 use sft::fs::{open_local_source, ReceiveRoot};
 use sft::net::client::{Report, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
-use sft::net::server::{ClientPolicy, RateLimit, ServeOptions, Server, Timeouts};
+use sft::net::server::{ClientPolicy, Limits, ServeOptions, Server, Timeouts};
 use sft::proto::msgs::ResultCode;
 
 use super::error::{CliError, Exit};
@@ -57,8 +57,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
         max_file_size: args.size,
         timeouts: Timeouts::default(),
-        rate: RateLimit::default(),
-        max_connections: 4,
+        limits: Limits::default(),
         allow_overwrite: false,
     })
     .map_err(internal)?;

@@ -9,7 +9,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use bytesize::ByteSize;
-use sft::proto::limiter::RateLimit;
+use sft::proto::limiter::Rate;
 
 /// Shortest timeout or rate window any flag takes (1 s): the server tells
 /// clients its idle timeout in whole seconds, and a shorter timeout would
@@ -24,16 +24,18 @@ pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 /// few round trips; an hour covers any network that works at all.
 pub const MAX_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
-/// Longest `--rate-limit` window (24 h): the limiter keeps each admitted
-/// request for one window; a day's history covers any daily quota.
+/// Longest refill time of `--source-rate` and `--key-rate` (24 h): covers
+/// any daily quota.
 pub const MAX_RATE_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Largest `--rate-limit` count (10,000): the limiter remembers up to this
-/// many request times per client (16 bytes each, so 160 KiB per client).
-pub const MAX_RATE_COUNT: u32 = 10_000;
+/// Largest count of `--source-rate` and `--key-rate` (1,000,000): a bucket
+/// is a few bytes whatever its size, and the bound keeps its arithmetic far
+/// from overflow.
+pub const MAX_RATE_COUNT: u32 = 1_000_000;
 
-/// Largest `--max-connections` (4,096): each open connection holds a
-/// receive buffer of about 512 KiB, so the cap bounds those near 2 GiB.
+/// Largest `--max-connections` and `--max-pending-per-source` (4,096): each
+/// open session holds a receive buffer of about 512 KiB, so the cap bounds
+/// those near 2 GiB.
 pub const MAX_CONNECTIONS: u32 = 4096;
 
 /// Largest `--max-file-size` (1 PiB, 2^50 bytes): more than one file on
@@ -63,28 +65,30 @@ pub fn handshake_timeout(s: &str) -> Result<Duration, String> {
     duration(s, MAX_HANDSHAKE_TIMEOUT)
 }
 
-/// `--rate-limit`: `N/DURATION`, e.g. `100/60s`; N from 1 to
-/// [`MAX_RATE_COUNT`], the window from [`MIN_DURATION`] to
+/// `--source-rate` and `--key-rate`: `N/DURATION`, e.g. `600/60s` (a
+/// burst of N, refilled at N per DURATION); N from 1 to
+/// [`MAX_RATE_COUNT`], DURATION from [`MIN_DURATION`] to
 /// [`MAX_RATE_WINDOW`].
 ///
 /// # Errors
 /// A message for clap naming the part that is malformed or out of range.
-pub fn rate_limit(s: &str) -> Result<RateLimit, String> {
-    let (n, window) = s
+pub fn rate(s: &str) -> Result<Rate, String> {
+    let (n, per) = s
         .split_once('/')
-        .ok_or("expected N/DURATION, e.g. 100/60s")?;
-    Ok(RateLimit {
-        max: count(n, MAX_RATE_COUNT).map_err(|e| format!("count: {e}"))?,
-        window: duration(window.trim(), MAX_RATE_WINDOW).map_err(|e| format!("window: {e}"))?,
+        .ok_or("expected N/DURATION, e.g. 600/60s")?;
+    Ok(Rate {
+        burst: count(n, MAX_RATE_COUNT).map_err(|e| format!("count: {e}"))?,
+        per: duration(per.trim(), MAX_RATE_WINDOW).map_err(|e| format!("duration: {e}"))?,
     })
 }
 
-/// `--max-connections`: a whole number from 1 to [`MAX_CONNECTIONS`].
+/// `--max-connections` and `--max-pending-per-source`: a whole number
+/// from 1 to [`MAX_CONNECTIONS`].
 ///
 /// # Errors
 /// A message for clap when `s` is not such a number.
-pub fn max_connections(s: &str) -> Result<u32, String> {
-    count(s, MAX_CONNECTIONS).map(NonZeroU32::get)
+pub fn connections(s: &str) -> Result<usize, String> {
+    count(s, MAX_CONNECTIONS).map(|n| n.get() as usize)
 }
 
 /// `--max-file-size`: bytes, as `10GiB`, `500MB` or `1048576`, from 1 to
@@ -196,35 +200,33 @@ mod tests {
     }
 
     #[test]
-    fn rate_count_from_one_to_max_and_window_from_a_second_to_a_day() {
-        let r = rate_limit("10000/24h").unwrap();
-        assert_eq!(r.max.get(), MAX_RATE_COUNT);
-        assert_eq!(r.window, MAX_RATE_WINDOW);
-        let r = rate_limit(" 1 / 1s ").unwrap();
-        assert_eq!((r.max.get(), r.window), (1, MIN_DURATION));
+    fn rate_count_from_one_to_max_and_duration_from_a_second_to_a_day() {
+        let r = rate("1000000/24h").unwrap();
+        assert_eq!(r.burst.get(), MAX_RATE_COUNT);
+        assert_eq!(r.per, MAX_RATE_WINDOW);
+        let r = rate(" 1 / 1s ").unwrap();
+        assert_eq!((r.burst.get(), r.per), (1, MIN_DURATION));
+        let count = "count: must be a whole number from 1 to 1000000";
         for (bad, why) in [
-            ("10001/60s", "count: must be a whole number from 1 to 10000"),
-            ("0/60s", "count: must be a whole number from 1 to 10000"),
-            (
-                "4294967296/60s",
-                "count: must be a whole number from 1 to 10000",
-            ),
-            ("x/60s", "count: must be a whole number from 1 to 10000"),
-            ("5/24h 1ns", "window: must be from 1s to 24h"),
-            ("5/999ms", "window: must be from 1s to 24h"),
-            ("5", "expected N/DURATION, e.g. 100/60s"),
+            ("1000001/60s", count),
+            ("0/60s", count),
+            ("4294967296/60s", count),
+            ("x/60s", count),
+            ("5/24h 1ns", "duration: must be from 1s to 24h"),
+            ("5/999ms", "duration: must be from 1s to 24h"),
+            ("5", "expected N/DURATION, e.g. 600/60s"),
         ] {
-            assert_eq!(rate_limit(bad), Err(why.into()), "{bad}");
+            assert_eq!(rate(bad), Err(why.into()), "{bad}");
         }
     }
 
     #[test]
-    fn max_connections_from_one_to_max() {
-        assert_eq!(max_connections("1"), Ok(1));
-        assert_eq!(max_connections("4096"), Ok(MAX_CONNECTIONS));
+    fn connection_counts_from_one_to_max() {
+        assert_eq!(connections("1"), Ok(1));
+        assert_eq!(connections("4096"), Ok(MAX_CONNECTIONS as usize));
         for bad in ["4097", "0", "-1", "99999999999", "many"] {
             assert_eq!(
-                max_connections(bad),
+                connections(bad),
                 Err("must be a whole number from 1 to 4096".into()),
                 "{bad}"
             );

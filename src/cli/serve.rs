@@ -9,7 +9,7 @@ use clap::Args;
 use log::info;
 use sft::fs::ReceiveRoot;
 use sft::keys;
-use sft::net::server::{ClientPolicy, RateLimit, ServeOptions, Server, Timeouts};
+use sft::net::server::{ClientPolicy, Limits, Rate, ServeOptions, Server, Timeouts};
 
 use super::error::{CliError, Exit};
 use super::{home, parse};
@@ -34,12 +34,18 @@ pub struct ServeArgs {
     /// Let clients replace existing files when they ask with --overwrite
     #[arg(long)]
     allow_overwrite: bool,
-    /// Most connections open at once, 1 to 4096; more are closed at accept
-    #[arg(long, value_name = "N", default_value = "50", value_parser = parse::max_connections)]
-    max_connections: u32,
-    /// Connections and requests allowed per client IP (IPv6: per /64) per window; N from 1 to 10000, the window from 1s to 24h
-    #[arg(long, value_name = "N/DURATION", default_value = "100/60s", value_parser = parse::rate_limit)]
-    rate_limit: RateLimit,
+    /// Most connections open at once, 1 to 4096; when full, one that has not authenticated makes room, and one key may hold at most half
+    #[arg(long, value_name = "N", default_value = "128", value_parser = parse::connections)]
+    max_connections: usize,
+    /// Most unauthenticated connections one source (IP address, IPv6 /64) may hold, 1 to 4096
+    #[arg(long, value_name = "N", default_value = "64", value_parser = parse::connections)]
+    max_pending_per_source: usize,
+    /// New connections per source: a burst of N, refilled at N per DURATION; N 1 to 1000000, DURATION 1s to 24h
+    #[arg(long, value_name = "N/DURATION", default_value = "600/60s", value_parser = parse::rate)]
+    source_rate: Rate,
+    /// Requests (upload, download, listing) per client key: a burst of N, refilled at N per DURATION; a refusal such as "exists" costs 1/16
+    #[arg(long, value_name = "N/DURATION", default_value = "20000/60s", value_parser = parse::rate)]
+    key_rate: Rate,
     /// Close connections with no traffic for this long, 1s to 24h
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse::idle_timeout)]
     idle_timeout: Duration,
@@ -51,7 +57,18 @@ pub struct ServeArgs {
     max_file_size: u64,
 }
 
+/// The admission limits the flags ask for.
+fn limits(args: &ServeArgs) -> Limits {
+    Limits {
+        max_connections: args.max_connections,
+        max_pending_per_source: args.max_pending_per_source,
+        source_rate: args.source_rate,
+        key_rate: args.key_rate,
+    }
+}
+
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
+    let limits = limits(&args);
     let identity_path = home::home_file(args.identity, "host_identity")?;
     let identity = home::load_or_create_identity(&identity_path, "host")?;
     let clients = if args.allow_any_client {
@@ -106,8 +123,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             handshake: args.handshake_timeout,
             idle: args.idle_timeout,
         },
-        rate: args.rate_limit,
-        max_connections: args.max_connections as usize,
+        limits,
         allow_overwrite: args.allow_overwrite,
     })
     .map_err(|e| {
@@ -129,4 +145,22 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     server
         .run()
         .map_err(|e| CliError::new(Exit::Connection, format!("server stopped: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn the_flag_defaults_are_the_documented_limits() {
+        let w = Wrapper::try_parse_from(["sft"]).unwrap();
+        assert_eq!(limits(&w.serve), Limits::default());
+    }
 }

@@ -86,6 +86,11 @@ pub enum ProtoError {
     /// alert [`AlertCode::ShuttingDown`]).
     #[error("shutting down")]
     ShuttingDown,
+    /// This side refuses the connection for lack of room (the peer hears
+    /// alert [`AlertCode::Busy`]): a server evicting an unauthenticated
+    /// connection, or refusing a key over its session cap.
+    #[error("refused as busy")]
+    Busy,
     /// The crypto core failed locally.
     #[error(transparent)]
     Crypto(CryptoError),
@@ -116,6 +121,7 @@ impl ProtoError {
             ProtoError::HandshakeTimeout | ProtoError::IdleTimeout => AlertCode::Timeout,
             ProtoError::UnsupportedVersion { .. } => AlertCode::UnsupportedVersion,
             ProtoError::ShuttingDown => AlertCode::ShuttingDown,
+            ProtoError::Busy => AlertCode::Busy,
             ProtoError::Crypto(_)
             | ProtoError::KeyLimit
             | ProtoError::InvalidCall(_)

@@ -25,6 +25,7 @@ pub(super) fn proto_exit(p: &ProtoError) -> Exit {
         | ProtoError::Truncated
         | ProtoError::Closed
         | ProtoError::ShuttingDown
+        | ProtoError::Busy
         | ProtoError::UnsupportedVersion { .. } => Exit::Connection,
         ProtoError::ServerKeyMismatch { .. } => Exit::ServerUntrusted,
         ProtoError::ClientNotAuthorized(_) => Exit::ClientRefused,

@@ -1,8 +1,7 @@
-//! Accept, admission and eviction. Admission is decided before any
-//! connection state or crypto exists; when the server is full, an
-//! unauthenticated connection makes room, chosen by [`choose_victim`].
+//! Accepting: a bounded batch per turn, each connection placed by the
+//! rules of [`super::admission`] before any connection state or crypto
+//! exists; a connection evicted to make room hears Busy.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -11,81 +10,50 @@ use log::{info, warn};
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
-use super::outcomes::describe;
+use super::admission::{place, Candidate, Placement, Refusal};
 use super::peer::{Peer, Session};
 use super::turn::Turn;
 use super::{Server, LISTENER};
 use crate::proto::conn::ServerConnection;
 use crate::proto::handshake::Ephemeral;
-use crate::proto::limiter::{ClientKey, Decision, MAX_UNAUTHENTICATED_PER_CLIENT};
+use crate::proto::limiter::ClientKey;
 
 /// Connections accepted per turn (64): a flood of connects waits in the
 /// listen backlog instead of delaying established sessions.
 pub const ACCEPTS_PER_TURN: usize = 64;
 
-/// Calls `accept` until it would block or [`ACCEPTS_PER_TURN`] connections
-/// are taken; `MoreWork` when the budget ran out first.
-fn accept_batch<T>(mut accept: impl FnMut() -> io::Result<T>) -> (Vec<T>, Turn) {
+/// Calls `accept` until it would block, fails, or [`ACCEPTS_PER_TURN`]
+/// connections are taken; `MoreWork` when the budget ran out first, and
+/// the error that ended the batch, if any (out of descriptors, say).
+fn accept_batch<T>(mut accept: impl FnMut() -> io::Result<T>) -> (Vec<T>, Turn, Option<io::Error>) {
     let mut batch = Vec::new();
     while batch.len() < ACCEPTS_PER_TURN {
         match accept() {
             Ok(item) => batch.push(item),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (batch, Turn::Idle),
-            Err(e) => {
-                warn!("accept failed: {e}");
-                return (batch, Turn::Idle);
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (batch, Turn::Idle, None),
+            Err(e) => return (batch, Turn::Idle, Some(e)),
         }
     }
-    (batch, Turn::MoreWork)
-}
-
-/// What admission and eviction need to know about one open connection.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Candidate {
-    pub token: Token,
-    pub client: ClientKey,
-    /// When it was accepted.
-    pub since: Instant,
-    pub authenticated: bool,
-}
-
-/// How many of `open` are unauthenticated connections from `client`.
-pub(super) fn unauthenticated_from(open: &[Candidate], client: ClientKey) -> usize {
-    open.iter()
-        .filter(|c| !c.authenticated && c.client == client)
-        .count()
-}
-
-/// The connection to close when the server is full: an unauthenticated one
-/// from the client holding the most unauthenticated connections, the
-/// oldest of those (the first accepted on a tie). Authenticated sessions
-/// are never chosen. An honest client holds one unauthenticated connection,
-/// so an attacker must spread over as many addresses as there are slots to
-/// evict it.
-pub(super) fn choose_victim(open: &[Candidate]) -> Option<Token> {
-    let mut per_client: HashMap<ClientKey, usize> = HashMap::new();
-    for c in open.iter().filter(|c| !c.authenticated) {
-        *per_client.entry(c.client).or_default() += 1;
-    }
-    open.iter()
-        .filter(|c| !c.authenticated)
-        .max_by(|a, b| {
-            per_client[&a.client]
-                .cmp(&per_client[&b.client])
-                .then(b.since.cmp(&a.since))
-                .then(b.token.cmp(&a.token))
-        })
-        .map(|c| c.token)
+    (batch, Turn::MoreWork, None)
 }
 
 impl Server {
     /// Accepts pending connections until the listener would block or the
-    /// turn's budget is spent (then the listener is served again next turn).
+    /// turn's budget is spent (then the listener is served again next turn,
+    /// after every connection that is ready has had its turn).
     pub(super) fn accept(&mut self) {
-        let (batch, turn) = accept_batch(|| self.listener.accept());
-        for (sock, addr) in batch {
-            self.admit(sock, addr, Instant::now());
+        let (batch, turn, error) = accept_batch(|| self.listener.accept());
+        let now = Instant::now();
+        if let Some(e) = error {
+            if self.shared.refusals.allow(now) {
+                warn!("accept failed: {e}");
+            }
+        }
+        if !batch.is_empty() {
+            let mut open = self.candidates();
+            for (sock, addr) in batch {
+                self.admit(sock, addr, now, &mut open);
+            }
         }
         if turn == Turn::MoreWork {
             self.again(LISTENER);
@@ -97,47 +65,64 @@ impl Server {
             .iter()
             .map(|(token, p)| Candidate {
                 token: *token,
-                client: ClientKey::from(p.session.addr.ip()),
+                source: p.source,
                 since: p.since,
                 authenticated: p.session.client.is_some(),
+                hello: p.session.conn.has_hello(),
             })
             .collect()
     }
 
-    /// Admits, or refuses, one accepted connection.
-    fn admit(&mut self, mut sock: TcpStream, addr: SocketAddr, now: Instant) {
-        let open = self.candidates();
-        if unauthenticated_from(&open, ClientKey::from(addr.ip())) >= MAX_UNAUTHENTICATED_PER_CLIENT
-        {
-            self.refuse_at_accept(sock, now);
-            if self.shared.refusals.allow(now) {
-                warn!("refused {addr}: too many unauthenticated connections from this address");
+    /// Admits, or refuses, one accepted connection. Nothing here costs
+    /// more than a few table lookups unless the server is full (then one
+    /// pass over `open`, the connections as this batch of accepts left
+    /// them): no key is generated and nothing is logged for an admitted
+    /// connection before it sends a valid HELLO.
+    fn admit(
+        &mut self,
+        mut sock: TcpStream,
+        addr: SocketAddr,
+        now: Instant,
+        open: &mut Vec<Candidate>,
+    ) {
+        let source = ClientKey::from(addr.ip());
+        let admission = &mut self.shared.admission;
+        let placement = admission.precheck(source).and_then(|()| {
+            let proven = |s| admission.is_proven(s, now);
+            match place(open, source, &admission.limits, proven) {
+                Placement::Full => Err(Refusal::Full),
+                p => Ok(p),
             }
-            return;
-        }
-        // When full, a connection that has not authenticated makes room:
-        // idle sockets cannot lock honest clients out.
-        let victim = choose_victim(&open);
-        let counted = open.len() - usize::from(victim.is_some());
-        match self.shared.admission.decide(addr.ip(), now, counted) {
-            Decision::Admit => {}
-            refusal => {
+        });
+        let placement =
+            placement.and_then(|p| admission.charge_connection(source, now).map(|()| p));
+        let victim = match placement {
+            Ok(Placement::Evict(victim)) => Some(victim),
+            Ok(_) => None,
+            Err(refusal) => {
                 self.refuse_at_accept(sock, now);
                 if self.shared.refusals.allow(now) {
-                    warn!("refused {addr}: {}", describe(refusal));
+                    warn!("refused {addr}: {}", refusal.describe());
                 }
                 return;
             }
+        };
+        if let Some(victim) = victim {
+            open.retain(|c| c.token != victim);
+            self.evict(victim, addr, now);
         }
-        if let Some(old) = victim.filter(|_| open.len() >= self.shared.admission.max_connections) {
-            if let Some(p) = self.peers.get(&old) {
-                info!(
-                    "closed {} (not authenticated) to make room for {addr}",
-                    p.session.addr
-                );
+        let token = self.new_token();
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut sock, token, Interest::READABLE)
+        {
+            if self.shared.refusals.allow(now) {
+                warn!("refused {addr}: register: {e}");
             }
-            self.drop_peer(old);
+            return;
         }
+        let _ = sock.set_nodelay(true);
         let eph = match Ephemeral::generate() {
             Ok(e) => e,
             Err(e) => {
@@ -145,82 +130,46 @@ impl Server {
                 return;
             }
         };
-        let token = self.new_token();
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut sock, token, Interest::READABLE)
-        {
-            warn!("refused {addr}: register: {e}");
-            return;
-        }
-        let _ = sock.set_nodelay(true);
         let conn = ServerConnection::new(self.config.clone(), eph, self.timeouts, now);
-        info!("connection from {addr}");
+        self.shared.admission.opened(source);
+        open.push(Candidate {
+            token,
+            source,
+            since: now,
+            authenticated: false,
+            hello: false,
+        });
         self.peers.insert(
             token,
             Peer {
                 sock,
                 interest: Interest::READABLE,
                 since: now,
+                source,
                 session: Session::new(conn, addr),
             },
         );
+    }
+
+    /// Closes unauthenticated connection `victim` to make room for `for_addr`:
+    /// it hears Busy (and its client retries later).
+    fn evict(&mut self, victim: Token, for_addr: SocketAddr, now: Instant) {
+        if let Some(p) = self.peers.get_mut(&victim) {
+            if self.shared.refusals.allow(now) {
+                info!(
+                    "closed {} (not authenticated) to make room for {for_addr}",
+                    p.session.addr
+                );
+            }
+            p.session.conn.refuse_busy();
+        }
+        self.drop_peer(victim);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
-    use std::time::Duration;
-
-    fn key(last: u8) -> ClientKey {
-        ClientKey::from(std::net::IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)))
-    }
-
-    fn open(list: &[(usize, u8, u64, bool)]) -> Vec<Candidate> {
-        let t0 = Instant::now();
-        list.iter()
-            .map(|&(token, client, secs, authenticated)| Candidate {
-                token: Token(token),
-                client: key(client),
-                since: t0 + Duration::from_secs(secs),
-                authenticated,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn the_victim_comes_from_the_client_holding_the_most_unauthenticated() {
-        // Client 1 holds one old connection; client 2 holds two newer ones.
-        let v = open(&[(2, 1, 0, false), (3, 2, 5, false), (4, 2, 6, false)]);
-        assert_eq!(choose_victim(&v), Some(Token(3)));
-    }
-
-    #[test]
-    fn among_equals_the_oldest_goes_then_the_first_accepted() {
-        let v = open(&[(2, 1, 7, false), (3, 2, 3, false), (4, 3, 9, false)]);
-        assert_eq!(choose_victim(&v), Some(Token(3)));
-        let same_time = open(&[(5, 1, 3, false), (4, 2, 3, false), (6, 3, 3, false)]);
-        assert_eq!(choose_victim(&same_time), Some(Token(4)));
-    }
-
-    #[test]
-    fn authenticated_sessions_are_never_evicted_nor_counted() {
-        // Client 1's three sessions are authenticated: client 2's one
-        // unauthenticated connection is the only choice.
-        let v = open(&[
-            (2, 1, 0, true),
-            (3, 1, 1, true),
-            (4, 1, 2, true),
-            (5, 2, 3, false),
-        ]);
-        assert_eq!(choose_victim(&v), Some(Token(5)));
-        let all_in = open(&[(2, 1, 0, true), (3, 2, 1, true)]);
-        assert_eq!(choose_victim(&all_in), None);
-        assert_eq!(choose_victim(&[]), None);
-    }
 
     /// An accept stand-in with `n` connections waiting.
     fn backlog(n: usize) -> impl FnMut() -> io::Result<usize> {
@@ -239,21 +188,20 @@ mod tests {
         // At the limit the turn takes them all; it cannot know the backlog
         // is empty, so it comes back once and finds nothing.
         let mut full = backlog(ACCEPTS_PER_TURN);
-        let (batch, turn) = accept_batch(&mut full);
+        let (batch, turn, _) = accept_batch(&mut full);
         assert_eq!((batch.len(), turn), (ACCEPTS_PER_TURN, Turn::MoreWork));
-        assert_eq!(accept_batch(&mut full), (vec![], Turn::Idle));
+        let (batch, turn, error) = accept_batch(&mut full);
+        assert_eq!((batch, turn, error.is_none()), (vec![], Turn::Idle, true));
         // One past: that one waits for the next turn.
         let mut past = backlog(ACCEPTS_PER_TURN + 1);
-        let (batch, turn) = accept_batch(&mut past);
+        let (batch, turn, _) = accept_batch(&mut past);
         assert_eq!((batch.len(), turn), (ACCEPTS_PER_TURN, Turn::MoreWork));
-        assert_eq!(
-            accept_batch(&mut past),
-            (vec![ACCEPTS_PER_TURN + 1], Turn::Idle)
-        );
+        let (batch, turn, _) = accept_batch(&mut past);
+        assert_eq!((batch, turn), (vec![ACCEPTS_PER_TURN + 1], Turn::Idle));
     }
 
     #[test]
-    fn an_accept_error_ends_the_turn_with_what_was_taken() {
+    fn an_accept_error_ends_the_turn_with_what_was_taken_and_is_returned() {
         let mut calls = 0;
         let failing = || {
             calls += 1;
@@ -263,19 +211,8 @@ mod tests {
                 Err(io::Error::from_raw_os_error(24)) // EMFILE
             }
         };
-        assert_eq!(accept_batch(failing), (vec![1, 2], Turn::Idle));
-    }
-
-    #[test]
-    fn unauthenticated_connections_are_counted_per_client() {
-        let v = open(&[
-            (2, 1, 0, false),
-            (3, 1, 1, true),
-            (4, 1, 2, false),
-            (5, 2, 3, false),
-        ]);
-        assert_eq!(unauthenticated_from(&v, key(1)), 2);
-        assert_eq!(unauthenticated_from(&v, key(2)), 1);
-        assert_eq!(unauthenticated_from(&v, key(3)), 0);
+        let (batch, turn, error) = accept_batch(failing);
+        assert_eq!((batch, turn), (vec![1, 2], Turn::Idle));
+        assert_eq!(error.and_then(|e| e.raw_os_error()), Some(24));
     }
 }

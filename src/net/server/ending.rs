@@ -26,6 +26,7 @@ impl Server {
             return;
         };
         let s = &peer.session;
+        self.shared.admission.closed(peer.source, s.client.as_ref());
         if let Some(dl) = &s.download {
             info!(
                 "download {:?} to {} abandoned after {} of {} bytes",

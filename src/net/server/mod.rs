@@ -1,7 +1,9 @@
 //! `sft serve`: one mio `Poll` over the listener and every connection.
 //!
-//! - `accept`: accept, admission (connection cap, per-IP rate) before any
-//!   connection state or crypto exists, eviction when full.
+//! - `admission`: who gets a slot (per-source limits before
+//!   authentication, per-key limits after, eviction) and the state it keeps.
+//! - `accept`: a bounded batch of accepts per turn, each placed by
+//!   `admission` before any connection state or crypto exists.
 //! - `turn`: one connection's bounded turn (read, events, data, write).
 //! - `requests`: what each event of a session does.
 //! - `upload_policy`: the pure upload decision (size limit, overwrite rule).
@@ -16,6 +18,7 @@
 //! - this file: the run loop.
 
 mod accept;
+mod admission;
 mod closing;
 mod committer;
 mod ending;
@@ -44,9 +47,9 @@ use super::pump;
 use crate::crypto::ed25519::SigningKey;
 use crate::fs::ReceiveRoot;
 use crate::proto::handshake::server::ServerConfig;
-use crate::proto::limiter::{Admission, Limiter};
 use crate::proto::msgs::SessionParams;
 use crate::proto::CHUNK_LEN;
+use admission::Admission;
 use closing::{ClosingSet, Drain};
 use committer::{spawn_committer, CommitDone};
 use peer::{log_end, DriveError, Peer, Shared};
@@ -56,16 +59,23 @@ use upload_policy::UploadPolicy;
 
 /// Which client keys the server accepts (plain data from the protocol layer).
 pub use crate::proto::handshake::server::ClientPolicy;
-/// Requests allowed per client per window (plain data from the protocol layer).
-pub use crate::proto::limiter::RateLimit;
+/// A token-bucket rate (plain data from the protocol layer).
+pub use crate::proto::limiter::Rate;
 /// Handshake and idle timeouts (plain data from the protocol layer).
 pub use crate::proto::timers::Timeouts;
 pub use accept::ACCEPTS_PER_TURN;
+/// The admission limits.
+pub use admission::Limits;
 pub use closing::{
     CLOSE_DRAIN_BUDGET, CLOSE_LINGER, DRAIN_PER_TURN, MAX_CLOSE_UNSENT, MAX_CLOSING,
 };
 pub use refusal_log::REFUSAL_LINES_PER_SEC;
 pub use requests::MAX_RATE_REFUSALS_IN_A_ROW;
+
+/// Connections the kernel queues for `accept` (1024; Linux caps it at
+/// `net.core.somaxconn`): a burst of connects waits there instead of
+/// having its SYNs dropped and retried a second later.
+pub const LISTEN_BACKLOG: i32 = 1024;
 pub use turn::{EVENTS_PER_TURN, ROUNDS_PER_TURN};
 
 const LISTENER: Token = Token(0);
@@ -76,7 +86,7 @@ const FIRST_PEER: usize = 2;
 /// another thread is seen promptly.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 
-/// How often the rate limiter forgets quiet clients (60 s).
+/// How often admission forgets full token buckets (60 s).
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Everything `sft serve` needs to run. The server builds the protocol's
@@ -94,10 +104,8 @@ pub struct ServeOptions {
     pub max_file_size: u64,
     /// Handshake and idle timeouts (the idle timeout is announced too).
     pub timeouts: Timeouts,
-    /// Per-client rate of connections and control requests.
-    pub rate: RateLimit,
-    /// Concurrent connection cap.
-    pub max_connections: usize,
+    /// Connection caps and rates, per source and per key.
+    pub limits: Limits,
     /// Whether a client may replace an existing file (`--overwrite`).
     pub allow_overwrite: bool,
 }
@@ -145,7 +153,7 @@ impl Server {
     /// The bind or poll setup error.
     pub fn bind(opts: ServeOptions) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let mut listener = TcpListener::bind(opts.listen)?;
+        let mut listener = listen(opts.listen)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -174,10 +182,7 @@ impl Server {
             timeouts: opts.timeouts,
             shared: Shared {
                 root: Arc::new(opts.root),
-                admission: Admission {
-                    limiter: Limiter::new(opts.rate),
-                    max_connections: opts.max_connections,
-                },
+                admission: Admission::new(opts.limits),
                 upload_policy,
                 commits,
                 read_buf: vec![0u8; CHUNK_LEN],
@@ -322,7 +327,7 @@ impl Server {
                 false
             }
             Err(e) => {
-                log_end(&peer.session, &e);
+                log_end(&peer.session, &e, &mut self.shared.refusals, Instant::now());
                 false
             }
         };
@@ -344,7 +349,12 @@ impl Server {
             if let Some(peer) = self.peers.get_mut(&token) {
                 peer.session.conn.handle_timeout(now);
                 if let Some(e) = peer.session.conn.error().cloned() {
-                    log_end(&peer.session, &DriveError::Proto(e));
+                    log_end(
+                        &peer.session,
+                        &DriveError::Proto(e),
+                        &mut self.shared.refusals,
+                        now,
+                    );
                     self.drop_peer(token);
                 }
             }
@@ -352,8 +362,20 @@ impl Server {
         self.closing.expire(self.poll.registry(), now);
         refusal_log::summarize(self.shared.refusals.tick(now));
         if now.saturating_duration_since(self.last_prune) > PRUNE_EVERY {
-            self.shared.admission.limiter.prune(now);
+            self.shared.admission.prune(now);
             self.last_prune = now;
         }
     }
+}
+
+/// A non-blocking listener on `addr` with [`LISTEN_BACKLOG`] and
+/// `SO_REUSEADDR` (a restarted server can bind at once).
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(TcpListener::from_std(socket.into()))
 }

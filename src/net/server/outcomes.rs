@@ -4,9 +4,9 @@
 //! name it asked for).
 
 use std::io;
+use std::time::Duration;
 
 use crate::fs::FsError;
-use crate::proto::limiter::Decision;
 use crate::proto::msgs::{Outcome, ResultCode};
 
 /// A refusal with `code` and `reason`.
@@ -14,15 +14,19 @@ pub(super) fn refusal(code: ResultCode, reason: impl Into<String>) -> Outcome {
     Outcome::new(code, reason)
 }
 
-/// RESULT 8 for a rate decision: the wait until the oldest counted request
-/// leaves the window, rounded up to whole seconds, as the typed field
-/// clients obey (the reason repeats it for people).
-pub(super) fn rate_refusal(d: Decision) -> Outcome {
-    let wait = match d {
-        Decision::RateLimited { retry_after } => retry_after.as_secs().saturating_add(1),
-        Decision::Admit | Decision::Full | Decision::TooManyClients => 1,
-    };
-    Outcome::rate_limited(wait, describe(d))
+/// RESULT 8 for a key over its request rate: the wait until its bucket
+/// holds a token again, rounded up to whole seconds (at least 1, at most
+/// the wire's 3,600), as the typed field clients obey; the reason repeats
+/// it for people.
+pub(super) fn rate_refusal(wait: Duration) -> Outcome {
+    let secs = wait
+        .as_secs()
+        .saturating_add(u64::from(wait.subsec_nanos() > 0))
+        .max(1);
+    Outcome::rate_limited(
+        secs,
+        format!("request rate limit of this key reached, retry in {secs}s"),
+    )
 }
 
 /// The answer for a file-system failure while serving a request.
@@ -60,25 +64,10 @@ pub(super) fn upload_refusal_for(e: &FsError, allow_overwrite: bool) -> Outcome 
     }
 }
 
-/// An admission or rate decision in words, for the log and the reason of
-/// RESULT 8.
-pub(super) fn describe(d: Decision) -> String {
-    match d {
-        Decision::Admit => "admitted".into(),
-        Decision::RateLimited { retry_after } => format!(
-            "rate limit reached, retry in {}s",
-            retry_after.as_secs().saturating_add(1)
-        ),
-        Decision::Full => "connection limit reached".into(),
-        Decision::TooManyClients => "too many clients tracked".into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::PathBuf;
-    use std::time::Duration;
 
     fn io_error(kind: io::ErrorKind) -> FsError {
         FsError::Io {
@@ -139,17 +128,14 @@ mod tests {
 
     #[test]
     fn a_rate_refusal_rounds_the_wait_up_to_whole_seconds() {
-        let d = Decision::RateLimited {
-            retry_after: Duration::from_millis(2500),
-        };
-        assert_eq!(describe(d), "rate limit reached, retry in 3s");
-        assert_eq!(rate_refusal(d).retry_after_secs, 3);
-        assert_eq!(rate_refusal(d).code, ResultCode::RateLimited);
-        assert_eq!(describe(Decision::Full), "connection limit reached");
-        // A window too long for the wire's field is cut, never wrapped.
-        let long = Decision::RateLimited {
-            retry_after: Duration::MAX,
-        };
-        assert_eq!(rate_refusal(long).retry_after_secs, 3600);
+        let at = |ms| rate_refusal(Duration::from_millis(ms));
+        assert_eq!(at(2000).retry_after_secs, 2);
+        assert_eq!(at(2001).retry_after_secs, 3);
+        assert_eq!(at(1).retry_after_secs, 1);
+        assert_eq!(at(0).retry_after_secs, 1);
+        assert_eq!(at(2500).code, ResultCode::RateLimited);
+        assert!(at(2500).reason.ends_with("retry in 3s"));
+        // A wait too long for the wire's field is cut, never wrapped.
+        assert_eq!(rate_refusal(Duration::MAX).retry_after_secs, 3600);
     }
 }

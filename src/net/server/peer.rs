@@ -11,6 +11,7 @@ use log::{info, warn};
 use mio::net::TcpStream;
 use mio::Interest;
 
+use super::admission::Admission;
 use super::committer::Job;
 use super::refusal_log::RefusalLog;
 use super::upload_policy::UploadPolicy;
@@ -18,7 +19,7 @@ use crate::crypto::ed25519::Fingerprint;
 use crate::fs::ReceiveRoot;
 use crate::net::transfer::{Incoming, Outgoing};
 use crate::proto::conn::ServerConnection;
-use crate::proto::limiter::Admission;
+use crate::proto::limiter::ClientKey;
 use crate::proto::ProtoError;
 
 /// An upload being received.
@@ -45,6 +46,8 @@ pub(super) struct Peer {
     pub interest: Interest,
     /// When the connection was accepted.
     pub since: Instant,
+    /// Its source, as admission counts it.
+    pub source: ClientKey,
     pub session: Session,
 }
 
@@ -101,6 +104,8 @@ pub(super) enum DriveError {
     Io(io::Error),
     /// The client kept sending requests that had to be refused.
     Abuse(&'static str),
+    /// The connection was refused as busy after authenticating (why).
+    Busy(String),
 }
 
 impl From<ProtoError> for DriveError {
@@ -109,8 +114,12 @@ impl From<ProtoError> for DriveError {
     }
 }
 
-/// One log line saying why `session` ended.
-pub(super) fn log_end(session: &Session, e: &DriveError) {
+/// One log line saying why `session` ended. Before authentication the
+/// line is within `budget` (a flood of connections cannot flood the log).
+pub(super) fn log_end(session: &Session, e: &DriveError, budget: &mut RefusalLog, now: Instant) {
+    if session.client.is_none() && !budget.allow(now) {
+        return;
+    }
     match e {
         DriveError::Proto(ProtoError::PeerAlert(code)) => {
             info!("{} aborted: {code}", session.who())
@@ -121,5 +130,6 @@ pub(super) fn log_end(session: &Session, e: &DriveError) {
         DriveError::Proto(e) => warn!("{}: {e}", session.who()),
         DriveError::Io(e) => warn!("{}: socket: {e}", session.who()),
         DriveError::Abuse(why) => warn!("closed {}: {why}", session.who()),
+        DriveError::Busy(why) => info!("refused {} as busy: {why}", session.addr),
     }
 }

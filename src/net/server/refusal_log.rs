@@ -1,5 +1,6 @@
-//! A cap on refusal lines in the log, so a flood of refused attempts cannot
-//! fill the disk with log. Pure counting with `now` passed in; the run loop
+//! A cap on the log lines a peer can cause without authenticating (refused
+//! and evicted connections, failed handshakes) and on refusal lines, so a
+//! flood cannot fill the disk with log. Pure counting with `now` passed in; the run loop
 //! ticks it on a timer and flushes it at shutdown, so the summary of the
 //! lines left out never waits for a later refusal.
 
@@ -7,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use log::warn;
 
-/// Refusal lines allowed into the log per second; the rest are counted and
-/// summed up in one line when the second ends.
+/// Lines about refused or unauthenticated connections allowed into the log
+/// per second (20); the rest are counted and summed up in one line when the
+/// second ends.
 pub const REFUSAL_LINES_PER_SEC: u32 = 20;
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -72,7 +74,7 @@ impl RefusalLog {
 /// Logs the summary line for refusals left out, if any.
 pub(super) fn summarize(left_out: Option<u64>) {
     if let Some(n) = left_out {
-        warn!("{n} more refusals in the last second were not logged");
+        warn!("{n} more lines about refused or unauthenticated connections in the last second were not logged");
     }
 }
 

@@ -2,7 +2,6 @@
 //! Policy is decided by pure functions (`decide_upload`, the limiter, the
 //! outcome mappings); this module only applies their answers.
 
-use std::net::IpAddr;
 use std::time::Instant;
 
 use log::{info, warn};
@@ -14,7 +13,7 @@ use super::peer::{Download, DriveError, Session, Shared, Upload};
 use super::upload_policy::{decide_upload, UploadDecision, UploadRequest};
 use crate::net::transfer::{Incoming, Outgoing};
 use crate::proto::conn::{ServerEvent as Event, SEND_HIGH_WATER};
-use crate::proto::limiter::Decision;
+use crate::proto::limiter::{ClientKey, Cost};
 use crate::proto::msgs::{ListEntry, Outcome, ResultCode};
 use crate::proto::name::display_safe;
 use crate::proto::ProtoError;
@@ -50,6 +49,14 @@ pub(super) fn handle_events(
         match ev {
             Event::Established { client: key } => {
                 let fp = key.fingerprint();
+                let source = ClientKey::from(s.addr.ip());
+                if !shared.admission.authenticated(source, &fp, now) {
+                    s.conn.refuse_busy();
+                    return Err(DriveError::Busy(format!(
+                        "{fp} holds its share of connection slots ({})",
+                        shared.admission.limits.max_sessions_per_key()
+                    )));
+                }
                 info!("{} authenticated as {fp}", s.addr);
                 s.client = Some(fp);
             }
@@ -88,16 +95,17 @@ pub(super) fn handle_events(
                 }
             }
             Event::NameRefused(e) => {
-                // Refused requests count against the rate like any other, and
-                // a client past its rate with them is cut off: a flood of bad
-                // names must cost it more than it costs the server.
+                // Already answered (RESULT 2) by the protocol layer: a cheap
+                // refusal, charged as one; a key past its budget with them
+                // is cut off, so a flood of bad names costs it more than it
+                // costs the server.
                 if shared.refusals.allow(now) {
                     info!("refused request from {}: {e}", s.who());
                 }
-                let ip = s.addr.ip();
-                if charge(&mut s.rate_refusals, shared, ip, now)?.is_some() {
+                if check_budget(s, shared, now)?.is_some() {
                     return Err(DriveError::Abuse("too many refused requests"));
                 }
+                charge(s, shared, now, Cost::Cheap);
             }
             Event::Closed => {}
         }
@@ -112,12 +120,11 @@ fn on_upload(
     name: String,
     req: UploadRequest,
 ) -> Result<(), DriveError> {
+    if let Some(wait) = check_budget(s, shared, now)? {
+        return refuse(s, shared, now, &format!("upload {name:?}"), &wait);
+    }
     let policy = shared.upload_policy;
-    let decision = match charge(&mut s.rate_refusals, shared, s.addr.ip(), now)? {
-        Some(r) => UploadDecision::Refuse(r),
-        None => decide_upload(req, policy),
-    };
-    let staged = match decision {
+    let staged = match decide_upload(req, policy) {
         UploadDecision::Stage { replace } => shared
             .root
             .begin(&name, req.size, replace)
@@ -126,6 +133,7 @@ fn on_upload(
     };
     match staged {
         Ok(staged) => {
+            charge(s, shared, now, Cost::Work);
             s.conn.accept()?;
             info!(
                 "upload {name:?} ({} bytes) from {} started",
@@ -141,7 +149,10 @@ fn on_upload(
             });
             Ok(())
         }
-        Err(outcome) => refuse(s, shared, now, &format!("upload {name:?}"), &outcome),
+        Err(outcome) => {
+            charge(s, shared, now, Cost::Cheap);
+            refuse(s, shared, now, &format!("upload {name:?}"), &outcome)
+        }
     }
 }
 
@@ -184,12 +195,12 @@ fn on_download(
     now: Instant,
     name: String,
 ) -> Result<(), DriveError> {
-    let offer = match charge(&mut s.rate_refusals, shared, s.addr.ip(), now)? {
-        Some(r) => Err(r),
-        None => shared.root.open_source(&name).map_err(|e| refusal_for(&e)),
-    };
-    match offer {
+    if let Some(wait) = check_budget(s, shared, now)? {
+        return refuse(s, shared, now, &format!("download {name:?}"), &wait);
+    }
+    match shared.root.open_source(&name).map_err(|e| refusal_for(&e)) {
         Ok(source) => {
+            charge(s, shared, now, Cost::Work);
             s.conn.offer_download(source.size)?;
             info!(
                 "download {name:?} ({} bytes) to {} offered",
@@ -203,18 +214,22 @@ fn on_download(
             });
             Ok(())
         }
-        Err(outcome) => refuse(s, shared, now, &format!("download {name:?}"), &outcome),
+        Err(outcome) => {
+            charge(s, shared, now, Cost::Cheap);
+            refuse(s, shared, now, &format!("download {name:?}"), &outcome)
+        }
     }
 }
 
 fn on_list(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<(), DriveError> {
-    let listing = match charge(&mut s.rate_refusals, shared, s.addr.ip(), now)? {
-        Some(r) => Err(r),
-        None => shared.root.list().map_err(|e| {
-            warn!("listing for {} failed: {e}", s.who());
-            refusal(ResultCode::IoError, "server I/O error while listing")
-        }),
-    };
+    if let Some(wait) = check_budget(s, shared, now)? {
+        return refuse(s, shared, now, "listing", &wait);
+    }
+    charge(s, shared, now, Cost::Work);
+    let listing = shared.root.list().map_err(|e| {
+        warn!("listing for {} failed: {e}", s.who());
+        refusal(ResultCode::IoError, "server I/O error while listing")
+    });
     match listing {
         Ok(entries) => {
             let entries: Vec<ListEntry> = entries
@@ -252,29 +267,41 @@ fn log_download_end(s: &Session, dl: &Download, outcome: &Outcome) {
     }
 }
 
-/// Counts a control request against the client's rate: `Ok(None)` to go
-/// ahead, `Ok(Some(refusal))` when over the rate, and `Err` when this
-/// connection keeps asking while over it (`streak` counts such refusals).
-fn charge(
-    streak: &mut u32,
+/// Whether the session's key may make a request now: `Ok(None)` to go
+/// ahead, `Ok(Some(refusal))` (RESULT 8 with the wait) when its budget is
+/// spent, and `Err` when this connection keeps asking while over it
+/// (`rate_refusals` counts such refusals in a row).
+fn check_budget(
+    s: &mut Session,
     shared: &mut Shared,
-    ip: IpAddr,
     now: Instant,
 ) -> Result<Option<Outcome>, DriveError> {
-    match shared.admission.limiter.check(ip, now) {
-        Decision::Admit => {
-            *streak = 0;
+    let Some(key) = s.client else {
+        return Err(ProtoError::InvalidCall("a request before authentication").into());
+    };
+    match shared.admission.check_request(&key, now) {
+        Ok(()) => {
+            s.rate_refusals = 0;
             Ok(None)
         }
-        d => {
-            *streak += 1;
-            if *streak > MAX_RATE_REFUSALS_IN_A_ROW {
+        Err(wait) => {
+            s.rate_refusals += 1;
+            if s.rate_refusals > MAX_RATE_REFUSALS_IN_A_ROW {
                 return Err(DriveError::Abuse(
                     "kept sending requests over the rate limit",
                 ));
             }
-            Ok(Some(rate_refusal(d)))
+            Ok(Some(rate_refusal(wait)))
         }
+    }
+}
+
+/// Charges an answered request to the session's key: `Cost::Work` for a
+/// stored, served or listed file, `Cost::Cheap` for a refusal decided from
+/// a name or a stat.
+fn charge(s: &Session, shared: &mut Shared, now: Instant, cost: Cost) {
+    if let Some(key) = &s.client {
+        shared.admission.charge_request(key, now, cost);
     }
 }
 

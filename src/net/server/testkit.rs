@@ -9,6 +9,7 @@ use std::time::Instant;
 use mio::Token;
 use tempfile::TempDir;
 
+use super::admission::{Admission, Limits};
 use super::committer::Job;
 use super::peer::{DriveError, Session, Shared};
 use super::refusal_log::RefusalLog;
@@ -20,7 +21,7 @@ use crate::proto::conn::{ClientConnection, ClientEvent, ServerConnection};
 use crate::proto::handshake::client::{ClientConfig, ServerTrust};
 use crate::proto::handshake::server::{ClientPolicy, ServerConfig};
 use crate::proto::handshake::Ephemeral;
-use crate::proto::limiter::{Admission, Limiter, RateLimit};
+use crate::proto::limiter::{Rate, DEFAULT_SOURCE_RATE};
 use crate::proto::msgs::SessionParams;
 use crate::proto::timers::Timeouts;
 use crate::proto::{ProtoError, CHUNK_LEN};
@@ -69,8 +70,8 @@ pub(super) struct Bench {
 
 impl Bench {
     /// An established session; the server's root holds `files` (name,
-    /// size in bytes) and allows `rate`.
-    pub fn established(rate: RateLimit, files: &[(&str, usize)]) -> Bench {
+    /// size in bytes) and allows each key `key_rate` requests.
+    pub fn established(key_rate: Rate, files: &[(&str, usize)]) -> Bench {
         let dir = TempDir::new().unwrap();
         let root = ReceiveRoot::open_or_create(&dir.path().join("root")).unwrap();
         for (name, size) in files {
@@ -105,10 +106,12 @@ impl Bench {
             session: Session::new(conn, "192.0.2.1:5555".parse().unwrap()),
             shared: Shared {
                 root: Arc::new(root),
-                admission: Admission {
-                    limiter: Limiter::new(rate),
+                admission: Admission::new(Limits {
                     max_connections: 10,
-                },
+                    max_pending_per_source: 10,
+                    source_rate: DEFAULT_SOURCE_RATE,
+                    key_rate,
+                }),
                 upload_policy: UploadPolicy {
                     max_file_size: u64::MAX,
                     allow_overwrite: false,

@@ -89,13 +89,13 @@ fn produce(s: &mut Session, buf: &mut [u8]) -> Result<(), DriveError> {
 mod tests {
     use super::super::testkit::Bench;
     use super::*;
-    use crate::proto::limiter::RateLimit;
+    use crate::proto::limiter::DEFAULT_KEY_RATE;
     use crate::proto::CHUNK_LEN;
 
     #[test]
     fn a_turn_handles_events_per_turn_events_and_leaves_the_rest_for_the_next() {
         for sent in [EVENTS_PER_TURN, EVENTS_PER_TURN + 1] {
-            let mut b = Bench::established(RateLimit::default(), &[]);
+            let mut b = Bench::established(DEFAULT_KEY_RATE, &[]);
             let size = 2 * EVENTS_PER_TURN as u64;
             b.client.request_upload("tiny.bin", size, false).unwrap();
             b.send();
@@ -123,7 +123,7 @@ mod tests {
         let limit = ROUNDS_PER_TURN as u64 * per_round * CHUNK_LEN as u64;
         for (size, turns) in [(limit, 1), (limit + 1, 2)] {
             let name = "big.bin";
-            let mut b = Bench::established(RateLimit::default(), &[(name, size as usize)]);
+            let mut b = Bench::established(DEFAULT_KEY_RATE, &[(name, size as usize)]);
             b.client.request_download(name).unwrap();
             b.send();
             assert_eq!(b.turn().unwrap(), Turn::Idle);

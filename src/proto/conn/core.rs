@@ -329,6 +329,15 @@ impl ConnectionCore {
         self.fail(ProtoError::ShuttingDown);
     }
 
+    /// Ends the connection for lack of room: queues the alert
+    /// [`super::super::AlertCode::Busy`] (plaintext from a server before
+    /// keys, sealed after) and fails the connection with
+    /// [`ProtoError::Busy`]. Write the output out once more, then close the
+    /// socket. The client retries later.
+    pub fn refuse_busy(&mut self) {
+        self.fail(ProtoError::Busy);
+    }
+
     // ---- incoming -----------------------------------------------------
 
     /// The next complete record, through the record layer: `Ok(None)` when

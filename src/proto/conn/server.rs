@@ -139,6 +139,12 @@ impl ServerConnection {
         }
     }
 
+    /// Whether a valid HELLO has arrived (the handshake is under way or
+    /// done): admission evicts connections that have sent nothing first.
+    pub fn has_hello(&self) -> bool {
+        !matches!(self.phase, Phase::AwaitHello(_))
+    }
+
     /// Whether the handshake completed and the session is open.
     pub fn is_established(&self) -> bool {
         matches!(self.phase, Phase::Open(_)) && self.core.error().is_none()

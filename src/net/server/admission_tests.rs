@@ -1,0 +1,221 @@
+use std::num::NonZeroU32;
+
+use super::*;
+use crate::crypto::ed25519::SigningKey;
+
+fn src(i: u32) -> ClientKey {
+    ClientKey::V4(i)
+}
+
+/// Connections as (token, source, age order, authenticated, hello).
+fn open(list: &[(usize, u32, u64, bool, bool)]) -> Vec<Candidate> {
+    let t0 = Instant::now();
+    list.iter()
+        .map(|&(token, source, secs, authenticated, hello)| Candidate {
+            token: Token(token),
+            source: src(source),
+            since: t0 + Duration::from_secs(secs),
+            authenticated,
+            hello,
+        })
+        .collect()
+}
+
+fn nobody(_: ClientKey) -> bool {
+    false
+}
+
+fn limits(max_connections: usize) -> Limits {
+    Limits {
+        max_connections,
+        max_pending_per_source: 3,
+        source_rate: Rate {
+            burst: NonZeroU32::new(2).unwrap(),
+            per: Duration::from_secs(60),
+        },
+        key_rate: Rate {
+            burst: NonZeroU32::new(2).unwrap(),
+            per: Duration::from_secs(60),
+        },
+    }
+}
+
+#[test]
+fn a_never_authenticated_source_goes_before_a_proven_one() {
+    // Source 1 is proven; its connection is older and from the busiest
+    // source, yet source 2's goes first.
+    let v = open(&[
+        (2, 1, 0, false, true),
+        (3, 1, 1, false, true),
+        (4, 2, 5, false, true),
+    ]);
+    assert_eq!(choose_victim(&v, |s| s == src(1), |_| true), Some(Token(4)));
+    assert_eq!(choose_victim(&v, nobody, |_| true), Some(Token(2)));
+}
+
+#[test]
+fn a_connection_that_sent_nothing_goes_before_a_handshake_under_way() {
+    let v = open(&[(2, 1, 0, false, true), (3, 2, 9, false, false)]);
+    assert_eq!(choose_victim(&v, nobody, |_| true), Some(Token(3)));
+}
+
+#[test]
+fn then_the_busiest_source_then_the_oldest_then_the_first_accepted() {
+    let v = open(&[
+        (2, 1, 0, false, true),
+        (3, 2, 5, false, true),
+        (4, 2, 6, false, true),
+    ]);
+    assert_eq!(choose_victim(&v, nobody, |_| true), Some(Token(3)));
+    let same_time = open(&[(5, 1, 3, false, true), (4, 2, 3, false, true)]);
+    assert_eq!(choose_victim(&same_time, nobody, |_| true), Some(Token(4)));
+}
+
+#[test]
+fn authenticated_sessions_are_never_evicted() {
+    let v = open(&[
+        (2, 1, 0, true, true),
+        (3, 1, 1, true, true),
+        (4, 2, 3, false, true),
+    ]);
+    assert_eq!(choose_victim(&v, nobody, |_| true), Some(Token(4)));
+    let all_in = open(&[(2, 1, 0, true, true), (3, 2, 1, true, true)]);
+    assert_eq!(choose_victim(&all_in, nobody, |_| true), None);
+    assert_eq!(place(&all_in, src(9), &limits(2), nobody), Placement::Full);
+}
+
+#[test]
+fn the_cap_admits_up_to_max_connections_then_evicts() {
+    let l = limits(4);
+    // Sources 1..=3 proven, so the unproven share does not apply.
+    let proven = |s: ClientKey| s != src(9);
+    let three = open(&[
+        (2, 1, 0, false, true),
+        (3, 2, 1, true, true),
+        (4, 3, 2, true, true),
+    ]);
+    assert_eq!(place(&three, src(1), &l, proven), Placement::Admit);
+    let four = open(&[
+        (2, 1, 0, false, true),
+        (3, 2, 1, true, true),
+        (4, 3, 2, true, true),
+        (5, 3, 3, true, true),
+    ]);
+    assert_eq!(place(&four, src(1), &l, proven), Placement::Evict(Token(2)));
+}
+
+#[test]
+fn never_authenticated_sources_hold_at_most_half_of_the_slots() {
+    let l = limits(8);
+    // Four unproven pending connections: the share (4) is reached.
+    let v = open(&[
+        (2, 5, 0, false, true),
+        (3, 6, 1, false, true),
+        (4, 7, 2, false, false),
+        (5, 8, 3, false, true),
+    ]);
+    let proven = |s: ClientKey| s == src(1);
+    // Another unproven source takes the place of one of them (the one
+    // that sent nothing) though slots are free...
+    assert_eq!(place(&v, src(9), &l, proven), Placement::Evict(Token(4)));
+    // ...while a proven source gets a free slot.
+    assert_eq!(place(&v, src(1), &l, proven), Placement::Admit);
+    // One below the share: admitted.
+    assert_eq!(place(&v[..3], src(9), &l, proven), Placement::Admit);
+}
+
+#[test]
+fn the_pending_cap_admits_max_pending_per_source_and_refuses_one_more() {
+    let mut a = Admission::new(limits(100));
+    for _ in 0..3 {
+        assert_eq!(a.precheck(src(1)), Ok(()));
+        a.opened(src(1));
+    }
+    assert_eq!(a.precheck(src(1)), Err(Refusal::PendingCap));
+    assert_eq!(a.precheck(src(2)), Ok(()));
+    // Authenticating frees the pending place; closing does too.
+    let key = SigningKey::generate()
+        .unwrap()
+        .verifying_key()
+        .fingerprint();
+    assert!(a.authenticated(src(1), &key, Instant::now()));
+    assert_eq!(a.precheck(src(1)), Ok(()));
+    a.opened(src(1));
+    a.closed(src(1), None);
+    assert_eq!(a.precheck(src(1)), Ok(()));
+}
+
+#[test]
+fn a_key_holds_at_most_half_of_the_slots() {
+    let l = limits(6);
+    assert_eq!(l.max_sessions_per_key(), 3);
+    assert_eq!(limits(1).max_sessions_per_key(), 1);
+    let mut a = Admission::new(l);
+    let key = SigningKey::generate()
+        .unwrap()
+        .verifying_key()
+        .fingerprint();
+    let other = SigningKey::generate()
+        .unwrap()
+        .verifying_key()
+        .fingerprint();
+    let now = Instant::now();
+    for _ in 0..3 {
+        a.opened(src(1));
+        assert!(a.authenticated(src(1), &key, now));
+    }
+    a.opened(src(1));
+    assert!(!a.authenticated(src(1), &key, now), "one past the cap");
+    assert!(
+        a.authenticated(src(1), &other, now),
+        "another key is served"
+    );
+    a.closed(src(1), Some(&key));
+    a.opened(src(1));
+    assert!(a.authenticated(src(1), &key, now), "a slot came back");
+    assert!(a.is_proven(src(1), now));
+}
+
+#[test]
+fn the_connection_rate_is_per_source_and_refusals_are_not_charged() {
+    let mut a = Admission::new(limits(100));
+    let now = Instant::now();
+    assert_eq!(a.charge_connection(src(1), now), Ok(()));
+    assert_eq!(a.charge_connection(src(1), now), Ok(()));
+    assert_eq!(
+        a.charge_connection(src(1), now),
+        Err(Refusal::SourceRate(Duration::from_secs(30)))
+    );
+    assert_eq!(a.charge_connection(src(2), now), Ok(()));
+    assert_eq!(
+        a.charge_connection(src(1), now + Duration::from_secs(30)),
+        Ok(())
+    );
+}
+
+#[test]
+fn requests_are_charged_per_key_work_fully_and_cheap_refusals_a_sixteenth() {
+    let mut a = Admission::new(limits(100)); // 2 tokens per key
+    let key = SigningKey::generate()
+        .unwrap()
+        .verifying_key()
+        .fingerprint();
+    let other = SigningKey::generate()
+        .unwrap()
+        .verifying_key()
+        .fingerprint();
+    let now = Instant::now();
+    // Sixteen cheap refusals cost one token: one real request still fits.
+    for i in 0..16 {
+        assert_eq!(a.check_request(&key, now), Ok(()), "refusal {i}");
+        a.charge_request(&key, now, Cost::Cheap);
+    }
+    assert_eq!(a.check_request(&key, now), Ok(()));
+    a.charge_request(&key, now, Cost::Work);
+    assert_eq!(a.check_request(&key, now), Err(Duration::from_secs(30)));
+    // Two real requests use the whole budget too; another key is served.
+    a.charge_request(&other, now, Cost::Work);
+    assert_eq!(a.check_request(&other, now), Ok(()));
+    a.charge_request(&other, now, Cost::Work);
+    assert!(a.check_request(&other, now).is_err());
+}
