@@ -1,159 +1,23 @@
-//! The server in-process: bound to 127.0.0.1:0 in a thread, driven by
-//! `net::client::Session` and raw std sockets, stopped through its
-//! `ShutdownHandle`. Nothing here sleeps to synchronise: every wait is on
-//! bytes the server sends (read timeouts are hang guards only).
+//! The server in-process: shutdown, the Busy refusal and the closing set,
+//! the rate of refused requests (the harness is tests/inproc/).
 
-use std::collections::HashSet;
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::path::Path;
-use std::sync::{mpsc, Arc};
-use std::thread::{self, JoinHandle};
+mod inproc;
+
+use inproc::*;
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::mpsc;
+use std::thread;
 use std::time::{Duration, Instant};
 
-use sft::crypto::ed25519::{Fingerprint, SigningKey};
-use sft::fs::{open_local_source, ReceiveRoot};
-use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
-use sft::net::server::{
-    ClientPolicy, Limits, Rate, ServeOptions, Server, ShutdownHandle, Timeouts, MAX_CLOSING,
-    MAX_RATE_REFUSALS_IN_A_ROW,
-};
-use sft::proto::conn::{busy_record, ClientConnection};
-use sft::proto::handshake::client::ClientConfig;
-use sft::proto::handshake::Ephemeral;
+use sft::fs::open_local_source;
+use sft::net::client::ClientError;
+use sft::net::server::{Rate, MAX_CLOSING, MAX_RATE_REFUSALS_IN_A_ROW};
+use sft::proto::conn::busy_record;
 use sft::proto::limiter::DEFAULT_MAX_PENDING_PER_SOURCE;
 use sft::proto::msgs::ResultCode;
 use sft::proto::{AlertCode, ProtoError};
 use tempfile::TempDir;
-
-/// Hang guard for blocking reads; never an assertion on time.
-const GUARD: Duration = Duration::from_secs(60);
-
-/// The Busy refusal on the wire: a plaintext alert record (type 3), length
-/// 1, sequence number 0, code 8.
-const BUSY: [u8; 15] = [2, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 8];
-
-struct Running {
-    addr: SocketAddr,
-    stop: ShutdownHandle,
-    thread: Option<JoinHandle<io::Result<()>>>,
-    host_fp: Fingerprint,
-    client_key: Arc<SigningKey>,
-    root: TempDir,
-}
-
-impl Running {
-    /// A server accepting only its test client's key; `adjust` changes
-    /// the options.
-    fn start(adjust: impl FnOnce(&mut ServeOptions)) -> Running {
-        let root = TempDir::new().unwrap();
-        let host = SigningKey::generate().unwrap();
-        let host_fp = host.verifying_key().fingerprint();
-        let client_key = Arc::new(SigningKey::generate().unwrap());
-        let mut opts = ServeOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            root: ReceiveRoot::open_or_create(root.path()).unwrap(),
-            identity: host,
-            clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
-            max_file_size: 1 << 30,
-            timeouts: Timeouts::default(),
-            limits: Limits::default(),
-            allow_overwrite: false,
-        };
-        adjust(&mut opts);
-        let server = Server::bind(opts).unwrap();
-        let addr = server.local_addr().unwrap();
-        let stop = server.shutdown_handle();
-        let thread = Some(thread::spawn(move || server.run()));
-        Running {
-            addr,
-            stop,
-            thread,
-            host_fp,
-            client_key,
-            root,
-        }
-    }
-
-    fn session(&self) -> Result<Session, ClientError> {
-        let opts = SessionOptions {
-            identity: self.client_key.clone(),
-            trust: ServerTrust::Pinned(self.host_fp),
-            connect_timeout: CONNECT_TIMEOUT,
-            handshake_timeout: Timeouts::default().handshake,
-            max_file_size: u64::MAX,
-        };
-        Session::connect(self.addr, &opts, &mut |_| false)
-    }
-
-    /// Stops the server and waits until `run` returns.
-    fn stop(&mut self) -> io::Result<()> {
-        self.stop.shutdown();
-        self.thread.take().map_or(Ok(()), |t| t.join().unwrap())
-    }
-
-    fn root_names(&self) -> Vec<String> {
-        names(self.root.path())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.stop();
-    }
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect()
-}
-
-/// A raw connection from `from` (a loopback address, port chosen by the
-/// system).
-fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let src = SocketAddr::new(from.parse::<IpAddr>().unwrap(), 0);
-    s.bind(&src.into()).unwrap();
-    s.connect(&to.into()).unwrap();
-    let sock: TcpStream = s.into();
-    sock.set_read_timeout(Some(GUARD)).unwrap();
-    sock
-}
-
-/// The bytes a client sends first: a real HELLO.
-fn hello() -> Vec<u8> {
-    let mut conn = ClientConnection::new(
-        ClientConfig {
-            identity: Arc::new(SigningKey::generate().unwrap()),
-            trust: ServerTrust::Ask,
-        },
-        Ephemeral::generate().unwrap(),
-        Timeouts::default(),
-        Instant::now(),
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    conn.write_tls(&mut out, Instant::now()).unwrap();
-    out
-}
-
-/// Everything the server sends until it closes (an error means a reset).
-fn read_all(sock: &mut TcpStream) -> io::Result<Vec<u8>> {
-    let mut got = Vec::new();
-    sock.read_to_end(&mut got)?;
-    Ok(got)
-}
-
-/// Sends HELLO and waits for the first bytes of the answer: proof that
-/// the server admitted the connection (it stays unauthenticated).
-fn admitted_half_way(sock: &mut TcpStream) {
-    sock.write_all(&hello()).unwrap();
-    let mut header = [0u8; 2];
-    sock.read_exact(&mut header).unwrap();
-    assert_ne!(header[1], BUSY[1], "a CHALLENGE, not a plaintext alert");
-}
 
 #[test]
 fn the_busy_record_is_the_documented_bytes() {
