@@ -14,8 +14,8 @@
 #   SFT_BUILD=1        0: do not run cargo build, use target/release/sft as it is
 #   SFT=path           sft binary (default <repo>/target/release/sft)
 #   SFT_SERVE_ARGS     extra words appended to `sft serve`; unset: `--rate-limit 10000/1s`
-#                      if the binary has that option (the default per-IP limit would refuse
-#                      the HANDSHAKES loop), set to "" to add nothing
+#                      if the binary has that option (an sft before issue 8, whose default
+#                      per-IP limit would refuse the HANDSHAKES loop), set to "" to add nothing
 #   SSH_PORT=2222      port for the throwaway sshd (a free one is picked if busy)
 #   PLAIN_TCP=auto     auto | socat | python
 #   BENCH_TMP=/work/tmp-bench   parent of the mktemp -d work dir

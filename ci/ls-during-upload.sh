@@ -25,7 +25,7 @@ cat "$WORK/up/identity.pub" "$WORK/ls/identity.pub" > "$WORK/srv/authorized_keys
 head -c $((SIZE_MIB << 20)) /dev/urandom > "$WORK/big.bin"
 
 SFT_HOME=$WORK/srv RUST_LOG=info "$SFT" serve --listen 127.0.0.1:0 --root "$WORK/root" \
-  --rate-limit 10000/1s 2> "$WORK/serve.log" &
+  2> "$WORK/serve.log" &
 SERVER_PID=$!
 for _ in $(seq 200); do grep -q "listening on" "$WORK/serve.log" && break; sleep 0.05; done
 ADDR=$(sed -n 's/.*listening on \([^,]*\),.*/\1/p' "$WORK/serve.log" | head -1)

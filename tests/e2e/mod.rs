@@ -283,6 +283,26 @@ pub mod raw {
         }
     }
 
+    /// Sends a HELLO on `sock` and reads the start of the server's answer:
+    /// proof that the server admitted the connection, which stays
+    /// unauthenticated (no RESPONSE follows).
+    pub fn half_way(sock: &mut TcpStream) {
+        let mut conn = ClientConnection::new(
+            ClientConfig {
+                identity: Arc::new(SigningKey::generate().unwrap()),
+                trust: ServerTrust::Ask,
+            },
+            Ephemeral::generate().unwrap(),
+            Timeouts::default(),
+            Instant::now(),
+        )
+        .unwrap();
+        conn.write_tls(sock, Instant::now()).unwrap();
+        let mut head = [0u8; 2];
+        sock.read_exact(&mut head).unwrap();
+        assert_ne!(head[1], 3, "a CHALLENGE, not a plaintext alert");
+    }
+
     pub fn identity(home: &Path) -> SigningKey {
         sft::keys::load_identity(&home.join("identity")).unwrap()
     }

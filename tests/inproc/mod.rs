@@ -155,4 +155,3 @@ pub fn admitted_half_way(sock: &mut TcpStream) {
     sock.read_exact(&mut header).unwrap();
     assert_ne!(header[1], BUSY[1], "a CHALLENGE, not a plaintext alert");
 }
-
