@@ -107,3 +107,32 @@ fn a_proven_host_is_never_evicted_by_a_half_handshake_flood() {
     stop.store(true, Ordering::SeqCst);
     assert!(flood.join().unwrap() > 0);
 }
+
+#[test]
+fn a_key_over_its_request_budget_waits_while_another_key_is_served() {
+    let mut other = None;
+    let server = Running::start(|o| {
+        o.limits.key_rate = sft::net::server::Rate {
+            burst: std::num::NonZeroU32::new(3).unwrap(),
+            per: std::time::Duration::from_secs(3600),
+        };
+        other = Some(second_key(o));
+    });
+    let mut a = server.session().unwrap();
+    // Exactly the burst, then one past it: told to wait (20 minutes for a
+    // token of 3 per hour), and the session goes on.
+    for i in 0..3 {
+        assert!(a.list().unwrap().is_ok(), "request {i}");
+    }
+    let refused = a.list().unwrap().unwrap_err();
+    assert_eq!(refused.code, sft::proto::msgs::ResultCode::RateLimited);
+    assert_eq!(refused.retry_after_secs, 1200);
+    // The other key's budget is its own; a new session of the first key
+    // is not a new budget.
+    let mut b = server.session_as(other.unwrap()).unwrap();
+    for i in 0..3 {
+        assert!(b.list().unwrap().is_ok(), "other key, request {i}");
+    }
+    let mut again = server.session().unwrap();
+    assert!(again.list().unwrap().is_err());
+}
