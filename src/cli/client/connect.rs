@@ -8,12 +8,16 @@ use std::sync::Arc;
 
 use sft::crypto::ed25519::{Fingerprint, VerifyingKey};
 use sft::keys::{KnownHosts, PublicKeyLine};
-use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
+use sft::net::client::{
+    Canceller, ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT,
+};
 use sft::proto::{AlertCode, ProtoError, PROTOCOL_VERSION};
 
 use crate::cli::error::{CliError, Exit};
 use crate::cli::{home, TrustArgs};
 
+use super::batch::Interrupts;
+use super::busy::retry_busy;
 use super::exit::session_error;
 use super::DEFAULT_PORT;
 
@@ -100,10 +104,14 @@ enum Pin {
 pub(super) struct Connected {
     pub(super) session: Session,
     pub(super) target: String,
+    /// Stops the session on Ctrl-C or SIGTERM (see [`Interrupts`]).
+    pub(super) cancel: Canceller,
 }
 
-/// Connects and authenticates. `max_download` bounds the size of a file
-/// the session accepts from the server.
+/// Connects and authenticates, trying again while the server answers
+/// Busy (see [`retry_busy`]). `max_download` bounds the size of a file the
+/// session accepts from the server. From here on Ctrl-C or SIGTERM exits
+/// 130: at once while connecting, by cancelling the session after.
 pub(super) fn connect(
     server: &str,
     trust: TrustArgs,
@@ -171,17 +179,29 @@ pub(super) fn connect(
         }
         yes
     };
-    let session = match (Session::connect(addr, &opts, &mut decide), accepted.get()) {
-        // A slow answer at the prompt can outlast the handshake deadline;
-        // the key is recorded now, so connect again with it pinned.
-        (Err(e), Some(fp)) if is_cut(&e) => {
+    let interrupts = Interrupts::watch();
+    let connect_once = || {
+        // A key accepted in an earlier attempt (then refused as busy) is
+        // pinned: the user is not asked twice.
+        let accepted_before = accepted.get();
+        if let Some(fp) = accepted_before {
             opts.trust = ServerTrust::Pinned(fp);
-            Session::connect(addr, &opts, &mut |_| false)
         }
-        (result, _) => result,
-    }
-    .map_err(|e| connect_error(e, &name, &pin, &identity_line))?;
+        match (Session::connect(addr, &opts, &mut decide), accepted.get()) {
+            // A slow answer at the prompt can outlast the handshake deadline;
+            // the key is recorded now, so connect again with it pinned.
+            (Err(e), Some(fp)) if accepted_before.is_none() && is_cut(&e) => {
+                opts.trust = ServerTrust::Pinned(fp);
+                Session::connect(addr, &opts, &mut |_| false)
+            }
+            (result, _) => result,
+        }
+    };
+    let session = retry_busy(&name, connect_once, |e| {
+        connect_error(e, &name, &pin, &identity_line)
+    })?;
     Ok(Connected {
+        cancel: interrupts.cancel_session(&session),
         session,
         target: name,
     })
@@ -271,11 +291,6 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
             )
             .hint("check the port; sft serve listens on 5555 unless told otherwise")
         }
-        ClientError::Proto(ProtoError::PeerAlert(AlertCode::Busy)) => CliError::new(
-            Exit::Connection,
-            format!("the server {name} is busy (at its connection or rate limit); nothing was sent"),
-        )
-        .hint("try again later"),
         ClientError::Proto(ProtoError::PeerAlert(AlertCode::Unauthorized)) => {
             CliError::new(Exit::ClientRefused, format!("the server {name} refused this client's key"))
                 .hint(format!("ask the server's admin to add this line to its authorized_keys:\n{identity_line}"))

@@ -1,6 +1,7 @@
 //! `sft put`, `sft get`, `sft ls`: connect, establish trust, run.
 
 mod batch;
+mod busy;
 mod connect;
 mod exit;
 
@@ -17,7 +18,7 @@ use sft::proto::name::{self, display_safe};
 use super::error::{CliError, Exit};
 use super::TrustArgs;
 
-use batch::{cancel_on_signals, progress_bar, rate, with_rate_retry, Tally};
+use batch::{progress_bar, rate, with_rate_retry, Tally};
 use connect::connect;
 use exit::{aborted, session_error};
 
@@ -107,7 +108,6 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
         return tally.finish(args.files.len());
     }
     let mut c = connect(&args.server, args.trust, u64::MAX)?;
-    let cancel = cancel_on_signals(&c.session);
     let total = jobs.len();
     for (i, (path, n, source)) in jobs.into_iter().enumerate() {
         if source.size > c.session.params.max_file_size {
@@ -119,7 +119,7 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
             continue;
         }
         let mut source = Some(source);
-        let report = with_rate_retry(&n, &cancel, || {
+        let report = with_rate_retry(&n, &c.cancel, || {
             let file = match source.take() {
                 Some(f) => f,
                 None => open_local_source(&path)?,
@@ -167,11 +167,10 @@ pub fn get(args: GetArgs) -> Result<(), CliError> {
     }
     let max_download = args.max_file_size.unwrap_or(u64::MAX);
     let mut c = connect(&args.server, args.trust, max_download)?;
-    let cancel = cancel_on_signals(&c.session);
     let total = wanted.len();
     for (i, n) in wanted.into_iter().enumerate() {
         let local = root.path().join(&n);
-        let report = with_rate_retry(&n, &cancel, || {
+        let report = with_rate_retry(&n, &c.cancel, || {
             let mut bar: Option<ProgressBar> = None;
             let result = c.session.get(&n, &root, &mut |done, size| {
                 bar.get_or_insert_with(|| progress_bar(size, &n))
