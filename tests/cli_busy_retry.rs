@@ -185,5 +185,5 @@ fn a_full_server_admits_the_client_once_a_slot_frees() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(server.log_contains("connection limit reached"));
+    assert!(server.log_contains("no free connection slot"));
 }
