@@ -28,6 +28,8 @@ pub(super) fn proto_exit(p: &ProtoError) -> Exit {
         | ProtoError::UnsupportedVersion { .. } => Exit::Connection,
         ProtoError::ServerKeyMismatch { .. } => Exit::ServerUntrusted,
         ProtoError::ClientNotAuthorized(_) => Exit::ClientRefused,
+        // The client's own memory guard: nothing was tampered with.
+        ProtoError::ListingTooLong { .. } => Exit::FileFailed,
         ProtoError::MalformedRecord(_)
         | ProtoError::RecordTooLarge { .. }
         | ProtoError::OutOfSequence { .. }
