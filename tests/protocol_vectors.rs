@@ -14,7 +14,9 @@ use std::time::Instant;
 use sft::crypto::ed25519::SigningKey;
 use sft::crypto::secret::Secret;
 use sft::crypto::x25519::EphemeralSecret;
-use sft::proto::conn::{ClientConnection, ClientEvent, ConnectionCore, ServerConnection};
+use sft::proto::conn::{
+    ClientConnection, ClientEvent, ConnectionCore, ListingStep, ServerConnection,
+};
 use sft::proto::handshake::client::{ClientConfig, ServerTrust};
 use sft::proto::handshake::server::{ClientPolicy, ServerConfig};
 use sft::proto::handshake::Ephemeral;
@@ -130,12 +132,13 @@ fn session() -> Vec<(String, Vec<u8>)> {
     assert!(c.is_established() && s.is_established());
     c.request_list().unwrap();
     step("c->s LIST", true, 1, &mut c, &mut s);
-    s.send_listing(&[ListEntry {
+    let notes = ListEntry {
         name: "notes.txt".into(),
         size: 5,
         mtime: 1_764_000_000,
-    }])
-    .unwrap();
+    };
+    let page = s.send_listing_page(&mut [Ok::<_, ()>(notes)].into_iter());
+    assert_eq!(page.unwrap(), ListingStep::Done { entries: 1 });
     step("s->c LISTING", false, 1, &mut c, &mut s);
     c.request_upload("hello.txt", 5, false).unwrap();
     step("c->s OFFER", true, 1, &mut c, &mut s);

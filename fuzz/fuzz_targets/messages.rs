@@ -14,7 +14,7 @@ use sft::proto::msgs::{
     encode_listing, parse_get, parse_listing, Challenge, Established, Hello, Offer, Outcome,
     Response, ResultCode, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS,
 };
-use sft::proto::{ProtoError, TransferError, MAX_NAME_LEN, MAX_PLAINTEXT_LEN};
+use sft::proto::{ProtoError, MAX_NAME_LEN, MAX_PLAINTEXT_LEN};
 
 /// Every RESULT code.
 const CODES: [ResultCode; 9] = [
@@ -133,7 +133,7 @@ fuzz_target!(|data: &[u8]| {
                 if let Some(fewer) = entries.len().checked_sub(1) {
                     assert!(matches!(
                         parse_listing(body, &mut Vec::new(), fewer),
-                        Err(ProtoError::Transfer(TransferError::TooManyEntries))
+                        Err(ProtoError::ListingTooLong { .. })
                     ));
                 }
                 // The encoder drops no valid entry and packs a body that fits

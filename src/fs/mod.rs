@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::crypto::CryptoError;
 
-pub use root::{Entry, ReceiveRoot};
+pub use root::{Entry, Lister, ReceiveRoot};
 pub use source::{open_local_source, SourceFile};
 pub use staging::Staged;
 

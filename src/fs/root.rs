@@ -140,6 +140,21 @@ impl ReceiveRoot {
         Ok(entries)
     }
 
+    /// The regular files directly in the root, one at a time in directory
+    /// order (unsorted), with the filters of [`ReceiveRoot::list`]; memory
+    /// stays constant however many files there are.
+    ///
+    /// # Errors
+    /// [`FsError::Io`] when the directory cannot be opened; an entry that
+    /// cannot be read is an `Err` item.
+    pub fn lister(&self) -> Result<Lister, FsError> {
+        let dir = fs::read_dir(&self.dir).map_err(io_err("list", &self.dir))?;
+        Ok(Lister {
+            dir,
+            path: self.dir.clone(),
+        })
+    }
+
     /// Removes temporary files left by transfers that were cut by a crash or
     /// a kill (regular `.sft-part-*` files only). Call it before serving,
     /// when no transfer into this root is in progress. Returns how many
@@ -175,6 +190,47 @@ impl ReceiveRoot {
     pub fn open_source(&self, name: &str) -> Result<SourceFile, FsError> {
         check_name(name)?;
         open_regular(&self.dir.join(name), libc::O_NOFOLLOW, name)
+    }
+}
+
+/// The files of a receive root, read as they are iterated
+/// ([`ReceiveRoot::lister`]).
+#[derive(Debug)]
+pub struct Lister {
+    dir: fs::ReadDir,
+    path: PathBuf,
+}
+
+impl Iterator for Lister {
+    type Item = Result<Entry, FsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let entry = match self.dir.next()? {
+                Ok(entry) => entry,
+                Err(e) => return Some(Err(io_err("list", &self.path)(e))),
+            };
+            // `DirEntry::metadata` does not follow symlinks.
+            let meta = match entry.metadata() {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Some(Err(io_err("inspect", &entry.path())(e))),
+            };
+            if !meta.file_type().is_file() {
+                continue;
+            }
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if name.starts_with(TEMP_PREFIX) {
+                continue;
+            }
+            return Some(Ok(Entry {
+                name,
+                size: meta.len(),
+                mtime: meta.mtime(),
+            }));
+        }
     }
 }
 

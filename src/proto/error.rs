@@ -76,6 +76,11 @@ pub enum ProtoError {
     /// A file name was refused.
     #[error(transparent)]
     Name(#[from] NameError),
+    /// The listing has more entries than this client takes (`max`, a
+    /// guard on its own memory: `MAX_LISTING_ENTRIES`). No rule of the
+    /// server's was broken; the client ends the session (alert Internal).
+    #[error("the listing has more than {} entries, this client's limit", thousands(*max))]
+    ListingTooLong { max: usize },
     /// The local application called a method the state does not allow.
     #[error("not allowed now: {0}")]
     InvalidCall(&'static str),
@@ -124,6 +129,7 @@ impl ProtoError {
             ProtoError::Busy => AlertCode::Busy,
             ProtoError::Crypto(_)
             | ProtoError::KeyLimit
+            | ProtoError::ListingTooLong { .. }
             | ProtoError::InvalidCall(_)
             | ProtoError::Closed => AlertCode::Internal,
             ProtoError::MalformedRecord(_)
@@ -138,6 +144,19 @@ impl ProtoError {
             | ProtoError::Name(_) => AlertCode::ProtocolError,
         }
     }
+}
+
+/// `n` with a comma between groups of three digits: 10,000,000.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// Which transfer rule the peer broke (docs/PROTOCOL.md §4.4).
@@ -162,9 +181,6 @@ pub enum TransferError {
     /// ACCEPT named an offset other than 0 (no resume in this version).
     #[error("ACCEPT at an offset other than 0")]
     ResumeOffset,
-    /// A listing has more than `MAX_LISTING_ENTRIES` entries.
-    #[error("listing has too many entries")]
-    TooManyEntries,
     /// A download OFFER names another file than the one asked for.
     #[error("the server offered a different file than the one requested")]
     OfferedOtherName,

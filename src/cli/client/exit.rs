@@ -29,6 +29,8 @@ pub(super) fn proto_exit(p: &ProtoError) -> Exit {
         | ProtoError::UnsupportedVersion { .. } => Exit::Connection,
         ProtoError::ServerKeyMismatch { .. } => Exit::ServerUntrusted,
         ProtoError::ClientNotAuthorized(_) => Exit::ClientRefused,
+        // The client's own memory guard: nothing was tampered with.
+        ProtoError::ListingTooLong { .. } => Exit::FileFailed,
         ProtoError::MalformedRecord(_)
         | ProtoError::RecordTooLarge { .. }
         | ProtoError::OutOfSequence { .. }
@@ -79,4 +81,31 @@ pub(super) fn aborted(e: ClientError, name: &str, left: usize) -> CliError {
     session_error(e)
         .context(name)
         .outcome(format!("{left} file(s) not transferred"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sft::proto::conn::MAX_LISTING_ENTRIES;
+    use sft::proto::TransferError;
+
+    /// A listing past the client's own limit is a local failure (exit 1)
+    /// that says so, with no hint of tampering; a broken transfer rule
+    /// still is a protocol violation (exit 6) with that hint.
+    #[test]
+    fn a_listing_past_the_clients_limit_is_exit_1_without_a_tampering_hint() {
+        let too_long = ProtoError::ListingTooLong {
+            max: MAX_LISTING_ENTRIES,
+        };
+        let e = session_error(ClientError::Proto(too_long));
+        assert_eq!(e.exit(), Exit::FileFailed);
+        let words = format!("{e:?}");
+        assert!(words.contains("more than 10,000,000 entries, this client's limit"));
+        assert!(words.contains("hint: None"), "{words}");
+
+        let broken = ProtoError::Transfer(TransferError::ChunkOffset);
+        let e = session_error(ClientError::Proto(broken));
+        assert_eq!(e.exit(), Exit::Protocol);
+        assert!(format!("{e:?}").contains("tampered"));
+    }
 }

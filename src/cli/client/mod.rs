@@ -216,7 +216,9 @@ pub fn ls(args: LsArgs) -> Result<(), CliError> {
     let listing = c.session.list().map_err(session_error)?;
     let _ = c.session.close();
     match listing {
-        Ok(entries) => {
+        Ok(mut entries) => {
+            // The server sends its directory order.
+            entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
             for e in entries {
                 let when = rfc3339(e.mtime);
                 println!("{:>14}  {when}  {}", e.size, e.name);

@@ -194,7 +194,10 @@ impl Session {
         self.cancel.clone()
     }
 
-    /// Lists the server's receive root.
+    /// Lists the server's receive root, in the server's order (its
+    /// directory order: unspecified). At most
+    /// [`crate::proto::conn::MAX_LISTING_ENTRIES`] entries are taken; a
+    /// longer listing ends the session with `ListingTooLong`.
     ///
     /// # Errors
     /// `Ok(Err(outcome))` when the server refused; `Err` when the session

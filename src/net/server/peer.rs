@@ -16,7 +16,7 @@ use super::committer::Job;
 use super::refusal_log::RefusalLog;
 use super::upload_policy::UploadPolicy;
 use crate::crypto::ed25519::Fingerprint;
-use crate::fs::ReceiveRoot;
+use crate::fs::{Lister, ReceiveRoot};
 use crate::net::transfer::{Incoming, Outgoing};
 use crate::proto::conn::ServerConnection;
 use crate::proto::limiter::ClientKey;
@@ -62,6 +62,8 @@ pub(super) struct Session {
     pub rate_refusals: u32,
     pub upload: Option<Upload>,
     pub download: Option<Download>,
+    /// The files of a listing being sent, read page by page.
+    pub listing: Option<Lister>,
 }
 
 impl Session {
@@ -74,6 +76,7 @@ impl Session {
             rate_refusals: 0,
             upload: None,
             download: None,
+            listing: None,
         }
     }
 

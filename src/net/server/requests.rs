@@ -14,7 +14,7 @@ use super::upload_policy::{decide_upload, UploadDecision, UploadRequest};
 use crate::net::transfer::{Incoming, Outgoing};
 use crate::proto::conn::{ServerEvent as Event, SEND_HIGH_WATER};
 use crate::proto::limiter::{ClientKey, Cost};
-use crate::proto::msgs::{ListEntry, Outcome, ResultCode};
+use crate::proto::msgs::{Outcome, ResultCode};
 use crate::proto::name::display_safe;
 use crate::proto::ProtoError;
 
@@ -221,27 +221,20 @@ fn on_download(
     }
 }
 
+/// Opens the root's files for a listing; the turn's produce step sends
+/// them page by page as the client reads (`turn::produce`).
 fn on_list(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<(), DriveError> {
     if let Some(wait) = check_budget(s, shared, now)? {
         return refuse(s, shared, now, "listing", &wait);
     }
-    charge(s, shared, now, Cost::Work);
-    let listing = shared.root.list().map_err(|e| {
+    let lister = shared.root.lister().map_err(|e| {
         warn!("listing for {} failed: {e}", s.who());
         refusal(ResultCode::IoError, "server I/O error while listing")
     });
-    match listing {
-        Ok(entries) => {
-            let entries: Vec<ListEntry> = entries
-                .into_iter()
-                .map(|e| ListEntry {
-                    name: e.name,
-                    size: e.size,
-                    mtime: e.mtime,
-                })
-                .collect();
-            let sent = s.conn.send_listing(&entries)?;
-            info!("listing ({sent} files) to {}", s.who());
+    match lister {
+        Ok(lister) => {
+            charge(s, shared, now, Cost::Work);
+            s.listing = Some(lister);
             Ok(())
         }
         Err(outcome) => refuse(s, shared, now, "listing", &outcome),

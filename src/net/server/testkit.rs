@@ -27,12 +27,15 @@ use crate::proto::timers::Timeouts;
 use crate::proto::{ProtoError, CHUNK_LEN};
 
 /// A socket stand-in: reads what the client sent (then would block),
-/// takes every write.
+/// takes every write unless stalled.
 #[derive(Default)]
 pub(super) struct Pipe {
     input: Vec<u8>,
     pos: usize,
     output: Vec<u8>,
+    /// Writes would block: a client that does not read, its socket
+    /// buffers full.
+    stalled: bool,
 }
 
 impl Read for Pipe {
@@ -49,6 +52,9 @@ impl Read for Pipe {
 
 impl Write for Pipe {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.stalled {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         self.output.extend_from_slice(buf);
         Ok(buf.len())
     }
@@ -139,6 +145,11 @@ impl Bench {
                 .write_tls(&mut self.pipe.input, Instant::now())
                 .unwrap();
         }
+    }
+
+    /// Makes the client stop reading (`true`) or read again.
+    pub fn stall(&mut self, stalled: bool) {
+        self.pipe.stalled = stalled;
     }
 
     /// One server turn.

@@ -5,13 +5,15 @@
 use std::io::{Read, Write};
 use std::time::Instant;
 
+use log::{info, warn};
 use mio::Token;
 
 use super::peer::{DriveError, Session, Shared};
 use super::requests::handle_events;
 use crate::net::pump::{self, ReadEnd};
 use crate::net::transfer::SendError;
-use crate::proto::conn::SEND_HIGH_WATER;
+use crate::proto::conn::{ListingStep, SEND_HIGH_WATER};
+use crate::proto::msgs::ListEntry;
 
 /// Rounds one connection may run per wake-up before the others get a turn
 /// (each round moves at most a receive buffer in and a send high-water mark
@@ -32,8 +34,8 @@ pub(super) enum Turn {
     MoreWork,
 }
 
-/// Reads, handles events, produces download data and writes, until the
-/// socket would block or the turn ends.
+/// Reads, handles events, produces download data or listing pages and
+/// writes, until the socket would block or the turn ends.
 pub(super) fn drive(
     s: &mut Session,
     sock: &mut (impl Read + Write),
@@ -64,7 +66,7 @@ pub(super) fn drive(
             return Ok(Turn::Idle);
         }
         let more_in = end == ReadEnd::BufferFull || held_back;
-        let more_out = s.conn.wants_data() && !blocked;
+        let more_out = (s.conn.wants_data() || s.conn.wants_listing()) && !blocked;
         if !more_in && !more_out {
             return Ok(Turn::Idle);
         }
@@ -72,25 +74,107 @@ pub(super) fn drive(
     Ok(Turn::MoreWork)
 }
 
-/// Feeds download data to the connection while it wants more. A file that
-/// shrank since it was offered ends the connection: the client sees a
-/// truncated transfer and keeps nothing.
+/// Feeds download data or listing pages to the connection while it wants
+/// more. A file that shrank since it was offered ends the connection: the
+/// client sees a truncated transfer and keeps nothing.
 fn produce(s: &mut Session, buf: &mut [u8]) -> Result<(), DriveError> {
-    let Some(dl) = &mut s.download else {
-        return Ok(());
-    };
-    dl.file.pump(&mut s.conn, buf).map_err(|e| match e {
-        SendError::Read(e) => DriveError::Io(e),
-        SendError::Proto(e) => DriveError::Proto(e),
-    })
+    if let Some(dl) = &mut s.download {
+        dl.file.pump(&mut s.conn, buf).map_err(|e| match e {
+            SendError::Read(e) => DriveError::Io(e),
+            SendError::Proto(e) => DriveError::Proto(e),
+        })?;
+    }
+    produce_listing(s)
+}
+
+/// Sends listing pages while the connection has room for them, so a
+/// client that does not read holds one page and the bounded output, never
+/// the directory. A directory that cannot be read, before the first page
+/// or after any, ends the listing with RESULT 5 (the connection sends it).
+fn produce_listing(s: &mut Session) -> Result<(), DriveError> {
+    while s.conn.wants_listing() {
+        let Some(lister) = &mut s.listing else {
+            return Ok(());
+        };
+        let mut entries = lister.map(|r| {
+            r.map(|e| ListEntry {
+                name: e.name,
+                size: e.size,
+                mtime: e.mtime,
+            })
+        });
+        match s.conn.send_listing_page(&mut entries)? {
+            ListingStep::More => {}
+            ListingStep::Done { entries } => {
+                s.listing = None;
+                info!("listing ({entries} files) to {}", s.who());
+            }
+            ListingStep::SourceFailed(e) => {
+                s.listing = None;
+                warn!("listing for {} failed: {e}", s.who());
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testkit::Bench;
     use super::*;
+    use crate::crypto::aead::TAG_LEN;
     use crate::proto::limiter::DEFAULT_KEY_RATE;
-    use crate::proto::CHUNK_LEN;
+    use crate::proto::record::HEADER_LEN;
+    use crate::proto::{CHUNK_LEN, MAX_PLAINTEXT_LEN};
+
+    /// Issue 8: a client that sends LIST and never reads pinned the whole
+    /// listing (100,000 files of 200-byte names: about 21 MB) in the server's
+    /// output. Now the session holds less than SEND_HIGH_WATER plus one
+    /// record, and the rest follows once the client reads.
+    #[test]
+    fn a_listing_to_a_client_that_does_not_read_keeps_the_output_bounded() {
+        let n = 100_000;
+        let record = HEADER_LEN + MAX_PLAINTEXT_LEN + TAG_LEN;
+        let mut b = Bench::established(DEFAULT_KEY_RATE, &[]);
+        // Hard links: no inode each, many times faster to make than files;
+        // at most 10,000 to one file (file systems cap the link count).
+        let root = b.shared.root.path().to_path_buf();
+        let names: Vec<String> = (0..n)
+            .map(|i| format!("{i:06}-{}", "x".repeat(193)))
+            .collect();
+        for group in names.chunks(10_000) {
+            std::fs::File::create(root.join(&group[0])).unwrap();
+            for name in &group[1..] {
+                std::fs::hard_link(root.join(&group[0]), root.join(name)).unwrap();
+            }
+        }
+        b.client.request_list().unwrap();
+        b.send();
+        b.stall(true);
+        for _ in 0..3 {
+            assert_eq!(b.turn().unwrap(), Turn::Idle);
+            let pending = b.session.conn.pending_output();
+            assert!(
+                (SEND_HIGH_WATER..SEND_HIGH_WATER + record).contains(&pending),
+                "{pending} bytes pending"
+            );
+            assert!(b.session.listing.is_some(), "the rest waits for the client");
+        }
+        b.stall(false);
+        let mut events = Vec::new();
+        loop {
+            let turn = b.turn().unwrap();
+            events.extend(b.receive().unwrap());
+            if b.session.listing.is_none() {
+                break;
+            }
+            // Nothing blocked: no readiness event would resume the rest.
+            assert_eq!(turn, Turn::MoreWork, "pages left after a turn");
+        }
+        assert_eq!(events.len(), 1);
+        assert!(events[0].starts_with("Listing("));
+        assert_eq!(events[0].matches("ListEntry {").count(), n);
+    }
 
     #[test]
     fn a_turn_handles_events_per_turn_events_and_leaves_the_rest_for_the_next() {

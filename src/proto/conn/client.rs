@@ -20,8 +20,10 @@ use crate::proto::timers::Timeouts;
 use crate::proto::transfer::{Chunk, Receiver, Sender};
 use crate::proto::{ProtoError, TransferError};
 
-/// Most entries a client accepts in one listing (bounds its memory).
-pub const MAX_LISTING_ENTRIES: usize = 100_000;
+/// Most entries a client accepts in one listing (10,000,000): a guard on
+/// the client's own memory, not a rule of the protocol. A longer listing
+/// fails the session with [`ProtoError::ListingTooLong`].
+pub const MAX_LISTING_ENTRIES: usize = 10_000_000;
 
 /// Something the client application must see or act on.
 #[derive(Debug)]
@@ -47,7 +49,7 @@ pub enum ClientEvent<'a> {
     /// (unless this side had sent CLOSE).
     /// Discard the data.
     ReceiveCorrupt,
-    /// The complete listing.
+    /// The complete listing, in the server's order (unspecified).
     Listing(Vec<ListEntry>),
     /// The server's answer: the end of an upload, or a refusal of a
     /// request.
@@ -107,6 +109,9 @@ enum Phase {
 pub struct ClientConnection {
     core: ConnectionCore,
     phase: Phase,
+    /// Most listing entries taken: [`MAX_LISTING_ENTRIES`] (lowered only
+    /// by tests, which cannot afford ten million entries).
+    max_listing_entries: usize,
 }
 
 impl Deref for ClientConnection {
@@ -138,6 +143,7 @@ impl ClientConnection {
         Ok(ClientConnection {
             core,
             phase: Phase::AwaitChallenge(hs),
+            max_listing_entries: MAX_LISTING_ENTRIES,
         })
     }
 
@@ -283,7 +289,7 @@ impl ClientConnection {
                 }
             }
             (inner::LISTING, Op::Listing(mut entries)) => {
-                if msgs::parse_listing(body, &mut entries, MAX_LISTING_ENTRIES)? {
+                if msgs::parse_listing(body, &mut entries, self.max_listing_entries)? {
                     *self.op()? = Op::Listing(entries);
                     return Ok(None);
                 }
@@ -460,6 +466,14 @@ impl ClientConnection {
             return Err(ProtoError::InvalidCall("not sending a file"));
         };
         self.core.send_chunk(sender, data)
+    }
+}
+
+#[cfg(test)]
+impl ClientConnection {
+    /// Lowers the listing limit, so tests reach it with few entries.
+    pub(super) fn set_max_listing_entries(&mut self, max: usize) {
+        self.max_listing_entries = max;
     }
 }
 

@@ -18,7 +18,7 @@ mod server;
 
 pub use self::core::{busy_record, ConnectionCore, RECV_BUFFER_LEN, SEND_HIGH_WATER};
 pub use client::{ClientConnection, ClientEvent, MAX_LISTING_ENTRIES};
-pub use server::{ServerConnection, ServerEvent};
+pub use server::{ListingStep, ServerConnection, ServerEvent};
 
 use super::name::{self, NameError};
 use super::ProtoError;

@@ -11,7 +11,7 @@ use crate::crypto::ed25519::VerifyingKey;
 use super::core::{BeforeKeys, ConnectionCore, Incoming};
 use crate::proto::handshake::server::{AwaitHello, AwaitResponse, ServerConfig};
 use crate::proto::handshake::Ephemeral;
-use crate::proto::msgs::{self, inner, ListEntry, Offer, Outcome, ResultCode};
+use crate::proto::msgs::{self, inner, ListEntry, ListingPager, Offer, Outcome, ResultCode};
 use crate::proto::name::{self, NameError};
 use crate::proto::record::RecordType;
 use crate::proto::timers::Timeouts;
@@ -31,7 +31,8 @@ pub enum ServerEvent<'a> {
     },
     /// The client asks for a file: offer it or refuse.
     DownloadRequested { name: String },
-    /// The client asks for the listing: send it or refuse.
+    /// The client asks for the listing: send its pages while
+    /// [`ServerConnection::wants_listing`], or refuse.
     ListRequested,
     /// A request named a file the name rule refuses; RESULT 2 was sent
     /// (unless this side had sent CLOSE) and the session goes on.
@@ -74,8 +75,9 @@ enum Op {
     DownloadDecision(Vec<u8>),
     /// OFFER sent: the download's sending side.
     Download(Sender),
-    /// LIST received; the application sends the listing or refuses.
-    ListDecision,
+    /// LIST received: the application sends pages until the last, or
+    /// refuses (before the first page or after any).
+    Listing(ListingPager),
 }
 
 impl Op {
@@ -85,14 +87,14 @@ impl Op {
             Op::Upload(r) => r.state_name(),
             Op::DownloadDecision(_) => "deciding on a download",
             Op::Download(s) => s.state_name(),
-            Op::ListDecision => "preparing a listing",
+            Op::Listing(_) => "sending a listing",
         }
     }
 
     fn awaits_decision(&self) -> bool {
         match self {
             Op::Upload(r) => r.is_offered(),
-            Op::DownloadDecision(_) | Op::ListDecision => true,
+            Op::DownloadDecision(_) | Op::Listing(_) => true,
             Op::Idle | Op::Download(_) => false,
         }
     }
@@ -251,7 +253,7 @@ impl ServerConnection {
                 if !body.is_empty() {
                     return Err(ProtoError::MalformedMessage("LIST"));
                 }
-                (Op::ListDecision, Ev::ListRequested)
+                (Op::Listing(ListingPager::default()), Ev::ListRequested)
             }
             (inner::CHUNK | inner::END, Op::Upload(mut receiver)) => {
                 match receiver.on_message(t, body)? {
@@ -344,28 +346,61 @@ impl ServerConnection {
         self.core.send(inner::OFFER, &[&offer.encode()])
     }
 
-    /// Sends the listing. Returns how many entries were sent (names the
-    /// client's rule would refuse are left out).
-    ///
-    /// # Errors
-    /// `InvalidCall` unless a listing request is pending.
-    pub fn send_listing(&mut self, entries: &[ListEntry]) -> Result<usize, ProtoError> {
-        self.core.check_open()?;
-        let Phase::Open(op @ Op::ListDecision) = &mut self.phase else {
-            return Err(ProtoError::InvalidCall("no listing request is pending"));
-        };
-        *op = Op::Idle;
-        let (bodies, sent) = msgs::encode_listing(entries);
-        for body in bodies {
-            self.core.send(inner::LISTING, &[&body])?;
-        }
-        Ok(sent)
+    /// Whether the application should send the next listing page now: a
+    /// listing is asked for and not finished or refused, and the output
+    /// buffer is below [`super::SEND_HIGH_WATER`] (so the unsent output
+    /// stays under that mark plus one record).
+    pub fn wants_listing(&self) -> bool {
+        matches!(&self.phase, Phase::Open(Op::Listing(_))) && self.core.output_has_room()
     }
 
-    /// Refuses the pending request with `outcome` (not Ok).
+    /// Sends the next page of the listing, one LISTING record, from
+    /// `entries` (the rest of the listing, in any order): pulls entries
+    /// until one does not fit the record (the connection keeps it for the
+    /// next page) or they end, which makes this page the last. Names the
+    /// client's rule would refuse are skipped. An `Err` from `entries`
+    /// ends the listing with RESULT 5 in place of the page.
     ///
     /// # Errors
-    /// `InvalidCall` unless a request awaits a decision, or for Ok.
+    /// `InvalidCall` unless a listing is being sent; the sticky error;
+    /// `Closed` once closing.
+    pub fn send_listing_page<E>(
+        &mut self,
+        entries: &mut impl Iterator<Item = Result<ListEntry, E>>,
+    ) -> Result<ListingStep<E>, ProtoError> {
+        self.core.check_open()?;
+        let Phase::Open(op) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("no listing is being sent"));
+        };
+        let Op::Listing(pager) = op else {
+            return Err(ProtoError::InvalidCall("no listing is being sent"));
+        };
+        let (body, more) = match pager.next_page(entries) {
+            Ok(page) => page,
+            Err(e) => {
+                *op = Op::Idle;
+                let failed = Outcome::new(ResultCode::IoError, "server I/O error while listing");
+                self.core.send_outcome(&failed)?;
+                return Ok(ListingStep::SourceFailed(e));
+            }
+        };
+        let step = if more {
+            ListingStep::More
+        } else {
+            let entries = pager.sent();
+            *op = Op::Idle;
+            ListingStep::Done { entries }
+        };
+        self.core.send(inner::LISTING, &[&body])?;
+        Ok(step)
+    }
+
+    /// Refuses the pending request with `outcome` (not Ok). A listing may
+    /// be refused after some of its pages: the client drops them.
+    ///
+    /// # Errors
+    /// `InvalidCall` unless a request awaits a decision (or a listing is
+    /// being sent), or for Ok.
     pub fn refuse(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
         self.core.check_open()?;
         match &mut self.phase {
@@ -415,6 +450,21 @@ impl ServerConnection {
         };
         self.core.send_chunk(sender, data)
     }
+}
+
+/// What [`ServerConnection::send_listing_page`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ListingStep<E> {
+    /// A page went out and more follow: call again while
+    /// [`ServerConnection::wants_listing`].
+    More,
+    /// The last page went out; the listing carried `entries` entries in
+    /// all (skipped names not counted).
+    Done { entries: usize },
+    /// `entries` failed: RESULT 5 went out in place of this page and ended
+    /// the listing, so the client drops the pages so far and never takes
+    /// them for the whole listing.
+    SourceFailed(E),
 }
 
 fn unexpected(got: &'static str, phase: &Phase) -> ProtoError {

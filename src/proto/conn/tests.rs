@@ -6,17 +6,22 @@ mod calls;
 mod handshake;
 mod key_update;
 mod limits;
+mod listing;
 mod records;
 mod tampering;
 mod timers;
 mod transfer;
 
 use std::collections::HashSet;
+use std::convert::Infallible;
+use std::io::{self, Write};
 use std::ops::DerefMut;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{ClientConnection, ClientEvent, ConnectionCore, ServerConnection, ServerEvent};
+use super::{
+    ClientConnection, ClientEvent, ConnectionCore, ListingStep, ServerConnection, ServerEvent,
+};
 use crate::crypto::aead::TAG_LEN;
 use crate::crypto::ed25519::{SigningKey, VerifyingKey};
 use crate::proto::handshake::client::{ClientConfig, ServerTrust};
@@ -183,6 +188,21 @@ fn established() -> World {
     w
 }
 
+/// A writer that takes at most `n` more bytes.
+struct Limited<'a>(&'a mut Vec<u8>, usize);
+
+impl Write for Limited<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.1);
+        self.0.extend_from_slice(&buf[..n]);
+        self.1 -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Everything `c` has queued for the wire.
 fn out(c: &mut ConnectionCore, now: Instant) -> Vec<u8> {
     let mut v = Vec::new();
@@ -286,6 +306,19 @@ fn core(c: &mut impl Endpoint) -> &mut ConnectionCore {
 /// checks, as a hostile peer would.
 fn send_raw(c: &mut impl Endpoint, t: u8, body: &[u8]) {
     core(c).send(t, &[body]).unwrap();
+}
+
+/// Sends the whole listing `entries` at once, page after page whatever
+/// room the output has; returns how many entries went out.
+fn send_listing(server: &mut ServerConnection, entries: &[ListEntry]) -> Result<usize, ProtoError> {
+    let mut items = entries.iter().cloned().map(Ok::<_, Infallible>);
+    loop {
+        match server.send_listing_page(&mut items)? {
+            ListingStep::More => {}
+            ListingStep::Done { entries } => return Ok(entries),
+            ListingStep::SourceFailed(never) => match never {},
+        }
+    }
 }
 
 impl World {

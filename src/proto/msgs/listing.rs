@@ -1,7 +1,13 @@
-//! LISTING: the server's files, split into records.
+//! LISTING: the server's files, in pages of one record each.
+
+use std::convert::Infallible;
 
 use crate::proto::codec::{Reader, Writer};
-use crate::proto::{ProtoError, TransferError, MAX_NAME_LEN, MAX_PLAINTEXT_LEN};
+use crate::proto::{ProtoError, MAX_NAME_LEN, MAX_PLAINTEXT_LEN};
+
+/// Most bytes of a LISTING body (more, count and entries): what fits one
+/// record after the inner type byte.
+const MAX_PAGE_LEN: usize = MAX_PLAINTEXT_LEN - 1;
 
 /// One file in a listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,49 +24,92 @@ impl ListEntry {
     fn encoded_len(&self) -> usize {
         2 + self.name.len() + 16
     }
+
+    /// Whether the receiver's name rule takes the name unchanged (not too
+    /// long, no control or hidden characters, a plain base name).
+    fn listable(&self) -> bool {
+        crate::proto::name::sanitize(self.name.as_bytes()).is_ok_and(|n| n == self.name)
+    }
 }
 
-/// Encodes `entries` as LISTING bodies, each fitting one record: more u8
-/// (1 if another LISTING follows), count u16, then per entry name (u16
-/// length + bytes), size u64, mtime i64. An empty listing is one body with
-/// count 0. Names the receiver's name rule would refuse (too long, control
-/// characters, not a base name) are skipped, so one odd file on disk cannot
-/// break listings. Returns the bodies and how many entries they carry.
-pub fn encode_listing(entries: &[ListEntry]) -> (Vec<Vec<u8>>, usize) {
-    let budget = MAX_PLAINTEXT_LEN - 1 - 3;
-    let mut bodies = Vec::new();
-    let mut current: Vec<&ListEntry> = Vec::new();
-    let (mut used, mut sent) = (0, 0);
-    let valid = entries
-        .iter()
-        .filter(|e| crate::proto::name::sanitize(e.name.as_bytes()).is_ok_and(|n| n == e.name));
-    for e in valid {
-        if used + e.encoded_len() > budget || current.len() == u16::MAX as usize {
-            bodies.push(std::mem::take(&mut current));
-            used = 0;
-        }
-        used += e.encoded_len();
-        sent += 1;
-        current.push(e);
-    }
-    bodies.push(current);
-    let last = bodies.len() - 1;
-    let encoded = bodies
-        .into_iter()
-        .enumerate()
-        .map(|(i, part)| {
-            let mut v = Vec::new();
-            v.put_u8(u8::from(i != last));
-            v.put_u16(part.len() as u16);
-            for e in part {
-                v.put_vec16(e.name.as_bytes());
-                v.put_u64(e.size);
-                v.put_i64(e.mtime);
+/// A listing being encoded one LISTING body (page) at a time from a stream
+/// of entries: it holds the entry that did not fit the last page and the
+/// count so far, so memory stays one page however long the listing is.
+#[derive(Debug, Default)]
+pub struct ListingPager {
+    carry: Option<ListEntry>,
+    sent: usize,
+}
+
+impl ListingPager {
+    /// Encodes the next LISTING body: more u8 (1 if another body follows),
+    /// count u16, then per entry name (u16 length + bytes), size u64, mtime
+    /// i64; at most [`MAX_PLAINTEXT_LEN`] − 1 bytes and 65,535 entries.
+    /// Pulls `entries` until one does not fit (kept for the next page) or
+    /// they end (then `more` is 0 and the pager is done). Entries whose
+    /// names the receiver's rule would refuse are skipped, so one odd file
+    /// on disk cannot break listings. Returns the body and whether another
+    /// follows.
+    ///
+    /// # Errors
+    /// The first `Err` of `entries`; the entries of the page being built
+    /// are dropped and nothing is returned for it.
+    pub fn next_page<E>(
+        &mut self,
+        entries: &mut impl Iterator<Item = Result<ListEntry, E>>,
+    ) -> Result<(Vec<u8>, bool), E> {
+        let mut body = vec![0; 3]; // more and count, set at the end
+        let mut count: u16 = 0;
+        let more = loop {
+            let e = match self.carry.take() {
+                Some(e) => e,
+                None => match entries.next() {
+                    Some(e) => e?,
+                    None => break false,
+                },
+            };
+            if !e.listable() {
+                continue;
             }
-            v
-        })
-        .collect();
-    (encoded, sent)
+            if count == u16::MAX || body.len() + e.encoded_len() > MAX_PAGE_LEN {
+                self.carry = Some(e);
+                break true;
+            }
+            body.put_vec16(e.name.as_bytes());
+            body.put_u64(e.size);
+            body.put_i64(e.mtime);
+            count += 1;
+        };
+        body[0] = u8::from(more);
+        body[1..3].copy_from_slice(&count.to_be_bytes());
+        self.sent += usize::from(count);
+        Ok((body, more))
+    }
+
+    /// Entries encoded so far, in all pages.
+    pub fn sent(&self) -> usize {
+        self.sent
+    }
+}
+
+/// Encodes a whole listing held in memory, as the pages [`ListingPager`]
+/// makes of it (the server streams with the pager instead; tests and the
+/// fuzz targets check bodies against this). Returns the bodies and how
+/// many entries they carry.
+pub fn encode_listing(entries: &[ListEntry]) -> (Vec<Vec<u8>>, usize) {
+    let mut pager = ListingPager::default();
+    let mut items = entries.iter().cloned().map(Ok::<_, Infallible>);
+    let mut bodies = Vec::new();
+    loop {
+        let (body, more) = match pager.next_page(&mut items) {
+            Ok(page) => page,
+            Err(never) => match never {},
+        };
+        bodies.push(body);
+        if !more {
+            return (bodies, pager.sent());
+        }
+    }
 }
 
 /// Parses one LISTING body into `out`; returns whether more follow.
@@ -70,7 +119,7 @@ pub fn encode_listing(entries: &[ListEntry]) -> (Vec<Vec<u8>>, usize) {
 ///
 /// # Errors
 /// `MalformedMessage` on bad lengths; `Name` for a refused name;
-/// `Transfer(TooManyEntries)` past `max_total`.
+/// `ListingTooLong` past `max_total` (the receiver's own limit).
 pub fn parse_listing(
     b: &[u8],
     out: &mut Vec<ListEntry>,
@@ -84,7 +133,7 @@ pub fn parse_listing(
     };
     let count = r.u16()?;
     if out.len() + usize::from(count) > max_total {
-        return Err(ProtoError::Transfer(TransferError::TooManyEntries));
+        return Err(ProtoError::ListingTooLong { max: max_total });
     }
     for _ in 0..count {
         let raw = r.vec16(MAX_NAME_LEN)?;

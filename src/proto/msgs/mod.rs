@@ -10,7 +10,7 @@ mod result;
 pub use handshake::{
     Challenge, Established, Hello, Response, SessionParams, CHALLENGE_SIGNED_LEN, ESTABLISHED_LEN,
 };
-pub use listing::{encode_listing, parse_listing, ListEntry};
+pub use listing::{encode_listing, parse_listing, ListEntry, ListingPager};
 pub use request::{encode_get, parse_accept, parse_chunk, parse_end, parse_get, Offer};
 pub use result::{Outcome, ResultCode, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS};
 
@@ -71,7 +71,7 @@ mod tests {
 
     use super::*;
     use crate::proto::codec::Writer;
-    use crate::proto::{ProtoError, TransferError};
+    use crate::proto::ProtoError;
 
     fn result_body(code: u8, wait: u16, reason: &[u8]) -> Vec<u8> {
         let mut v = vec![code];
@@ -175,7 +175,7 @@ mod tests {
         // body carries no entry at all.
         assert!(matches!(
             parse_listing(&[0, 0, 2], &mut out, 1),
-            Err(ProtoError::Transfer(TransferError::TooManyEntries))
+            Err(ProtoError::ListingTooLong { max: 1 })
         ));
         assert!(out.is_empty());
         // With room, the missing entries make it malformed.
@@ -194,7 +194,7 @@ mod tests {
         assert_eq!(out[0].mtime, -1);
         assert!(matches!(
             parse_listing(&bodies[0], &mut out, 1),
-            Err(ProtoError::Transfer(TransferError::TooManyEntries))
+            Err(ProtoError::ListingTooLong { max: 1 })
         ));
     }
 }

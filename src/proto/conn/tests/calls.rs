@@ -32,7 +32,7 @@ fn application_misuse_is_refused_locally_and_changes_nothing() {
         Err(ProtoError::InvalidCall(_))
     ));
     assert!(matches!(
-        w.server.send_listing(&[]),
+        send_listing(&mut w.server, &[]),
         Err(ProtoError::InvalidCall(_))
     ));
     assert!(matches!(w.server.accept(), Err(ProtoError::InvalidCall(_))));
@@ -206,7 +206,7 @@ fn nothing_is_sent_after_close_and_calls_say_closed() {
         Err(ProtoError::Closed)
     ));
     assert!(matches!(
-        w.server.send_listing(&[]),
+        send_listing(&mut w.server, &[]),
         Err(ProtoError::Closed)
     ));
     assert!(matches!(w.server.accept(), Err(ProtoError::Closed)));

@@ -47,7 +47,7 @@ fn upload_and_download_cross_many_key_updates_intact() {
     // Still in step afterwards.
     w.client.request_list().unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::List]);
-    w.server.send_listing(&[]).unwrap();
+    send_listing(&mut w.server, &[]).unwrap();
     assert_eq!(w.s2c().unwrap(), vec![Got::Listing(vec![])]);
     w.client.close().unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::Closed]);

@@ -1,106 +1,11 @@
 //! Every limit at its value and one past, between live connections:
-//! listing entries, chunk length, names, reasons, the retry wait and the
-//! send high-water mark.
+//! chunk length, names, reasons, the retry wait and the send high-water
+//! mark (the listing's limits are in `listing.rs`).
 
-use std::io::{self, Write};
-
-use super::super::{MAX_LISTING_ENTRIES, SEND_HIGH_WATER};
+use super::super::SEND_HIGH_WATER;
 use super::*;
-use crate::proto::msgs::{self, ResultCode, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS};
+use crate::proto::msgs::{ResultCode, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS};
 use crate::proto::{TransferError, MAX_NAME_LEN, MAX_PLAINTEXT_LEN};
-
-/// A writer that takes at most `n` more bytes.
-struct Limited<'a>(&'a mut Vec<u8>, usize);
-
-impl Write for Limited<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.1);
-        self.0.extend_from_slice(&buf[..n]);
-        self.1 -= n;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-fn entries(n: usize) -> Vec<ListEntry> {
-    (0..n)
-        .map(|i| ListEntry {
-            name: format!("f{i:06}"),
-            size: i as u64,
-            mtime: 1_700_000_000,
-        })
-        .collect()
-}
-
-/// Fails on a client that counts entries per record rather than in all,
-/// or refuses at the limit instead of past it.
-#[test]
-fn listing_of_exactly_max_entries_is_accepted_and_one_more_refused() {
-    let mut w = established();
-    let all = entries(MAX_LISTING_ENTRIES);
-    w.client.request_list().unwrap();
-    w.c2s().unwrap();
-    assert_eq!(w.server.send_listing(&all).unwrap(), MAX_LISTING_ENTRIES);
-    let bytes = out(&mut w.server, w.now);
-    assert!(records(&bytes).len() > 1, "several LISTING records");
-    assert_eq!(
-        feed(&mut w.client, &bytes, w.now).unwrap(),
-        vec![Got::Listing(all)]
-    );
-
-    let mut w = established();
-    w.client.request_list().unwrap();
-    w.c2s().unwrap();
-    w.server
-        .send_listing(&entries(MAX_LISTING_ENTRIES + 1))
-        .unwrap();
-    let err = w.s2c().unwrap_err();
-    assert!(
-        matches!(err, ProtoError::Transfer(TransferError::TooManyEntries)),
-        "{err:?}"
-    );
-    let bytes = out(&mut w.client, w.now);
-    assert_eq!(
-        sole_alert(&mut w.client, &bytes, 3),
-        AlertCode::ProtocolError
-    );
-}
-
-/// The limit is checked from a LISTING's count before its entries are
-/// parsed: a last record that claims one entry more and carries none is
-/// TooManyEntries, not MalformedMessage. Fails on a client that parses
-/// first (and so would allocate by the peer's count first).
-#[test]
-fn listing_limit_is_checked_from_the_count_before_parsing() {
-    let mut w = established();
-    w.client.request_list().unwrap();
-    w.c2s().unwrap();
-    let (mut bodies, n) = msgs::encode_listing(&entries(MAX_LISTING_ENTRIES));
-    assert_eq!(n, MAX_LISTING_ENTRIES);
-    let last = bodies.len() - 1;
-    bodies[last][0] = 1; // more follow
-    for body in &bodies {
-        send_raw(&mut w.server, inner::LISTING, body);
-    }
-    send_raw(&mut w.server, inner::LISTING, &[0, 0, 1]);
-    let err = w.s2c().unwrap_err();
-    assert!(
-        matches!(err, ProtoError::Transfer(TransferError::TooManyEntries)),
-        "{err:?}"
-    );
-    // The same record with room left is simply malformed.
-    let mut w = established();
-    w.client.request_list().unwrap();
-    w.c2s().unwrap();
-    send_raw(&mut w.server, inner::LISTING, &[0, 0, 1]);
-    let err = w.s2c().unwrap_err();
-    assert!(
-        matches!(err, ProtoError::MalformedMessage("LISTING")),
-        "{err:?}"
-    );
-}
 
 /// A CHUNK of CHUNK_LEN data bytes is accepted and one of CHUNK_LEN + 1
 /// refused, on both receiving sides, though MAX_PLAINTEXT_LEN would let

@@ -27,7 +27,7 @@ fn handshake_then_multi_chunk_upload_download_list_and_close() {
         .collect();
     w.client.request_list().unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::List]);
-    assert_eq!(w.server.send_listing(&entries).unwrap(), 3000);
+    assert_eq!(send_listing(&mut w.server, &entries).unwrap(), 3000);
     let bytes = out(&mut w.server, w.now);
     assert!(records(&bytes).len() > 1);
     assert_eq!(
@@ -37,7 +37,7 @@ fn handshake_then_multi_chunk_upload_download_list_and_close() {
     // An empty listing is one record.
     w.client.request_list().unwrap();
     w.c2s().unwrap();
-    w.server.send_listing(&[]).unwrap();
+    send_listing(&mut w.server, &[]).unwrap();
     assert_eq!(w.s2c().unwrap(), vec![Got::Listing(vec![])]);
 
     // Orderly close both ways.
@@ -393,7 +393,7 @@ fn listing_leaves_out_names_the_client_would_refuse() {
     ];
     w.client.request_list().unwrap();
     w.c2s().unwrap();
-    assert_eq!(w.server.send_listing(&entries).unwrap(), 2);
+    assert_eq!(send_listing(&mut w.server, &entries).unwrap(), 2);
     assert_eq!(
         w.s2c().unwrap(),
         vec![Got::Listing(vec![entry("ok.txt"), entry("two.txt")])]
