@@ -23,6 +23,7 @@ const FLOOD_CONNECT: Duration = Duration::from_secs(1);
 fn source(i: u32) -> Ipv4Addr {
     Ipv4Addr::from(0x7f00_0002 + i)
 }
+
 /// Starts a scoped thread; on failure, stops the run (every thread started
 /// so far ends at once) and says why.
 fn spawn<'scope>(
@@ -38,6 +39,10 @@ fn spawn<'scope>(
             format!("cannot start a thread: {e}")
         })
 }
+
+/// `sockets` threads connect from `source(0)`, `source(1)`... in turn (all
+/// `sources`, round robin), send a HELLO and close, until the run stops;
+/// prints the connects per second.
 pub(crate) fn reconnect(run: &Run, sources: u32, sockets: u32) -> Result<(), String> {
     check_target(run.target, None)?;
     let hello = {
@@ -143,6 +148,9 @@ fn hold(sock: &mut TcpStream, stop: &Stop) -> bool {
     false
 }
 
+/// `per_source` threads per source address each hold one connection that
+/// got its CHALLENGE and never answers, reopening it as soon as the server
+/// closes or refuses it, until the run stops; prints what happened to them.
 pub(crate) fn half(run: &Run, sources: u32, per_source: u32) -> Result<(), String> {
     check_target(run.target, None)?;
     let key = Arc::new(SigningKey::generate().map_err(|e| e.to_string())?);

@@ -65,6 +65,10 @@ fn establish(
     }
 }
 
+/// One session (from `auth.source`) sends LIST every `every` until the run
+/// stops, waiting as told when refused over the rate limit; prints the
+/// answers' count and latency (p50, p99, max in ms), LISTINGs and refusals
+/// alike, and the error that ended the session early, if one did.
 pub(crate) fn measure(run: &Run, auth: &Auth, every: Duration) -> Result<(), String> {
     check_target(run.target, auth.source)?;
     let (mut conn, mut sock) = establish(auth, run.target, None)?;
@@ -84,24 +88,28 @@ pub(crate) fn measure(run: &Run, auth: &Auth, every: Duration) -> Result<(), Str
             .request_list()
             .map_err(|e| e.to_string())
             .and_then(|()| answer(&mut conn, &mut sock));
-        ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        let took_ms = t0.elapsed().as_secs_f64() * 1e3;
         next = (next + every).max(Instant::now());
         match got {
             Ok(Answer::Listing(n)) => {
+                ms.push(took_ms);
                 ok += 1;
                 entries = n;
             }
             // Refused (the rate limit, say): wait as told, as a client must
             // (a client that keeps asking is cut off).
             Ok(Answer::Refused(o)) => {
+                ms.push(took_ms);
                 refused += 1;
                 if o.code == ResultCode::RateLimited {
                     next = next.max(t0 + Duration::from_secs(o.retry_after_secs.into()));
                 }
             }
-            Ok(Answer::Established) => {}
+            Ok(Answer::Established) => {
+                error = Some("a second SESSION_ESTABLISHED".into());
+                break;
+            }
             Err(e) => {
-                ms.pop();
                 error = Some(e);
                 break;
             }
@@ -125,6 +133,9 @@ pub(crate) fn measure(run: &Run, auth: &Auth, every: Duration) -> Result<(), Str
     Ok(())
 }
 
+/// `clients` sessions each send LIST and never read, held until the run
+/// stops; prints `holding=` once all have asked (the caller samples the
+/// server's memory then) and `released=` at the end.
 pub(crate) fn listhold(run: &Run, auth: &Auth, clients: u32) -> Result<(), String> {
     check_target(run.target, auth.source)?;
     let stop = Stop::new(run)?;
