@@ -6,6 +6,7 @@
 //! mistake elsewhere cannot reach outside the root. Nothing here follows a
 //! symlink inside the receive root.
 
+mod list;
 mod root;
 mod source;
 mod staging;
@@ -13,9 +14,12 @@ mod staging;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use bytesize::ByteSize;
+
 use crate::crypto::CryptoError;
 
-pub use root::{Entry, Lister, ReceiveRoot};
+pub use list::{Entry, Lister};
+pub use root::ReceiveRoot;
 pub use source::{open_local_source, SourceFile};
 pub use staging::Staged;
 
@@ -55,6 +59,12 @@ pub enum FsError {
     /// No randomness was available to name a temporary file.
     #[error("cannot name a temporary file: {0}")]
     Random(#[source] CryptoError),
+    /// The file system has no room: `needed` bytes were asked for (the
+    /// announced size, or what was left to write) and `available` bytes
+    /// were free to an unprivileged writer when it was checked. The message
+    /// starts with "disk full" and names no path.
+    #[error("disk full: {} ({needed} bytes) needed, {} ({available} bytes) available", ByteSize(*needed), ByteSize(*available))]
+    DiskFull { needed: u64, available: u64 },
 }
 
 /// Maps an `io::Error` from `op` on `path` into [`FsError::Io`].
@@ -64,6 +74,24 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> FsE
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// Maps an error of `op` on `name` inside the directory shown as `dir`
+/// into [`FsError::Io`].
+fn at_err(op: &'static str, dir: &Path, name: &str, e: rustix::io::Errno) -> FsError {
+    io_err(op, &dir.join(name))(e.into())
+}
+
+/// Whether `e` says the file system (or the writer's quota) is out of room.
+fn is_out_of_space(e: rustix::io::Errno) -> bool {
+    e == rustix::io::Errno::NOSPC || e == rustix::io::Errno::DQUOT
+}
+
+/// Bytes an unprivileged writer may still store on the file system of
+/// `fd` (`fstatvfs`: available blocks × fragment size).
+fn free_bytes(fd: impl rustix::fd::AsFd) -> rustix::io::Result<u64> {
+    let st = rustix::fs::fstatvfs(fd)?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// Refuses anything but a plain base name (defence in depth: the protocol

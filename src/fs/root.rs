@@ -1,14 +1,25 @@
 //! The receive root: the one directory files are received into and listed
-//! and served from.
+//! and served from, held open as a directory handle.
+//!
+//! The root is resolved by path once, in [`ReceiveRoot::open_or_create`].
+//! Every later operation works relative to the open handle (`openat`,
+//! `statat`, `linkat`, ...), so renaming the root's path or replacing it by
+//! a symlink while a server runs cannot redirect a write, read or listing:
+//! they all stay in the directory that was opened.
 
-use std::fs::{self, DirBuilder, OpenOptions};
+use std::fs::{self, DirBuilder, File};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::source::{open_regular, SourceFile};
+use rustix::fd::OwnedFd;
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+use super::source::{regular_source, SourceFile};
 use super::staging::Staged;
-use super::{check_name, io_err, FsError, TEMP_PREFIX};
+use super::{at_err, check_name, free_bytes, io_err, FsError, TEMP_PREFIX};
 use crate::crypto::rand;
 
 /// Mode of a receive root this module creates (owner only).
@@ -17,32 +28,25 @@ const ROOT_MODE: u32 = 0o700;
 /// Mode of a temporary (and so of a received) file: owner read/write only.
 const TEMP_MODE: u32 = 0o600;
 
-/// A directory files are received into, by its canonical path.
+/// A directory files are received into, held open. Clones share the handle.
 #[derive(Debug, Clone)]
 pub struct ReceiveRoot {
-    dir: PathBuf,
-}
-
-/// One regular file directly inside a receive root, as [`ReceiveRoot::list`]
-/// reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// The file's base name (valid UTF-8).
-    pub name: String,
-    /// Length in bytes.
-    pub size: u64,
-    /// Modification time, seconds since the Unix epoch (may be negative).
-    pub mtime: i64,
+    /// The open root directory; every operation is relative to it.
+    pub(super) fd: Arc<OwnedFd>,
+    /// The canonical path when opened, for messages only (never re-resolved).
+    pub(super) dir: PathBuf,
 }
 
 impl ReceiveRoot {
     /// Opens `dir`, creating it and any missing parents with mode 0700 if it
     /// does not exist. A symlink to a directory is accepted (the root is the
-    /// operator's choice); the root is kept as its canonical path.
+    /// operator's choice). The directory is opened once, here; renaming or
+    /// replacing `dir` afterwards does not change which directory is used.
     ///
     /// # Errors
     /// [`FsError::NotADirectory`] when `dir` exists but is not a directory;
-    /// [`FsError::Io`] when it cannot be inspected, created or canonicalized.
+    /// [`FsError::Io`] when it cannot be inspected, created, opened or
+    /// canonicalized.
     pub fn open_or_create(dir: &Path) -> Result<Self, FsError> {
         match fs::metadata(dir) {
             Ok(meta) if meta.is_dir() => {}
@@ -54,105 +58,70 @@ impl ReceiveRoot {
                 .map_err(io_err("create directory", dir))?,
             Err(e) => return Err(io_err("inspect", dir)(e)),
         }
-        let dir = dir.canonicalize().map_err(io_err("resolve", dir))?;
-        Ok(Self { dir })
+        let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(dir, flags, Mode::empty()).map_err(|e| match e {
+            // Replaced by a file since the check above.
+            Errno::NOTDIR => FsError::NotADirectory(dir.to_path_buf()),
+            e => io_err("open", dir)(e.into()),
+        })?;
+        let shown = dir.canonicalize().map_err(io_err("resolve", dir))?;
+        Ok(Self {
+            fd: Arc::new(fd),
+            dir: shown,
+        })
     }
 
     /// Bytes an unprivileged writer may still store on the root's file
-    /// system (`statvfs`: available blocks × fragment size).
+    /// system (`fstatvfs` of the open root: available blocks × fragment
+    /// size).
     ///
     /// # Errors
     /// [`FsError::Io`] when the file system cannot be queried.
     pub fn available_space(&self) -> Result<u64, FsError> {
-        let st = rustix::fs::statvfs(&self.dir)
-            .map_err(|e| io_err("query free space of", &self.dir)(e.into()))?;
-        Ok(st.f_bavail.saturating_mul(st.f_frsize))
+        free_bytes(&*self.fd).map_err(|e| io_err("query free space of", &self.dir)(e.into()))
     }
 
-    /// The canonical path of the root.
+    /// The canonical path of the root when it was opened, for messages.
+    /// Operations never go through it: after a rename it may name another
+    /// directory, or nothing.
     pub fn path(&self) -> &Path {
         &self.dir
     }
 
     /// Starts receiving `name`, announced as `size` bytes, into a new
     /// temporary file `.sft-part-<16 hex>` (mode 0600, created exclusively,
-    /// never through a symlink) in the root. [`Staged::commit`] moves it into
-    /// place; dropping the [`Staged`] removes it.
+    /// never through a symlink) in the root, and reserves `size` bytes of
+    /// disk for it (`fallocate` keeping the visible length at what is
+    /// written; skipped where the file system cannot reserve), so
+    /// concurrent uploads cannot promise the same free space twice.
+    /// [`Staged::commit`] moves it into place; dropping the [`Staged`]
+    /// removes it.
     ///
     /// # Errors
     /// [`FsError::BadName`] for anything but a plain name;
     /// [`FsError::Exists`] when a regular file `name` exists and `overwrite`
     /// is false; [`FsError::NotRegular`] when `name` exists as a symlink,
     /// directory or anything else (whatever `overwrite` says);
-    /// [`FsError::Random`] when no temporary name can be drawn;
-    /// [`FsError::Io`] when inspecting or creating fails.
+    /// [`FsError::DiskFull`] when `size` exceeds [`available_space`]
+    /// (nothing is created) or cannot be reserved (the temporary file is
+    /// removed); [`FsError::Random`] when no temporary name can be drawn;
+    /// [`FsError::Io`] when inspecting, creating or reserving fails.
+    ///
+    /// [`available_space`]: ReceiveRoot::available_space
     pub fn begin(&self, name: &str, size: u64, overwrite: bool) -> Result<Staged, FsError> {
         check_name(name)?;
-        let target = self.dir.join(name);
-        check_target(&target, name, overwrite)?;
+        check_target(self, name, overwrite)?;
+        fits(size, self.available_space()?)?;
         let random = rand::array::<8>().map_err(FsError::Random)?;
-        let tmp = self
-            .dir
-            .join(format!("{TEMP_PREFIX}{}", hex::encode(random)));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(TEMP_MODE)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)
-            .map_err(io_err("create temporary file", &tmp))?;
-        Ok(Staged::new(file, tmp, target, name, size, overwrite))
-    }
-
-    /// The regular files directly in the root, sorted by name: no recursion,
-    /// no symlinks, directories or other special files, no temporary
-    /// `.sft-part-*` files, and no names that are not valid UTF-8.
-    ///
-    /// # Errors
-    /// [`FsError::Io`] when the directory or an entry cannot be read. An
-    /// entry removed while listing is skipped.
-    pub fn list(&self) -> Result<Vec<Entry>, FsError> {
-        let mut entries = Vec::new();
-        for entry in fs::read_dir(&self.dir).map_err(io_err("list", &self.dir))? {
-            let entry = entry.map_err(io_err("list", &self.dir))?;
-            // `DirEntry::metadata` does not follow symlinks.
-            let meta = match entry.metadata() {
-                Ok(meta) => meta,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_err("inspect", &entry.path())(e)),
-            };
-            if !meta.file_type().is_file() {
-                continue;
-            }
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            if name.starts_with(TEMP_PREFIX) {
-                continue;
-            }
-            entries.push(Entry {
-                name,
-                size: meta.len(),
-                mtime: meta.mtime(),
-            });
-        }
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(entries)
-    }
-
-    /// The regular files directly in the root, one at a time in directory
-    /// order (unsorted), with the filters of [`ReceiveRoot::list`]; memory
-    /// stays constant however many files there are.
-    ///
-    /// # Errors
-    /// [`FsError::Io`] when the directory cannot be opened; an entry that
-    /// cannot be read is an `Err` item.
-    pub fn lister(&self) -> Result<Lister, FsError> {
-        let dir = fs::read_dir(&self.dir).map_err(io_err("list", &self.dir))?;
-        Ok(Lister {
-            dir,
-            path: self.dir.clone(),
-        })
+        let tmp = format!("{TEMP_PREFIX}{}", hex::encode(random));
+        let flags =
+            OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&*self.fd, &tmp, flags, Mode::from_raw_mode(TEMP_MODE))
+            .map_err(|e| at_err("create temporary file", &self.dir, &tmp, e))?;
+        let staged = Staged::new(self, File::from(fd), tmp, name, size, overwrite);
+        // On an error the `Staged` is dropped, which removes the file.
+        staged.reserve()?;
+        Ok(staged)
     }
 
     /// Removes temporary files left by transfers that were cut by a crash or
@@ -163,16 +132,26 @@ impl ReceiveRoot {
     /// # Errors
     /// [`FsError::Io`] when the directory cannot be read or a file removed.
     pub fn remove_stale_parts(&self) -> Result<usize, FsError> {
+        let list_err = |e: Errno| io_err("list", &self.dir)(e.into());
+        let mut dir = Dir::read_from(&*self.fd).map_err(list_err)?;
         let mut removed = 0;
-        for entry in fs::read_dir(&self.dir).map_err(io_err("list", &self.dir))? {
-            let entry = entry.map_err(io_err("list", &self.dir))?;
-            let is_part = entry
+        while let Some(entry) = dir.read() {
+            let entry = entry.map_err(list_err)?;
+            let Some(name) = entry
                 .file_name()
                 .to_str()
-                .is_some_and(|n| n.starts_with(TEMP_PREFIX));
-            if is_part && entry.file_type().is_ok_and(|t| t.is_file()) {
-                fs::remove_file(entry.path()).map_err(io_err("remove", &entry.path()))?;
-                removed += 1;
+                .ok()
+                .filter(|n| n.starts_with(TEMP_PREFIX))
+            else {
+                continue;
+            };
+            if kind_of(self, name)? != Some(FileType::RegularFile) {
+                continue;
+            }
+            match rustix::fs::unlinkat(&*self.fd, name, AtFlags::empty()) {
+                Ok(()) => removed += 1,
+                Err(Errno::NOENT) => {}
+                Err(e) => return Err(at_err("remove", &self.dir, name, e)),
             }
         }
         Ok(removed)
@@ -180,7 +159,7 @@ impl ReceiveRoot {
 
     /// Opens `name` in the root for reading. The open never follows a
     /// symlink (`O_NOFOLLOW`) nor blocks on a FIFO, and the regular-file check
-    /// is made on the opened handle, so the path cannot be swapped between
+    /// is made on the opened handle, so the name cannot be swapped between
     /// check and use.
     ///
     /// # Errors
@@ -189,59 +168,67 @@ impl ReceiveRoot {
     /// [`FsError::Io`] when it does not exist or cannot be opened.
     pub fn open_source(&self, name: &str) -> Result<SourceFile, FsError> {
         check_name(name)?;
-        open_regular(&self.dir.join(name), libc::O_NOFOLLOW, name)
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd =
+            rustix::fs::openat(&*self.fd, name, flags, Mode::empty()).map_err(|e| match e {
+                Errno::LOOP => FsError::NotRegular(name.to_owned()),
+                e => at_err("open", &self.dir, name, e),
+            })?;
+        regular_source(File::from(fd), &self.dir.join(name), name)
     }
 }
 
-/// The files of a receive root, read as they are iterated
-/// ([`ReceiveRoot::lister`]).
-#[derive(Debug)]
-pub struct Lister {
-    dir: fs::ReadDir,
-    path: PathBuf,
+/// Refuses `needed` bytes unless they fit in `available` bytes.
+fn fits(needed: u64, available: u64) -> Result<(), FsError> {
+    if needed > available {
+        return Err(FsError::DiskFull { needed, available });
+    }
+    Ok(())
 }
 
-impl Iterator for Lister {
-    type Item = Result<Entry, FsError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let entry = match self.dir.next()? {
-                Ok(entry) => entry,
-                Err(e) => return Some(Err(io_err("list", &self.path)(e))),
-            };
-            // `DirEntry::metadata` does not follow symlinks.
-            let meta = match entry.metadata() {
-                Ok(meta) => meta,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Some(Err(io_err("inspect", &entry.path())(e))),
-            };
-            if !meta.file_type().is_file() {
-                continue;
-            }
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            if name.starts_with(TEMP_PREFIX) {
-                continue;
-            }
-            return Some(Ok(Entry {
-                name,
-                size: meta.len(),
-                mtime: meta.mtime(),
-            }));
-        }
+/// The type of `name` in `root` without following a symlink, or `None`
+/// when it does not exist.
+pub(super) fn kind_of(root: &ReceiveRoot, name: &str) -> Result<Option<FileType>, FsError> {
+    match rustix::fs::statat(&*root.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(FileType::from_raw_mode(st.st_mode))),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(at_err("inspect", &root.dir, name, e)),
     }
 }
 
-/// Applies the overwrite policy to `target` (without following symlinks):
-/// absent is fine, a regular file only with `overwrite`, anything else never.
-pub(super) fn check_target(target: &Path, name: &str, overwrite: bool) -> Result<(), FsError> {
-    match fs::symlink_metadata(target) {
-        Ok(meta) if !meta.file_type().is_file() => Err(FsError::NotRegular(name.to_owned())),
-        Ok(_) if !overwrite => Err(FsError::Exists(name.to_owned())),
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_err("inspect", target)(e)),
+/// Applies the overwrite policy to `name` in `root` (without following
+/// symlinks): absent is fine, a regular file only with `overwrite`,
+/// anything else never.
+pub(super) fn check_target(root: &ReceiveRoot, name: &str, overwrite: bool) -> Result<(), FsError> {
+    match kind_of(root, name)? {
+        None => Ok(()),
+        Some(FileType::RegularFile) if overwrite => Ok(()),
+        Some(FileType::RegularFile) => Err(FsError::Exists(name.to_owned())),
+        Some(_) => Err(FsError::NotRegular(name.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_fits_up_to_exactly_the_free_space() {
+        assert!(fits(0, 0).is_ok());
+        assert!(fits(1000, 1000).is_ok());
+        assert!(fits(u64::MAX, u64::MAX).is_ok());
+        let err = fits(1001, 1000).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FsError::DiskFull {
+                    needed: 1001,
+                    available: 1000
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().starts_with("disk full"), "{err}");
+        assert!(matches!(fits(1, 0), Err(FsError::DiskFull { .. })));
     }
 }

@@ -27,29 +27,25 @@ pub struct SourceFile {
 /// [`FsError::Io`] when the file cannot be opened or inspected;
 /// [`FsError::NotRegular`] when it is a directory, FIFO, device or socket.
 pub fn open_local_source(path: &Path) -> Result<SourceFile, FsError> {
-    open_regular(path, 0, &path.display().to_string())
+    open_regular(path, &path.display().to_string())
 }
 
-/// Opens `path` read-only with `extra_flags`, then requires a regular file.
+/// Opens `path` read-only, then requires a regular file.
 ///
 /// `O_NONBLOCK` keeps `open` from waiting for a writer on a FIFO; it has no
-/// effect on reads from a regular file. `shown` names the file in errors.
-pub(super) fn open_regular(
-    path: &Path,
-    extra_flags: i32,
-    shown: &str,
-) -> Result<SourceFile, FsError> {
+/// effect on reads from a regular file.
+fn open_regular(path: &Path, shown: &str) -> Result<SourceFile, FsError> {
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | extra_flags)
+        .custom_flags(libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            // O_NOFOLLOW on a symlink.
-            Some(libc::ELOOP) if extra_flags & libc::O_NOFOLLOW != 0 => {
-                FsError::NotRegular(shown.to_owned())
-            }
-            _ => io_err("open", path)(e),
-        })?;
+        .map_err(io_err("open", path))?;
+    regular_source(file, path, shown)
+}
+
+/// Makes a [`SourceFile`] of an opened `file` if it is a regular file
+/// (checked on the handle). `path` and `shown` name it in errors.
+pub(super) fn regular_source(file: File, path: &Path, shown: &str) -> Result<SourceFile, FsError> {
     let meta = file.metadata().map_err(io_err("inspect", path))?;
     if !meta.file_type().is_file() {
         return Err(FsError::NotRegular(shown.to_owned()));

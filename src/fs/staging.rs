@@ -1,23 +1,28 @@
 //! A file being received: written to a temporary file, fsynced, then moved
 //! into place atomically so a reader never sees a partial file under its
-//! final name.
+//! final name. Every step works relative to the root's open handle.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use super::root::check_target;
-use super::{io_err, FsError};
+use rustix::fs::{AtFlags, FallocateFlags};
+use rustix::io::Errno;
+
+use super::root::{check_target, ReceiveRoot};
+use super::{at_err, free_bytes, io_err, is_out_of_space, FsError};
 
 /// A temporary file being written for one received name.
 ///
-/// Created by [`ReceiveRoot::begin`](super::ReceiveRoot::begin). Dropping it
-/// without a successful [`commit`](Staged::commit) removes the temporary file.
+/// Created by [`ReceiveRoot::begin`]. Dropping it without a successful
+/// [`commit`](Staged::commit) removes the temporary file.
 #[derive(Debug)]
 pub struct Staged {
+    /// The root the file is staged in (a shared handle, not a path).
+    root: ReceiveRoot,
     file: File,
-    tmp: PathBuf,
-    target: PathBuf,
+    /// The temporary file's name in the root.
+    tmp: String,
     name: String,
     expected: u64,
     written: u64,
@@ -27,22 +32,60 @@ pub struct Staged {
 
 impl Staged {
     pub(super) fn new(
+        root: &ReceiveRoot,
         file: File,
-        tmp: PathBuf,
-        target: PathBuf,
+        tmp: String,
         name: &str,
         expected: u64,
         overwrite: bool,
     ) -> Self {
         Self {
+            root: root.clone(),
             file,
             tmp,
-            target,
             name: name.to_owned(),
             expected,
             written: 0,
             overwrite,
             committed: false,
+        }
+    }
+
+    /// Reserves the announced size on disk (`fallocate` with
+    /// `FALLOC_FL_KEEP_SIZE`, so the visible length stays what was
+    /// written). A file system that cannot reserve (`EOPNOTSUPP`, `ENOSYS`)
+    /// is left to fail at write time instead.
+    ///
+    /// # Errors
+    /// [`FsError::DiskFull`] on `ENOSPC`, `EDQUOT` or `EFBIG`;
+    /// [`FsError::Io`] on any other failure.
+    pub(super) fn reserve(&self) -> Result<(), FsError> {
+        if self.expected == 0 {
+            // fallocate refuses a zero length.
+            return Ok(());
+        }
+        match rustix::fs::fallocate(&self.file, FallocateFlags::KEEP_SIZE, 0, self.expected) {
+            Ok(()) | Err(Errno::OPNOTSUPP | Errno::NOSYS) => Ok(()),
+            Err(e) if is_out_of_space(e) || e == Errno::FBIG => Err(self.disk_full()),
+            Err(e) => Err(self.err("reserve space for", e.into())),
+        }
+    }
+
+    /// [`FsError::DiskFull`] for the bytes still to write, with the free
+    /// space as the file system reports it now (0 if it cannot say).
+    fn disk_full(&self) -> FsError {
+        FsError::DiskFull {
+            needed: self.expected.saturating_sub(self.written),
+            available: free_bytes(&self.file).unwrap_or(0),
+        }
+    }
+
+    /// [`FsError::Io`] for `op` on the temporary file.
+    fn err(&self, op: &'static str, source: io::Error) -> FsError {
+        FsError::Io {
+            op,
+            path: self.root.dir.join(&self.tmp),
+            source,
         }
     }
 
@@ -55,7 +98,7 @@ impl Staged {
     pub fn writeback_handle(&self) -> Result<File, FsError> {
         self.file
             .try_clone()
-            .map_err(io_err("duplicate handle of", &self.tmp))
+            .map_err(|e| self.err("duplicate handle of", e))
     }
 
     /// Appends `data` to the temporary file and counts its bytes.
@@ -63,7 +106,9 @@ impl Staged {
     /// # Errors
     /// [`FsError::SizeMismatch`] (nothing written) when `data` would take the
     /// file past its announced size, so a peer cannot fill the disk beyond
-    /// what it announced; [`FsError::Io`] when the write fails.
+    /// what it announced; [`FsError::DiskFull`] when the file system or
+    /// quota is out of room (`ENOSPC`, `EDQUOT`); [`FsError::Io`] when the
+    /// write fails otherwise.
     pub fn write_all(&mut self, data: &[u8]) -> Result<(), FsError> {
         let got = self.written.saturating_add(data.len() as u64);
         if got > self.expected {
@@ -72,9 +117,12 @@ impl Staged {
                 got,
             });
         }
-        self.file
-            .write_all(data)
-            .map_err(io_err("write", &self.tmp))?;
+        self.file.write_all(data).map_err(|e| {
+            match e.raw_os_error().map(Errno::from_raw_os_error) {
+                Some(errno) if is_out_of_space(errno) => self.disk_full(),
+                _ => self.err("write", e),
+            }
+        })?;
         self.written = got;
         Ok(())
     }
@@ -85,7 +133,10 @@ impl Staged {
     }
 
     /// Finishes the file: checks the byte count, fsyncs the file, moves it to
-    /// its final name, fsyncs the directory, and returns the final path.
+    /// its final name in the root, fsyncs the root, and returns the final
+    /// path as the root's path when opened joined with the name (for
+    /// messages: the file is in the opened root even if that path has
+    /// since been renamed).
     ///
     /// Without `overwrite` the move is a hard link (which fails if the name
     /// appeared meanwhile) followed by removing the temporary name, so an
@@ -103,7 +154,7 @@ impl Staged {
         let result = self.finish();
         // On success the temporary name is gone; on error `Drop` removes it.
         self.committed = result.is_ok();
-        result.map(|()| self.target.clone())
+        result.map(|()| self.root.dir.join(&self.name))
     }
 
     fn finish(&mut self) -> Result<(), FsError> {
@@ -113,24 +164,24 @@ impl Staged {
                 got: self.written,
             });
         }
-        self.file.sync_all().map_err(io_err("fsync", &self.tmp))?;
+        self.file.sync_all().map_err(|e| self.err("fsync", e))?;
+        let root = &*self.root.fd;
+        let shown = |op, e| at_err(op, &self.root.dir, &self.name, e);
         if self.overwrite {
-            check_target(&self.target, &self.name, true)?;
-            fs::rename(&self.tmp, &self.target).map_err(io_err("rename into", &self.target))?;
+            check_target(&self.root, &self.name, true)?;
+            rustix::fs::renameat(root, &self.tmp, root, &self.name)
+                .map_err(|e| shown("rename into", e))?;
         } else {
-            fs::hard_link(&self.tmp, &self.target).map_err(|e| {
-                if e.kind() == io::ErrorKind::AlreadyExists {
-                    FsError::Exists(self.name.clone())
-                } else {
-                    io_err("link into", &self.target)(e)
-                }
-            })?;
-            fs::remove_file(&self.tmp).map_err(io_err("remove temporary file", &self.tmp))?;
+            rustix::fs::linkat(root, &self.tmp, root, &self.name, AtFlags::empty()).map_err(
+                |e| match e {
+                    Errno::EXIST => FsError::Exists(self.name.clone()),
+                    e => shown("link into", e),
+                },
+            )?;
+            rustix::fs::unlinkat(root, &self.tmp, AtFlags::empty())
+                .map_err(|e| self.err("remove temporary file", e.into()))?;
         }
-        let dir = self.target.parent().unwrap_or(&self.target);
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err("fsync directory", dir))
+        rustix::fs::fsync(root).map_err(|e| io_err("fsync directory", &self.root.dir)(e.into()))
     }
 }
 
@@ -138,7 +189,36 @@ impl Drop for Staged {
     fn drop(&mut self) {
         if !self.committed {
             // Best effort: the error path has already been reported.
-            let _ = fs::remove_file(&self.tmp);
+            let _ = rustix::fs::unlinkat(&*self.root.fd, &self.tmp, AtFlags::empty());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::OpenOptions;
+
+    /// A staged file whose writes hit `ENOSPC`: `/dev/full` stands in for
+    /// the temporary file (its name in the root does not exist, so the
+    /// removal on drop does nothing).
+    fn staged_on_dev_full(expected: u64) -> (tempfile::TempDir, Staged) {
+        let tmp = tempfile::TempDir::new().unwrap();
+        let root = ReceiveRoot::open_or_create(tmp.path()).unwrap();
+        let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let staged = Staged::new(&root, full, "absent".into(), "f", expected, false);
+        (tmp, staged)
+    }
+
+    #[test]
+    fn a_write_into_a_full_disk_is_disk_full_with_what_is_left() {
+        let (_tmp, mut staged) = staged_on_dev_full(10);
+        let err = staged.write_all(b"abc").unwrap_err();
+        assert!(
+            matches!(err, FsError::DiskFull { needed: 10, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().starts_with("disk full"), "{err}");
+        assert_eq!(staged.written(), 0);
     }
 }

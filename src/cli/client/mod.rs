@@ -190,6 +190,10 @@ pub fn get(args: GetArgs) -> Result<(), CliError> {
                 let why = format!("{} already exists; not overwriting it", local.display());
                 tally.fail(&n, &why);
             }
+            Err(ClientError::Local(e @ FsError::DiskFull { .. })) => {
+                let why = format!("cannot store it in {}: {e}", root.path().display());
+                tally.fail(&n, &why);
+            }
             Err(ClientError::Local(e)) => tally.fail(&n, &e.to_string()),
             Err(e) => return Err(aborted(e, &n, total - i)),
         }

@@ -44,6 +44,8 @@ pub(super) fn refusal_for(e: &FsError) -> Outcome {
         FsError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
             refusal(ResultCode::NotFound, "no such file on the server")
         }
+        // "server disk full: <needed>, <available>"; the message has no path.
+        FsError::DiskFull { .. } => refusal(ResultCode::IoError, format!("server {e}")),
         FsError::Io { .. }
         | FsError::SizeMismatch { .. }
         | FsError::NotADirectory(_)
@@ -67,6 +69,7 @@ pub(super) fn upload_refusal_for(e: &FsError, allow_overwrite: bool) -> Outcome 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::msgs::MAX_REASON_LEN;
     use std::path::PathBuf;
 
     fn io_error(kind: io::ErrorKind) -> FsError {
@@ -104,6 +107,24 @@ mod tests {
             let o = refusal_for(&e);
             assert_eq!(o.code, code, "{e}");
             assert!(!o.reason.contains("/srv"), "{}", o.reason);
+        }
+    }
+
+    #[test]
+    fn a_full_disk_says_so_with_both_sizes() {
+        let e = FsError::DiskFull {
+            needed: 64 << 20,
+            available: u64::MAX,
+        };
+        for o in [refusal_for(&e), upload_refusal_for(&e, false)] {
+            assert_eq!(o.code, ResultCode::IoError);
+            assert!(o.reason.starts_with("server disk full"), "{}", o.reason);
+            assert!(o.reason.contains("64.0 MiB (67108864 bytes) needed"));
+            assert!(o
+                .reason
+                .contains(&format!("({} bytes) available", u64::MAX)));
+            // Sent whole: the wire cuts reasons at 255 bytes.
+            assert!(o.reason.len() <= MAX_REASON_LEN, "{}", o.reason.len());
         }
     }
 
