@@ -82,6 +82,29 @@ const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const FIRST_PEER: usize = 2;
 
+/// Handshake steps (turns of connections that have not authenticated) the
+/// loop runs per iteration (8, about 3 ms of public-key work): a flood of
+/// handshakes waits for later iterations instead of delaying established
+/// sessions, which get their turn in every iteration.
+pub const HANDSHAKES_PER_TURN: usize = 8;
+
+/// The handshake steps one loop iteration may still run.
+struct HandshakeBudget(usize);
+
+impl HandshakeBudget {
+    fn new() -> Self {
+        HandshakeBudget(HANDSHAKES_PER_TURN)
+    }
+
+    /// Takes one step; `false` when the iteration's are spent (the
+    /// connection waits for the next iteration).
+    fn take(&mut self) -> bool {
+        let some = self.0 > 0;
+        self.0 = self.0.saturating_sub(1);
+        some
+    }
+}
+
 /// Longest sleep of the loop (1 s), so a shutdown signal delivered to
 /// another thread is seen promptly.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
@@ -136,6 +159,8 @@ pub struct Server {
     peers: HashMap<Token, Peer>,
     /// Connections whose turn ended with work left.
     again: Vec<Token>,
+    /// Handshake steps left in this iteration.
+    handshakes: HandshakeBudget,
     next_token: usize,
     config: Arc<ServerConfig>,
     timeouts: Timeouts,
@@ -177,6 +202,7 @@ impl Server {
             shutdown: Arc::new(AtomicBool::new(false)),
             peers: HashMap::new(),
             again: Vec::new(),
+            handshakes: HandshakeBudget::new(),
             next_token: FIRST_PEER,
             config,
             timeouts: opts.timeouts,
@@ -246,11 +272,14 @@ impl Server {
             if self.shutdown.load(Ordering::SeqCst) {
                 return self.stop(&mut events);
             }
-            for event in events.iter() {
-                self.dispatch(event.token());
-            }
+            self.handshakes = HandshakeBudget::new();
+            // Work left from the last iteration first (deferred handshakes
+            // in the order they arrived), then what became ready.
             for token in std::mem::take(&mut self.again) {
                 self.dispatch(token);
+            }
+            for event in events.iter() {
+                self.dispatch(event.token());
             }
             self.expire(Instant::now());
         }
@@ -304,6 +333,10 @@ impl Server {
         let Some(peer) = self.peers.get_mut(&token) else {
             return;
         };
+        if peer.session.client.is_none() && !self.handshakes.take() {
+            self.again(token);
+            return;
+        }
         let outcome = drive(&mut peer.session, &mut peer.sock, token, &mut self.shared);
         let keep = match outcome {
             Ok(turn) if !peer.session.conn.is_closed() => {
@@ -378,4 +411,20 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
     Ok(TcpListener::from_std(socket.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_iteration_runs_handshakes_per_turn_handshake_steps_and_no_more() {
+        let mut b = HandshakeBudget::new();
+        for i in 0..HANDSHAKES_PER_TURN {
+            assert!(b.take(), "step {i}");
+        }
+        assert!(!b.take(), "one past");
+        assert!(!b.take());
+        assert!(HandshakeBudget::new().take(), "the next iteration's");
+    }
 }
