@@ -16,7 +16,7 @@ use super::peer::{Peer, Session};
 use super::turn::Turn;
 use super::{Server, LISTENER};
 use crate::proto::conn::ServerConnection;
-use crate::proto::handshake::Ephemeral;
+use crate::proto::handshake::server::ServerEphemeral;
 use crate::proto::limiter::{ClientKey, Decision, MAX_UNAUTHENTICATED_PER_CLIENT};
 
 /// Connections accepted per turn (64): a flood of connects waits in the
@@ -138,13 +138,6 @@ impl Server {
             }
             self.drop_peer(old);
         }
-        let eph = match Ephemeral::generate() {
-            Ok(e) => e,
-            Err(e) => {
-                warn!("refused {addr}: {e}");
-                return;
-            }
-        };
         let token = self.new_token();
         if let Err(e) = self
             .poll
@@ -155,7 +148,12 @@ impl Server {
             return;
         }
         let _ = sock.set_nodelay(true);
-        let conn = ServerConnection::new(self.config.clone(), eph, self.timeouts, now);
+        let conn = ServerConnection::new(
+            self.config.clone(),
+            ServerEphemeral::Fresh,
+            self.timeouts,
+            now,
+        );
         info!("connection from {addr}");
         self.peers.insert(
             token,

@@ -9,8 +9,7 @@ use std::time::Instant;
 use crate::crypto::ed25519::VerifyingKey;
 
 use super::core::{BeforeKeys, ConnectionCore, Incoming};
-use crate::proto::handshake::server::{AwaitHello, AwaitResponse, ServerConfig};
-use crate::proto::handshake::Ephemeral;
+use crate::proto::handshake::server::{AwaitHello, AwaitResponse, ServerConfig, ServerEphemeral};
 use crate::proto::msgs::{self, inner, ListEntry, Offer, Outcome, ResultCode};
 use crate::proto::name::{self, NameError};
 use crate::proto::record::RecordType;
@@ -126,10 +125,12 @@ impl DerefMut for ServerConnection {
 }
 
 impl ServerConnection {
-    /// A server connection, waiting for HELLO.
+    /// A server connection, waiting for HELLO. Creating one generates no
+    /// key: `eph` is [`ServerEphemeral::Fresh`] except in test vectors and
+    /// tests.
     pub fn new(
         config: Arc<ServerConfig>,
-        eph: Ephemeral,
+        eph: ServerEphemeral,
         timeouts: Timeouts,
         now: Instant,
     ) -> Self {

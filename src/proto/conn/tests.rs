@@ -20,7 +20,7 @@ use super::{ClientConnection, ClientEvent, ConnectionCore, ServerConnection, Ser
 use crate::crypto::aead::TAG_LEN;
 use crate::crypto::ed25519::{SigningKey, VerifyingKey};
 use crate::proto::handshake::client::{ClientConfig, ServerTrust};
-use crate::proto::handshake::server::{ClientPolicy, ServerConfig};
+use crate::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use crate::proto::handshake::Ephemeral;
 use crate::proto::msgs::{inner, ListEntry, Outcome, SessionParams};
 use crate::proto::name::NameError;
@@ -121,12 +121,7 @@ fn server(
         clients,
         params,
     });
-    ServerConnection::new(
-        config,
-        Ephemeral::generate().unwrap(),
-        Timeouts::default(),
-        now,
-    )
+    ServerConnection::new(config, ServerEphemeral::Fresh, Timeouts::default(), now)
 }
 
 /// A client and a server. `trust` defaults to the server's pinned key;
