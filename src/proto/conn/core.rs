@@ -13,14 +13,22 @@ use crate::crypto::aead::TAG_LEN;
 use crate::crypto::ed25519::VerifyingKey;
 
 use super::super::msgs::{inner, Outcome};
-use super::super::record::{Header, Opener, RecordType, Sealer, HEADER_LEN};
+use super::super::record::{Header, Opener, RecordType, Sealer, CHALLENGE_LEN, HEADER_LEN};
 use super::super::timers::{Timeouts, Timers};
 use super::super::transfer::{Receiver, Sender};
 use super::super::{ProtoError, CHUNK_LEN, MAX_PLAINTEXT_LEN};
 
-/// Size of the receive buffer in bytes: two largest records, so one can be
-/// completing while the next arrives. Fixed; never sized by the peer.
+/// Size of the receive buffer once the session is established, in bytes:
+/// two largest records, so one can be completing while the next arrives.
+/// Never sized by the peer.
 pub const RECV_BUFFER_LEN: usize = 2 * (HEADER_LEN + MAX_PLAINTEXT_LEN + TAG_LEN);
+
+/// Size of the receive buffer until the session is established, in bytes
+/// (348): two of the largest record a side accepts until then, CHALLENGE
+/// (14 + 160 bytes), so a connection that has sent nothing or only its
+/// handshake holds this much instead of [`RECV_BUFFER_LEN`]. The buffer
+/// grows to [`RECV_BUFFER_LEN`] when the session is established.
+pub const HANDSHAKE_RECV_BUFFER_LEN: usize = 2 * (HEADER_LEN + CHALLENGE_LEN);
 
 /// Output buffered beyond which the roles' `wants_data` checks
 /// say stop (1 MiB): a sender reads its file only as fast as the socket
@@ -71,7 +79,7 @@ impl ConnectionCore {
         ConnectionCore {
             sealer: Sealer::new(),
             opener: Opener::new(),
-            inbuf: vec![0u8; RECV_BUFFER_LEN].into_boxed_slice(),
+            inbuf: vec![0u8; HANDSHAKE_RECV_BUFFER_LEN].into_boxed_slice(),
             in_start: 0,
             in_end: 0,
             eof: false,
@@ -212,9 +220,15 @@ impl ConnectionCore {
         self.peer
     }
 
+    /// The handshake completed: records up to the full size may follow,
+    /// so the receive buffer grows to [`RECV_BUFFER_LEN`] (in place: what
+    /// is buffered stays where it is).
     pub(super) fn established(&mut self, peer: VerifyingKey) {
         self.peer = Some(peer);
         self.timers.established();
+        let mut buf = std::mem::take(&mut self.inbuf).into_vec();
+        buf.resize(RECV_BUFFER_LEN, 0);
+        self.inbuf = buf.into_boxed_slice();
     }
 
     /// `Err` with the sticky error once failed.
@@ -344,6 +358,15 @@ impl ConnectionCore {
             let mut head = [0u8; HEADER_LEN];
             head.copy_from_slice(&self.inbuf[self.in_start..self.in_start + HEADER_LEN]);
             let header = Header::parse(&head)?;
+            if self.peer.is_none() && header.len > CHALLENGE_LEN {
+                // No handshake record is longer than CHALLENGE; refusing
+                // here keeps every accepted record within the handshake
+                // buffer.
+                return Err(ProtoError::RecordTooLarge {
+                    len: header.len,
+                    max: CHALLENGE_LEN,
+                });
+            }
             let total = HEADER_LEN + header.len;
             if avail < total {
                 if self.in_start + total > self.inbuf.len() {
@@ -449,7 +472,7 @@ pub fn busy_record() -> Vec<u8> {
 
 #[cfg(test)]
 impl ConnectionCore {
-    /// The receive buffer's size in bytes (fixed; never sized by the peer).
+    /// The receive buffer's size in bytes (never sized by the peer).
     pub(super) fn recv_buffer_len(&self) -> usize {
         self.inbuf.len()
     }

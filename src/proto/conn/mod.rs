@@ -16,7 +16,9 @@ mod client;
 mod core;
 mod server;
 
-pub use self::core::{busy_record, ConnectionCore, RECV_BUFFER_LEN, SEND_HIGH_WATER};
+pub use self::core::{
+    busy_record, ConnectionCore, HANDSHAKE_RECV_BUFFER_LEN, RECV_BUFFER_LEN, SEND_HIGH_WATER,
+};
 pub use client::{ClientConnection, ClientEvent, MAX_LISTING_ENTRIES};
 pub use server::{ServerConnection, ServerEvent};
 

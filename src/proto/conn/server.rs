@@ -125,9 +125,10 @@ impl DerefMut for ServerConnection {
 }
 
 impl ServerConnection {
-    /// A server connection, waiting for HELLO. Creating one generates no
-    /// key: `eph` is [`ServerEphemeral::Fresh`] except in test vectors and
-    /// tests.
+    /// A server connection, waiting for HELLO. Creating one allocates
+    /// only the small handshake receive buffer
+    /// ([`super::HANDSHAKE_RECV_BUFFER_LEN`]) and generates no key: `eph`
+    /// is [`ServerEphemeral::Fresh`] except in test vectors and tests.
     pub fn new(
         config: Arc<ServerConfig>,
         eph: ServerEphemeral,

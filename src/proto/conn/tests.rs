@@ -2,6 +2,7 @@
 //! a hand on the wire between them and a clock we step. This module builds
 //! the world and the wire helpers; the tests are grouped by theme below.
 
+mod buffer;
 mod calls;
 mod handshake;
 mod key_update;
