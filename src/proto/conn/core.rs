@@ -293,9 +293,19 @@ impl ConnectionCore {
             .map_err(|e| self.fail(e))
     }
 
-    /// Sends RESULT.
+    /// Sends RESULT; one with a wait (RESULT 8) holds the idle timer.
     pub(super) fn send_outcome(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
-        self.send(inner::RESULT, &[&outcome.encode()])
+        self.send(inner::RESULT, &[&outcome.encode()])?;
+        self.hold_for(outcome);
+        Ok(())
+    }
+
+    /// A RESULT was sent or received: the idle deadline is no earlier than
+    /// the last activity + its wait (non-zero only for RESULT 8) + the idle
+    /// timeout (docs/PROTOCOL.md §6).
+    pub(super) fn hold_for(&mut self, outcome: &Outcome) {
+        self.timers
+            .hold(Duration::from_secs(u64::from(outcome.wait_secs())));
     }
 
     /// Sends a message this side answers with on its own, not asked by a

@@ -274,6 +274,7 @@ impl ServerConnection {
             (inner::RESULT, Op::Download(sender)) => {
                 let outcome = Outcome::parse(body)?;
                 sender.on_result(&outcome)?;
+                self.core.hold_for(&outcome);
                 (Op::Idle, Ev::Outcome(outcome))
             }
             (t, op) => {

@@ -115,6 +115,7 @@ fn server(
     identity: SigningKey,
     clients: ClientPolicy,
     params: SessionParams,
+    timeouts: Timeouts,
     now: Instant,
 ) -> ServerConnection {
     let config = Arc::new(ServerConfig {
@@ -122,16 +123,22 @@ fn server(
         clients,
         params,
     });
-    ServerConnection::new(config, ServerEphemeral::Fresh, Timeouts::default(), now)
+    ServerConnection::new(config, ServerEphemeral::Fresh, timeouts, now)
 }
 
 /// A client and a server. `trust` defaults to the server's pinned key;
 /// `authorize_client` false authorizes some other key only.
 fn world_with(trust: Option<ServerTrust>, authorize_client: bool) -> World {
-    world_full(trust, authorize_client, params())
+    world_full(trust, authorize_client, params(), Timeouts::default())
 }
 
-fn world_full(trust: Option<ServerTrust>, authorize_client: bool, params: SessionParams) -> World {
+/// Both sides get `timeouts`; the server announces `params`.
+fn world_full(
+    trust: Option<ServerTrust>,
+    authorize_client: bool,
+    params: SessionParams,
+    timeouts: Timeouts,
+) -> World {
     let now = Instant::now();
     let client_key = Arc::new(SigningKey::generate().unwrap());
     let server_identity = SigningKey::generate().unwrap();
@@ -148,7 +155,7 @@ fn world_full(trust: Option<ServerTrust>, authorize_client: bool, params: Sessio
             trust,
         },
         Ephemeral::generate().unwrap(),
-        Timeouts::default(),
+        timeouts,
         now,
     )
     .unwrap();
@@ -156,6 +163,7 @@ fn world_full(trust: Option<ServerTrust>, authorize_client: bool, params: Sessio
         server_identity,
         ClientPolicy::Authorized(HashSet::from([allowed])),
         params,
+        timeouts,
         now,
     );
     World {

@@ -86,7 +86,13 @@ fn any_client_policy_accepts_an_unknown_key() {
         Some(ServerTrust::Pinned(identity.verifying_key().fingerprint())),
         false,
     );
-    w.server = server(identity, ClientPolicy::AnyClient, params(), w.now);
+    w.server = server(
+        identity,
+        ClientPolicy::AnyClient,
+        params(),
+        Timeouts::default(),
+        w.now,
+    );
     w.handshake();
     assert_eq!(w.server.peer_key(), Some(w.client_key.verifying_key()));
 }
