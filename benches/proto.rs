@@ -12,7 +12,7 @@ use sft::proto::conn::{
     ClientConnection, ClientEvent, ConnectionCore, ServerConnection, ServerEvent,
 };
 use sft::proto::handshake::client::{ClientConfig, ServerTrust};
-use sft::proto::handshake::server::{ClientPolicy, ServerConfig};
+use sft::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use sft::proto::handshake::Ephemeral;
 use sft::proto::msgs::SessionParams;
 use sft::proto::record::{DirectionKeys, Header, Opener, Sealer, HEADER_LEN};
@@ -101,7 +101,7 @@ fn pair(s: &Setup, now: Instant, buf: &mut Vec<u8>) -> (ClientConnection, Server
     .unwrap();
     let mut sv = ServerConnection::new(
         s.server.clone(),
-        Ephemeral::generate().unwrap(),
+        ServerEphemeral::Fresh,
         Timeouts::default(),
         now,
     );

@@ -14,8 +14,7 @@ use sft::crypto::ed25519::{Fingerprint, SigningKey};
 use sft::fs::ReceiveRoot;
 use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
 use sft::proto::conn::{ServerConnection, ServerEvent};
-use sft::proto::handshake::server::{ClientPolicy, ServerConfig};
-use sft::proto::handshake::Ephemeral;
+use sft::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use sft::proto::msgs::{ResultCode, SessionParams};
 use sft::proto::timers::Timeouts;
 use sft::proto::{AlertCode, ProtoError};
@@ -101,7 +100,7 @@ fn scripted(script: impl FnOnce(&mut Wire) -> Vec<Saw> + Send + 'static) -> Scri
         let (sock, _) = listener.accept().unwrap();
         let conn = ServerConnection::new(
             config,
-            Ephemeral::generate().unwrap(),
+            ServerEphemeral::Fresh,
             Timeouts::default(),
             Instant::now(),
         );

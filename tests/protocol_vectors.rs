@@ -18,7 +18,7 @@ use sft::proto::conn::{
     ClientConnection, ClientEvent, ConnectionCore, ListingStep, ServerConnection,
 };
 use sft::proto::handshake::client::{ClientConfig, ServerTrust};
-use sft::proto::handshake::server::{ClientPolicy, ServerConfig};
+use sft::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use sft::proto::handshake::Ephemeral;
 use sft::proto::msgs::{ListEntry, Outcome, ResultCode, SessionParams};
 use sft::proto::timers::Timeouts;
@@ -103,7 +103,12 @@ fn session() -> Vec<(String, Vec<u8>)> {
         now,
     )
     .unwrap();
-    let mut s = ServerConnection::new(config, ephemeral(0x44, 0x66), Timeouts::default(), now);
+    let mut s = ServerConnection::new(
+        config,
+        ServerEphemeral::Fixed(ephemeral(0x44, 0x66)),
+        Timeouts::default(),
+        now,
+    );
 
     // One step: everything one side queued crosses the wire; `events` is
     // how many events the other side must report.

@@ -62,7 +62,7 @@ use sft::proto::conn::{
 };
 use sft::proto::handshake::client::{ClientConfig, ServerTrust};
 use sft::proto::handshake::key_schedule::EXTRACT_SALT;
-use sft::proto::handshake::server::{ClientPolicy, ServerConfig};
+use sft::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use sft::proto::handshake::transcript::Transcript;
 use sft::proto::handshake::Ephemeral;
 use sft::proto::msgs::{inner, inner_name, ListEntry, Outcome, ResultCode, SessionParams};
@@ -206,7 +206,12 @@ impl Endpoint for ServerConnection {
     fn fresh(_mode: u8, now: Instant) -> Self {
         let f = fixture();
         let eph = ephemeral(SERVER_SCALAR, SERVER_RANDOM);
-        ServerConnection::new(f.server_config.clone(), eph, Timeouts::default(), now)
+        ServerConnection::new(
+            f.server_config.clone(),
+            ServerEphemeral::Fixed(eph),
+            Timeouts::default(),
+            now,
+        )
     }
 
     fn peer_handshake() -> &'static [u8] {
@@ -338,7 +343,7 @@ fn build_fixture() -> Fixture {
     .expect("client connection");
     let mut s = ServerConnection::new(
         server_config.clone(),
-        ephemeral(SERVER_SCALAR, SERVER_RANDOM),
+        ServerEphemeral::Fixed(ephemeral(SERVER_SCALAR, SERVER_RANDOM)),
         Timeouts::default(),
         now,
     );

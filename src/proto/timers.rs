@@ -29,12 +29,16 @@ impl Default for Timeouts {
 }
 
 /// The deadlines of one connection. A deadline too far out for an
-/// `Instant` to hold is no deadline at all, so no `Timeouts` value can
-/// make these methods panic.
+/// `Instant` to hold is no deadline at all, so no `Timeouts` or wait value
+/// can make these methods panic.
 pub struct Timers {
     handshake_deadline: Option<Instant>,
     idle: Duration,
     last_activity: Instant,
+    /// Idle time counts from no earlier than this instant (the end of the
+    /// longest wait [`Timers::hold`] was told of); `None` when that end is
+    /// beyond what an `Instant` holds, so there is no idle deadline.
+    held_until: Option<Instant>,
 }
 
 impl Timers {
@@ -44,7 +48,21 @@ impl Timers {
             handshake_deadline: now.checked_add(timeouts.handshake),
             idle: timeouts.idle,
             last_activity: now,
+            held_until: Some(now),
         }
+    }
+
+    /// A RESULT asking for a wait of `wait` was sent or received (RESULT 8,
+    /// docs/PROTOCOL.md §6): the idle deadline becomes no earlier than the
+    /// last activity + `wait` + the idle timeout, so neither side is cut
+    /// while the client waits as asked. Activity after that moves the
+    /// deadline as before, but never earlier. A zero `wait` changes
+    /// nothing.
+    pub fn hold(&mut self, wait: Duration) {
+        self.held_until = match (self.held_until, self.last_activity.checked_add(wait)) {
+            (Some(held), Some(end)) => Some(held.max(end)),
+            _ => None,
+        };
     }
 
     /// Bytes moved at `now`: the idle deadline moves out.
@@ -63,7 +81,9 @@ impl Timers {
     }
 
     fn idle_deadline(&self) -> Option<Instant> {
-        self.last_activity.checked_add(self.idle)
+        self.held_until?
+            .max(self.last_activity)
+            .checked_add(self.idle)
     }
 
     /// The earliest deadline, if any.
@@ -164,5 +184,42 @@ mod tests {
             t.check(t0 + secs(10)),
             Err(ProtoError::HandshakeTimeout)
         ));
+    }
+
+    /// The hold runs from the last activity; activity inside it changes
+    /// nothing, activity after it counts as before, a shorter or zero
+    /// hold never shortens it, and an unrepresentable one means no idle
+    /// deadline rather than a panic.
+    #[test]
+    fn a_hold_delays_the_idle_deadline_and_never_advances_it() {
+        let t0 = Instant::now();
+        let idle = Timeouts {
+            handshake: secs(10),
+            idle: secs(5),
+        };
+        let mut t = Timers::new(idle, t0);
+        t.established();
+        t.hold(Duration::ZERO);
+        assert_eq!(t.next_deadline(), Some(t0 + secs(5)));
+        t.hold(secs(30));
+        assert_eq!(t.next_deadline(), Some(t0 + secs(35)));
+        assert!(t.check(t0 + secs(35) - NS).is_ok());
+        assert!(matches!(
+            t.check(t0 + secs(35)),
+            Err(ProtoError::IdleTimeout)
+        ));
+        t.activity(t0 + secs(10));
+        t.hold(secs(1));
+        assert_eq!(t.next_deadline(), Some(t0 + secs(35)));
+        t.activity(t0 + secs(32));
+        assert_eq!(t.next_deadline(), Some(t0 + secs(37)));
+
+        let mut t = Timers::new(idle, t0);
+        t.established();
+        t.hold(Duration::MAX);
+        assert_eq!(t.next_deadline(), None);
+        t.hold(secs(1));
+        t.activity(t0 + secs(1 << 40));
+        assert!(t.check(t0 + secs(1 << 40)).is_ok());
     }
 }

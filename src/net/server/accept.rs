@@ -15,7 +15,7 @@ use super::peer::{Peer, Session};
 use super::turn::Turn;
 use super::{Server, LISTENER};
 use crate::proto::conn::ServerConnection;
-use crate::proto::handshake::Ephemeral;
+use crate::proto::handshake::server::ServerEphemeral;
 use crate::proto::limiter::ClientKey;
 
 /// Connections accepted per turn (64): a flood of connects waits in the
@@ -123,14 +123,12 @@ impl Server {
             return;
         }
         let _ = sock.set_nodelay(true);
-        let eph = match Ephemeral::generate() {
-            Ok(e) => e,
-            Err(e) => {
-                warn!("refused {addr}: {e}");
-                return;
-            }
-        };
-        let conn = ServerConnection::new(self.config.clone(), eph, self.timeouts, now);
+        let conn = ServerConnection::new(
+            self.config.clone(),
+            ServerEphemeral::Fresh,
+            self.timeouts,
+            now,
+        );
         self.shared.admission.opened(source);
         open.push(Candidate {
             token,

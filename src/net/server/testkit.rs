@@ -19,7 +19,7 @@ use crate::crypto::ed25519::SigningKey;
 use crate::fs::ReceiveRoot;
 use crate::proto::conn::{ClientConnection, ClientEvent, ServerConnection};
 use crate::proto::handshake::client::{ClientConfig, ServerTrust};
-use crate::proto::handshake::server::{ClientPolicy, ServerConfig};
+use crate::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use crate::proto::handshake::Ephemeral;
 use crate::proto::limiter::{Rate, DEFAULT_SOURCE_RATE};
 use crate::proto::msgs::SessionParams;
@@ -94,8 +94,7 @@ impl Bench {
             },
         });
         let now = Instant::now();
-        let eph = Ephemeral::generate().unwrap();
-        let conn = ServerConnection::new(config, eph, Timeouts::default(), now);
+        let conn = ServerConnection::new(config, ServerEphemeral::Fresh, Timeouts::default(), now);
         let client = ClientConnection::new(
             ClientConfig {
                 identity: Arc::new(SigningKey::generate().unwrap()),

@@ -252,6 +252,7 @@ impl ClientConnection {
             (inner::RESULT, Op::Upload(sender)) => {
                 let outcome = Outcome::parse(body)?;
                 sender.on_result(&outcome)?;
+                self.core.hold_for(&outcome);
                 (Op::Idle, Ev::Outcome(outcome))
             }
             (inner::OFFER, Op::AwaitOffer(asked)) => {
@@ -272,6 +273,7 @@ impl ClientConnection {
                 if outcome.code == msgs::ResultCode::Ok {
                     return Err(ProtoError::Transfer(TransferError::OkEarly));
                 }
+                self.core.hold_for(&outcome);
                 (Op::Idle, Ev::Outcome(outcome))
             }
             (inner::CHUNK | inner::END, Op::Download(mut receiver)) => {

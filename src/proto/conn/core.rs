@@ -13,14 +13,11 @@ use crate::crypto::aead::TAG_LEN;
 use crate::crypto::ed25519::VerifyingKey;
 
 use super::super::msgs::{inner, Outcome};
-use super::super::record::{Header, Opener, RecordType, Sealer, HEADER_LEN};
+use super::super::record::{Opener, RecordType, Sealer, HEADER_LEN};
 use super::super::timers::{Timeouts, Timers};
 use super::super::transfer::{Receiver, Sender};
-use super::super::{ProtoError, CHUNK_LEN, MAX_PLAINTEXT_LEN};
-
-/// Size of the receive buffer in bytes: two largest records, so one can be
-/// completing while the next arrives. Fixed; never sized by the peer.
-pub const RECV_BUFFER_LEN: usize = 2 * (HEADER_LEN + MAX_PLAINTEXT_LEN + TAG_LEN);
+use super::super::{ProtoError, CHUNK_LEN};
+use super::recv::RecvBuffer;
 
 /// Output buffered beyond which the roles' `wants_data` checks
 /// say stop (1 MiB): a sender reads its file only as fast as the socket
@@ -52,10 +49,7 @@ pub(super) enum BeforeKeys {
 pub struct ConnectionCore {
     pub(super) sealer: Sealer,
     pub(super) opener: Opener,
-    inbuf: Box<[u8]>,
-    in_start: usize,
-    in_end: usize,
-    eof: bool,
+    inbuf: RecvBuffer,
     pub(super) out: Vec<u8>,
     out_pos: usize,
     close_sent: bool,
@@ -71,10 +65,7 @@ impl ConnectionCore {
         ConnectionCore {
             sealer: Sealer::new(),
             opener: Opener::new(),
-            inbuf: vec![0u8; RECV_BUFFER_LEN].into_boxed_slice(),
-            in_start: 0,
-            in_end: 0,
-            eof: false,
+            inbuf: RecvBuffer::new(),
             out: Vec::new(),
             out_pos: 0,
             close_sent: false,
@@ -95,17 +86,8 @@ impl ConnectionCore {
     /// # Errors
     /// Whatever `rd` returns (including `WouldBlock`).
     pub fn read_tls(&mut self, rd: &mut dyn Read, now: Instant) -> io::Result<usize> {
-        if self.in_end == self.inbuf.len() {
-            self.compact();
-            if self.in_end == self.inbuf.len() {
-                return Ok(0);
-            }
-        }
-        let n = rd.read(&mut self.inbuf[self.in_end..])?;
-        if n == 0 {
-            self.eof = true;
-        } else {
-            self.in_end += n;
+        let n = self.inbuf.read(rd)?;
+        if n > 0 {
             self.timers.activity(now);
         }
         Ok(n)
@@ -113,7 +95,7 @@ impl ConnectionCore {
 
     /// Whether the peer's end of stream has been seen.
     pub fn saw_eof(&self) -> bool {
-        self.eof
+        self.inbuf.saw_eof()
     }
 
     /// Writes buffered output to `wr` once. Returns the bytes written.
@@ -147,15 +129,6 @@ impl ConnectionCore {
     /// Bytes of output waiting to be written.
     pub fn pending_output(&self) -> usize {
         self.out.len() - self.out_pos
-    }
-
-    fn compact(&mut self) {
-        if self.in_start == 0 {
-            return;
-        }
-        self.inbuf.copy_within(self.in_start..self.in_end, 0);
-        self.in_end -= self.in_start;
-        self.in_start = 0;
     }
 
     /// Whether more file data may be queued: this side is not closing and
@@ -212,9 +185,12 @@ impl ConnectionCore {
         self.peer
     }
 
+    /// The handshake completed: the handshake deadline ends and the
+    /// receive buffer grows to full size.
     pub(super) fn established(&mut self, peer: VerifyingKey) {
         self.peer = Some(peer);
         self.timers.established();
+        self.inbuf.grow();
     }
 
     /// `Err` with the sticky error once failed.
@@ -279,9 +255,19 @@ impl ConnectionCore {
             .map_err(|e| self.fail(e))
     }
 
-    /// Sends RESULT.
+    /// Sends RESULT; one with a wait (RESULT 8) holds the idle timer.
     pub(super) fn send_outcome(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
-        self.send(inner::RESULT, &[&outcome.encode()])
+        self.send(inner::RESULT, &[&outcome.encode()])?;
+        self.hold_for(outcome);
+        Ok(())
+    }
+
+    /// A RESULT was sent or received: the idle deadline is no earlier than
+    /// the last activity + its wait (non-zero only for RESULT 8) + the idle
+    /// timeout (docs/PROTOCOL.md §6).
+    pub(super) fn hold_for(&mut self, outcome: &Outcome) {
+        self.timers
+            .hold(Duration::from_secs(u64::from(outcome.wait_secs())));
     }
 
     /// Sends a message this side answers with on its own, not asked by a
@@ -298,7 +284,7 @@ impl ConnectionCore {
 
     /// The bytes of a range from [`Incoming`].
     pub(super) fn bytes(&self, r: Range<usize>) -> &[u8] {
-        &self.inbuf[r]
+        self.inbuf.bytes(r)
     }
 
     /// Sends the authenticated close record; the peer answers with its own.
@@ -346,40 +332,22 @@ impl ConnectionCore {
     /// not yet sticky (the caller passes them to [`ConnectionCore::fail`]).
     pub(super) fn next_record(&mut self) -> Result<Option<Incoming>, ProtoError> {
         loop {
-            let avail = self.in_end - self.in_start;
-            if avail < HEADER_LEN {
+            let Some((header, record)) = self.inbuf.next_record(self.peer.is_some())? else {
                 return self.at_end_of_buffer().map(|()| None);
-            }
-            let mut head = [0u8; HEADER_LEN];
-            head.copy_from_slice(&self.inbuf[self.in_start..self.in_start + HEADER_LEN]);
-            let header = Header::parse(&head)?;
-            let total = HEADER_LEN + header.len;
-            if avail < total {
-                if self.in_start + total > self.inbuf.len() {
-                    self.compact();
-                }
-                return self.at_end_of_buffer().map(|()| None);
-            }
-            let start = self.in_start;
-            let end = start + total;
-            self.in_start = end;
-            if self.in_start == self.in_end {
-                // The record's bytes stay in place until the next read.
-                self.in_start = 0;
-                self.in_end = 0;
-            }
+            };
+            let (start, end) = (record.start, record.end);
             if header.kind != RecordType::Encrypted {
                 self.opener.accept_plaintext(&header)?;
                 if header.kind == RecordType::PlainAlert {
                     return Err(ProtoError::PeerAlert(super::super::AlertCode::from_u8(
-                        self.inbuf[start + HEADER_LEN],
+                        self.inbuf.bytes(record)[HEADER_LEN],
                     )));
                 }
-                return Ok(Some(Incoming::Plain(header.kind, start..end)));
+                return Ok(Some(Incoming::Plain(header.kind, record)));
             }
             let Some((inner_type, body)) = self
                 .opener
-                .open(&header, &mut self.inbuf[start + HEADER_LEN..end])?
+                .open(&header, self.inbuf.bytes_mut(start + HEADER_LEN..end))?
             else {
                 continue; // KEY_UPDATE: the opener switched keys.
             };
@@ -412,7 +380,7 @@ impl ConnectionCore {
     }
 
     fn at_end_of_buffer(&mut self) -> Result<(), ProtoError> {
-        if self.eof && !self.closed && !self.close_sent {
+        if self.inbuf.saw_eof() && !self.closed && !self.close_sent {
             return Err(ProtoError::Truncated);
         }
         Ok(())
@@ -458,7 +426,7 @@ pub fn busy_record() -> Vec<u8> {
 
 #[cfg(test)]
 impl ConnectionCore {
-    /// The receive buffer's size in bytes (fixed; never sized by the peer).
+    /// The receive buffer's size in bytes (never sized by the peer).
     pub(super) fn recv_buffer_len(&self) -> usize {
         self.inbuf.len()
     }

@@ -14,10 +14,12 @@
 
 mod client;
 mod core;
+mod recv;
 mod server;
 
-pub use self::core::{busy_record, ConnectionCore, RECV_BUFFER_LEN, SEND_HIGH_WATER};
+pub use self::core::{busy_record, ConnectionCore, SEND_HIGH_WATER};
 pub use client::{ClientConnection, ClientEvent, MAX_LISTING_ENTRIES};
+pub use recv::{HANDSHAKE_RECV_BUFFER_LEN, RECV_BUFFER_LEN};
 pub use server::{ListingStep, ServerConnection, ServerEvent};
 
 use super::name::{self, NameError};

@@ -9,8 +9,7 @@ use std::time::Instant;
 use crate::crypto::ed25519::VerifyingKey;
 
 use super::core::{BeforeKeys, ConnectionCore, Incoming};
-use crate::proto::handshake::server::{AwaitHello, AwaitResponse, ServerConfig};
-use crate::proto::handshake::Ephemeral;
+use crate::proto::handshake::server::{AwaitHello, AwaitResponse, ServerConfig, ServerEphemeral};
 use crate::proto::msgs::{self, inner, ListEntry, ListingPager, Offer, Outcome, ResultCode};
 use crate::proto::name::{self, NameError};
 use crate::proto::record::RecordType;
@@ -128,10 +127,13 @@ impl DerefMut for ServerConnection {
 }
 
 impl ServerConnection {
-    /// A server connection, waiting for HELLO.
+    /// A server connection, waiting for HELLO. Creating one allocates
+    /// only the small handshake receive buffer
+    /// ([`super::HANDSHAKE_RECV_BUFFER_LEN`]) and generates no key: `eph`
+    /// is [`ServerEphemeral::Fresh`] except in test vectors and tests.
     pub fn new(
         config: Arc<ServerConfig>,
-        eph: Ephemeral,
+        eph: ServerEphemeral,
         timeouts: Timeouts,
         now: Instant,
     ) -> Self {
@@ -280,6 +282,7 @@ impl ServerConnection {
             (inner::RESULT, Op::Download(sender)) => {
                 let outcome = Outcome::parse(body)?;
                 sender.on_result(&outcome)?;
+                self.core.hold_for(&outcome);
                 (Op::Idle, Ev::Outcome(outcome))
             }
             (t, op) => {

@@ -2,6 +2,7 @@
 //! a hand on the wire between them and a clock we step. This module builds
 //! the world and the wire helpers; the tests are grouped by theme below.
 
+mod buffer;
 mod calls;
 mod handshake;
 mod key_update;
@@ -25,7 +26,7 @@ use super::{
 use crate::crypto::aead::TAG_LEN;
 use crate::crypto::ed25519::{SigningKey, VerifyingKey};
 use crate::proto::handshake::client::{ClientConfig, ServerTrust};
-use crate::proto::handshake::server::{ClientPolicy, ServerConfig};
+use crate::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use crate::proto::handshake::Ephemeral;
 use crate::proto::msgs::{inner, ListEntry, Outcome, SessionParams};
 use crate::proto::name::NameError;
@@ -119,6 +120,7 @@ fn server(
     identity: SigningKey,
     clients: ClientPolicy,
     params: SessionParams,
+    timeouts: Timeouts,
     now: Instant,
 ) -> ServerConnection {
     let config = Arc::new(ServerConfig {
@@ -126,21 +128,22 @@ fn server(
         clients,
         params,
     });
-    ServerConnection::new(
-        config,
-        Ephemeral::generate().unwrap(),
-        Timeouts::default(),
-        now,
-    )
+    ServerConnection::new(config, ServerEphemeral::Fresh, timeouts, now)
 }
 
 /// A client and a server. `trust` defaults to the server's pinned key;
 /// `authorize_client` false authorizes some other key only.
 fn world_with(trust: Option<ServerTrust>, authorize_client: bool) -> World {
-    world_full(trust, authorize_client, params())
+    world_full(trust, authorize_client, params(), Timeouts::default())
 }
 
-fn world_full(trust: Option<ServerTrust>, authorize_client: bool, params: SessionParams) -> World {
+/// Both sides get `timeouts`; the server announces `params`.
+fn world_full(
+    trust: Option<ServerTrust>,
+    authorize_client: bool,
+    params: SessionParams,
+    timeouts: Timeouts,
+) -> World {
     let now = Instant::now();
     let client_key = Arc::new(SigningKey::generate().unwrap());
     let server_identity = SigningKey::generate().unwrap();
@@ -157,7 +160,7 @@ fn world_full(trust: Option<ServerTrust>, authorize_client: bool, params: Sessio
             trust,
         },
         Ephemeral::generate().unwrap(),
-        Timeouts::default(),
+        timeouts,
         now,
     )
     .unwrap();
@@ -165,6 +168,7 @@ fn world_full(trust: Option<ServerTrust>, authorize_client: bool, params: Sessio
         server_identity,
         ClientPolicy::Authorized(HashSet::from([allowed])),
         params,
+        timeouts,
         now,
     );
     World {

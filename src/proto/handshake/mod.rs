@@ -30,7 +30,8 @@ pub const SERVER_SIGNATURE_CONTEXT: &[u8] = b"sft/2 server CHALLENGE signature\0
 pub const CLIENT_SIGNATURE_CONTEXT: &[u8] = b"sft/2 client RESPONSE signature\0";
 
 /// One side's fresh handshake values: a 32-byte random and an ephemeral
-/// X25519 key. Generated per connection; fixed values only for
+/// X25519 key. Generated per connection (the server's only once a valid
+/// HELLO has arrived: [`server::ServerEphemeral`]); fixed values only for
 /// reproducible test transcripts.
 pub struct Ephemeral {
     /// 32 random bytes sent in HELLO or CHALLENGE.

@@ -36,24 +36,41 @@ pub struct ServerConfig {
     pub params: SessionParams,
 }
 
+/// Where the server's ephemeral values (random and X25519 key) come from.
+pub enum ServerEphemeral {
+    /// Generated once a HELLO has parsed and carries version 2, just
+    /// before CHALLENGE: a connection that never sends a valid HELLO
+    /// costs no key generation. Every real server uses this.
+    Fresh,
+    /// These values, for test vectors and tests only: reusing an
+    /// ephemeral key across sessions gives up forward secrecy.
+    Fixed(Ephemeral),
+    /// Tests only: generation fails as a broken DRBG would.
+    #[cfg(test)]
+    Broken,
+}
+
 /// Waiting for HELLO.
 pub struct AwaitHello {
     config: Arc<ServerConfig>,
-    eph: Ephemeral,
+    eph: ServerEphemeral,
 }
 
 impl AwaitHello {
-    /// A fresh server handshake with this connection's ephemeral values.
-    pub fn new(config: Arc<ServerConfig>, eph: Ephemeral) -> Self {
+    /// A server handshake whose ephemeral values come from `eph`.
+    pub fn new(config: Arc<ServerConfig>, eph: ServerEphemeral) -> Self {
         AwaitHello { config, eph }
     }
 
     /// Processes HELLO (`record`: header and body) and writes CHALLENGE.
-    /// A malformed HELLO, a wrong version or a non-contributory key is
-    /// refused before any signature or KDF work.
+    /// A malformed HELLO or a wrong version is refused before any key
+    /// generation; a non-contributory key before any signature or KDF
+    /// work.
     ///
     /// # Errors
-    /// `MalformedMessage`, `UnsupportedVersion`, `NonContributory`, `Crypto`.
+    /// `MalformedMessage`, `UnsupportedVersion`, `NonContributory`;
+    /// `Crypto` when key generation (the DRBG) or another OpenSSL call
+    /// fails.
     pub fn on_hello(
         self,
         record: &[u8],
@@ -66,6 +83,16 @@ impl AwaitHello {
             return Err(ProtoError::UnsupportedVersion { got: hello.version });
         }
         let AwaitHello { config, eph } = self;
+        let eph = match eph {
+            ServerEphemeral::Fresh => Ephemeral::generate()?,
+            ServerEphemeral::Fixed(eph) => eph,
+            #[cfg(test)]
+            ServerEphemeral::Broken => {
+                return Err(ProtoError::Crypto(
+                    crate::crypto::CryptoError::RandomRepeated,
+                ))
+            }
+        };
         let server_public = *eph.key.public_key();
         let shared_secret = eph.key.diffie_hellman(&hello.ephemeral)?;
 

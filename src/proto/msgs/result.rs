@@ -91,6 +91,16 @@ impl Outcome {
         }
     }
 
+    /// The wait in seconds as it goes on the wire: `retry_after_secs`
+    /// brought into 1 to [`MAX_RETRY_AFTER_SECS`] with RateLimited, 0 with
+    /// every other code. For a parsed outcome it is `retry_after_secs`.
+    pub fn wait_secs(&self) -> u16 {
+        match self.code {
+            ResultCode::RateLimited => self.retry_after_secs.clamp(1, MAX_RETRY_AFTER_SECS),
+            _ => 0,
+        }
+    }
+
     /// Encodes the body: code u8, wait u16 (seconds), reason (u16 length +
     /// UTF-8), the reason cut at a character boundary to 255 bytes. The
     /// wait is brought into its range for the code (1 to
@@ -101,13 +111,9 @@ impl Outcome {
         while !self.reason.is_char_boundary(end) {
             end -= 1;
         }
-        let wait = match self.code {
-            ResultCode::RateLimited => self.retry_after_secs.clamp(1, MAX_RETRY_AFTER_SECS),
-            _ => 0,
-        };
         let mut v = Vec::with_capacity(5 + end);
         v.put_u8(self.code as u8);
-        v.put_u16(wait);
+        v.put_u16(self.wait_secs());
         v.put_vec16(&self.reason.as_bytes()[..end]);
         v
     }

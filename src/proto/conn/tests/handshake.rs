@@ -86,7 +86,13 @@ fn any_client_policy_accepts_an_unknown_key() {
         Some(ServerTrust::Pinned(identity.verifying_key().fingerprint())),
         false,
     );
-    w.server = server(identity, ClientPolicy::AnyClient, params(), w.now);
+    w.server = server(
+        identity,
+        ClientPolicy::AnyClient,
+        params(),
+        Timeouts::default(),
+        w.now,
+    );
     w.handshake();
     assert_eq!(w.server.peer_key(), Some(w.client_key.verifying_key()));
 }
@@ -270,4 +276,43 @@ fn shutting_down_is_announced_before_and_after_keys() {
         feed(&mut w.client, &bytes, w.now),
         Err(ProtoError::PeerAlert(AlertCode::ShuttingDown))
     ));
+}
+
+/// The server generates its ephemeral key only for a HELLO that parsed
+/// and carries version 2: with a generator that fails, creating the
+/// connection and refusing a bad HELLO still work, and only a valid HELLO
+/// reaches the failure, which is answered like any failure before keys
+/// (a plaintext alert, here 6). Fails on a server that generates at
+/// creation or before checking HELLO.
+#[test]
+fn the_ephemeral_key_is_generated_only_for_a_valid_hello() {
+    let broken = |now| {
+        let config = Arc::new(ServerConfig {
+            identity: SigningKey::generate().unwrap(),
+            clients: ClientPolicy::AnyClient,
+            params: params(),
+        });
+        ServerConnection::new(config, ServerEphemeral::Broken, Timeouts::default(), now)
+    };
+    let mut w = world();
+    let hello = out(&mut w.client, w.now);
+    let mut wrong_version = hello.clone();
+    wrong_version[HEADER_LEN] = PROTOCOL_VERSION + 1;
+
+    let mut s = broken(w.now);
+    let err = feed(&mut s, &wrong_version, w.now).unwrap_err();
+    assert!(
+        matches!(err, ProtoError::UnsupportedVersion { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        out(&mut s, w.now),
+        plain_alert(AlertCode::UnsupportedVersion)
+    );
+
+    let mut s = broken(w.now);
+    let err = feed(&mut s, &hello, w.now).unwrap_err();
+    assert!(matches!(err, ProtoError::Crypto(_)), "{err:?}");
+    assert_eq!(out(&mut s, w.now), plain_alert(AlertCode::Internal));
+    assert!(matches!(s.next_event(), Err(ProtoError::Crypto(_))));
 }

@@ -184,8 +184,11 @@ fn response_tampering_each_field() {
             matches!(e, ProtoError::UnsupportedVersion { got: 3 })
         }),
         (1, |e| matches!(e, ProtoError::MalformedRecord(_))),
-        // Length 145 -> 401: the record never completes.
-        (4, |e| matches!(e, ProtoError::Truncated)),
+        // Length 145 -> 401: longer than any handshake record, refused
+        // from the header before the session is established.
+        (4, |e| {
+            matches!(e, ProtoError::RecordTooLarge { len: 401, max: 160 })
+        }),
         (9, bad_record),
         (13, bad_record),
         (HEADER_LEN, bad_record),

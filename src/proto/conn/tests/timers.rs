@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::proto::msgs::ResultCode;
 
 #[test]
 fn handshake_deadline_by_stepping_the_clock() {
@@ -174,6 +175,7 @@ fn client_adopts_a_shorter_server_idle_timeout() {
                 max_file_size: 1,
                 idle_timeout_secs: announced,
             },
+            Timeouts::default(),
         );
         w.handshake();
         assert_eq!(
@@ -186,4 +188,104 @@ fn client_adopts_a_shorter_server_idle_timeout() {
             Some(w.now + Duration::from_secs(60))
         );
     }
+}
+
+/// An established world whose two sides both time out after 5 s idle.
+fn idle_5s() -> World {
+    let five = Duration::from_secs(5);
+    let mut w = world_full(
+        None,
+        true,
+        SessionParams {
+            max_file_size: 1 << 30,
+            idle_timeout_secs: 5,
+        },
+        Timeouts {
+            idle: five,
+            ..Timeouts::default()
+        },
+    );
+    w.handshake();
+    w
+}
+
+/// Both sides report `deadline` and have not timed out 1 ms before it.
+fn both_alive_until(w: &mut World, deadline: Instant) {
+    for c in [core(&mut w.client), core(&mut w.server)] {
+        assert_eq!(c.poll_timeout(), Some(deadline));
+        c.handle_timeout(deadline - Duration::from_millis(1));
+        assert!(c.error().is_none(), "{:?}", c.error());
+    }
+}
+
+/// Both sides fail with IdleTimeout at `deadline`.
+fn both_time_out_at(w: &mut World, deadline: Instant) {
+    for c in [core(&mut w.client), core(&mut w.server)] {
+        c.handle_timeout(deadline);
+        assert!(matches!(c.error(), Some(ProtoError::IdleTimeout)));
+    }
+}
+
+/// RESULT 8 asking for 30 s holds the idle timer (5 s) of the server that
+/// sends it and of the client that receives it, whichever request it
+/// refuses: neither times out before 30 + 5 s. Fails on the pre-hold
+/// timers, which cut both at 5 s.
+#[test]
+fn a_rate_limit_wait_holds_both_idle_timers() {
+    for request in ["upload", "download", "list"] {
+        let mut w = idle_5s();
+        let t0 = w.now;
+        match request {
+            "upload" => w.client.request_upload("f", 1, false).unwrap(),
+            "download" => w.client.request_download("f").unwrap(),
+            _ => w.client.request_list().unwrap(),
+        }
+        assert_eq!(w.c2s().unwrap().len(), 1, "{request}");
+        let wait = Outcome::rate_limited(30, "rate limit reached");
+        w.server.refuse(&wait).unwrap();
+        assert_eq!(w.s2c().unwrap(), vec![Got::Outcome(wait)]);
+        both_alive_until(&mut w, t0 + Duration::from_secs(35));
+        both_time_out_at(&mut w, t0 + Duration::from_secs(35));
+    }
+}
+
+/// The hold is the peer's too when the client is the one that sends
+/// RESULT 8 (refusing a download).
+#[test]
+fn a_rate_limit_wait_from_the_client_holds_both_idle_timers() {
+    let mut w = idle_5s();
+    let t0 = w.now;
+    w.client.request_download("f").unwrap();
+    w.c2s().unwrap();
+    w.server.offer_download(1).unwrap();
+    assert_eq!(w.s2c().unwrap(), vec![Got::Offered(1)]);
+    let wait = Outcome::rate_limited(30, "later");
+    w.client.refuse(&wait).unwrap();
+    assert_eq!(w.c2s().unwrap(), vec![Got::Outcome(wait)]);
+    both_alive_until(&mut w, t0 + Duration::from_secs(35));
+    both_time_out_at(&mut w, t0 + Duration::from_secs(35));
+}
+
+/// Activity during the hold does not shorten it, another RESULT without
+/// a wait does not extend it, and activity after it moves the deadline
+/// as before (last activity + idle).
+#[test]
+fn activity_after_a_rate_limit_wait_counts_as_before() {
+    let mut w = idle_5s();
+    let t0 = w.now;
+    let refuse = |w: &mut World, outcome: Outcome| {
+        w.client.request_list().unwrap();
+        assert_eq!(w.c2s().unwrap(), vec![Got::List]);
+        w.server.refuse(&outcome).unwrap();
+        assert_eq!(w.s2c().unwrap(), vec![Got::Outcome(outcome)]);
+    };
+    refuse(&mut w, Outcome::rate_limited(30, "rate limit reached"));
+    let not_allowed = || Outcome::new(ResultCode::NotAllowed, "no");
+    w.now = t0 + Duration::from_secs(10);
+    refuse(&mut w, not_allowed());
+    both_alive_until(&mut w, t0 + Duration::from_secs(35));
+    w.now = t0 + Duration::from_secs(32);
+    refuse(&mut w, not_allowed());
+    both_alive_until(&mut w, t0 + Duration::from_secs(37));
+    both_time_out_at(&mut w, t0 + Duration::from_secs(37));
 }
