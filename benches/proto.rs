@@ -39,8 +39,12 @@ fn c2s(
     while !rd.is_empty() {
         to.read_tls(&mut rd, now).unwrap();
         while let Some(ev) = to.next_event().unwrap() {
+            let admit = matches!(ev, ServerEvent::Authenticated { .. });
             if let ServerEvent::Data(d) = ev {
                 std::hint::black_box(d);
+            }
+            if admit {
+                to.admit().unwrap();
             }
             events += 1;
         }

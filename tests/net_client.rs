@@ -57,11 +57,14 @@ impl Wire {
         loop {
             if let Some(ev) = self.conn.next_event()? {
                 let saw = match ev {
-                    ServerEvent::Established { .. } => Saw::Established,
+                    ServerEvent::Authenticated { .. } => Saw::Established,
                     ServerEvent::DownloadRequested { name } => Saw::Download(name),
                     ServerEvent::Outcome(o) => Saw::Outcome(o.code),
                     other => Saw::Other(format!("{other:?}")),
                 };
+                if saw == Saw::Established {
+                    self.conn.admit()?;
+                }
                 self.flush();
                 return Ok(saw);
             }

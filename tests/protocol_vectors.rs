@@ -15,7 +15,7 @@ use sft::crypto::ed25519::SigningKey;
 use sft::crypto::secret::Secret;
 use sft::crypto::x25519::EphemeralSecret;
 use sft::proto::conn::{
-    ClientConnection, ClientEvent, ConnectionCore, ListingStep, ServerConnection,
+    ClientConnection, ClientEvent, ConnectionCore, ListingStep, ServerConnection, ServerEvent,
 };
 use sft::proto::handshake::client::{ClientConfig, ServerTrust};
 use sft::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
@@ -64,7 +64,11 @@ fn to_client(c: &mut ClientConnection, bytes: &[u8], now: Instant) -> usize {
 fn to_server(s: &mut ServerConnection, bytes: &[u8], now: Instant) -> usize {
     s.read_tls(&mut &bytes[..], now).unwrap();
     let mut n = 0;
-    while s.next_event().unwrap().is_some() {
+    while let Some(ev) = s.next_event().unwrap() {
+        // A client that authenticates is admitted at once.
+        if matches!(ev, ServerEvent::Authenticated { .. }) {
+            s.admit().unwrap();
+        }
         n += 1;
     }
     n

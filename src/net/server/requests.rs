@@ -47,7 +47,7 @@ pub(super) fn handle_events(
         };
         *budget -= 1;
         match ev {
-            Event::Established { client: key } => {
+            Event::Authenticated { client: key } => {
                 let fp = key.fingerprint();
                 let source = ClientKey::from(s.addr.ip());
                 if !shared.admission.authenticated(source, &fp, now) {
@@ -57,6 +57,7 @@ pub(super) fn handle_events(
                         shared.admission.limits.max_sessions_per_key()
                     )));
                 }
+                s.conn.admit()?;
                 info!("{} authenticated as {fp}", s.addr);
                 s.client = Some(fp);
             }

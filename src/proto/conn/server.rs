@@ -9,7 +9,9 @@ use std::time::Instant;
 use crate::crypto::ed25519::VerifyingKey;
 
 use super::core::{BeforeKeys, ConnectionCore, Incoming};
-use crate::proto::handshake::server::{AwaitHello, AwaitResponse, ServerConfig, ServerEphemeral};
+use crate::proto::handshake::server::{
+    AwaitHello, AwaitResponse, ServerConfig, ServerEphemeral, Verified,
+};
 use crate::proto::msgs::{self, inner, ListEntry, ListingPager, Offer, Outcome, ResultCode};
 use crate::proto::name::{self, NameError};
 use crate::proto::record::RecordType;
@@ -20,8 +22,11 @@ use crate::proto::ProtoError;
 /// Something the server application must see or act on.
 #[derive(Debug)]
 pub enum ServerEvent<'a> {
-    /// The handshake completed: the client's verified (and authorized) key.
-    Established { client: VerifyingKey },
+    /// The client proved its key (verified and authorized): admit it with
+    /// [`ServerConnection::admit`], which completes the handshake, or
+    /// refuse it with [`ConnectionCore::refuse_busy`]. Nothing else may be
+    /// called before one of the two.
+    Authenticated { client: VerifyingKey },
     /// The client offers a file for upload: accept or refuse.
     UploadRequested {
         name: String,
@@ -53,7 +58,7 @@ pub enum ServerEvent<'a> {
 
 /// Server events before they borrow the receive buffer.
 enum Ev {
-    Established(VerifyingKey),
+    Authenticated(VerifyingKey),
     UploadRequested(String, u64, bool),
     DownloadRequested(String),
     ListRequested,
@@ -102,6 +107,8 @@ impl Op {
 enum Phase {
     AwaitHello(AwaitHello),
     AwaitResponse(AwaitResponse),
+    /// RESPONSE verified; SESSION_ESTABLISHED waits for `admit`.
+    Admitting(Verified),
     Open(Op),
     /// Closed, failed, or mid-transition.
     Done,
@@ -175,7 +182,7 @@ impl ServerConnection {
             }
         };
         Ok(Some(match ev {
-            Ev::Established(client) => ServerEvent::Established { client },
+            Ev::Authenticated(client) => ServerEvent::Authenticated { client },
             Ev::UploadRequested(name, size, overwrite) => ServerEvent::UploadRequested {
                 name,
                 size,
@@ -212,12 +219,11 @@ impl ServerConnection {
                 Err(unexpected(got, &phase))
             }
             (Incoming::Message(inner::RESPONSE, r), Phase::AwaitResponse(hs)) => {
-                let c = &mut self.core;
-                let body = c.bytes(r).to_vec();
-                let client = hs.on_response(&body, &mut c.sealer, &mut c.opener, &mut c.out)?;
-                c.established(client);
-                self.phase = Phase::Open(Op::Idle);
-                Ok(Some(Ev::Established(client)))
+                let body = self.core.bytes(r).to_vec();
+                let verified = hs.on_response(&body)?;
+                let client = verified.client();
+                self.phase = Phase::Admitting(verified);
+                Ok(Some(Ev::Authenticated(client)))
             }
             (Incoming::Message(t, r), Phase::Open(op)) => {
                 self.phase = Phase::Open(op);
@@ -312,6 +318,32 @@ impl ServerConnection {
     }
 
     // ---- application calls ---------------------------------------------
+
+    /// Admits the client the last [`ServerEvent::Authenticated`] named:
+    /// sends SESSION_ESTABLISHED, and the session is open.
+    ///
+    /// # Errors
+    /// `InvalidCall` unless a client awaits admission; `Crypto` from the
+    /// record layer (fatal).
+    pub fn admit(&mut self) -> Result<(), ProtoError> {
+        self.core.check_alive()?;
+        let verified = match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Admitting(verified) => verified,
+            other => {
+                self.phase = other;
+                return Err(ProtoError::InvalidCall("no client awaits admission"));
+            }
+        };
+        let c = &mut self.core;
+        match verified.establish(&mut c.sealer, &mut c.opener, &mut c.out) {
+            Ok(client) => {
+                c.established(client);
+                self.phase = Phase::Open(Op::Idle);
+                Ok(())
+            }
+            Err(e) => Err(self.core.fail(e)),
+        }
+    }
 
     /// Accepts the pending upload from offset 0; data events follow.
     ///
@@ -474,6 +506,7 @@ fn unexpected(got: &'static str, phase: &Phase) -> ProtoError {
     let state = match phase {
         Phase::AwaitHello(_) => "awaiting HELLO",
         Phase::AwaitResponse(_) => "awaiting RESPONSE",
+        Phase::Admitting(_) => "admitting the client",
         Phase::Open(op) => op.name(),
         Phase::Done => "closed",
     };

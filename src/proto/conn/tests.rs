@@ -78,9 +78,10 @@ impl Endpoint for ClientConnection {
 }
 
 impl Endpoint for ServerConnection {
+    /// A client that authenticates is admitted at once.
     fn next_got(&mut self) -> Result<Option<Got>, ProtoError> {
-        Ok(self.next_event()?.map(|ev| match ev {
-            ServerEvent::Established { .. } => Got::Established,
+        let got = self.next_event()?.map(|ev| match ev {
+            ServerEvent::Authenticated { .. } => Got::Established,
             ServerEvent::UploadRequested {
                 name,
                 size,
@@ -94,7 +95,11 @@ impl Endpoint for ServerConnection {
             ServerEvent::ReceiveCorrupt => Got::Corrupt,
             ServerEvent::Outcome(o) => Got::Outcome(o),
             ServerEvent::Closed => Got::Closed,
-        }))
+        });
+        if got == Some(Got::Established) {
+            self.admit()?;
+        }
+        Ok(got)
     }
 }
 

@@ -7,7 +7,7 @@ use crate::crypto::ct;
 use crate::crypto::ed25519::{SigningKey, VerifyingKey};
 use crate::crypto::hkdf::Prk;
 
-use super::key_schedule::{finished_mac, KeySchedule};
+use super::key_schedule::{finished_mac, ApplicationSecrets, KeySchedule};
 use super::transcript::Transcript;
 use super::{
     signed_message, Ephemeral, PeerAuthenticated, CLIENT_SIGNATURE_CONTEXT,
@@ -147,20 +147,14 @@ pub struct AwaitResponse {
 
 impl AwaitResponse {
     /// Processes RESPONSE (its decrypted body): checks the client's key
-    /// confirmation, authorization and signature, then writes
-    /// SESSION_ESTABLISHED and switches to application keys. Returns the
-    /// client's key.
+    /// confirmation, authorization and signature, and prepares
+    /// SESSION_ESTABLISHED. Nothing is sent yet: the application admits
+    /// the client ([`Verified::establish`]) or refuses it.
     ///
     /// # Errors
     /// `MalformedMessage`, `BadFinished("client")`, `ClientNotAuthorized`,
     /// `BadSignature("client")`, `Crypto`.
-    pub fn on_response(
-        mut self,
-        body: &[u8],
-        sealer: &mut Sealer,
-        opener: &mut Opener,
-        out: &mut Vec<u8>,
-    ) -> Result<VerifyingKey, ProtoError> {
+    pub fn on_response(mut self, body: &[u8]) -> Result<Verified, ProtoError> {
         let response = Response::parse(body)?;
         self.transcript.add(&[inner::RESPONSE])?;
         self.transcript.add(response.identity.as_bytes())?;
@@ -186,20 +180,56 @@ impl AwaitResponse {
             .map_err(|_| ProtoError::BadSignature("client"))?;
         self.transcript.add(&response.finished)?;
 
-        let mut est = Vec::with_capacity(SessionParams::LEN + 32);
-        self.config.params.encode_into(&mut est);
+        let mut established = Vec::with_capacity(SessionParams::LEN + 32);
+        self.config.params.encode_into(&mut established);
         self.transcript.add(&[inner::SESSION_ESTABLISHED])?;
-        self.transcript.add(&est)?;
+        self.transcript.add(&established)?;
         let finished = finished_mac(&self.s_finished, &self.transcript.hash()?)?;
         self.transcript.add(&finished)?;
-        est.extend_from_slice(&finished);
-        sealer.seal(out, inner::SESSION_ESTABLISHED, &[&est])?;
+        established.extend_from_slice(&finished);
 
         let app = self
             .schedule
             .application_secrets(&self.transcript.hash()?, PeerAuthenticated(()))?;
-        sealer.set_traffic_secret(app.server)?;
-        opener.set_traffic_secret(app.client)?;
-        Ok(response.identity)
+        Ok(Verified {
+            client: response.identity,
+            established,
+            app,
+        })
+    }
+}
+
+/// A client whose RESPONSE verified, awaiting the application's decision:
+/// SESSION_ESTABLISHED is ready but unsent, and the application keys are
+/// derived but not in use. Refusing it (alert 8, Busy) goes out under the
+/// handshake key, which the client still reads with.
+pub struct Verified {
+    client: VerifyingKey,
+    /// The SESSION_ESTABLISHED body.
+    established: Vec<u8>,
+    app: ApplicationSecrets,
+}
+
+impl Verified {
+    /// The client's verified (and authorized) identity key.
+    pub fn client(&self) -> VerifyingKey {
+        self.client
+    }
+
+    /// Admits the client: writes SESSION_ESTABLISHED under the handshake
+    /// key, then switches both directions to application keys.
+    ///
+    /// # Errors
+    /// `Crypto` or `KeyLimit` from the record layer.
+    pub fn establish(
+        self,
+        sealer: &mut Sealer,
+        opener: &mut Opener,
+        out: &mut Vec<u8>,
+    ) -> Result<VerifyingKey, ProtoError> {
+        sealer.seal(out, inner::SESSION_ESTABLISHED, &[&self.established])?;
+        sealer.set_traffic_secret(self.app.server)?;
+        opener.set_traffic_secret(self.app.client)?;
+        Ok(self.client)
     }
 }
