@@ -147,12 +147,7 @@ mod tests {
                 "1000001/24h",
                 "1 to 1000000",
             ),
-            (
-                &["serve", "--key-rate"],
-                "1/24h",
-                "1/24h 1ns",
-                "1s to 24h",
-            ),
+            (&["serve", "--key-rate"], "1/24h", "1/24h 1ns", "1s to 24h"),
             (&["serve", "--max-connections"], "4096", "4097", "1 to 4096"),
             (
                 &["serve", "--max-pending-per-source"],

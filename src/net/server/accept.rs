@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use log::{info, warn};
-use mio::net::TcpStream;
+use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
 use super::admission::{place, Candidate, Placement, Refusal};
@@ -21,6 +21,23 @@ use crate::proto::limiter::ClientKey;
 /// Connections accepted per turn (64): a flood of connects waits in the
 /// listen backlog instead of delaying established sessions.
 pub const ACCEPTS_PER_TURN: usize = 64;
+
+/// Connections the kernel queues for `accept` (1024; Linux caps it at
+/// `net.core.somaxconn`): a burst of connects waits there instead of
+/// having its SYNs dropped and retried a second later.
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// A non-blocking listener on `addr` with [`LISTEN_BACKLOG`] and
+/// `SO_REUSEADDR` (a restarted server can bind at once).
+pub(super) fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
 
 /// Calls `accept` until it would block, fails, or [`ACCEPTS_PER_TURN`]
 /// connections are taken; `MoreWork` when the budget ran out first, and

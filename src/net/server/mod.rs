@@ -63,7 +63,7 @@ pub use crate::proto::handshake::server::ClientPolicy;
 pub use crate::proto::limiter::Rate;
 /// Handshake and idle timeouts (plain data from the protocol layer).
 pub use crate::proto::timers::Timeouts;
-pub use accept::ACCEPTS_PER_TURN;
+pub use accept::{ACCEPTS_PER_TURN, LISTEN_BACKLOG};
 /// The admission limits.
 pub use admission::Limits;
 pub use closing::{
@@ -72,10 +72,6 @@ pub use closing::{
 pub use refusal_log::REFUSAL_LINES_PER_SEC;
 pub use requests::MAX_RATE_REFUSALS_IN_A_ROW;
 
-/// Connections the kernel queues for `accept` (1024; Linux caps it at
-/// `net.core.somaxconn`): a burst of connects waits there instead of
-/// having its SYNs dropped and retried a second later.
-pub const LISTEN_BACKLOG: i32 = 1024;
 pub use turn::{EVENTS_PER_TURN, ROUNDS_PER_TURN};
 
 const LISTENER: Token = Token(0);
@@ -178,7 +174,7 @@ impl Server {
     /// The bind or poll setup error.
     pub fn bind(opts: ServeOptions) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let mut listener = listen(opts.listen)?;
+        let mut listener = accept::listen(opts.listen)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -399,18 +395,6 @@ impl Server {
             self.last_prune = now;
         }
     }
-}
-
-/// A non-blocking listener on `addr` with [`LISTEN_BACKLOG`] and
-/// `SO_REUSEADDR` (a restarted server can bind at once).
-fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(LISTEN_BACKLOG)?;
-    Ok(TcpListener::from_std(socket.into()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,188 @@
+//! The application's calls on a [`ServerConnection`]: what it answers to each
+//! event, and the data it supplies.
+
+use super::*;
+
+impl ServerConnection {
+    /// Admits the client the last [`ServerEvent::Authenticated`] named:
+    /// sends SESSION_ESTABLISHED, and the session is open.
+    ///
+    /// # Errors
+    /// `InvalidCall` unless a client awaits admission; `Crypto` from the
+    /// record layer (fatal).
+    pub fn admit(&mut self) -> Result<(), ProtoError> {
+        self.core.check_alive()?;
+        let verified = match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Admitting(verified) => verified,
+            other => {
+                self.phase = other;
+                return Err(ProtoError::InvalidCall("no client awaits admission"));
+            }
+        };
+        let c = &mut self.core;
+        match verified.establish(&mut c.sealer, &mut c.opener, &mut c.out) {
+            Ok(client) => {
+                c.established(client);
+                self.phase = Phase::Open(Op::Idle);
+                Ok(())
+            }
+            Err(e) => Err(self.core.fail(e)),
+        }
+    }
+
+    /// Accepts the pending upload from offset 0; data events follow.
+    ///
+    /// # Errors
+    /// `InvalidCall` unless an upload awaits a decision.
+    pub fn accept(&mut self) -> Result<(), ProtoError> {
+        self.core.check_open()?;
+        let Phase::Open(Op::Upload(receiver)) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("no upload awaits acceptance"));
+        };
+        self.core.accept_file(receiver)
+    }
+
+    /// Offers the requested file, `size` bytes. The OFFER carries exactly
+    /// the name bytes of the GET.
+    ///
+    /// # Errors
+    /// `InvalidCall` unless a download request is pending.
+    pub fn offer_download(&mut self, size: u64) -> Result<(), ProtoError> {
+        self.core.check_open()?;
+        let Phase::Open(op) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("no download request is pending"));
+        };
+        // A refused call changes nothing: the operation in progress stays.
+        let Op::DownloadDecision(asked) = op else {
+            return Err(ProtoError::InvalidCall("no download request is pending"));
+        };
+        let asked = std::mem::take(asked);
+        *op = Op::Download(Sender::offered(size));
+        let offer = Offer {
+            name: asked,
+            size,
+            overwrite: false,
+        };
+        self.core.send(inner::OFFER, &[&offer.encode()])
+    }
+
+    /// Whether the application should send the next listing page now: a
+    /// listing is asked for and not finished or refused, and the output
+    /// buffer is below [`super::SEND_HIGH_WATER`] (so the unsent output
+    /// stays under that mark plus one record).
+    pub fn wants_listing(&self) -> bool {
+        matches!(&self.phase, Phase::Open(Op::Listing(_))) && self.core.output_has_room()
+    }
+
+    /// Sends the next page of the listing, one LISTING record, from
+    /// `entries` (the rest of the listing, in any order): pulls entries
+    /// until one does not fit the record (the connection keeps it for the
+    /// next page) or they end, which makes this page the last. Names the
+    /// client's rule would refuse are skipped. An `Err` from `entries`
+    /// ends the listing with RESULT 5 in place of the page.
+    ///
+    /// # Errors
+    /// `InvalidCall` unless a listing is being sent; the sticky error;
+    /// `Closed` once closing.
+    pub fn send_listing_page<E>(
+        &mut self,
+        entries: &mut impl Iterator<Item = Result<ListEntry, E>>,
+    ) -> Result<ListingStep<E>, ProtoError> {
+        self.core.check_open()?;
+        let Phase::Open(op) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("no listing is being sent"));
+        };
+        let Op::Listing(pager) = op else {
+            return Err(ProtoError::InvalidCall("no listing is being sent"));
+        };
+        let (body, more) = match pager.next_page(entries) {
+            Ok(page) => page,
+            Err(e) => {
+                *op = Op::Idle;
+                let failed = Outcome::new(ResultCode::IoError, "server I/O error while listing");
+                self.core.send_outcome(&failed)?;
+                return Ok(ListingStep::SourceFailed(e));
+            }
+        };
+        let step = if more {
+            ListingStep::More
+        } else {
+            let entries = pager.sent();
+            *op = Op::Idle;
+            ListingStep::Done { entries }
+        };
+        self.core.send(inner::LISTING, &[&body])?;
+        Ok(step)
+    }
+
+    /// Refuses the pending request with `outcome` (not Ok). A listing may
+    /// be refused after some of its pages: the client drops them.
+    ///
+    /// # Errors
+    /// `InvalidCall` unless a request awaits a decision (or a listing is
+    /// being sent), or for Ok.
+    pub fn refuse(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
+        self.core.check_open()?;
+        match &mut self.phase {
+            Phase::Open(op) if op.awaits_decision() && outcome.code != ResultCode::Ok => {
+                *op = Op::Idle;
+            }
+            _ => return Err(ProtoError::InvalidCall("nothing to refuse")),
+        }
+        self.core.send_outcome(outcome)
+    }
+
+    /// Answers a completely received upload with `outcome` (Ok once it is
+    /// safely stored).
+    ///
+    /// # Errors
+    /// `InvalidCall` unless a received file awaits its answer.
+    pub fn send_result(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
+        self.core.check_open()?;
+        let Phase::Open(op) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("no received file awaits a result"));
+        };
+        if !matches!(op, Op::Upload(r) if r.is_complete()) {
+            return Err(ProtoError::InvalidCall("no received file awaits a result"));
+        }
+        *op = Op::Idle;
+        self.core.send_outcome(outcome)
+    }
+
+    /// Whether the application should supply more download data now:
+    /// sending, bytes remain, and the output buffer is below
+    /// [`super::SEND_HIGH_WATER`].
+    pub fn wants_data(&self) -> bool {
+        matches!(&self.phase, Phase::Open(Op::Download(s)) if s.wants_data())
+            && self.core.output_has_room()
+    }
+
+    /// Sends the next `data` (1 to `CHUNK_LEN` bytes) of the download.
+    /// After the last byte, END with the SHA-256 follows automatically.
+    ///
+    /// # Errors
+    /// `InvalidCall` unless sending, for empty or oversize `data`, or data
+    /// past the announced size.
+    pub fn send_data(&mut self, data: &[u8]) -> Result<(), ProtoError> {
+        self.core.check_open()?;
+        let Phase::Open(Op::Download(sender)) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("not sending a file"));
+        };
+        self.core.send_chunk(sender, data)
+    }
+}
+
+/// What [`ServerConnection::send_listing_page`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ListingStep<E> {
+    /// A page went out and more follow: call again while
+    /// [`ServerConnection::wants_listing`].
+    More,
+    /// The last page went out; the listing carried `entries` entries in
+    /// all (skipped names not counted).
+    Done { entries: usize },
+    /// `entries` failed: RESULT 5 went out in place of this page and ended
+    /// the listing, so the client drops the pages so far and never takes
+    /// them for the whole listing.
+    SourceFailed(E),
+}
