@@ -34,8 +34,9 @@ pub const MAX_RATE_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 pub const MAX_RATE_COUNT: u32 = 1_000_000;
 
 /// Largest `--max-connections` and `--max-pending-per-source` (4,096): each
-/// open session holds a receive buffer of about 512 KiB, so the cap bounds
-/// those near 2 GiB.
+/// established session holds a receive buffer of about 512 KiB (a
+/// connection still handshaking, 348 bytes), so the cap bounds those near
+/// 2 GiB.
 pub const MAX_CONNECTIONS: u32 = 4096;
 
 /// Largest `--max-file-size` (1 PiB, 2^50 bytes): more than one file on
