@@ -105,7 +105,7 @@ impl Server {
                 Ok(()) => {}
             }
             let ready = events.iter().map(|e| e.token());
-            let tokens: Vec<Token> = ready.chain(std::mem::take(&mut self.again)).collect();
+            let tokens: Vec<Token> = ready.chain(self.again.take()).collect();
             for token in tokens {
                 if self.closing.service(self.poll.registry(), token)
                     == Some(Drain::Open(Turn::MoreWork))

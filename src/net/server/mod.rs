@@ -12,6 +12,8 @@
 //!   other connections keep moving.
 //! - `refusal_log`: a cap on refusal lines in the log.
 //! - `peer`: the state of one connection and what all connections share.
+//! - `iteration`: what one iteration of the loop may still do (deferred
+//!   work, handshake steps).
 //! - `ending`, `closing`: how connections end (alerts written, write side
 //!   shut down, the peer's last bytes drained, so no reset destroys what
 //!   the server said), one at a time and all at shutdown.
@@ -22,6 +24,7 @@ mod admission;
 mod closing;
 mod committer;
 mod ending;
+mod iteration;
 mod outcomes;
 mod peer;
 mod refusal_log;
@@ -52,6 +55,7 @@ use crate::proto::CHUNK_LEN;
 use admission::Admission;
 use closing::{ClosingSet, Drain};
 use committer::{spawn_committer, CommitDone};
+use iteration::{Again, HandshakeBudget};
 use peer::{log_end, DriveError, Peer, Shared};
 use refusal_log::RefusalLog;
 use turn::{drive, Turn};
@@ -69,6 +73,7 @@ pub use admission::Limits;
 pub use closing::{
     CLOSE_DRAIN_BUDGET, CLOSE_LINGER, DRAIN_PER_TURN, MAX_CLOSE_UNSENT, MAX_CLOSING,
 };
+pub use iteration::HANDSHAKES_PER_TURN;
 pub use refusal_log::REFUSAL_LINES_PER_SEC;
 pub use requests::MAX_RATE_REFUSALS_IN_A_ROW;
 
@@ -77,29 +82,6 @@ pub use turn::{EVENTS_PER_TURN, ROUNDS_PER_TURN};
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const FIRST_PEER: usize = 2;
-
-/// Handshake steps (turns of connections that have not authenticated) the
-/// loop runs per iteration (8, about 3 ms of public-key work): a flood of
-/// handshakes waits for later iterations instead of delaying established
-/// sessions, which get their turn in every iteration.
-pub const HANDSHAKES_PER_TURN: usize = 8;
-
-/// The handshake steps one loop iteration may still run.
-struct HandshakeBudget(usize);
-
-impl HandshakeBudget {
-    fn new() -> Self {
-        HandshakeBudget(HANDSHAKES_PER_TURN)
-    }
-
-    /// Takes one step; `false` when the iteration's are spent (the
-    /// connection waits for the next iteration).
-    fn take(&mut self) -> bool {
-        let some = self.0 > 0;
-        self.0 = self.0.saturating_sub(1);
-        some
-    }
-}
 
 /// Longest sleep of the loop (1 s), so a shutdown signal delivered to
 /// another thread is seen promptly.
@@ -154,7 +136,7 @@ pub struct Server {
     shutdown: Arc<AtomicBool>,
     peers: HashMap<Token, Peer>,
     /// Connections whose turn ended with work left.
-    again: Vec<Token>,
+    again: Again,
     /// Handshake steps left in this iteration.
     handshakes: HandshakeBudget,
     next_token: usize,
@@ -197,7 +179,7 @@ impl Server {
             waker,
             shutdown: Arc::new(AtomicBool::new(false)),
             peers: HashMap::new(),
-            again: Vec::new(),
+            again: Again::default(),
             handshakes: HandshakeBudget::new(),
             next_token: FIRST_PEER,
             config,
@@ -271,7 +253,7 @@ impl Server {
             self.handshakes = HandshakeBudget::new();
             // Work left from the last iteration first (deferred handshakes
             // in the order they arrived), then what became ready.
-            for token in std::mem::take(&mut self.again) {
+            for token in self.again.take() {
                 self.dispatch(token);
             }
             for event in events.iter() {
@@ -301,9 +283,7 @@ impl Server {
 
     /// Serves `token` again next turn, without waiting for readiness.
     fn again(&mut self, token: Token) {
-        if !self.again.contains(&token) {
-            self.again.push(token);
-        }
+        self.again.push(token);
     }
 
     fn dispatch(&mut self, token: Token) {
@@ -394,21 +374,5 @@ impl Server {
             self.shared.admission.prune(now);
             self.last_prune = now;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_iteration_runs_handshakes_per_turn_handshake_steps_and_no_more() {
-        let mut b = HandshakeBudget::new();
-        for i in 0..HANDSHAKES_PER_TURN {
-            assert!(b.take(), "step {i}");
-        }
-        assert!(!b.take(), "one past");
-        assert!(!b.take());
-        assert!(HandshakeBudget::new().take(), "the next iteration's");
     }
 }
