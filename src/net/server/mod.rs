@@ -332,7 +332,11 @@ impl Server {
                 ok
             }
             Ok(_) => {
-                info!("{} closed the session", peer.session.who());
+                // A CLOSE can come before authentication: such lines are
+                // within the budget of unauthenticated ones.
+                if peer.session.client.is_some() || self.shared.refusals.allow(Instant::now()) {
+                    info!("{} closed the session", peer.session.who());
+                }
                 false
             }
             Err(e) => {

@@ -60,6 +60,8 @@ pub(super) struct Session {
     pub client: Option<Fingerprint>,
     /// Requests refused for the rate limit since the last admitted one.
     pub rate_refusals: u32,
+    /// When the last rate refusal said the key may ask again.
+    pub retry_at: Option<Instant>,
     pub upload: Option<Upload>,
     pub download: Option<Download>,
     /// The files of a listing being sent, read page by page.
@@ -74,6 +76,7 @@ impl Session {
             addr,
             client: None,
             rate_refusals: 0,
+            retry_at: None,
             upload: None,
             download: None,
             listing: None,

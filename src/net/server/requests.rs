@@ -2,7 +2,7 @@
 //! Policy is decided by pure functions (`decide_upload`, the limiter, the
 //! outcome mappings); this module only applies their answers.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::{info, warn};
 use mio::Token;
@@ -18,8 +18,9 @@ use crate::proto::msgs::{Outcome, ResultCode};
 use crate::proto::name::display_safe;
 use crate::proto::ProtoError;
 
-/// Requests over the rate limit one connection may send in a row before it
-/// is closed. An honest client waits as told between tries.
+/// Requests over the rate limit one connection may send in a row, each
+/// before the wait the previous refusal announced has passed, before it is
+/// closed (8). A client that waits as told is never closed for this.
 pub const MAX_RATE_REFUSALS_IN_A_ROW: u32 = 8;
 
 /// Bytes of an upload written between two background writebacks (64 MiB):
@@ -263,8 +264,10 @@ fn log_download_end(s: &Session, dl: &Download, outcome: &Outcome) {
 
 /// Whether the session's key may make a request now: `Ok(None)` to go
 /// ahead, `Ok(Some(refusal))` (RESULT 8 with the wait) when its budget is
-/// spent, and `Err` when this connection keeps asking while over it
-/// (`rate_refusals` counts such refusals in a row).
+/// spent, and `Err` when this connection keeps asking before the wait it
+/// was given has passed (`rate_refusals` counts such requests in a row; a
+/// client that waits as told is never cut off, however often it is
+/// refused).
 fn check_budget(
     s: &mut Session,
     shared: &mut Shared,
@@ -279,13 +282,16 @@ fn check_budget(
             Ok(None)
         }
         Err(wait) => {
-            s.rate_refusals += 1;
+            let early = s.retry_at.is_some_and(|at| now < at);
+            s.rate_refusals = if early { s.rate_refusals + 1 } else { 0 };
             if s.rate_refusals > MAX_RATE_REFUSALS_IN_A_ROW {
                 return Err(DriveError::Abuse(
-                    "kept sending requests over the rate limit",
+                    "kept sending requests before the rate limit's wait had passed",
                 ));
             }
-            Ok(Some(rate_refusal(wait)))
+            let refusal = rate_refusal(wait);
+            s.retry_at = now.checked_add(Duration::from_secs(refusal.wait_secs().into()));
+            Ok(Some(refusal))
         }
     }
 }
