@@ -67,7 +67,7 @@ impl Server {
             }
         }
         if !batch.is_empty() {
-            let mut open = self.candidates();
+            let mut open = self.candidates(now);
             for (sock, addr) in batch {
                 self.admit(sock, addr, now, &mut open);
             }
@@ -77,15 +77,17 @@ impl Server {
         }
     }
 
-    fn candidates(&self) -> Vec<Candidate> {
+    fn candidates(&self, now: Instant) -> Vec<Candidate> {
+        let admission = &self.shared.admission;
         self.peers
             .iter()
             .map(|(token, p)| Candidate {
                 token: *token,
-                source: p.source,
                 since: p.since,
                 authenticated: p.session.client.is_some(),
                 hello: p.session.conn.has_hello(),
+                proven: admission.is_proven(p.source, now),
+                from_source: admission.pending_from(p.source),
             })
             .collect()
     }
@@ -104,9 +106,9 @@ impl Server {
     ) {
         let source = ClientKey::from(addr.ip());
         let admission = &mut self.shared.admission;
+        let proven = admission.is_proven(source, now);
         let placement = admission.precheck(source).and_then(|()| {
-            let proven = |s| admission.is_proven(s, now);
-            match place(open, source, &admission.limits, proven) {
+            match place(open, proven, &admission.limits) {
                 Placement::Full => Err(Refusal::Full),
                 p => Ok(p),
             }
@@ -149,10 +151,11 @@ impl Server {
         self.shared.admission.opened(source);
         open.push(Candidate {
             token,
-            source,
             since: now,
             authenticated: false,
             hello: false,
+            proven,
+            from_source: self.shared.admission.pending_from(source),
         });
         self.peers.insert(
             token,

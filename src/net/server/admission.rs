@@ -18,7 +18,7 @@ use mio::Token;
 use crate::crypto::ed25519::Fingerprint;
 use crate::proto::limiter::{
     Buckets, ClientKey, Cost, Proven, Rate, DEFAULT_KEY_RATE, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_PENDING_PER_SOURCE, DEFAULT_SOURCE_RATE,
+    DEFAULT_MAX_PENDING_PER_SOURCE, DEFAULT_SOURCE_RATE, PROVEN_FOR,
 };
 
 /// The admission limits (from `sft serve`'s flags).
@@ -62,16 +62,20 @@ impl Limits {
     }
 }
 
-/// What placement needs to know about one open connection.
+/// What placement needs to know about one open connection (taken once
+/// per batch of accepts, so placing costs no table lookups).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Candidate {
     pub token: Token,
-    pub source: ClientKey,
     /// When it was accepted.
     pub since: Instant,
     pub authenticated: bool,
     /// Whether a valid HELLO has arrived.
     pub hello: bool,
+    /// Whether its source is proven.
+    pub proven: bool,
+    /// Unauthenticated connections its source holds.
+    pub from_source: usize,
 }
 
 /// Where a new connection goes.
@@ -91,20 +95,15 @@ pub(super) enum Placement {
 /// unauthenticated connections, then the oldest (the first accepted on a
 /// tie). An attacker cannot make its connections rank below a proven
 /// host's without authenticating, and an honest handshake, which takes
-/// milliseconds, is younger than a flood's stalled ones.
+/// milliseconds, is younger than a flood's stalled ones. One pass.
 pub(super) fn choose_victim(
     open: &[Candidate],
-    proven: impl Fn(ClientKey) -> bool,
     eligible: impl Fn(&Candidate) -> bool,
 ) -> Option<Token> {
-    let mut per_source: HashMap<ClientKey, usize> = HashMap::new();
-    for c in open.iter().filter(|c| !c.authenticated) {
-        *per_source.entry(c.source).or_default() += 1;
-    }
     open.iter()
         .filter(|c| !c.authenticated && eligible(c))
         .max_by(|a, b| {
-            let rank = |c: &Candidate| (!proven(c.source), !c.hello, per_source[&c.source]);
+            let rank = |c: &Candidate| (!c.proven, !c.hello, c.from_source);
             rank(a)
                 .cmp(&rank(b))
                 .then(b.since.cmp(&a.since))
@@ -113,23 +112,16 @@ pub(super) fn choose_victim(
         .map(|c| c.token)
 }
 
-/// Places a new connection from `source` among `open`: within the
-/// unproven share when `source` never authenticated, then within the cap.
-pub(super) fn place(
-    open: &[Candidate],
-    source: ClientKey,
-    limits: &Limits,
-    proven: impl Fn(ClientKey) -> bool,
-) -> Placement {
-    let unproven_pending = |c: &Candidate| !c.authenticated && !proven(c.source);
-    if !proven(source)
-        && open.iter().filter(|c| unproven_pending(c)).count() >= limits.unproven_share()
-    {
-        return choose_victim(open, &proven, unproven_pending)
-            .map_or(Placement::Full, Placement::Evict);
+/// Places a new connection from a source (`proven` or not) among `open`:
+/// within the unproven share when its source never authenticated, then
+/// within the cap. One pass.
+pub(super) fn place(open: &[Candidate], proven: bool, limits: &Limits) -> Placement {
+    let unproven_pending = |c: &Candidate| !c.authenticated && !c.proven;
+    if !proven && open.iter().filter(|c| unproven_pending(c)).count() >= limits.unproven_share() {
+        return choose_victim(open, unproven_pending).map_or(Placement::Full, Placement::Evict);
     }
     if open.len() >= limits.max_connections {
-        return choose_victim(open, &proven, |_| true).map_or(Placement::Full, Placement::Evict);
+        return choose_victim(open, |_| true).map_or(Placement::Full, Placement::Evict);
     }
     Placement::Admit
 }
@@ -160,9 +152,19 @@ impl Refusal {
     }
 }
 
+/// Most sources one key can keep proven (16): its sessions from more
+/// places are served as usual but prove nothing, so one key cannot make a
+/// flood's addresses rank with honest hosts.
+pub const MAX_SOURCES_PROVEN_PER_KEY: usize = 16;
+
 /// The server's admission state.
 pub(super) struct Admission {
     pub limits: Limits,
+    /// Whether authenticating proves a source (not when any key is
+    /// accepted: then anyone could).
+    proving: bool,
+    /// Per key, the sources it proved and when.
+    proved_by: HashMap<[u8; 32], Vec<(ClientKey, Instant)>>,
     sources: Buckets<ClientKey>,
     keys: Buckets<[u8; 32]>,
     proven: Proven,
@@ -173,9 +175,12 @@ pub(super) struct Admission {
 }
 
 impl Admission {
-    pub fn new(limits: Limits) -> Self {
+    /// Fresh state; `proving` is false when the server accepts any key.
+    pub fn new(limits: Limits, proving: bool) -> Self {
         Admission {
             limits,
+            proving,
+            proved_by: HashMap::new(),
             sources: Buckets::new(limits.source_rate),
             keys: Buckets::new(limits.key_rate),
             proven: Proven::new(),
@@ -192,8 +197,7 @@ impl Admission {
     /// The first checks on a new connection, before any placement: the
     /// per-source cap on unauthenticated connections.
     pub fn precheck(&self, source: ClientKey) -> Result<(), Refusal> {
-        let held = self.pending.get(&source).copied().unwrap_or(0);
-        if held >= self.limits.max_pending_per_source {
+        if self.pending_from(source) >= self.limits.max_pending_per_source {
             return Err(Refusal::PendingCap);
         }
         Ok(())
@@ -213,16 +217,30 @@ impl Admission {
     /// A connection from `source` authenticated as `key` at `now`: counted
     /// as the key's session unless the key holds its share of the slots
     /// already (then `false`, and the connection is to be refused as busy).
-    /// Either way the source is proven from now on.
+    /// An admitted session proves its source, if the key has proved fewer
+    /// than [`MAX_SOURCES_PROVEN_PER_KEY`] others within [`PROVEN_FOR`].
     pub fn authenticated(&mut self, source: ClientKey, key: &Fingerprint, now: Instant) -> bool {
-        self.proven.insert(source, now);
         let held = self.sessions.entry(*key.as_bytes()).or_default();
         if *held >= self.limits.max_sessions_per_key() {
             return false;
         }
         *held += 1;
         decrement(&mut self.pending, source);
+        if self.proving {
+            let proved = self.proved_by.entry(*key.as_bytes()).or_default();
+            proved
+                .retain(|(s, at)| *s != source && now.saturating_duration_since(*at) < PROVEN_FOR);
+            if proved.len() < MAX_SOURCES_PROVEN_PER_KEY {
+                proved.push((source, now));
+                self.proven.insert(source, now);
+            }
+        }
         true
+    }
+
+    /// Unauthenticated connections `source` holds.
+    pub fn pending_from(&self, source: ClientKey) -> usize {
+        self.pending.get(&source).copied().unwrap_or(0)
     }
 
     /// A connection from `source` ended; `key` if it was counted as that

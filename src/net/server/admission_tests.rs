@@ -7,22 +7,30 @@ fn src(i: u32) -> ClientKey {
     ClientKey::V4(i)
 }
 
-/// Connections as (token, source, age order, authenticated, hello).
-fn open(list: &[(usize, u32, u64, bool, bool)]) -> Vec<Candidate> {
+/// Connections as (token, source, age order, authenticated, hello), with
+/// the sources in `proven` proven.
+fn open_with(list: &[(usize, u32, u64, bool, bool)], proven: &[u32]) -> Vec<Candidate> {
     let t0 = Instant::now();
+    let from = |source| {
+        list.iter()
+            .filter(|&&(_, s, _, authenticated, _)| s == source && !authenticated)
+            .count()
+    };
     list.iter()
         .map(|&(token, source, secs, authenticated, hello)| Candidate {
             token: Token(token),
-            source: src(source),
             since: t0 + Duration::from_secs(secs),
             authenticated,
             hello,
+            proven: proven.contains(&source),
+            from_source: from(source),
         })
         .collect()
 }
 
-fn nobody(_: ClientKey) -> bool {
-    false
+/// The same, nobody proven.
+fn open(list: &[(usize, u32, u64, bool, bool)]) -> Vec<Candidate> {
+    open_with(list, &[])
 }
 
 fn limits(max_connections: usize) -> Limits {
@@ -44,19 +52,22 @@ fn limits(max_connections: usize) -> Limits {
 fn a_never_authenticated_source_goes_before_a_proven_one() {
     // Source 1 is proven; its connection is older and from the busiest
     // source, yet source 2's goes first.
-    let v = open(&[
+    let list = [
         (2, 1, 0, false, true),
         (3, 1, 1, false, true),
         (4, 2, 5, false, true),
-    ]);
-    assert_eq!(choose_victim(&v, |s| s == src(1), |_| true), Some(Token(4)));
-    assert_eq!(choose_victim(&v, nobody, |_| true), Some(Token(2)));
+    ];
+    assert_eq!(
+        choose_victim(&open_with(&list, &[1]), |_| true),
+        Some(Token(4))
+    );
+    assert_eq!(choose_victim(&open(&list), |_| true), Some(Token(2)));
 }
 
 #[test]
 fn a_connection_that_sent_nothing_goes_before_a_handshake_under_way() {
     let v = open(&[(2, 1, 0, false, true), (3, 2, 9, false, false)]);
-    assert_eq!(choose_victim(&v, nobody, |_| true), Some(Token(3)));
+    assert_eq!(choose_victim(&v, |_| true), Some(Token(3)));
 }
 
 #[test]
@@ -66,9 +77,9 @@ fn then_the_busiest_source_then_the_oldest_then_the_first_accepted() {
         (3, 2, 5, false, true),
         (4, 2, 6, false, true),
     ]);
-    assert_eq!(choose_victim(&v, nobody, |_| true), Some(Token(3)));
+    assert_eq!(choose_victim(&v, |_| true), Some(Token(3)));
     let same_time = open(&[(5, 1, 3, false, true), (4, 2, 3, false, true)]);
-    assert_eq!(choose_victim(&same_time, nobody, |_| true), Some(Token(4)));
+    assert_eq!(choose_victim(&same_time, |_| true), Some(Token(4)));
 }
 
 #[test]
@@ -78,30 +89,36 @@ fn authenticated_sessions_are_never_evicted() {
         (3, 1, 1, true, true),
         (4, 2, 3, false, true),
     ]);
-    assert_eq!(choose_victim(&v, nobody, |_| true), Some(Token(4)));
+    assert_eq!(choose_victim(&v, |_| true), Some(Token(4)));
     let all_in = open(&[(2, 1, 0, true, true), (3, 2, 1, true, true)]);
-    assert_eq!(choose_victim(&all_in, nobody, |_| true), None);
-    assert_eq!(place(&all_in, src(9), &limits(2), nobody), Placement::Full);
+    assert_eq!(choose_victim(&all_in, |_| true), None);
+    assert_eq!(place(&all_in, false, &limits(2)), Placement::Full);
 }
 
 #[test]
 fn the_cap_admits_up_to_max_connections_then_evicts() {
     let l = limits(4);
     // Sources 1..=3 proven, so the unproven share does not apply.
-    let proven = |s: ClientKey| s != src(9);
-    let three = open(&[
+    let proven = [1, 2, 3];
+    let three = [
         (2, 1, 0, false, true),
         (3, 2, 1, true, true),
         (4, 3, 2, true, true),
-    ]);
-    assert_eq!(place(&three, src(1), &l, proven), Placement::Admit);
-    let four = open(&[
+    ];
+    assert_eq!(
+        place(&open_with(&three, &proven), true, &l),
+        Placement::Admit
+    );
+    let four = [
         (2, 1, 0, false, true),
         (3, 2, 1, true, true),
         (4, 3, 2, true, true),
         (5, 3, 3, true, true),
-    ]);
-    assert_eq!(place(&four, src(1), &l, proven), Placement::Evict(Token(2)));
+    ];
+    assert_eq!(
+        place(&open_with(&four, &proven), true, &l),
+        Placement::Evict(Token(2))
+    );
 }
 
 #[test]
@@ -114,19 +131,18 @@ fn never_authenticated_sources_hold_at_most_half_of_the_slots() {
         (4, 7, 2, false, false),
         (5, 8, 3, false, true),
     ]);
-    let proven = |s: ClientKey| s == src(1);
     // Another unproven source takes the place of one of them (the one
     // that sent nothing) though slots are free...
-    assert_eq!(place(&v, src(9), &l, proven), Placement::Evict(Token(4)));
+    assert_eq!(place(&v, false, &l), Placement::Evict(Token(4)));
     // ...while a proven source gets a free slot.
-    assert_eq!(place(&v, src(1), &l, proven), Placement::Admit);
+    assert_eq!(place(&v, true, &l), Placement::Admit);
     // One below the share: admitted.
-    assert_eq!(place(&v[..3], src(9), &l, proven), Placement::Admit);
+    assert_eq!(place(&v[..3], false, &l), Placement::Admit);
 }
 
 #[test]
 fn the_pending_cap_admits_max_pending_per_source_and_refuses_one_more() {
-    let mut a = Admission::new(limits(100));
+    let mut a = Admission::new(limits(100), true);
     for _ in 0..3 {
         assert_eq!(a.precheck(src(1)), Ok(()));
         a.opened(src(1));
@@ -150,7 +166,7 @@ fn a_key_holds_at_most_half_of_the_slots() {
     let l = limits(6);
     assert_eq!(l.max_sessions_per_key(), 3);
     assert_eq!(limits(1).max_sessions_per_key(), 1);
-    let mut a = Admission::new(l);
+    let mut a = Admission::new(l, true);
     let key = SigningKey::generate()
         .unwrap()
         .verifying_key()
@@ -178,7 +194,7 @@ fn a_key_holds_at_most_half_of_the_slots() {
 
 #[test]
 fn the_connection_rate_is_per_source_and_refusals_are_not_charged() {
-    let mut a = Admission::new(limits(100));
+    let mut a = Admission::new(limits(100), true);
     let now = Instant::now();
     assert_eq!(a.charge_connection(src(1), now), Ok(()));
     assert_eq!(a.charge_connection(src(1), now), Ok(()));
@@ -195,7 +211,7 @@ fn the_connection_rate_is_per_source_and_refusals_are_not_charged() {
 
 #[test]
 fn requests_are_charged_per_key_work_fully_and_cheap_refusals_a_sixteenth() {
-    let mut a = Admission::new(limits(100)); // 2 tokens per key
+    let mut a = Admission::new(limits(100), true); // 2 tokens per key
     let key = SigningKey::generate()
         .unwrap()
         .verifying_key()
@@ -218,4 +234,45 @@ fn requests_are_charged_per_key_work_fully_and_cheap_refusals_a_sixteenth() {
     assert_eq!(a.check_request(&other, now), Ok(()));
     a.charge_request(&other, now, Cost::Work);
     assert!(a.check_request(&other, now).is_err());
+}
+
+#[test]
+fn a_key_proves_at_most_max_sources_proven_per_key_sources() {
+    let mut a = Admission::new(limits(1000), true);
+    let key = SigningKey::generate()
+        .unwrap()
+        .verifying_key()
+        .fingerprint();
+    let now = Instant::now();
+    let n = MAX_SOURCES_PROVEN_PER_KEY as u32;
+    for i in 0..=n {
+        a.opened(src(i));
+        assert!(a.authenticated(src(i), &key, now), "session {i}");
+        a.closed(src(i), Some(&key));
+    }
+    // Exactly the limit proven; the one past it is served but not proven.
+    assert!((0..n).all(|i| a.is_proven(src(i), now)));
+    assert!(!a.is_proven(src(n), now));
+    // A source it proved before is refreshed, not counted again.
+    a.opened(src(0));
+    assert!(a.authenticated(src(0), &key, now));
+    assert!(!a.is_proven(src(n), now));
+    // Once its proofs are a day old, the key proves new sources again.
+    let later = now + PROVEN_FOR;
+    a.opened(src(n));
+    assert!(a.authenticated(src(n), &key, later));
+    assert!(a.is_proven(src(n), later));
+}
+
+#[test]
+fn when_any_key_is_accepted_no_source_is_proven() {
+    let mut a = Admission::new(limits(100), false);
+    let key = SigningKey::generate()
+        .unwrap()
+        .verifying_key()
+        .fingerprint();
+    let now = Instant::now();
+    a.opened(src(1));
+    assert!(a.authenticated(src(1), &key, now));
+    assert!(!a.is_proven(src(1), now));
 }

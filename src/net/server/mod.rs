@@ -173,6 +173,9 @@ impl Server {
                 idle_timeout_secs: opts.timeouts.idle.as_secs().try_into().unwrap_or(u32::MAX),
             },
         });
+        // With any key accepted, anyone can authenticate: no source is
+        // proven then.
+        let proving = matches!(config.clients, ClientPolicy::Authorized(_));
         Ok(Server {
             poll,
             listener,
@@ -186,7 +189,7 @@ impl Server {
             timeouts: opts.timeouts,
             shared: Shared {
                 root: Arc::new(opts.root),
-                admission: Admission::new(opts.limits),
+                admission: Admission::new(opts.limits, proving),
                 upload_policy,
                 commits,
                 read_buf: vec![0u8; CHUNK_LEN],

@@ -111,12 +111,15 @@ impl Bench {
             session: Session::new(conn, "192.0.2.1:5555".parse().unwrap()),
             shared: Shared {
                 root: Arc::new(root),
-                admission: Admission::new(Limits {
-                    max_connections: 10,
-                    max_pending_per_source: 10,
-                    source_rate: DEFAULT_SOURCE_RATE,
-                    key_rate,
-                }),
+                admission: Admission::new(
+                    Limits {
+                        max_connections: 10,
+                        max_pending_per_source: 10,
+                        source_rate: DEFAULT_SOURCE_RATE,
+                        key_rate,
+                    },
+                    true,
+                ),
                 upload_policy: UploadPolicy {
                     max_file_size: u64::MAX,
                     allow_overwrite: false,
