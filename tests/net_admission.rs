@@ -136,3 +136,24 @@ fn a_key_over_its_request_budget_waits_while_another_key_is_served() {
     let mut again = server.session().unwrap();
     assert!(again.list().unwrap().is_err());
 }
+
+#[test]
+fn a_long_listing_costs_a_request_per_page() {
+    let server = Running::start(|o| {
+        o.limits.key_rate = sft::net::server::Rate {
+            burst: std::num::NonZeroU32::new(4).unwrap(),
+            per: std::time::Duration::from_secs(3600),
+        };
+    });
+    // Three pages' worth: the LIST pays for the first, each page after it
+    // costs one more.
+    let n = 2 * sft::proto::msgs::PAGE_ENTRIES + 1;
+    for i in 0..n {
+        std::fs::File::create(server.root.path().join(format!("f{i}"))).unwrap();
+    }
+    let mut s = server.session().unwrap();
+    assert_eq!(s.list().unwrap().unwrap().len(), n, "3 of 4 tokens");
+    assert!(s.list().unwrap().is_ok(), "the last token starts one more");
+    let refused = s.list().unwrap().unwrap_err();
+    assert_eq!(refused.code, sft::proto::msgs::ResultCode::RateLimited);
+}

@@ -13,6 +13,7 @@ use super::requests::handle_events;
 use crate::net::pump::{self, ReadEnd};
 use crate::net::transfer::SendError;
 use crate::proto::conn::{ListingStep, SEND_HIGH_WATER};
+use crate::proto::limiter::Cost;
 use crate::proto::msgs::ListEntry;
 
 /// Rounds one connection may run per wake-up before the others get a turn
@@ -55,7 +56,7 @@ pub(super) fn drive(
         }
         let end = pump::read(&mut s.conn, sock, now).map_err(DriveError::Io)?;
         let held_back = handle_events(s, token, shared, now, &mut budget)?;
-        produce(s, &mut shared.read_buf)?;
+        produce(s, shared, now)?;
         let blocked = pump::write(&mut s.conn, sock, now).map_err(DriveError::Io)?;
         if budget == 0 {
             return Ok(Turn::MoreWork);
@@ -74,45 +75,58 @@ pub(super) fn drive(
     Ok(Turn::MoreWork)
 }
 
-/// Feeds download data or listing pages to the connection while it wants
-/// more. A file that shrank since it was offered ends the connection: the
-/// client sees a truncated transfer and keeps nothing.
-fn produce(s: &mut Session, buf: &mut [u8]) -> Result<(), DriveError> {
+/// Feeds download data to the connection while it wants more, or one
+/// listing page if it wants one. A file that shrank since it was offered
+/// ends the connection: the client sees a truncated transfer and keeps
+/// nothing.
+fn produce(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<(), DriveError> {
     if let Some(dl) = &mut s.download {
-        dl.file.pump(&mut s.conn, buf).map_err(|e| match e {
-            SendError::Read(e) => DriveError::Io(e),
-            SendError::Proto(e) => DriveError::Proto(e),
-        })?;
+        dl.file
+            .pump(&mut s.conn, &mut shared.read_buf)
+            .map_err(|e| match e {
+                SendError::Read(e) => DriveError::Io(e),
+                SendError::Proto(e) => DriveError::Proto(e),
+            })?;
     }
-    produce_listing(s)
+    produce_listing(s, shared, now)
 }
 
-/// Sends listing pages while the connection has room for them, so a
-/// client that does not read holds one page and the bounded output, never
-/// the directory. A directory that cannot be read, before the first page
-/// or after any, ends the listing with RESULT 5 (the connection sends it).
-fn produce_listing(s: &mut Session) -> Result<(), DriveError> {
-    while s.conn.wants_listing() {
-        let Some(lister) = &mut s.listing else {
-            return Ok(());
-        };
-        let mut entries = lister.map(|r| {
-            r.map(|e| ListEntry {
-                name: e.name,
-                size: e.size,
-                mtime: e.mtime,
-            })
-        });
-        match s.conn.send_listing_page(&mut entries)? {
-            ListingStep::More => {}
-            ListingStep::Done { entries } => {
-                s.listing = None;
-                info!("listing ({entries} files) to {}", s.who());
+/// Sends one listing page if the connection has room for it: at most
+/// [`PAGE_ENTRIES`](crate::proto::msgs::PAGE_ENTRIES) directory entries read per round, so a long listing
+/// costs each turn a bounded amount and the other sessions keep their
+/// turns. Each page after the first is charged to the key as one request
+/// (the LIST paid for the first), so listing a large directory over and
+/// over costs in proportion. A client that does not read holds one page
+/// and the bounded output, never the directory. A directory that cannot be
+/// read, before the first page or after any, ends the listing with RESULT
+/// 5 (the connection sends it).
+fn produce_listing(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<(), DriveError> {
+    if !s.conn.wants_listing() {
+        return Ok(());
+    }
+    let Some(lister) = &mut s.listing else {
+        return Ok(());
+    };
+    let mut entries = lister.map(|r| {
+        r.map(|e| ListEntry {
+            name: e.name,
+            size: e.size,
+            mtime: e.mtime,
+        })
+    });
+    match s.conn.send_listing_page(&mut entries)? {
+        ListingStep::More => {
+            if let Some(key) = &s.client {
+                shared.admission.charge_request(key, now, Cost::Work);
             }
-            ListingStep::SourceFailed(e) => {
-                s.listing = None;
-                warn!("listing for {} failed: {e}", s.who());
-            }
+        }
+        ListingStep::Done { entries } => {
+            s.listing = None;
+            info!("listing ({entries} files) to {}", s.who());
+        }
+        ListingStep::SourceFailed(e) => {
+            s.listing = None;
+            warn!("listing for {} failed: {e}", s.who());
         }
     }
     Ok(())
@@ -151,13 +165,22 @@ mod tests {
         b.client.request_list().unwrap();
         b.send();
         b.stall(true);
+        // The client reads nothing: a turn whose write would block ends
+        // after one page; turn after turn, the output fills to the mark and
+        // no further, then no page is read while it stays there.
+        assert_eq!(b.turn().unwrap(), Turn::Idle, "the LIST and a first page");
+        let mut turns = 1;
+        while b.session.conn.wants_listing() {
+            turns += 1;
+            assert!(turns <= 100, "{turns} turns and the output not full");
+            assert_eq!(b.turn().unwrap(), Turn::Idle);
+            assert!(b.session.conn.pending_output() < SEND_HIGH_WATER + record);
+        }
+        let pending = b.session.conn.pending_output();
+        assert!(pending >= SEND_HIGH_WATER, "{pending} bytes pending");
         for _ in 0..3 {
             assert_eq!(b.turn().unwrap(), Turn::Idle);
-            let pending = b.session.conn.pending_output();
-            assert!(
-                (SEND_HIGH_WATER..SEND_HIGH_WATER + record).contains(&pending),
-                "{pending} bytes pending"
-            );
+            assert_eq!(b.session.conn.pending_output(), pending);
             assert!(b.session.listing.is_some(), "the rest waits for the client");
         }
         b.stall(false);

@@ -9,6 +9,14 @@ use crate::proto::{ProtoError, MAX_NAME_LEN, MAX_PLAINTEXT_LEN};
 /// record after the inner type byte.
 const MAX_PAGE_LEN: usize = MAX_PLAINTEXT_LEN - 1;
 
+/// Entries a page takes from the source at most (512, listed or skipped):
+/// bounds the directory reads one page costs, so a server can interleave a
+/// long listing with its other sessions. 512 entries of the longest names
+/// (255 bytes) fill about half a record, so a page always fits one.
+pub const PAGE_ENTRIES: usize = 512;
+
+const _: () = assert!(3 + PAGE_ENTRIES * (2 + MAX_NAME_LEN + 16) <= MAX_PAGE_LEN);
+
 /// One file in a listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListEntry {
@@ -21,10 +29,6 @@ pub struct ListEntry {
 }
 
 impl ListEntry {
-    fn encoded_len(&self) -> usize {
-        2 + self.name.len() + 16
-    }
-
     /// Whether the receiver's name rule takes the name unchanged (not too
     /// long, no control or hidden characters, a plain base name).
     fn listable(&self) -> bool {
@@ -33,23 +37,22 @@ impl ListEntry {
 }
 
 /// A listing being encoded one LISTING body (page) at a time from a stream
-/// of entries: it holds the entry that did not fit the last page and the
-/// count so far, so memory stays one page however long the listing is.
+/// of entries: it holds the count so far, so memory stays one page however
+/// long the listing is.
 #[derive(Debug, Default)]
 pub struct ListingPager {
-    carry: Option<ListEntry>,
     sent: usize,
 }
 
 impl ListingPager {
     /// Encodes the next LISTING body: more u8 (1 if another body follows),
     /// count u16, then per entry name (u16 length + bytes), size u64, mtime
-    /// i64; at most [`MAX_PLAINTEXT_LEN`] − 1 bytes and 65,535 entries.
-    /// Pulls `entries` until one does not fit (kept for the next page) or
-    /// they end (then `more` is 0 and the pager is done). Entries whose
-    /// names the receiver's rule would refuse are skipped, so one odd file
-    /// on disk cannot break listings. Returns the body and whether another
-    /// follows.
+    /// i64 (at most [`MAX_PLAINTEXT_LEN`] − 1 bytes). Pulls at most
+    /// [`PAGE_ENTRIES`] from `entries`, fewer when they end (then `more` is
+    /// 0 and the pager is done; a listing whose last page was full ends with
+    /// a page of none). Entries whose names the receiver's rule would refuse
+    /// are skipped, so one odd file on disk cannot break listings. Returns
+    /// the body and whether another follows.
     ///
     /// # Errors
     /// The first `Err` of `entries`; the entries of the page being built
@@ -60,20 +63,18 @@ impl ListingPager {
     ) -> Result<(Vec<u8>, bool), E> {
         let mut body = vec![0; 3]; // more and count, set at the end
         let mut count: u16 = 0;
+        let mut pulled = 0;
         let more = loop {
-            let e = match self.carry.take() {
-                Some(e) => e,
-                None => match entries.next() {
-                    Some(e) => e?,
-                    None => break false,
-                },
+            if pulled == PAGE_ENTRIES {
+                break true;
+            }
+            let e = match entries.next() {
+                Some(e) => e?,
+                None => break false,
             };
+            pulled += 1;
             if !e.listable() {
                 continue;
-            }
-            if count == u16::MAX || body.len() + e.encoded_len() > MAX_PAGE_LEN {
-                self.carry = Some(e);
-                break true;
             }
             body.put_vec16(e.name.as_bytes());
             body.put_u64(e.size);

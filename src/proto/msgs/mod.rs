@@ -10,7 +10,7 @@ mod result;
 pub use handshake::{
     Challenge, Established, Hello, Response, SessionParams, CHALLENGE_SIGNED_LEN, ESTABLISHED_LEN,
 };
-pub use listing::{encode_listing, parse_listing, ListEntry, ListingPager};
+pub use listing::{encode_listing, parse_listing, ListEntry, ListingPager, PAGE_ENTRIES};
 pub use request::{encode_get, parse_accept, parse_chunk, parse_end, parse_get, Offer};
 pub use result::{Outcome, ResultCode, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS};
 

@@ -5,8 +5,8 @@
 
 use super::super::{ListingStep, MAX_LISTING_ENTRIES, SEND_HIGH_WATER};
 use super::*;
-use crate::proto::msgs::{self, ResultCode};
-use crate::proto::{MAX_NAME_LEN, MAX_PLAINTEXT_LEN};
+use crate::proto::msgs::{self, ResultCode, PAGE_ENTRIES};
+use crate::proto::MAX_PLAINTEXT_LEN;
 
 /// Bytes of the largest record on the wire.
 const MAX_RECORD: usize = HEADER_LEN + MAX_PLAINTEXT_LEN + TAG_LEN;
@@ -44,7 +44,8 @@ fn pages_go_out_only_while_the_output_has_room() {
         let step = w.server.send_listing_page(&mut endless).unwrap();
         assert_eq!(step, ListingStep::More);
         pages += 1;
-        assert!(pages <= 2 * SEND_HIGH_WATER / CHUNK_LEN, "{pages} pages");
+        let page = 3 + PAGE_ENTRIES * (2 + 8 + 16); // these names are 8 bytes
+        assert!(pages <= 2 * SEND_HIGH_WATER / page, "{pages} pages");
     }
     let pending = w.server.pending_output();
     assert!(
@@ -89,47 +90,54 @@ fn a_long_listing_streams_completely_within_the_bound() {
     assert_eq!(got, vec![Got::Listing(entries(n))]);
 }
 
-/// Fails on an encoder whose budget is off by one either way: entries of
-/// exactly one record's plaintext go in one page (more = 0), and one
-/// byte more makes a second page.
+/// Fails on a pager whose entry count per page is off by one either way:
+/// PAGE_ENTRIES − 1 entries are one page; PAGE_ENTRIES fill the first page,
+/// and a page of none ends the listing; one more goes to the second page.
+/// Skipped names count as read: a page of only odd names carries none.
 #[test]
-fn a_page_at_the_record_limit_and_one_past() {
-    const LONG: usize = 2 + MAX_NAME_LEN + 16; // name length, name, size, mtime
-    let room = MAX_PLAINTEXT_LEN - 1 - 3; // after the inner type, more and count
-    let n = room / LONG;
-    let rest = room - n * LONG; // the last entry's bytes
-    assert!((2 + 1 + 16..=LONG).contains(&rest));
-    for (extra, pages) in [(0, 1), (1, 2)] {
-        let mut all: Vec<ListEntry> = (0..n)
-            .map(|i| ListEntry {
-                name: format!("{i:0>255}"),
-                size: 1,
-                mtime: 2,
-            })
-            .collect();
-        all.push(ListEntry {
-            name: "z".repeat(rest - 18 + extra),
-            size: 3,
-            mtime: -4,
-        });
+fn a_page_reads_page_entries_and_the_next_one_the_rest() {
+    for (n, counts) in [
+        (PAGE_ENTRIES - 1, vec![PAGE_ENTRIES - 1]),
+        (PAGE_ENTRIES, vec![PAGE_ENTRIES, 0]),
+        (PAGE_ENTRIES + 1, vec![PAGE_ENTRIES, 1]),
+    ] {
+        let all = entries(n);
         let mut w = listing_world();
-        assert_eq!(send_listing(&mut w.server, &all).unwrap(), n + 1);
+        assert_eq!(send_listing(&mut w.server, &all).unwrap(), n);
         let bytes = out(&mut w.server, w.now);
-        let recs = records(&bytes);
-        assert_eq!(recs.len(), pages, "+{extra}");
-        if extra == 0 {
-            assert_eq!(len_of(&recs[0]), MAX_PLAINTEXT_LEN + TAG_LEN, "full");
-        }
         let opened = open_own(&mut w.server, &bytes);
+        let got: Vec<usize> = opened
+            .iter()
+            .map(|(_, body)| usize::from(u16::from_be_bytes([body[1], body[2]])))
+            .collect();
+        assert_eq!(got, counts, "{n} entries");
         for (i, (t, body)) in opened.iter().enumerate() {
             assert_eq!(*t, inner::LISTING);
-            assert_eq!(body[0], u8::from(i + 1 < pages), "page {i}: more");
+            assert_eq!(body[0], u8::from(i + 1 < counts.len()), "page {i}: more");
         }
         assert_eq!(
             feed(&mut w.client, &bytes, w.now).unwrap(),
             vec![Got::Listing(all)]
         );
     }
+    let odd = ListEntry {
+        name: "bad\nname".into(),
+        size: 1,
+        mtime: 0,
+    };
+    let mut source = std::iter::repeat(odd)
+        .take(PAGE_ENTRIES)
+        .chain([entry(1)])
+        .map(Ok::<_, Infallible>);
+    let mut w = listing_world();
+    assert_eq!(
+        w.server.send_listing_page(&mut source).unwrap(),
+        ListingStep::More
+    );
+    assert_eq!(
+        w.server.send_listing_page(&mut source).unwrap(),
+        ListingStep::Done { entries: 1 }
+    );
 }
 
 /// An empty listing, and one whose every name is skipped, is one page of
