@@ -15,6 +15,7 @@ use sft::net::server::{ClientPolicy, Limits, ServeOptions, Server, Timeouts};
 use sft::proto::msgs::ResultCode;
 
 use super::error::{CliError, Exit};
+use super::out;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -44,11 +45,11 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     let host_key = SigningKey::generate().map_err(internal)?;
     let client_key = Arc::new(SigningKey::generate().map_err(internal)?);
     let host_fp = host_key.verifying_key().fingerprint();
-    println!("server identity  {host_fp}");
-    println!(
+    out::line(format_args!("server identity  {host_fp}"));
+    out::line(format_args!(
         "client identity  {}",
         client_key.verifying_key().fingerprint()
-    );
+    ));
 
     let server = Server::bind(ServeOptions {
         listen: "127.0.0.1:0".parse().expect("valid address"),
@@ -64,7 +65,9 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     let addr = server.local_addr().map_err(internal)?;
     let stop = server.shutdown_handle();
     let serving = thread::spawn(move || server.run());
-    println!("server           listening on {addr} (temporary root and keys)");
+    out::line(format_args!(
+        "server           listening on {addr} (temporary root and keys)"
+    ));
 
     // A file of random bytes.
     let original = tmp.path().join("demo.bin");
@@ -88,7 +91,9 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
             max_file_size: args.size,
         };
         let mut session = Session::connect(addr, &opts, &mut |_| false).map_err(internal)?;
-        println!("handshake        ok: server proved {host_fp}, as pinned");
+        out::line(format_args!(
+            "handshake        ok: server proved {host_fp}, as pinned"
+        ));
         let source = open_local_source(&original)?;
         let up = session
             .put(source, original.clone(), "demo.bin", false, &mut |_| {})
@@ -99,11 +104,11 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
                 format!("upload refused: {}", up.outcome.reason),
             ));
         }
-        println!(
+        out::line(format_args!(
             "upload           demo.bin, {} bytes, {}",
             up.bytes,
             rate(&up)
-        );
+        ));
         let down = session
             .get("demo.bin", &download_root, &mut |_, _| {})
             .map_err(internal)?;
@@ -113,11 +118,11 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
                 format!("download failed: {}", down.outcome.reason),
             ));
         }
-        println!(
+        out::line(format_args!(
             "download         demo.bin, {} bytes, {}",
             down.bytes,
             rate(&down)
-        );
+        ));
         session.close().map_err(internal)?;
         Ok(())
     })();
@@ -133,11 +138,11 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
             "the downloaded file differs from the original",
         ));
     }
-    println!(
+    out::line(format_args!(
         "verified         {} bytes identical both ways, SHA-256 {}",
         args.size,
         hex::encode(digest)
-    );
+    ));
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use clap::Args;
 use sft::keys;
 
 use super::error::CliError;
-use super::home;
+use super::{home, out};
 
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
@@ -27,14 +27,19 @@ pub fn keygen(args: KeygenArgs) -> Result<(), CliError> {
     let key = home::create_identity(&path)?;
     let pub_path = keys::public_path(&path);
     let line = std::fs::read_to_string(&pub_path).unwrap_or_default();
-    println!("private key: {}", path.display());
-    println!("public key:  {}", pub_path.display());
-    println!("fingerprint: {}", key.verifying_key().fingerprint());
-    print!("{line}");
+    out::line(format_args!("private key: {}", path.display()));
+    out::line(format_args!("public key:  {}", pub_path.display()));
+    out::line(format_args!(
+        "fingerprint: {}",
+        key.verifying_key().fingerprint()
+    ));
+    for l in line.lines() {
+        out::line(format_args!("{l}"));
+    }
     Ok(())
 }
 
 pub fn fingerprint(args: FingerprintArgs) -> Result<(), CliError> {
-    println!("{}", keys::fingerprint_of_file(&args.path)?);
+    out::line(format_args!("{}", keys::fingerprint_of_file(&args.path)?));
     Ok(())
 }

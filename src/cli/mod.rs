@@ -11,6 +11,7 @@ mod demo;
 mod error;
 mod home;
 mod keycmd;
+mod out;
 mod parse;
 mod selftest;
 mod serve;

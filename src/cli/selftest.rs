@@ -6,21 +6,25 @@ use std::process::ExitCode;
 use sft::crypto::{openssl_version, selftest};
 
 use super::error::{CliError, Exit};
+use super::out;
 
 pub fn run() -> ExitCode {
-    println!("library: {}", openssl_version());
+    out::line(format_args!("library: {}", openssl_version()));
     let results = selftest::run();
     let mut failed = 0;
     for r in &results {
         match &r.outcome {
-            Ok(()) => println!("PASS  {}", r.name),
+            Ok(()) => out::line(format_args!("PASS  {}", r.name)),
             Err(e) => {
                 failed += 1;
-                println!("FAIL  {}: {e}", r.name);
+                out::line(format_args!("FAIL  {}: {e}", r.name));
             }
         }
     }
-    println!("{} passed, {failed} failed", results.len() - failed);
+    out::line(format_args!(
+        "{} passed, {failed} failed",
+        results.len() - failed
+    ));
     if failed == 0 {
         ExitCode::SUCCESS
     } else {

@@ -13,6 +13,7 @@ use sft::proto::name::display_safe;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use super::busy;
 use crate::cli::error::{CliError, Exit};
 
 /// Files at least this large get a progress bar (on a terminal).
@@ -134,42 +135,65 @@ impl Interrupts {
 
 /// Longest total wait sft accepts from a rate-limited server for one file.
 const MAX_RATE_WAIT_SECS: u64 = 120;
-/// Tries per file against a rate-limited server.
-const MAX_RATE_ATTEMPTS: u32 = 5;
+/// The most random time added to a rate-limit wait.
+const MAX_RATE_JITTER: Duration = Duration::from_secs(2);
 
-/// How long to wait before trying again, given the server's answer, the
-/// attempt it answered (from 1) and the seconds already waited for this
-/// file: the wait a RateLimited answer asks for, while the tries and the
-/// total stay within [`MAX_RATE_ATTEMPTS`] and [`MAX_RATE_WAIT_SECS`].
-pub(super) fn rate_wait(outcome: &Outcome, attempt: u32, waited: u64) -> Option<u64> {
-    let secs = u64::from(outcome.retry_after_secs);
-    let within = attempt < MAX_RATE_ATTEMPTS && waited.saturating_add(secs) <= MAX_RATE_WAIT_SECS;
-    (outcome.code == ResultCode::RateLimited && within).then_some(secs)
+/// How long to wait before trying again, given the server's answer, a
+/// random `jitter` (drawn from [0, min(retry_after, [`MAX_RATE_JITTER`])])
+/// and the time already waited for this file: for a RateLimited answer,
+/// the wait it asks for plus `jitter`, cut to what is left of
+/// [`MAX_RATE_WAIT_SECS`]. `None` for any other answer, or when the wait
+/// asked for does not fit in what is left: give up.
+pub(super) fn rate_wait(outcome: &Outcome, jitter: Duration, waited: Duration) -> Option<Duration> {
+    if outcome.code != ResultCode::RateLimited {
+        return None;
+    }
+    let asked = Duration::from_secs(u64::from(outcome.retry_after_secs));
+    let left = Duration::from_secs(MAX_RATE_WAIT_SECS).checked_sub(waited)?;
+    (asked <= left).then(|| asked.saturating_add(jitter).min(left))
 }
 
 /// Runs one transfer, again after the wait a rate-limited server asks for
-/// (RESULT 8), so `sft put host *.log` gets through a busy server slowly
-/// instead of failing half its files.
+/// (RESULT 8) plus a random spread, so `sft put host *.log` gets through a
+/// busy server slowly instead of failing half its files, and clients told
+/// the same wait do not all come back at once. When the waits for this
+/// file would pass [`MAX_RATE_WAIT_SECS`], the last refusal is returned
+/// with a reason that says sft gave up and after how long.
 pub(super) fn with_rate_retry(
     name: &str,
     cancel: &Canceller,
     mut op: impl FnMut() -> Result<Report, ClientError>,
 ) -> Result<Report, ClientError> {
-    let (mut waited, mut attempt) = (0, 0);
+    let mut waited = Duration::ZERO;
     loop {
-        attempt += 1;
-        let report = op()?;
-        let Some(wait) = rate_wait(&report.outcome, attempt, waited) else {
+        let mut report = op()?;
+        if report.outcome.code != ResultCode::RateLimited {
+            return Ok(report);
+        }
+        let asked = Duration::from_secs(u64::from(report.outcome.retry_after_secs));
+        let jitter = busy::jitter(asked.min(MAX_RATE_JITTER));
+        let Some(wait) = rate_wait(&report.outcome, jitter, waited) else {
+            report.outcome.reason = format!(
+                "{}; gave up after waiting {:.1} s in all (sft waits at most {MAX_RATE_WAIT_SECS} s per file)",
+                report.outcome.reason,
+                waited.as_secs_f64()
+            );
             return Ok(report);
         };
-        eprintln!("sft: {name}: the server's rate limit is reached; waiting {wait}s as it asks");
+        eprintln!(
+            "sft: {name}: the server's rate limit is reached; waiting {:.1} s as it asks",
+            wait.as_secs_f64()
+        );
         waited += wait;
         // Sleep in short steps so Ctrl-C is not held up by the wait.
-        for _ in 0..wait * 10 {
+        let mut left = wait;
+        while !left.is_zero() {
             if cancel.is_cancelled() {
                 return Err(ClientError::Interrupted);
             }
-            std::thread::sleep(Duration::from_millis(100));
+            let step = left.min(Duration::from_millis(100));
+            std::thread::sleep(step);
+            left -= step;
         }
     }
 }
@@ -178,27 +202,56 @@ pub(super) fn with_rate_retry(
 mod tests {
     use super::*;
 
+    const ZERO: Duration = Duration::ZERO;
+
     fn limited(secs: u64) -> Outcome {
         Outcome::rate_limited(secs, "rate limit reached")
     }
 
-    #[test]
-    fn rate_wait_obeys_the_server_within_the_total_cap() {
-        assert_eq!(rate_wait(&limited(30), 1, 0), Some(30));
-        // At the cap exactly, and one second past it.
-        assert_eq!(
-            rate_wait(&limited(30), 1, MAX_RATE_WAIT_SECS - 30),
-            Some(30)
-        );
-        assert_eq!(rate_wait(&limited(31), 1, MAX_RATE_WAIT_SECS - 30), None);
-        // The largest wait a server may send does not wrap the sum.
-        assert_eq!(rate_wait(&limited(3600), 1, u64::MAX - 10), None);
+    const fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
     }
 
     #[test]
-    fn rate_wait_stops_after_the_last_attempt() {
-        assert_eq!(rate_wait(&limited(1), MAX_RATE_ATTEMPTS - 1, 0), Some(1));
-        assert_eq!(rate_wait(&limited(1), MAX_RATE_ATTEMPTS, 0), None);
+    fn rate_wait_adds_the_jitter_within_the_per_file_budget() {
+        let budget = secs(MAX_RATE_WAIT_SECS);
+        assert_eq!(rate_wait(&limited(30), ZERO, ZERO), Some(secs(30)));
+        let jitter = Duration::from_millis(1500);
+        assert_eq!(
+            rate_wait(&limited(2), jitter, ZERO),
+            Some(Duration::from_millis(3500))
+        );
+        // The budget used exactly, and one second past it.
+        assert_eq!(
+            rate_wait(&limited(30), ZERO, budget - secs(30)),
+            Some(secs(30))
+        );
+        assert_eq!(rate_wait(&limited(31), ZERO, budget - secs(30)), None);
+        // The jitter is cut to what is left; it never makes sft give up.
+        assert_eq!(
+            rate_wait(&limited(30), jitter, budget - secs(30)),
+            Some(secs(30))
+        );
+        // Nothing is left once the budget is spent.
+        assert_eq!(rate_wait(&limited(1), ZERO, budget), None);
+        assert_eq!(rate_wait(&limited(1), ZERO, budget + secs(1)), None);
+        // The largest wait a server may send, after the longest wait.
+        assert_eq!(rate_wait(&limited(3600), jitter, Duration::MAX), None);
+    }
+
+    #[test]
+    fn there_is_no_try_count_only_the_budget() {
+        // 120 waits of 1 s each fit; the 121st does not.
+        let mut waited = ZERO;
+        let mut tries = 0;
+        while let Some(w) = rate_wait(&limited(1), ZERO, waited) {
+            waited += w;
+            tries += 1;
+        }
+        assert_eq!(
+            (tries, waited),
+            (MAX_RATE_WAIT_SECS, secs(MAX_RATE_WAIT_SECS))
+        );
     }
 
     /// Defect 15: a file whose whole-file SHA-256 did not match makes the
@@ -218,7 +271,7 @@ mod tests {
     #[test]
     fn only_a_rate_limit_answer_is_waited_for() {
         let exists = Outcome::new(ResultCode::Exists, "already exists");
-        assert_eq!(rate_wait(&exists, 1, 0), None);
-        assert_eq!(rate_wait(&Outcome::ok(), 1, 0), None);
+        assert_eq!(rate_wait(&exists, ZERO, ZERO), None);
+        assert_eq!(rate_wait(&Outcome::ok(), ZERO, ZERO), None);
     }
 }

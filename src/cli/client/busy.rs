@@ -32,9 +32,10 @@ pub(super) fn wait_bound(attempt: u32) -> Option<Duration> {
 }
 
 /// A random time in [0, `bound`], in whole milliseconds, from the
-/// project's DRBG. If the DRBG fails, `bound` itself: the next attempt's
-/// handshake needs randomness too and reports the failure.
-fn jitter(bound: Duration) -> Duration {
+/// project's DRBG (also spreads rate-limit waits). If the DRBG fails,
+/// `bound` itself: the next attempt needs randomness too and reports the
+/// failure.
+pub(super) fn jitter(bound: Duration) -> Duration {
     let bound_ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX);
     match rand::array::<8>() {
         Ok(bytes) => Duration::from_millis(u64::from_le_bytes(bytes) % bound_ms.saturating_add(1)),

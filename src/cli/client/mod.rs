@@ -16,6 +16,7 @@ use sft::proto::msgs::ResultCode;
 use sft::proto::name::{self, display_safe};
 
 use super::error::{CliError, Exit};
+use super::out;
 use super::TrustArgs;
 
 use batch::{progress_bar, rate, with_rate_retry, Tally};
@@ -135,7 +136,7 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
         });
         match report {
             Ok(r) if r.outcome.code == ResultCode::Ok => {
-                println!("{n} -> {}: {}", c.target, rate(&r))
+                out::line(format_args!("{n} -> {}: {}", c.target, rate(&r)))
             }
             Ok(r) => tally.outcome(&n, &r.outcome),
             Err(e) => return Err(aborted(e, &n, total - i)),
@@ -182,9 +183,12 @@ pub fn get(args: GetArgs) -> Result<(), CliError> {
             result
         });
         match report {
-            Ok(r) if r.outcome.code == ResultCode::Ok => {
-                println!("{}:{n} -> {}: {}", c.target, local.display(), rate(&r))
-            }
+            Ok(r) if r.outcome.code == ResultCode::Ok => out::line(format_args!(
+                "{}:{n} -> {}: {}",
+                c.target,
+                local.display(),
+                rate(&r)
+            )),
             Ok(r) => tally.outcome(&n, &r.outcome),
             Err(ClientError::Local(FsError::Exists(_))) => {
                 let why = format!("{} already exists; not overwriting it", local.display());
@@ -225,7 +229,7 @@ pub fn ls(args: LsArgs) -> Result<(), CliError> {
             entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
             for e in entries {
                 let when = rfc3339(e.mtime);
-                println!("{:>14}  {when}  {}", e.size, e.name);
+                out::line(format_args!("{:>14}  {when}  {}", e.size, e.name));
             }
             Ok(())
         }

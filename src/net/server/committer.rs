@@ -12,7 +12,7 @@ use std::time::Instant;
 use log::{info, warn};
 use mio::{Token, Waker};
 
-use super::outcomes::refusal_for;
+use super::outcomes::upload_refusal_for;
 use super::Server;
 use crate::fs::{FsError, Staged};
 use crate::proto::msgs::Outcome;
@@ -107,8 +107,10 @@ impl Server {
     }
 
     /// Logs a finished commit and queues its RESULT for its client; returns
-    /// the client's token when it is still connected.
+    /// the client's token when it is still connected. A commit that lost a
+    /// race for its name is answered as staging would answer it.
     fn answer_commit(&mut self, done: CommitDone) -> Option<Token> {
+        let allow_overwrite = self.shared.upload_policy.allow_overwrite;
         let Some(peer) = self.peers.get_mut(&done.token) else {
             match done.result {
                 Ok(()) => info!(
@@ -134,7 +136,7 @@ impl Server {
             }
             Err(e) => {
                 warn!("upload {:?} from {} failed: {e}", done.name, session.who());
-                refusal_for(&e)
+                upload_refusal_for(&e, allow_overwrite)
             }
         };
         session.conn.send_result(&outcome).ok().map(|()| done.token)

@@ -1,0 +1,82 @@
+//! Output that cannot be written (a pipe whose reader left, a full disk)
+//! never panics a command: every file is still sent, the failure is said
+//! once on stderr, and the exit code is the transfers'.
+
+mod e2e;
+
+use std::process::{Command, Output, Stdio};
+
+use e2e::*;
+
+/// The write end of a pipe whose reader has exited: every write to it
+/// fails with EPIPE, from the first.
+fn dead_pipe() -> Stdio {
+    let mut reader = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
+    let write_end = reader.stdin.take().unwrap();
+    assert!(reader.wait().unwrap().success());
+    Stdio::from(write_end)
+}
+
+/// Runs `sft ARGS` as `client` with stdout going to `stdout`.
+fn sft_to(client: &Client, stdout: Stdio, args: &[&str]) -> Output {
+    Command::new(SFT)
+        .env("SFT_HOME", client.dir())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// Puts three files with stdout going to `stdout`; all must be stored.
+fn put_three(stdout: impl Fn() -> Stdio) {
+    let (server, client) = pair();
+    let names = ["s0", "s1", "s2"];
+    let paths: Vec<String> = names
+        .iter()
+        .map(|n| {
+            random_file(client.dir(), n, 1000)
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let target = server.target();
+    let mut args = vec!["put", &target, "--server-key", &server.host_fp];
+    args.extend(paths.iter().map(String::as_str));
+    let out = sft_to(&client, stdout(), &args);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        err.matches("sft: cannot write to standard output").count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(server.root_names(), names);
+    // ls into the same output fails the same way, and still exits 0.
+    let out = sft_to(
+        &client,
+        stdout(),
+        &["ls", &target, "--server-key", &server.host_fp],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot write to standard output"));
+}
+
+#[test]
+fn a_put_into_a_closed_pipe_stores_every_file() {
+    put_three(dead_pipe);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_put_into_a_full_disk_stores_every_file() {
+    put_three(|| {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        Stdio::from(full)
+    });
+}
