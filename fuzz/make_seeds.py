@@ -48,7 +48,8 @@ def rec(inner, body=b""):
 
 
 def key_update(body=b""):
-    """Operation 3: a KEY_UPDATE record the peer seals (valid when empty)."""
+    """Operation 3: a KEY_UPDATE record the peer seals (well-formed when empty,
+    but refused: PROTOCOL.md section 2.5 allows it only after 2^21 - 1 records)."""
     return bytes([3, len(body)]) + body
 
 

@@ -19,16 +19,17 @@
 //!     application key (so the input gets past the AEAD): inner type u8,
 //!     body length u16 (big-endian, cut to what is left), body;
 //!   - `3` a KEY_UPDATE record (inner type 0x03) the peer seals: body length
-//!     u8, body (a valid one is empty);
+//!     u8, body (well-formed when empty);
 //!   - `4` a local application call: selector u8, argument u8 (see
 //!     [`Driver::act`] and each role's [`Endpoint::call`]);
 //!   - `5` raw bytes from the peer: length u8, bytes;
 //!   - `6` time passes: seconds u8, then `handle_timeout`;
 //!   - `7` end of stream from the peer.
 //!
-//!   Whenever the peer seals an empty KEY_UPDATE (by opcode 3, or 0..=2
-//!   with inner type 0x03), it moves on to its next key as PROTOCOL.md §2.5
-//!   says, derived here independently of the crate's record layer.
+//!   The endpoint refuses every KEY_UPDATE the peer seals here (by opcode
+//!   3, or 0..=2 with inner type 0x03): PROTOCOL.md §2.5 accepts one only
+//!   after 2^21 − 1 records under a key, more than an input holds. So the
+//!   peer never moves on to a next key.
 //!
 //! At the end, end of stream is delivered. Checked throughout:
 //!
@@ -434,12 +435,10 @@ fn labelled<const N: usize>(prk: &Prk, label: &str, th: &[u8; 32]) -> Secret<N> 
     hkdf::expand(prk, &[label.as_bytes(), th].concat()).expect("HKDF")
 }
 
-/// The peer's sending side: seals records under its current application
-/// key, numbering on from its two handshake records, and follows its own
-/// KEY_UPDATEs (PROTOCOL.md §2.5).
+/// The peer's sending side: seals records under its first application
+/// key, numbering on from its two handshake records.
 struct Peer {
     sealer: Sealer,
-    secret: Prk,
 }
 
 impl Peer {
@@ -453,24 +452,15 @@ impl Peer {
         sealer
             .set_traffic_secret(TrafficSecret(copy(secret)))
             .expect("AEAD key");
-        Peer {
-            sealer,
-            secret: copy(secret),
-        }
+        Peer { sealer }
     }
 
-    /// One sealed record; after an empty KEY_UPDATE the next key is used.
+    /// One sealed record.
     fn seal(&mut self, inner_type: u8, body: &[u8]) -> Vec<u8> {
         let mut wire = Vec::new();
         self.sealer
             .seal(&mut wire, inner_type, &[body])
             .expect("seal");
-        if inner_type == KEY_UPDATE && body.is_empty() {
-            self.secret = hkdf::expand(&self.secret, b"sft/2 key update").expect("HKDF");
-            self.sealer
-                .set_traffic_secret(TrafficSecret(copy(&self.secret)))
-                .expect("AEAD key");
-        }
         wire
     }
 }
@@ -542,13 +532,13 @@ impl Watch {
 }
 
 /// Proves the derived secrets are right: each side accepts records sealed
-/// as its peer, before and after a key update, and what it answers opens
-/// under its own key. Without this a wrong key would only show as every
-/// fuzz input ending in `BadRecord`.
+/// as its peer, and what it answers opens under its own key; a KEY_UPDATE
+/// the peer seals opens too and is refused for its place (PROTOCOL.md
+/// §2.5), not as a bad record. Without this a wrong key would only show as
+/// every fuzz input ending in `BadRecord`.
 fn self_check() {
     let mut d = Driver::<ServerConnection>::established();
     d.feed_sealed(inner::LIST, &[]);
-    d.feed_sealed(KEY_UPDATE, &[]);
     d.call(SERVER_SEND_LISTING, 0);
     d.feed_sealed(inner::CLOSE, &[]);
     assert_eq!(d.events, ["ListRequested", "Closed"]);
@@ -557,13 +547,23 @@ fn self_check() {
     assert_eq!(seen, &[inner::LISTING, inner::CLOSE]);
 
     let mut d = Driver::<ClientConnection>::established();
-    d.feed_sealed(KEY_UPDATE, &[]);
     d.call(CLIENT_REQUEST_LIST, 0);
     d.feed_sealed(inner::LISTING, &[0, 0, 0]);
+    d.feed_sealed(KEY_UPDATE, &[]);
     assert_eq!(d.events, ["Listing"]);
-    assert!(d.failed.is_none(), "{:?}", d.failed);
+    assert!(
+        matches!(
+            d.failed,
+            Some(ProtoError::UnexpectedMessage {
+                got: "KEY_UPDATE",
+                ..
+            })
+        ),
+        "{:?}",
+        d.failed
+    );
     let seen = &d.watch.as_ref().expect("established").seen;
-    assert_eq!(seen, &[inner::LIST]);
+    assert_eq!(seen, &[inner::LIST, inner::ALERT]);
 }
 
 /// [`Driver::act`] selectors used by [`self_check`].

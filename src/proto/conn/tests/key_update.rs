@@ -1,14 +1,17 @@
 //! Key updates between live connections: with both sealers updating every
-//! 3 records, files cross many updates each way, and a replayed or
-//! dropped KEY_UPDATE is fatal.
+//! 3 records (and both openers expecting it), files cross many updates each
+//! way, and a replayed, dropped or early KEY_UPDATE is fatal.
 
 use super::*;
 
-/// An established world whose sealers update their key every 3 records.
+/// An established world whose sealers update their key every 3 records,
+/// and whose openers expect the peer's KEY_UPDATE there.
 fn updating_world() -> World {
     let mut w = established();
-    core(&mut w.client).sealer.set_update_after(3);
-    core(&mut w.server).sealer.set_update_after(3);
+    for c in [core(&mut w.client), core(&mut w.server)] {
+        c.sealer.set_update_after(3);
+        c.opener.set_update_after(3);
+    }
     w.wire_c2s.clear();
     w.wire_s2c.clear();
     w
@@ -107,4 +110,53 @@ fn replayed_or_dropped_key_update_is_fatal() {
     let got = feed(&mut w.server, &recs.concat(), w.now).unwrap();
     assert_eq!(got.len(), 11, "10 data events and the end");
     assert_eq!(got[10], Got::Complete);
+}
+
+/// Fails on a receiver that takes KEY_UPDATE wherever it comes: an
+/// authenticated peer could then make it derive keys at will, each
+/// KEY_UPDATE consumed inside the record loop with no event to count.
+/// As the first record under the key, or one record before its place
+/// (the fourth), it is a fatal protocol error.
+#[test]
+fn key_update_before_its_place_is_fatal() {
+    for before in [0, 2u64] {
+        let mut w = updating_world();
+        let mut server_seq = 2;
+        if before == 2 {
+            w.client.request_upload("f", 1000, false).unwrap();
+            w.c2s().unwrap();
+            w.server.accept().unwrap();
+            w.s2c().unwrap();
+            server_seq += 1;
+            w.client.send_data(&[1; 100]).unwrap();
+        }
+        send_raw(&mut w.client, crate::proto::record::KEY_UPDATE, &[]);
+        let bytes = out(&mut w.client, w.now);
+        let ku = records(&bytes).pop().unwrap();
+        assert_eq!(
+            seq_of(&ku),
+            2 + before,
+            "after `before` records under the key"
+        );
+        let err = feed(&mut w.server, &bytes, w.now).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ProtoError::UnexpectedMessage {
+                    got: "KEY_UPDATE",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let alert = out(&mut w.server, w.now);
+        assert_eq!(
+            sole_alert(&mut w.server, &alert, server_seq),
+            AlertCode::ProtocolError
+        );
+        assert!(matches!(
+            feed(&mut w.client, &alert, w.now),
+            Err(ProtoError::PeerAlert(AlertCode::ProtocolError))
+        ));
+    }
 }
