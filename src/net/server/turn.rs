@@ -56,9 +56,11 @@ pub(super) fn drive(
         }
         let end = pump::read(&mut s.conn, sock, now).map_err(DriveError::Io)?;
         let held_back = handle_events(s, token, shared, now, &mut budget)?;
-        produce(s, shared, now)?;
+        let paged = produce(s, shared, now)?;
         let blocked = pump::write(&mut s.conn, sock, now).map_err(DriveError::Io)?;
-        if budget == 0 {
+        if budget == 0 || (paged && s.conn.wants_listing()) {
+            // A listing reads one page per turn: the others get theirs
+            // before its next.
             return Ok(Turn::MoreWork);
         }
         if held_back && blocked {
@@ -76,10 +78,10 @@ pub(super) fn drive(
 }
 
 /// Feeds download data to the connection while it wants more, or one
-/// listing page if it wants one. A file that shrank since it was offered
-/// ends the connection: the client sees a truncated transfer and keeps
-/// nothing.
-fn produce(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<(), DriveError> {
+/// listing page if it wants one (then `true`). A file that shrank since it
+/// was offered ends the connection: the client sees a truncated transfer
+/// and keeps nothing.
+fn produce(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<bool, DriveError> {
     if let Some(dl) = &mut s.download {
         dl.file
             .pump(&mut s.conn, &mut shared.read_buf)
@@ -91,8 +93,9 @@ fn produce(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<(), Dri
     produce_listing(s, shared, now)
 }
 
-/// Sends one listing page if the connection has room for it: at most
-/// [`PAGE_ENTRIES`](crate::proto::msgs::PAGE_ENTRIES) directory entries read per round, so a long listing
+/// Sends one listing page if the connection has room for it (then
+/// `true`): at most [`PAGE_ENTRIES`](crate::proto::msgs::PAGE_ENTRIES)
+/// directory entries read, and the turn ends after it, so a long listing
 /// costs each turn a bounded amount and the other sessions keep their
 /// turns. Each page after the first is charged to the key as one request
 /// (the LIST paid for the first), so listing a large directory over and
@@ -100,12 +103,12 @@ fn produce(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<(), Dri
 /// and the bounded output, never the directory. A directory that cannot be
 /// read, before the first page or after any, ends the listing with RESULT
 /// 5 (the connection sends it).
-fn produce_listing(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<(), DriveError> {
+fn produce_listing(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<bool, DriveError> {
     if !s.conn.wants_listing() {
-        return Ok(());
+        return Ok(false);
     }
     let Some(lister) = &mut s.listing else {
-        return Ok(());
+        return Ok(false);
     };
     let mut entries = lister.map(|r| {
         r.map(|e| ListEntry {
@@ -129,7 +132,7 @@ fn produce_listing(s: &mut Session, shared: &mut Shared, now: Instant) -> Result
             warn!("listing for {} failed: {e}", s.who());
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -165,17 +168,22 @@ mod tests {
         b.client.request_list().unwrap();
         b.send();
         b.stall(true);
-        // The client reads nothing: a turn whose write would block ends
-        // after one page; turn after turn, the output fills to the mark and
-        // no further, then no page is read while it stays there.
-        assert_eq!(b.turn().unwrap(), Turn::Idle, "the LIST and a first page");
-        let mut turns = 1;
-        while b.session.conn.wants_listing() {
+        // The client reads nothing: each turn reads one page and hands
+        // back MoreWork; turn after turn the output fills to the mark and no
+        // further, and the turn that reaches it is Idle.
+        let mut turns = 0;
+        loop {
             turns += 1;
             assert!(turns <= 100, "{turns} turns and the output not full");
-            assert_eq!(b.turn().unwrap(), Turn::Idle);
+            let turn = b.turn().unwrap();
             assert!(b.session.conn.pending_output() < SEND_HIGH_WATER + record);
+            if !b.session.conn.wants_listing() {
+                assert_eq!(turn, Turn::Idle, "turn {turns}");
+                break;
+            }
+            assert_eq!(turn, Turn::MoreWork, "turn {turns}");
         }
+        assert!(turns > 2, "a turn read more than one page");
         let pending = b.session.conn.pending_output();
         assert!(pending >= SEND_HIGH_WATER, "{pending} bytes pending");
         for _ in 0..3 {
