@@ -1,8 +1,8 @@
 //! `name::sanitize` on arbitrary bytes, against an independent model of
-//! PROTOCOL.md §4.5: an accepted name is non-empty, at most 255 bytes, the
-//! input's last path component, free of '/', '\\' and every
-//! `name::is_hidden` character, not "." or "..", and sanitizes to itself;
-//! every input the model accepts is accepted.
+//! PROTOCOL.md §4.5: an accepted name is the input itself, non-empty, at
+//! most 255 bytes, free of '/', '\\' and every `name::is_hidden`
+//! character, without a drive prefix, not "." or "..", and sanitizes to
+//! itself; every input the model accepts is accepted.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,11 +11,15 @@ use sft::proto::MAX_NAME_LEN;
 
 fuzz_target!(|data: &[u8]| {
     let model = std::str::from_utf8(data).ok().and_then(|text| {
-        let base = text.rsplit(['/', '\\']).next()?;
+        let drive = text.len() >= 2
+            && text.as_bytes()[0].is_ascii_alphabetic()
+            && text.as_bytes()[1] == b':';
         let ok = data.len() <= MAX_NAME_LEN
             && !text.chars().any(is_hidden)
-            && !matches!(base, "" | "." | "..");
-        ok.then_some(base)
+            && !text.contains(['/', '\\'])
+            && !drive
+            && !matches!(text, "" | "." | "..");
+        ok.then_some(text)
     });
     match sanitize(data) {
         Ok(name) => {
@@ -24,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(!name.contains(['/', '\\']), "{name:?}");
             assert!(!name.chars().any(is_hidden), "{name:?}");
             assert!(name != "." && name != "..");
-            assert!(data.ends_with(name.as_bytes()));
+            assert_eq!(data, name.as_bytes());
             assert_eq!(
                 sanitize(name.as_bytes()).as_ref(),
                 Ok(&name),

@@ -1,12 +1,13 @@
 //! The receiver-side rule for remote file names.
 //!
-//! A name from the wire is UTF-8 of at most [`MAX_NAME_LEN`] bytes. Only its
-//! base name is kept: everything up to the last `/` or `\` is dropped, so
-//! `../../etc/passwd` becomes `passwd` and `a\b` becomes `b`. The result is
-//! refused when empty, `.` or `..`, or when it contains NUL, any control
-//! character (C0, DEL, C1), or an invisible formatting character that can
-//! make a name display as something else (bidirectional overrides and
-//! isolates, zero-width characters, the byte-order mark).
+//! A name from the wire is UTF-8 of at most [`MAX_NAME_LEN`] bytes and a
+//! plain file name: a name with a directory part (`/` or `\`) or a drive
+//! prefix (`C:`) is refused, never reduced to its base name (`../x` stored
+//! as `x` would be a surprise). It is also refused when empty, `.` or `..`,
+//! or when it contains NUL, any control character (C0, DEL, C1), or an
+//! invisible formatting character that can make a name display as
+//! something else (bidirectional overrides and isolates, zero-width
+//! characters, the byte-order mark).
 
 use super::MAX_NAME_LEN;
 
@@ -20,12 +21,11 @@ pub enum NameError {
     /// Not valid UTF-8.
     #[error("file name is not valid UTF-8")]
     NotUtf8,
-    /// Empty, `.` or `..` once reduced to its base name.
-    #[error("file name {0:?} has no usable base name")]
+    /// Empty, `.` or `..`.
+    #[error("file name {0:?} is empty, \".\" or \"..\"")]
     Empty(String),
-    /// Has directory parts where a plain file name is required (names we
-    /// send ourselves).
-    #[error("{0:?} is not a plain file name (no directory parts allowed)")]
+    /// Has a directory part (`/` or `\`) or a drive prefix (`C:`).
+    #[error("{0:?} is not a plain file name: a name with a directory part ('/' or '\\') or a drive prefix is refused, never reduced to its base name")]
     NotBaseName(String),
     /// Contains NUL, a control character or an invisible formatting
     /// character (the name is kept with those characters escaped).
@@ -33,23 +33,33 @@ pub enum NameError {
     ControlChar(String),
 }
 
-/// Applies the rule to raw wire bytes and returns the base name to use.
+/// Applies the rule to raw wire bytes (PROTOCOL.md §4.5): the name, as
+/// text, when it passes.
 ///
 /// # Errors
-/// [`NameError`] saying which part of the rule failed.
+/// [`NameError`] saying which part of the rule failed, checked in this
+/// order: length, UTF-8, control and invisible characters, a directory part
+/// or drive prefix, empty or dots.
 pub fn sanitize(raw: &[u8]) -> Result<String, NameError> {
     if raw.len() > MAX_NAME_LEN {
         return Err(NameError::TooLong(raw.len()));
     }
     let text = std::str::from_utf8(raw).map_err(|_| NameError::NotUtf8)?;
-    let base = text.rsplit(['/', '\\']).next().unwrap_or("");
     if text.chars().any(is_hidden) {
         return Err(NameError::ControlChar(display_safe(text)));
     }
-    if base.is_empty() || base == "." || base == ".." {
+    if text.contains(['/', '\\']) || has_drive_prefix(text) {
+        return Err(NameError::NotBaseName(text.to_string()));
+    }
+    if text.is_empty() || text == "." || text == ".." {
         return Err(NameError::Empty(text.to_string()));
     }
-    Ok(base.to_string())
+    Ok(text.to_string())
+}
+
+/// Whether `text` starts like a Windows drive: one ASCII letter, then `:`.
+fn has_drive_prefix(text: &str) -> bool {
+    matches!(text.as_bytes(), [letter, b':', ..] if letter.is_ascii_alphabetic())
 }
 
 /// Characters that must not appear in a name, nor reach a terminal
@@ -108,17 +118,44 @@ mod tests {
     }
 
     #[test]
-    fn keeps_only_the_base_name() {
-        assert_eq!(sanitize(b"../../etc/passwd").unwrap(), "passwd");
-        assert_eq!(sanitize(b"a\\b").unwrap(), "b");
-        assert_eq!(sanitize(b"/abs/path/file.txt").unwrap(), "file.txt");
-        assert_eq!(sanitize("résumé.pdf".as_bytes()).unwrap(), "résumé.pdf");
-        assert_eq!(sanitize(b"..hidden").unwrap(), "..hidden");
+    fn a_plain_name_passes_unchanged() {
+        for good in [
+            "résumé.pdf",
+            "..hidden",
+            ".profile",
+            "ab:c",
+            "1:x",
+            "C",
+            "x.y:z",
+        ] {
+            assert_eq!(sanitize(good.as_bytes()).unwrap(), good);
+        }
+    }
+
+    #[test]
+    fn a_path_or_drive_prefix_is_refused_never_reduced() {
+        for bad in [
+            &b"../x"[..],
+            b"a/../../x",
+            b"../../etc/passwd",
+            b"/abs/file.txt",
+            b"dir/",
+            b"a\\b",
+            b"C:\\x",
+            b"C:x",
+            b"z:",
+            b"x\\.",
+        ] {
+            assert!(
+                matches!(sanitize(bad), Err(NameError::NotBaseName(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
     fn refuses_empty_dots_control_and_long_names() {
-        for bad in [&b""[..], b".", b"..", b"dir/", b"a/..", b"x\\."] {
+        for bad in [&b""[..], b".", b".."] {
             assert!(matches!(sanitize(bad), Err(NameError::Empty(_))), "{bad:?}");
         }
         for bad in [

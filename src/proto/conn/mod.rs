@@ -22,15 +22,12 @@ pub use client::{ClientConnection, ClientEvent, MAX_LISTING_ENTRIES};
 pub use recv::{HANDSHAKE_RECV_BUFFER_LEN, RECV_BUFFER_LEN};
 pub use server::{ListingStep, ServerConnection, ServerEvent};
 
-use super::name::{self, NameError};
+use super::name;
 use super::ProtoError;
 
-/// Checks a name this side is about to send: it must pass the name rule
-/// unchanged.
+/// Checks a name this side is about to send: it must pass the name rule.
 fn own_name(name: &str) -> Result<(), ProtoError> {
-    if name::sanitize(name.as_bytes())? != name {
-        return Err(ProtoError::Name(NameError::NotBaseName(name.to_string())));
-    }
+    name::sanitize(name.as_bytes())?;
     Ok(())
 }
 

@@ -317,6 +317,8 @@ fn hostile_names_are_refused_with_a_result_and_the_session_goes_on() {
         b".",
         b"..",
         b"a/..",
+        b"../../etc/passwd",
+        b"C:\\x",
         b"x\0y",
         b"bell\x07",
         b"\xff\xfe",
@@ -362,17 +364,6 @@ fn hostile_names_are_refused_with_a_result_and_the_session_goes_on() {
     assert!(
         matches!(err, ProtoError::MalformedMessage("OFFER")),
         "{err:?}"
-    );
-    // Traversal is reduced to the base name.
-    let offer = Offer {
-        name: b"../../etc/passwd".to_vec(),
-        size: 1,
-        overwrite: false,
-    };
-    send_raw(&mut w.client, inner::OFFER, &offer.encode());
-    assert_eq!(
-        w.c2s().unwrap(),
-        vec![Got::Upload("passwd".into(), 1, false)]
     );
 }
 
