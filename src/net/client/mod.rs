@@ -22,7 +22,7 @@ use crate::proto::conn::ClientConnection;
 use crate::proto::handshake::client::ClientConfig;
 pub use crate::proto::handshake::client::ServerTrust;
 use crate::proto::handshake::Ephemeral;
-use crate::proto::msgs::{ListEntry, Outcome, SessionParams};
+use crate::proto::msgs::{ListEntry, Outcome, ResultCode, SessionParams};
 use crate::proto::timers::Timeouts;
 use crate::proto::{ProtoError, CHUNK_LEN};
 use tasks::{Close, Get, Handshake, List, Put, Reply, Task};
@@ -90,6 +90,9 @@ pub struct Report {
     pub bytes: u64,
     /// Wall time of the transfer.
     pub elapsed: Duration,
+    /// The whole-file SHA-256, when the transfer completed with it
+    /// verified (the outcome is `Ok`); `None` otherwise.
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// Stops a [`Session`] from another thread: the operation in progress, and
@@ -230,10 +233,12 @@ impl Session {
             progress,
         };
         let outcome = self.run(&mut task)?;
+        let sha256 = self.verified_sha256(&outcome);
         Ok(Report {
             outcome,
             bytes: task.file.sent(),
             elapsed: started.elapsed(),
+            sha256,
         })
     }
 
@@ -267,11 +272,20 @@ impl Session {
         if let Some(e) = task.error {
             return Err(ClientError::Local(e));
         }
+        let sha256 = self.verified_sha256(&outcome);
         Ok(Report {
             outcome,
             bytes: task.received,
             elapsed: started.elapsed(),
+            sha256,
         })
+    }
+
+    /// The transfer's SHA-256 if it ended `Ok` (verified by the receiver).
+    fn verified_sha256(&self, outcome: &Outcome) -> Option<[u8; 32]> {
+        (outcome.code == ResultCode::Ok)
+            .then(|| self.conn.transfer_sha256())
+            .flatten()
     }
 
     /// Ends the session with the authenticated close exchange.

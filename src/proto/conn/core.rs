@@ -389,18 +389,19 @@ impl ConnectionCore {
     // ---- the two sides of a file ----------------------------------------
 
     /// Sends the next `data` of the file `sender` is sending, then END
-    /// after the last byte. Shared by both roles.
+    /// after the last byte. Shared by both roles. Returns the whole-file
+    /// SHA-256 when END was sent.
     pub(super) fn send_chunk(
         &mut self,
         sender: &mut Sender,
         data: &[u8],
-    ) -> Result<(), ProtoError> {
+    ) -> Result<Option<[u8; 32]>, ProtoError> {
         let (offset, end) = sender.chunk(data).map_err(|e| self.fail_unless_misuse(e))?;
         self.send(inner::CHUNK, &[&offset.to_be_bytes(), data])?;
         if let Some(hash) = end {
             self.send(inner::END, &[&hash])?;
         }
-        Ok(())
+        Ok(end)
     }
 
     /// Accepts the file `receiver` was offered, from offset 0.

@@ -20,8 +20,8 @@ enum State {
 pub enum Chunk {
     /// File data at this position of the CHUNK body (after the offset).
     Data(usize),
-    /// END arrived and the SHA-256 matched.
-    Complete,
+    /// END arrived and the SHA-256 matched: the file's SHA-256.
+    Complete([u8; 32]),
     /// END arrived and the SHA-256 did not match; the data must be
     /// discarded (the operation is over).
     Corrupt,
@@ -96,7 +96,7 @@ impl Receiver {
         }
         let hash = msgs::parse_end(body)?;
         if progress.verify(&hash)? {
-            Ok(Chunk::Complete)
+            Ok(Chunk::Complete(hash))
         } else {
             Ok(Chunk::Corrupt)
         }

@@ -50,6 +50,7 @@ impl ClientConnection {
         };
         self.core.send(inner::OFFER, &[&offer.encode()])?;
         *self.op()? = Op::Upload(Sender::offered(size));
+        self.sha256 = None;
         Ok(())
     }
 
@@ -65,7 +66,16 @@ impl ClientConnection {
         self.core
             .send(inner::GET, &[&msgs::encode_get(name.as_bytes())])?;
         *self.op()? = Op::AwaitOffer(name.as_bytes().to_vec());
+        self.sha256 = None;
         Ok(())
+    }
+
+    /// The whole-file SHA-256 of the current or last upload or download:
+    /// `Some` once END was sent (upload; the server's RESULT says whether
+    /// it matched) or received and verified (download); `None` before, or
+    /// for a transfer refused or cut short.
+    pub fn transfer_sha256(&self) -> Option<[u8; 32]> {
+        self.sha256
     }
 
     /// Asks for the listing of the server's root.
@@ -140,6 +150,9 @@ impl ClientConnection {
         let Phase::Open(Op::Upload(sender)) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("not sending a file"));
         };
-        self.core.send_chunk(sender, data)
+        if let Some(hash) = self.core.send_chunk(sender, data)? {
+            self.sha256 = Some(hash);
+        }
+        Ok(())
     }
 }

@@ -114,6 +114,9 @@ pub struct ClientConnection {
     /// Most listing entries taken: [`MAX_LISTING_ENTRIES`] (lowered only
     /// by tests, which cannot afford ten million entries).
     max_listing_entries: usize,
+    /// The whole-file SHA-256 of the current or last transfer, once its
+    /// END was sent (upload) or received and verified (download).
+    sha256: Option<[u8; 32]>,
 }
 
 impl Deref for ClientConnection {
@@ -146,6 +149,7 @@ impl ClientConnection {
             core,
             phase: Phase::AwaitChallenge(hs),
             max_listing_entries: MAX_LISTING_ENTRIES,
+            sha256: None,
         })
     }
 
@@ -247,6 +251,7 @@ impl ClientConnection {
             (inner::ACCEPT, Op::Upload(mut sender)) => {
                 if let Some(hash) = sender.on_accept(msgs::parse_accept(body)?)? {
                     self.core.send_unprompted(inner::END, &hash)?;
+                    self.sha256 = Some(hash);
                 }
                 *self.op()? = Op::Upload(sender);
                 return Ok(None);
@@ -284,7 +289,10 @@ impl ClientConnection {
                         Op::Download(receiver),
                         Ev::Data(range.start + at..range.end),
                     ),
-                    Chunk::Complete => (Op::Download(receiver), Ev::ReceiveComplete),
+                    Chunk::Complete(hash) => {
+                        self.sha256 = Some(hash);
+                        (Op::Download(receiver), Ev::ReceiveComplete)
+                    }
                     Chunk::Corrupt => {
                         self.core
                             .send_unprompted(inner::RESULT, &hash_mismatch().encode())?;

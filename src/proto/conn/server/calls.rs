@@ -168,7 +168,7 @@ impl ServerConnection {
         let Phase::Open(Op::Download(sender)) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("not sending a file"));
         };
-        self.core.send_chunk(sender, data)
+        self.core.send_chunk(sender, data).map(|_| ())
     }
 }
 

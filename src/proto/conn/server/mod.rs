@@ -272,7 +272,7 @@ impl ServerConnection {
                     Chunk::Data(at) => {
                         (Op::Upload(receiver), Ev::Data(range.start + at..range.end))
                     }
-                    Chunk::Complete => (Op::Upload(receiver), Ev::ReceiveComplete),
+                    Chunk::Complete(_) => (Op::Upload(receiver), Ev::ReceiveComplete),
                     Chunk::Corrupt => {
                         let mismatch =
                             Outcome::new(ResultCode::HashMismatch, "whole-file SHA-256 mismatch");
