@@ -106,9 +106,13 @@ impl CliError {
     }
 
     /// The exit status this error ends the process with.
-    #[cfg(test)]
     pub fn exit(&self) -> Exit {
         self.exit
+    }
+
+    /// The one-line message, without the hint.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     /// Prints the error to stderr and returns its exit status.

@@ -9,12 +9,11 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use sft::net::client::{Canceller, ClientError, Report, Session};
 use sft::proto::msgs::{Outcome, ResultCode};
-use sft::proto::name::display_safe;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use super::busy;
-use crate::cli::error::{CliError, Exit};
+use crate::cli::error::Exit;
 
 /// Files at least this large get a progress bar (on a terminal).
 const PROGRESS_MIN_BYTES: u64 = 4 << 20;
@@ -42,51 +41,6 @@ pub(super) fn rate(r: &Report) -> String {
     }
     let mib_s = r.bytes as f64 / (1 << 20) as f64 / secs;
     format!("{} bytes in {secs:.2}s, {mib_s:.1} MiB/s", r.bytes)
-}
-
-/// What went wrong across a multi-file command.
-#[derive(Default)]
-pub(super) struct Tally {
-    /// Files that failed for any reason.
-    failed: usize,
-    /// Of those, files whose whole-file SHA-256 did not match.
-    corrupt: usize,
-}
-
-impl Tally {
-    /// Counts a file that did not arrive, saying why on stderr.
-    pub(super) fn fail(&mut self, name: &str, why: &str) {
-        eprintln!("sft: {name}: {why}");
-        self.failed += 1;
-    }
-
-    /// Counts a refused or failed transfer by its outcome.
-    pub(super) fn outcome(&mut self, name: &str, o: &Outcome) {
-        if o.code == ResultCode::HashMismatch {
-            self.corrupt += 1;
-        }
-        self.fail(name, &display_safe(&o.reason));
-    }
-
-    /// The final status: exit 6 if any file failed its integrity check,
-    /// else 1 if any file failed, else 0.
-    pub(super) fn finish(self, total: usize) -> Result<(), CliError> {
-        let Tally { failed, corrupt } = self;
-        if corrupt > 0 {
-            return Err(CliError::new(
-                Exit::Protocol,
-                format!("{corrupt} of {total} file(s) failed the end-to-end SHA-256 check; {failed} failed in all"),
-            )
-            .hint("the data was altered between the two files (or a peer is faulty); nothing unverified was kept"));
-        }
-        if failed > 0 {
-            return Err(CliError::new(
-                Exit::FileFailed,
-                format!("{failed} of {total} file(s) failed"),
-            ));
-        }
-        Ok(())
-    }
 }
 
 /// Ctrl-C and SIGTERM for a client command, watched from before it
@@ -252,20 +206,6 @@ mod tests {
             (tries, waited),
             (MAX_RATE_WAIT_SECS, secs(MAX_RATE_WAIT_SECS))
         );
-    }
-
-    /// Defect 15: a file whose whole-file SHA-256 did not match makes the
-    /// command exit 6 (integrity), not 1, even among ordinary failures.
-    #[test]
-    fn a_hash_mismatch_exits_6_and_other_failures_1() {
-        let mut t = Tally::default();
-        t.outcome("a", &Outcome::new(ResultCode::Exists, "exists"));
-        assert_eq!(t.finish(3).unwrap_err().exit(), Exit::FileFailed);
-        let mut t = Tally::default();
-        t.outcome("a", &Outcome::new(ResultCode::Exists, "exists"));
-        t.outcome("b", &Outcome::new(ResultCode::HashMismatch, "mismatch"));
-        assert_eq!(t.finish(3).unwrap_err().exit(), Exit::Protocol);
-        assert!(Tally::default().finish(3).is_ok());
     }
 
     #[test]

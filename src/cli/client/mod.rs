@@ -4,24 +4,26 @@ mod batch;
 mod busy;
 mod connect;
 mod exit;
+mod ls;
+mod tally;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use clap::Args;
 use indicatif::ProgressBar;
 use sft::fs::{open_local_source, FsError, ReceiveRoot, SourceFile};
 use sft::net::client::ClientError;
 use sft::proto::msgs::ResultCode;
-use sft::proto::name::{self, display_safe};
+use sft::proto::name;
 
 use super::error::{CliError, Exit};
-use super::out;
 use super::TrustArgs;
 
-use batch::{progress_bar, rate, with_rate_retry, Tally};
+use batch::{progress_bar, rate, with_rate_retry};
 use connect::connect;
-use exit::{aborted, session_error};
+use exit::aborted;
+pub use ls::{ls, LsArgs};
+use tally::{OutputArgs, Tally};
 
 /// Default server port.
 pub const DEFAULT_PORT: u16 = 5555;
@@ -37,6 +39,8 @@ pub struct PutArgs {
     /// Replace a file of the same name on the server (the server must allow it)
     #[arg(long)]
     overwrite: bool,
+    #[command(flatten)]
+    print: OutputArgs,
     #[command(flatten)]
     trust: TrustArgs,
 }
@@ -56,14 +60,7 @@ pub struct GetArgs {
     #[arg(long, value_name = "SIZE", value_parser = super::parse::max_file_size)]
     max_file_size: Option<u64>,
     #[command(flatten)]
-    trust: TrustArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct LsArgs {
-    /// Server, as HOST, HOST:PORT or [IPv6]:PORT (default port 5555)
-    #[arg(value_name = "HOST[:PORT]")]
-    server: String,
+    print: OutputArgs,
     #[command(flatten)]
     trust: TrustArgs,
 }
@@ -94,17 +91,25 @@ fn check_upload(path: &Path) -> Result<(String, SourceFile), String> {
 }
 
 pub fn put(args: PutArgs) -> Result<(), CliError> {
+    let mut tally = Tally::new("put", args.print);
+    let total = args.files.len();
+    let run = put_files(args, &mut tally);
+    tally.finish(total, run)
+}
+
+/// Uploads the files, counting each in `tally`; fails for a session-level
+/// error only.
+fn put_files(args: PutArgs, tally: &mut Tally) -> Result<(), CliError> {
     // Check every local file before connecting, so a typo costs no handshake.
     let mut jobs = Vec::new();
-    let mut tally = Tally::default();
     for path in &args.files {
         match check_upload(path) {
             Ok((n, source)) => jobs.push((path.clone(), n, source)),
-            Err(msg) => tally.fail(&display_safe(&path.display().to_string()), &msg),
+            Err(msg) => tally.fail(Some(path), None, &msg),
         }
     }
     if jobs.is_empty() {
-        return tally.finish(args.files.len());
+        return Ok(());
     }
     let mut c = connect(&args.server, args.trust, u64::MAX)?;
     let total = jobs.len();
@@ -114,7 +119,7 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
                 "{} bytes is over the server's limit of {} bytes",
                 source.size, c.session.params.max_file_size
             );
-            tally.fail(&n, &why);
+            tally.fail(Some(&path), Some(&n), &why);
             continue;
         }
         let mut source = Some(source);
@@ -134,17 +139,27 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
         });
         match report {
             Ok(r) if r.outcome.code == ResultCode::Ok => {
-                out::line(format_args!("{n} -> {}: {}", c.target, rate(&r)))
+                let human = format_args!("{n} -> {}: {}", c.target, rate(&r));
+                tally.ok(&path, &n, &r, human)
             }
-            Ok(r) => tally.outcome(&n, &r.outcome),
+            Ok(r) => tally.outcome(&path, &n, &r),
             Err(e) => return Err(aborted(e, &n, total - i)),
         }
     }
     let _ = c.session.close();
-    tally.finish(args.files.len())
+    Ok(())
 }
 
 pub fn get(args: GetArgs) -> Result<(), CliError> {
+    let mut tally = Tally::new("get", args.print);
+    let total = args.names.len();
+    let run = get_files(args, &mut tally);
+    tally.finish(total, run)
+}
+
+/// Downloads the files, counting each in `tally`; fails for a
+/// session-level error only.
+fn get_files(args: GetArgs, tally: &mut Tally) -> Result<(), CliError> {
     if !args.output.is_dir() {
         return Err(CliError::new(
             Exit::Usage,
@@ -153,16 +168,15 @@ pub fn get(args: GetArgs) -> Result<(), CliError> {
         .hint("create it first, or choose another -o DIR"));
     }
     let root = ReceiveRoot::open_or_create(&args.output)?;
-    let mut tally = Tally::default();
     let mut wanted = Vec::new();
     for n in &args.names {
         match plain_name(n) {
             Ok(()) => wanted.push(n.clone()),
-            Err(why) => tally.fail(&display_safe(n), &why),
+            Err(why) => tally.fail(None, Some(n), &why),
         }
     }
     if wanted.is_empty() {
-        return tally.finish(args.names.len());
+        return Ok(());
     }
     let max_download = args.max_file_size.unwrap_or(u64::MAX);
     let mut c = connect(&args.server, args.trust, max_download)?;
@@ -181,59 +195,23 @@ pub fn get(args: GetArgs) -> Result<(), CliError> {
             result
         });
         match report {
-            Ok(r) if r.outcome.code == ResultCode::Ok => out::line(format_args!(
-                "{}:{n} -> {}: {}",
-                c.target,
-                local.display(),
-                rate(&r)
-            )),
-            Ok(r) => tally.outcome(&n, &r.outcome),
+            Ok(r) if r.outcome.code == ResultCode::Ok => {
+                let human = format_args!("{}:{n} -> {}: {}", c.target, local.display(), rate(&r));
+                tally.ok(&local, &n, &r, human)
+            }
+            Ok(r) => tally.outcome(&local, &n, &r),
             Err(ClientError::Local(FsError::Exists(_))) => {
                 let why = format!("{} already exists; not overwriting it", local.display());
-                tally.fail(&n, &why);
+                tally.fail(Some(&local), Some(&n), &why);
             }
             Err(ClientError::Local(e @ FsError::DiskFull { .. })) => {
                 let why = format!("cannot store it in {}: {e}", root.path().display());
-                tally.fail(&n, &why);
+                tally.fail(Some(&local), Some(&n), &why);
             }
-            Err(ClientError::Local(e)) => tally.fail(&n, &e.to_string()),
+            Err(ClientError::Local(e)) => tally.fail(Some(&local), Some(&n), &e.to_string()),
             Err(e) => return Err(aborted(e, &n, total - i)),
         }
     }
     let _ = c.session.close();
-    tally.finish(args.names.len())
-}
-
-/// An mtime as RFC 3339, or plain seconds outside years 1970-9999 (a
-/// server may send any i64).
-fn rfc3339(mtime: i64) -> String {
-    const YEAR_10000: i64 = 253_402_300_800;
-    match u64::try_from(mtime) {
-        Ok(secs) if mtime < YEAR_10000 => {
-            humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(secs))
-                .to_string()
-        }
-        _ => format!("@{mtime}"),
-    }
-}
-
-pub fn ls(args: LsArgs) -> Result<(), CliError> {
-    let mut c = connect(&args.server, args.trust, u64::MAX)?;
-    let listing = c.session.list().map_err(session_error)?;
-    let _ = c.session.close();
-    match listing {
-        Ok(mut entries) => {
-            // The server sends its directory order.
-            entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-            for e in entries {
-                let when = rfc3339(e.mtime);
-                out::line(format_args!("{:>14}  {when}  {}", e.size, e.name));
-            }
-            Ok(())
-        }
-        Err(o) => Err(CliError::new(
-            Exit::FileFailed,
-            format!("listing refused: {}", display_safe(&o.reason)),
-        )),
-    }
+    Ok(())
 }
