@@ -329,3 +329,30 @@ fn nothing_is_sent_on_its_own_after_close() {
     assert_eq!(events, vec![Got::Data(b"abc".to_vec()), Got::Corrupt]);
     ends_in_order(&mut w, events, false);
 }
+
+/// `transfer_sha256` is the whole-file SHA-256 once END was sent
+/// (upload) or received and verified (download), `None` after a wrong
+/// END, and forgotten when the next transfer is asked for.
+#[test]
+fn transfer_sha256_is_the_verified_hash_of_the_last_transfer() {
+    use crate::crypto::hash::sha256;
+    let mut w = established();
+    assert_eq!(w.client.transfer_sha256(), None);
+    let content = data(CHUNK_LEN + 1);
+    upload(&mut w, "a", &content, CHUNK_LEN);
+    assert_eq!(w.client.transfer_sha256(), Some(sha256(&content).unwrap()));
+    // An empty file's END goes out with the ACCEPT.
+    upload(&mut w, "e", &[], CHUNK_LEN);
+    assert_eq!(w.client.transfer_sha256(), Some(sha256(&[]).unwrap()));
+    download(&mut w, "a", &content, CHUNK_LEN);
+    assert_eq!(w.client.transfer_sha256(), Some(sha256(&content).unwrap()));
+    w.client.request_list().unwrap();
+    assert_eq!(w.client.transfer_sha256(), Some(sha256(&content).unwrap()));
+
+    let mut w = receiving_download(3);
+    assert_eq!(w.client.transfer_sha256(), None);
+    send_raw(&mut w.server, inner::CHUNK, &chunk(0, b"abc"));
+    send_raw(&mut w.server, inner::END, &[0; 32]);
+    assert_eq!(w.s2c().unwrap().last(), Some(&Got::Corrupt));
+    assert_eq!(w.client.transfer_sha256(), None);
+}
