@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
-use super::{Cost, Rate, UNITS_PER_TOKEN};
+use super::{forget_stalest, Cost, Rate, UNITS_PER_TOKEN};
 
 /// Most keys one table tracks (100,000; about 5 MiB). Past it, full
 /// buckets are forgotten, then the stalest eighth of the rest.
@@ -49,15 +49,21 @@ impl<K: Copy + Eq + Hash> Buckets<K> {
         u64::from(self.rate.burst.get()) * UNITS_PER_TOKEN
     }
 
+    /// Whole units `b` has regained from `b.at` to `now` (uncapped).
+    fn gained(&self, b: &Bucket, now: Instant) -> u128 {
+        let per = self.rate.per.as_nanos().max(1);
+        let elapsed = now.saturating_duration_since(b.at).as_nanos();
+        // elapsed < 2^64 ns for any real span and cap < 2^40: no overflow.
+        elapsed.saturating_mul(u128::from(self.capacity_units())) / per
+    }
+
     /// Brings `b` up to `now`: units regained since `b.at`, at most the
     /// capacity. Only the time that bought whole units is consumed, so
     /// frequent calls lose nothing to rounding.
     fn refill(&self, b: &mut Bucket, now: Instant) {
         let cap = self.capacity_units();
         let per = self.rate.per.as_nanos().max(1);
-        let elapsed = now.saturating_duration_since(b.at).as_nanos();
-        // elapsed < 2^64 ns for any real span and cap < 2^40: no overflow.
-        let gained = elapsed.saturating_mul(u128::from(cap)) / per;
+        let gained = self.gained(b, now);
         if gained == 0 {
             return;
         }
@@ -121,14 +127,16 @@ impl<K: Copy + Eq + Hash> Buckets<K> {
     /// Forgets buckets that have refilled completely by `now` (as good as
     /// never seen).
     pub fn prune(&mut self, now: Instant) {
-        let cap = self.capacity_units();
-        let rate = self.rate;
-        let per = rate.per.as_nanos().max(1);
-        self.map.retain(|_, b| {
-            let elapsed = now.saturating_duration_since(b.at).as_nanos();
-            let gained = elapsed.saturating_mul(u128::from(cap)) / per;
-            u128::from(b.units).saturating_add(gained) < u128::from(cap)
-        });
+        let cap = u128::from(self.capacity_units());
+        let full: Vec<K> = self
+            .map
+            .iter()
+            .filter(|(_, b)| u128::from(b.units).saturating_add(self.gained(b, now)) >= cap)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in full {
+            self.map.remove(&k);
+        }
     }
 
     /// Frees room for one key: full buckets first; if none is, the
@@ -139,16 +147,12 @@ impl<K: Copy + Eq + Hash> Buckets<K> {
         if self.map.len() < self.max {
             return;
         }
-        let mut seen: Vec<(Instant, K)> = self.map.iter().map(|(k, b)| (b.seen, *k)).collect();
-        let drop = (self.max / 8).max(1);
-        seen.select_nth_unstable_by_key(drop - 1, |(t, _)| *t);
-        for (_, k) in &seen[..drop] {
-            self.map.remove(k);
-        }
+        forget_stalest(&mut self.map, self.max / 8, |b| b.seen);
     }
 
     /// Keys currently tracked.
-    pub fn tracked(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn tracked(&self) -> usize {
         self.map.len()
     }
 }

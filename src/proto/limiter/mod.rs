@@ -12,8 +12,10 @@ mod buckets;
 mod proven;
 
 use core::net::IpAddr;
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use buckets::{Buckets, MAX_TRACKED};
 pub use proven::{Proven, MAX_PROVEN, PROVEN_FOR};
@@ -79,6 +81,24 @@ impl Cost {
             Cost::Work => UNITS_PER_TOKEN,
             Cost::Cheap => 1,
         }
+    }
+}
+
+/// Forgets the `n` entries of `map` (at least one) whose `at` is oldest:
+/// how a full table makes room for the next `n` newcomers in one scan.
+pub(crate) fn forget_stalest<K: Copy + Eq + Hash, V>(
+    map: &mut HashMap<K, V>,
+    n: usize,
+    at: impl Fn(&V) -> Instant,
+) {
+    if map.is_empty() {
+        return;
+    }
+    let n = n.clamp(1, map.len());
+    let mut by_age: Vec<(Instant, K)> = map.iter().map(|(k, v)| (at(v), *k)).collect();
+    by_age.select_nth_unstable_by_key(n - 1, |(t, _)| *t);
+    for (_, k) in &by_age[..n] {
+        map.remove(k);
     }
 }
 

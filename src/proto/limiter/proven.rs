@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::ClientKey;
+use super::{forget_stalest, ClientKey};
 
 /// How long a source stays proven after its last authenticated session
 /// started (24 h).
@@ -35,13 +35,7 @@ impl Proven {
             self.map
                 .retain(|_, t| now.saturating_duration_since(*t) < PROVEN_FOR);
             if self.map.len() >= MAX_PROVEN {
-                let mut by_age: Vec<(Instant, ClientKey)> =
-                    self.map.iter().map(|(k, t)| (*t, *k)).collect();
-                let drop = MAX_PROVEN / 8;
-                by_age.select_nth_unstable_by_key(drop - 1, |(t, _)| *t);
-                for (_, k) in &by_age[..drop] {
-                    self.map.remove(k);
-                }
+                forget_stalest(&mut self.map, MAX_PROVEN / 8, |t| *t);
             }
         }
         self.map.insert(source, now);
@@ -55,13 +49,9 @@ impl Proven {
     }
 
     /// Sources remembered.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.map.len()
-    }
-
-    /// Whether no source is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
     }
 }
 
