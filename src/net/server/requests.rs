@@ -299,7 +299,7 @@ fn check_budget(
 /// Charges an answered request to the session's key: `Cost::Work` for a
 /// stored, served or listed file, `Cost::Cheap` for a refusal decided from
 /// a name or a stat.
-fn charge(s: &Session, shared: &mut Shared, now: Instant, cost: Cost) {
+pub(super) fn charge(s: &Session, shared: &mut Shared, now: Instant, cost: Cost) {
     if let Some(key) = &s.client {
         shared.admission.charge_request(key, now, cost);
     }

@@ -9,7 +9,7 @@ use log::{info, warn};
 use mio::Token;
 
 use super::peer::{DriveError, Session, Shared};
-use super::requests::handle_events;
+use super::requests::{charge, handle_events};
 use crate::net::pump::{self, ReadEnd};
 use crate::net::transfer::SendError;
 use crate::proto::conn::{ListingStep, SEND_HIGH_WATER};
@@ -118,11 +118,7 @@ fn produce_listing(s: &mut Session, shared: &mut Shared, now: Instant) -> Result
         })
     });
     match s.conn.send_listing_page(&mut entries)? {
-        ListingStep::More => {
-            if let Some(key) = &s.client {
-                shared.admission.charge_request(key, now, Cost::Work);
-            }
-        }
+        ListingStep::More => charge(s, shared, now, Cost::Work),
         ListingStep::Done { entries } => {
             s.listing = None;
             info!("listing ({entries} files) to {}", s.who());
