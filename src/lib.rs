@@ -16,3 +16,5 @@ pub mod fs;
 pub mod keys;
 pub mod net;
 pub mod proto;
+#[cfg(test)]
+mod vectors;

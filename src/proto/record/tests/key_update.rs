@@ -15,10 +15,6 @@ use crate::proto::AlertCode;
 #[test]
 fn key_update_vector() {
     const LIST: u8 = 0x12;
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/protocol/key_update.txt"
-    );
     let mut s = Sealer::new();
     s.set_traffic_secret(traffic_secret(0x77)).unwrap();
     // As if 2^21 - 2 records had been sealed since sequence number 2.
@@ -45,10 +41,7 @@ fn key_update_vector() {
         hex::encode(&last_old),
         hex::encode(&update_and_next),
     );
-    if std::env::var_os("SFT_REGENERATE_VECTORS").is_some() {
-        std::fs::write(path, &text).unwrap();
-    }
-    assert_eq!(std::fs::read_to_string(path).unwrap(), text);
+    crate::vectors::check_or_regenerate("protocol/key_update.txt", &text);
 }
 
 /// Fails on the pre-rewrite sealer (no key update: KeyLimit here) and
