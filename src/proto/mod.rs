@@ -27,7 +27,7 @@ pub mod transfer;
 pub use error::{AlertCode, ProtoError, TransferError};
 
 /// Protocol version carried in every record header and in HELLO.
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 
 /// Largest plaintext of one encrypted record, in bytes: 256 KiB of file data
 /// plus room for the message type and the chunk's 8-byte offset (262,208).
@@ -37,5 +37,14 @@ pub const MAX_PLAINTEXT_LEN: usize = CHUNK_LEN + 64;
 /// File data carried by one full CHUNK record, in bytes (256 KiB).
 pub const CHUNK_LEN: usize = 256 * 1024;
 
-/// Longest remote file name, in bytes of UTF-8.
+/// Longest remote file name (one path component), in bytes of UTF-8.
 pub const MAX_NAME_LEN: usize = 255;
+
+/// Longest remote path, in bytes of UTF-8 (PROTOCOL.md §4.5).
+pub const MAX_PATH_LEN: usize = 4096;
+
+/// Most components in a remote path (PROTOCOL.md §4.5).
+pub const MAX_DEPTH: usize = 64;
+
+/// Most requests a client keeps unanswered at once (PROTOCOL.md §4.3).
+pub const MAX_IN_FLIGHT: usize = 64;

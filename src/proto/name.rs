@@ -1,4 +1,10 @@
-//! The receiver-side rule for remote file names.
+//! The receiver-side rules for remote file names and paths.
+//!
+//! A *path* from the wire ([`sanitize_path`]) is UTF-8 of at most
+//! [`MAX_PATH_LEN`] bytes: 1 to [`MAX_DEPTH`] components separated by `/`,
+//! each a name that passes [`sanitize`]. A leading `/`, an empty, `.` or
+//! `..` component, a backslash or a drive prefix is refused, never
+//! rewritten.
 //!
 //! A name from the wire is UTF-8 of at most [`MAX_NAME_LEN`] bytes and a
 //! plain file name: a name with a directory part (`/` or `\`) or a drive
@@ -9,7 +15,7 @@
 //! something else (bidirectional overrides and isolates, zero-width
 //! characters, the byte-order mark).
 
-use super::MAX_NAME_LEN;
+use super::{MAX_DEPTH, MAX_NAME_LEN, MAX_PATH_LEN};
 
 /// Why a remote file name was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +37,17 @@ pub enum NameError {
     /// character (the name is kept with those characters escaped).
     #[error("file name \"{0}\" contains a control or invisible formatting character")]
     ControlChar(String),
+    /// A path longer than [`MAX_PATH_LEN`] (4,096) bytes.
+    #[error("path is {0} bytes, over the 4096-byte limit")]
+    PathTooLong(usize),
+    /// A path of more than [`MAX_DEPTH`] (64) components.
+    #[error("path has {0} components, over the 64-component limit")]
+    TooDeep(usize),
+    /// A path that is not relative and plain: a leading `/`, an empty
+    /// (`a//b`, trailing `/`), `.` or `..` component, a backslash, or a
+    /// component with a drive prefix.
+    #[error("{0:?} is not a plain relative path: a leading '/', an empty, '.' or '..' component, a backslash or a drive prefix is refused, never rewritten")]
+    NotRelative(String),
 }
 
 /// Applies the rule to raw wire bytes (PROTOCOL.md §4.5): the name, as
@@ -53,6 +70,39 @@ pub fn sanitize(raw: &[u8]) -> Result<String, NameError> {
     }
     if text.is_empty() || text == "." || text == ".." {
         return Err(NameError::Empty(text.to_string()));
+    }
+    Ok(text.to_string())
+}
+
+/// Applies the path rule to raw wire bytes (PROTOCOL.md §4.5): the path,
+/// as text, when it passes. Used exactly as sent.
+///
+/// # Errors
+/// [`NameError`] saying which part of the rule failed, checked in this
+/// order: total length ([`NameError::PathTooLong`]), UTF-8, control and
+/// invisible characters, then each component in order: a backslash,
+/// drive prefix, empty, `.` or `..` component ([`NameError::NotRelative`],
+/// naming the whole path), a component over 255 bytes
+/// ([`NameError::TooLong`]); last the number of components
+/// ([`NameError::TooDeep`]).
+pub fn sanitize_path(raw: &[u8]) -> Result<String, NameError> {
+    if raw.len() > MAX_PATH_LEN {
+        return Err(NameError::PathTooLong(raw.len()));
+    }
+    let text = std::str::from_utf8(raw).map_err(|_| NameError::NotUtf8)?;
+    if text.chars().any(is_hidden) {
+        return Err(NameError::ControlChar(display_safe(text)));
+    }
+    let mut depth = 0usize;
+    for part in text.split('/') {
+        match sanitize(part.as_bytes()) {
+            Ok(_) => depth += 1,
+            Err(NameError::TooLong(n)) => return Err(NameError::TooLong(n)),
+            Err(_) => return Err(NameError::NotRelative(text.to_string())),
+        }
+    }
+    if depth > MAX_DEPTH {
+        return Err(NameError::TooDeep(depth));
     }
     Ok(text.to_string())
 }
@@ -115,6 +165,77 @@ mod tests {
         assert_eq!(display_safe("ok \x1b[2Kfake\n"), "ok \\u{1b}[2Kfake\\u{a}");
         assert_eq!(display_safe("\u{202E}txt.exe"), "\\u{202e}txt.exe");
         assert_eq!(display_safe("plain résumé"), "plain résumé");
+    }
+
+    #[test]
+    fn a_relative_path_passes_unchanged() {
+        for good in ["a", "a/b/c.txt", "d i r/caf\u{e9}/.profile", "..x/y..", "a/b:c"] {
+            assert_eq!(sanitize_path(good.as_bytes()).unwrap(), good);
+        }
+    }
+
+    #[test]
+    fn a_path_that_escapes_or_is_not_plain_is_refused_never_rewritten() {
+        for bad in [
+            &b""[..],
+            b"/",
+            b"/etc/passwd",
+            b"a/",
+            b"a//b",
+            b".",
+            b"./a",
+            b"a/.",
+            b"..",
+            b"../x",
+            b"a/../../x",
+            b"a\\b",
+            b"C:\\x",
+            b"C:x",
+            b"a/C:x",
+        ] {
+            assert!(
+                matches!(sanitize_path(bad), Err(NameError::NotRelative(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            sanitize_path(b"a/\x1b[2K"),
+            Err(NameError::ControlChar(_))
+        ));
+        assert_eq!(sanitize_path(&[0xff]), Err(NameError::NotUtf8));
+    }
+
+    #[test]
+    fn path_limits_hold_at_the_limit_and_fail_just_past_it() {
+        let deep = vec!["d"; MAX_DEPTH].join("/");
+        assert!(sanitize_path(deep.as_bytes()).is_ok());
+        let deeper = vec!["d"; MAX_DEPTH + 1].join("/");
+        assert_eq!(
+            sanitize_path(deeper.as_bytes()),
+            Err(NameError::TooDeep(MAX_DEPTH + 1))
+        );
+        // 16 components of 255 bytes joined by 15 slashes: 4,095 bytes.
+        let part = "p".repeat(255);
+        let mut long = vec![part.as_str(); 16].join("/");
+        long.push('x');
+        assert_eq!(long.len(), MAX_PATH_LEN);
+        assert!(matches!(
+            sanitize_path(long.as_bytes()),
+            Err(NameError::TooLong(256))
+        ));
+        // 20 components of 200 bytes, 19 slashes, then "/" and 76 bytes: 4,096.
+        let mut legal = vec!["a".repeat(200); 20].join("/");
+        legal.push('/');
+        legal.push_str(&"b".repeat(MAX_PATH_LEN - legal.len()));
+        assert_eq!(legal.len(), MAX_PATH_LEN);
+        assert!(sanitize_path(legal.as_bytes()).is_ok());
+        let past = format!("{legal}x");
+        assert_eq!(
+            sanitize_path(past.as_bytes()),
+            Err(NameError::PathTooLong(MAX_PATH_LEN + 1))
+        );
+        assert!(sanitize_path(&[b'a'; 255]).is_ok());
+        assert_eq!(sanitize_path(&[b'a'; 256]), Err(NameError::TooLong(256)));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::crypto::ed25519::VerifyingKey;
 use super::super::msgs::{inner, Outcome};
 use super::super::record::{Opener, RecordType, Sealer, HEADER_LEN};
 use super::super::timers::{Timeouts, Timers};
-use super::super::transfer::{Receiver, Sender};
+use super::super::transfer::Sender;
 use super::super::{ProtoError, CHUNK_LEN};
 use super::recv::RecvBuffer;
 
@@ -270,9 +270,8 @@ impl ConnectionCore {
             .hold(Duration::from_secs(u64::from(outcome.wait_secs())));
     }
 
-    /// Sends a message this side answers with on its own, not asked by a
-    /// call (END after the ACCEPT of an empty file, RESULT for a refused
-    /// name or a corrupt file), unless CLOSE was sent or received: then
+    /// Sends a message this side sends on its own, not asked by a call
+    /// (END that cuts an upload the server refused), unless CLOSE was sent or received: then
     /// nothing, since the peer, closed by the time it arrived, would fail
     /// on it.
     pub(super) fn send_unprompted(&mut self, t: u8, body: &[u8]) -> Result<(), ProtoError> {
@@ -402,12 +401,6 @@ impl ConnectionCore {
             self.send(inner::END, &[&hash])?;
         }
         Ok(end)
-    }
-
-    /// Accepts the file `receiver` was offered, from offset 0.
-    pub(super) fn accept_file(&mut self, receiver: &mut Receiver) -> Result<(), ProtoError> {
-        receiver.accept().map_err(|e| self.fail_unless_misuse(e))?;
-        self.send(inner::ACCEPT, &[&0u64.to_be_bytes()])
     }
 }
 

@@ -9,8 +9,9 @@
 //! alert (when keys exist), and every later call returns the same error.
 //! Once a side has sent or received CLOSE, the calls that would send a
 //! request, an answer or file data return `Closed` and send nothing, and
-//! nothing is sent on its own either (END, or RESULT for a refused name or
-//! a corrupt file, for a message that crossed the CLOSE).
+//! nothing is sent on its own either (an END that cuts a refused upload, or
+//! a RESULT for a refused name or a corrupt file, for a message that
+//! crossed the CLOSE).
 
 mod client;
 mod core;
@@ -20,14 +21,14 @@ mod server;
 pub use self::core::{busy_record, ConnectionCore, SEND_HIGH_WATER};
 pub use client::{ClientConnection, ClientEvent, MAX_LISTING_ENTRIES};
 pub use recv::{HANDSHAKE_RECV_BUFFER_LEN, RECV_BUFFER_LEN};
-pub use server::{ListingStep, ServerConnection, ServerEvent};
+pub use server::{ListingStep, ServerConnection, ServerEvent, Ticket};
 
 use super::name;
 use super::ProtoError;
 
-/// Checks a name this side is about to send: it must pass the name rule.
-fn own_name(name: &str) -> Result<(), ProtoError> {
-    name::sanitize(name.as_bytes())?;
+/// Checks a path this side is about to send: it must pass the path rule.
+fn own_path(path: &str) -> Result<(), ProtoError> {
+    name::sanitize_path(path.as_bytes())?;
     Ok(())
 }
 

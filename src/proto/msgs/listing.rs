@@ -1,4 +1,5 @@
-//! LISTING: the server's files, in pages of one record each.
+//! LISTING: the files and directories of one server directory, in pages of
+//! one record each.
 
 use std::convert::Infallible;
 
@@ -15,17 +16,34 @@ const MAX_PAGE_LEN: usize = MAX_PLAINTEXT_LEN - 1;
 /// (255 bytes) fill about half a record, so a page always fits one.
 pub const PAGE_ENTRIES: usize = 512;
 
-const _: () = assert!(3 + PAGE_ENTRIES * (2 + MAX_NAME_LEN + 16) <= MAX_PAGE_LEN);
+/// Bytes of one entry besides its name: kind, name length, size, mtime,
+/// mode.
+const ENTRY_FIXED_LEN: usize = 1 + 2 + 8 + 8 + 2;
 
-/// One file in a listing.
+const _: () = assert!(3 + PAGE_ENTRIES * (ENTRY_FIXED_LEN + MAX_NAME_LEN) <= MAX_PAGE_LEN);
+
+/// What a listing entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file (wire value 0).
+    File,
+    /// A directory (wire value 1; its size is 0).
+    Dir,
+}
+
+/// One file or directory in a listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListEntry {
+    /// File or directory.
+    pub kind: EntryKind,
     /// Base name (the client applies the name rule to it).
     pub name: String,
-    /// Size in bytes.
+    /// Size in bytes (0 for a directory).
     pub size: u64,
     /// Modification time, seconds since the Unix epoch.
     pub mtime: i64,
+    /// Permission bits, at most 0o777.
+    pub mode: u32,
 }
 
 impl ListEntry {
@@ -46,8 +64,8 @@ pub struct ListingPager {
 
 impl ListingPager {
     /// Encodes the next LISTING body: more u8 (1 if another body follows),
-    /// count u16, then per entry name (u16 length + bytes), size u64, mtime
-    /// i64 (at most [`MAX_PLAINTEXT_LEN`] − 1 bytes). Pulls at most
+    /// count u16, then per entry kind u8 (0 file, 1 directory), name (u16
+    /// length + bytes), size u64, mtime i64, mode u16 (at most [`MAX_PLAINTEXT_LEN`] − 1 bytes). Pulls at most
     /// [`PAGE_ENTRIES`] from `entries`, fewer when they end (then `more` is
     /// 0 and the pager is done; a listing whose last page was full ends with
     /// a page of none). Entries whose names the receiver's rule would refuse
@@ -76,9 +94,14 @@ impl ListingPager {
             if !e.listable() {
                 continue;
             }
+            body.put_u8(match e.kind {
+                EntryKind::File => 0,
+                EntryKind::Dir => 1,
+            });
             body.put_vec16(e.name.as_bytes());
             body.put_u64(e.size);
             body.put_i64(e.mtime);
+            body.put_u16((e.mode & super::MAX_MODE) as u16);
             count += 1;
         };
         body[0] = u8::from(more);
@@ -137,6 +160,11 @@ pub fn parse_listing(
         return Err(ProtoError::ListingTooLong { max: max_total });
     }
     for _ in 0..count {
+        let kind = match r.u8()? {
+            0 => EntryKind::File,
+            1 => EntryKind::Dir,
+            _ => return Err(ProtoError::MalformedMessage("LISTING")),
+        };
         let raw = r.vec16(MAX_NAME_LEN)?;
         let name = crate::proto::name::sanitize(raw)?;
         if name.as_bytes() != raw {
@@ -144,7 +172,17 @@ pub fn parse_listing(
         }
         let size = r.u64()?;
         let mtime = r.i64()?;
-        out.push(ListEntry { name, size, mtime });
+        let mode = u32::from(r.u16()?);
+        if mode > super::MAX_MODE {
+            return Err(ProtoError::MalformedMessage("LISTING"));
+        }
+        out.push(ListEntry {
+            kind,
+            name,
+            size,
+            mtime,
+            mode,
+        });
     }
     r.finish()?;
     Ok(more)

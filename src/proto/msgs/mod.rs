@@ -10,8 +10,12 @@ mod result;
 pub use handshake::{
     Challenge, Established, Hello, Response, SessionParams, CHALLENGE_SIGNED_LEN, ESTABLISHED_LEN,
 };
-pub use listing::{encode_listing, parse_listing, ListEntry, ListingPager, PAGE_ENTRIES};
-pub use request::{encode_get, parse_accept, parse_chunk, parse_end, parse_get, Offer};
+pub use listing::{
+    encode_listing, parse_listing, EntryKind, ListEntry, ListingPager, PAGE_ENTRIES,
+};
+pub use request::{
+    encode_list, parse_chunk, parse_end, parse_list, Get, Meta, Mkdir, Offer, MAX_MODE,
+};
 pub use result::{Outcome, ResultCode, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS};
 
 /// Inner message types of encrypted records (the first plaintext byte).
@@ -27,14 +31,13 @@ pub mod inner {
     pub const RESPONSE: u8 = 0x20;
     /// Server key confirmation and session parameters.
     pub const SESSION_ESTABLISHED: u8 = 0x21;
-    /// Offer of a file: upload from the client, or the answer to GET.
+    /// Offer of a file: an upload from the client (its data follows at
+    /// once), or the answer to GET.
     pub const OFFER: u8 = 0x10;
-    /// Request to download a file by name.
+    /// Request to download a file by path.
     pub const GET: u8 = 0x11;
-    /// Request to list the receive root.
+    /// Request to list one directory.
     pub const LIST: u8 = 0x12;
-    /// Acceptance of an offer, with a start offset.
-    pub const ACCEPT: u8 = 0x13;
     /// File data at an offset.
     pub const CHUNK: u8 = 0x14;
     /// End of file data, with the whole-file SHA-256.
@@ -43,6 +46,8 @@ pub mod inner {
     pub const RESULT: u8 = 0x16;
     /// Part of a listing.
     pub const LISTING: u8 = 0x17;
+    /// Request to create a directory (or set its metadata).
+    pub const MKDIR: u8 = 0x18;
 }
 
 /// A name for an inner type, for error messages.
@@ -56,11 +61,11 @@ pub fn inner_name(t: u8) -> &'static str {
         inner::OFFER => "OFFER",
         inner::GET => "GET",
         inner::LIST => "LIST",
-        inner::ACCEPT => "ACCEPT",
         inner::CHUNK => "CHUNK",
         inner::END => "END",
         inner::RESULT => "RESULT",
         inner::LISTING => "LISTING",
+        inner::MKDIR => "MKDIR",
         _ => "unknown",
     }
 }
@@ -184,14 +189,24 @@ mod tests {
             Err(ProtoError::MalformedMessage("LISTING"))
         ));
         let (bodies, n) = encode_listing(&[ListEntry {
+            kind: EntryKind::Dir,
             name: "a".into(),
             size: 1,
             mtime: -1,
+            mode: 0o755,
         }]);
         assert_eq!((bodies.len(), n), (1, 1));
         let mut out = Vec::new();
         assert!(!parse_listing(&bodies[0], &mut out, 1).unwrap());
         assert_eq!(out[0].mtime, -1);
+        assert_eq!((out[0].kind, out[0].mode), (EntryKind::Dir, 0o755));
+        // A kind other than 0 or 1 is malformed.
+        let mut bad = bodies[0].clone();
+        bad[3] = 2;
+        assert!(matches!(
+            parse_listing(&bad, &mut Vec::new(), 1),
+            Err(ProtoError::MalformedMessage("LISTING"))
+        ));
         assert!(matches!(
             parse_listing(&bodies[0], &mut out, 1),
             Err(ProtoError::ListingTooLong { max: 1 })

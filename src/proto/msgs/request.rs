@@ -1,68 +1,197 @@
-//! Requests and file data: OFFER, GET, ACCEPT, CHUNK and END.
+//! Requests and file data: OFFER, GET, LIST, MKDIR, CHUNK and END.
+//! Paths are raw bytes here; the receiver applies
+//! [`crate::proto::name::sanitize_path`].
 
 use crate::crypto::hash::DIGEST_LEN;
 use crate::proto::codec::{Reader, Writer};
-use crate::proto::{ProtoError, MAX_NAME_LEN};
+use crate::proto::{ProtoError, MAX_PATH_LEN};
 
-/// OFFER: a file the sender will send if accepted.
+/// Largest permission-bits value on the wire (`rwxrwxrwx`): setuid, setgid
+/// and sticky are never carried.
+pub const MAX_MODE: u32 = 0o777;
+
+/// Permission bits and modification time of a file or directory, as OFFER
+/// and MKDIR carry them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Meta {
+    /// Permission bits, at most [`MAX_MODE`] (0o777).
+    pub mode: u32,
+    /// Modification time, seconds since the Unix epoch (may be negative).
+    pub mtime: i64,
+}
+
+impl Meta {
+    fn put(&self, v: &mut Vec<u8>) {
+        // The constructors' callers keep mode within 0o777; mask anyway so
+        // the wire never carries more.
+        v.put_u16((self.mode & MAX_MODE) as u16);
+        v.put_i64(self.mtime);
+    }
+
+    fn read(r: &mut Reader<'_>, what: &'static str) -> Result<Self, ProtoError> {
+        let mode = u32::from(r.u16()?);
+        let mtime = r.i64()?;
+        if mode > MAX_MODE {
+            return Err(ProtoError::MalformedMessage(what));
+        }
+        Ok(Meta { mode, mtime })
+    }
+}
+
+/// OFFER flag bit 0: replace an existing file (uploads only).
+const FLAG_OVERWRITE: u8 = 1;
+/// OFFER flag bit 1 (MKDIR flag bit 0): apply the carried [`Meta`].
+const FLAG_PRESERVE: u8 = 2;
+
+/// OFFER: a file the client sends (upload; its data follows at once) or
+/// the server's answer to GET.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Offer {
-    /// Raw name bytes as sent (the receiver applies [`super::name::sanitize`]).
-    pub name: Vec<u8>,
+    /// Raw path bytes as sent.
+    pub path: Vec<u8>,
     /// Size in bytes.
     pub size: u64,
-    /// Replace an existing file of that name (uploads only).
+    /// Replace an existing file of that path (uploads only).
     pub overwrite: bool,
+    /// Apply `meta` to the stored file (uploads only).
+    pub preserve: bool,
+    /// The sender's permission bits and modification time.
+    pub meta: Meta,
 }
 
 impl Offer {
-    /// Encodes the body: name (u16 length + bytes), size u64, flags u8.
+    /// Encodes the body: path (u16 length + bytes), size u64, flags u8,
+    /// mode u16, mtime i64 (21 + path bytes).
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(2 + self.name.len() + 9);
-        v.put_vec16(&self.name);
+        let mut v = Vec::with_capacity(21 + self.path.len());
+        v.put_vec16(&self.path);
         v.put_u64(self.size);
-        v.put_u8(u8::from(self.overwrite));
+        let flags = if self.overwrite { FLAG_OVERWRITE } else { 0 }
+            | if self.preserve { FLAG_PRESERVE } else { 0 };
+        v.put_u8(flags);
+        self.meta.put(&mut v);
         v
     }
 
     /// Parses a body.
     ///
     /// # Errors
-    /// `MalformedMessage` on bad lengths, names over 255 bytes or unknown
-    /// flag bits.
+    /// `MalformedMessage` on bad lengths, paths over [`MAX_PATH_LEN`]
+    /// bytes, unknown flag bits or a mode over 0o777.
     pub fn parse(b: &[u8]) -> Result<Self, ProtoError> {
         let mut r = Reader::new(b, "OFFER");
-        let name = r.vec16(MAX_NAME_LEN)?.to_vec();
+        let path = r.vec16(MAX_PATH_LEN)?.to_vec();
         let size = r.u64()?;
         let flags = r.u8()?;
+        let meta = Meta::read(&mut r, "OFFER")?;
         r.finish()?;
-        if flags > 1 {
+        if flags & !(FLAG_OVERWRITE | FLAG_PRESERVE) != 0 {
             return Err(ProtoError::MalformedMessage("OFFER"));
         }
         Ok(Offer {
-            name,
+            path,
             size,
-            overwrite: flags == 1,
+            overwrite: flags & FLAG_OVERWRITE != 0,
+            preserve: flags & FLAG_PRESERVE != 0,
+            meta,
         })
     }
 }
 
-/// Encodes a GET body: the name (u16 length + bytes).
-pub fn encode_get(name: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(2 + name.len());
-    v.put_vec16(name);
+/// MKDIR: create a directory whose parent exists (an existing directory
+/// is fine), optionally applying `meta`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mkdir {
+    /// Raw path bytes as sent.
+    pub path: Vec<u8>,
+    /// Apply `meta` to the directory (also when it already existed).
+    pub preserve: bool,
+    /// Permission bits and modification time.
+    pub meta: Meta,
+}
+
+impl Mkdir {
+    /// Encodes the body: path (u16 length + bytes), flags u8, mode u16,
+    /// mtime i64 (13 + path bytes).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(13 + self.path.len());
+        v.put_vec16(&self.path);
+        v.put_u8(u8::from(self.preserve));
+        self.meta.put(&mut v);
+        v
+    }
+
+    /// Parses a body.
+    ///
+    /// # Errors
+    /// `MalformedMessage` on bad lengths, paths over [`MAX_PATH_LEN`]
+    /// bytes, flags above 1 or a mode over 0o777.
+    pub fn parse(b: &[u8]) -> Result<Self, ProtoError> {
+        let mut r = Reader::new(b, "MKDIR");
+        let path = r.vec16(MAX_PATH_LEN)?.to_vec();
+        let flags = r.u8()?;
+        let meta = Meta::read(&mut r, "MKDIR")?;
+        r.finish()?;
+        if flags > 1 {
+            return Err(ProtoError::MalformedMessage("MKDIR"));
+        }
+        Ok(Mkdir {
+            path,
+            preserve: flags == 1,
+            meta,
+        })
+    }
+}
+
+/// GET: a download request; the server refuses a file larger than
+/// `max_size` bytes (RESULT 3) before any data moves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Get {
+    /// Raw path bytes as sent.
+    pub path: Vec<u8>,
+    /// Largest size the client takes, in bytes.
+    pub max_size: u64,
+}
+
+impl Get {
+    /// Encodes the body: path (u16 length + bytes), max_size u64.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(10 + self.path.len());
+        v.put_vec16(&self.path);
+        v.put_u64(self.max_size);
+        v
+    }
+
+    /// Parses a body.
+    ///
+    /// # Errors
+    /// `MalformedMessage` on bad lengths or paths over [`MAX_PATH_LEN`].
+    pub fn parse(b: &[u8]) -> Result<Self, ProtoError> {
+        let mut r = Reader::new(b, "GET");
+        let path = r.vec16(MAX_PATH_LEN)?.to_vec();
+        let max_size = r.u64()?;
+        r.finish()?;
+        Ok(Get { path, max_size })
+    }
+}
+
+/// Encodes a LIST body: the directory's path (u16 length + bytes; empty
+/// for the root).
+pub fn encode_list(path: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(2 + path.len());
+    v.put_vec16(path);
     v
 }
 
-/// Parses an ACCEPT body: the start offset (u64).
+/// Parses a LIST body: the directory's raw path (empty for the root).
 ///
 /// # Errors
-/// `MalformedMessage` unless exactly 8 bytes.
-pub fn parse_accept(b: &[u8]) -> Result<u64, ProtoError> {
-    let mut r = Reader::new(b, "ACCEPT");
-    let offset = r.u64()?;
+/// `MalformedMessage` on bad lengths or paths over [`MAX_PATH_LEN`].
+pub fn parse_list(b: &[u8]) -> Result<Vec<u8>, ProtoError> {
+    let mut r = Reader::new(b, "LIST");
+    let path = r.vec16(MAX_PATH_LEN)?.to_vec();
     r.finish()?;
-    Ok(offset)
+    Ok(path)
 }
 
 /// Parses a CHUNK body: the offset (u64) and the data (the rest, possibly
@@ -87,13 +216,60 @@ pub fn parse_end(b: &[u8]) -> Result<[u8; DIGEST_LEN], ProtoError> {
     Ok(hash)
 }
 
-/// Parses a GET body: the name (u16 length + at most 255 bytes).
-///
-/// # Errors
-/// `MalformedMessage` on bad lengths.
-pub fn parse_get(b: &[u8]) -> Result<Vec<u8>, ProtoError> {
-    let mut r = Reader::new(b, "GET");
-    let name = r.vec16(MAX_NAME_LEN)?.to_vec();
-    r.finish()?;
-    Ok(name)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_and_limits_hold() {
+        let meta = Meta {
+            mode: MAX_MODE,
+            mtime: -5,
+        };
+        let offer = Offer {
+            path: b"a/b".to_vec(),
+            size: 9,
+            overwrite: true,
+            preserve: true,
+            meta,
+        };
+        assert_eq!(offer.encode().len(), 21 + 3);
+        assert_eq!(Offer::parse(&offer.encode()).unwrap(), offer);
+        let mkdir = Mkdir {
+            path: vec![b'd'; MAX_PATH_LEN],
+            preserve: true,
+            meta,
+        };
+        assert_eq!(Mkdir::parse(&mkdir.encode()).unwrap(), mkdir);
+        let get = Get {
+            path: b"x".to_vec(),
+            max_size: u64::MAX,
+        };
+        assert_eq!(Get::parse(&get.encode()).unwrap(), get);
+        assert_eq!(parse_list(&encode_list(b"")).unwrap(), b"");
+
+        // A path one byte past the limit, a mode past 0o777, unknown flags.
+        let long = Mkdir {
+            path: vec![b'd'; MAX_PATH_LEN + 1],
+            ..mkdir.clone()
+        };
+        assert!(Mkdir::parse(&long.encode()).is_err());
+        assert!(parse_list(&encode_list(&vec![b'd'; MAX_PATH_LEN + 1])).is_err());
+        let mut body = offer.encode();
+        let mode_at = 2 + 3 + 8 + 1;
+        body[mode_at..mode_at + 2].copy_from_slice(&0o1000u16.to_be_bytes());
+        assert!(matches!(
+            Offer::parse(&body),
+            Err(ProtoError::MalformedMessage("OFFER"))
+        ));
+        let mut body = offer.encode();
+        body[mode_at - 1] = 4;
+        assert!(Offer::parse(&body).is_err());
+        let mut body = mkdir.encode();
+        body[2 + MAX_PATH_LEN] = 2;
+        assert!(Mkdir::parse(&body).is_err());
+        let mut trailing = get.encode();
+        trailing.push(0);
+        assert!(Get::parse(&trailing).is_err());
+    }
 }

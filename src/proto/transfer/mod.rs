@@ -4,15 +4,13 @@
 //! accounting and running hash they share ([`Progress`]).
 //!
 //! ```text
-//! upload:    client OFFER -> server ACCEPT(offset) | RESULT(refusal)
-//!            client CHUNK(offset, data)... END(sha256) -> server RESULT
-//! download:  client GET -> server OFFER | RESULT(refusal)
-//!            client ACCEPT(offset) | RESULT(refusal)
-//!            server CHUNK... END -> client RESULT
-//! listing:   client LIST -> server LISTING(more=1)... LISTING(more=0)
+//! upload:    client OFFER CHUNK(offset, data)... END(sha256) -> server RESULT
+//! download:  client GET -> server OFFER CHUNK... END | RESULT(refusal)
 //! ```
 //!
-//! One operation at a time per connection. Chunks must arrive in order
+//! The sender does not wait for the receiver between OFFER and END: a
+//! receiver that refuses a file skips its data up to END.
+//! Chunks must arrive in order
 //! (each carries its offset, which must be the next byte expected); a chunk
 //! past the announced size, data after END and an END with bytes missing
 //! are protocol errors. The whole-file SHA-256 is computed while the bytes

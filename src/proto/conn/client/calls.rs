@@ -27,132 +27,143 @@ impl ClientConnection {
         }
     }
 
-    /// Offers `name` (`size` bytes) for upload. `name` must already pass
-    /// the name rule unchanged.
+    /// Whether another request may be sent now: the session is open, no
+    /// upload's data remains to be sent, and fewer than
+    /// [`MAX_IN_FLIGHT`] requests await their answers.
+    pub fn can_request(&self) -> bool {
+        self.core.check_open().is_ok()
+            && matches!(&self.phase, Phase::Open(r) if r.sending.is_none() && r.pending.len() < MAX_IN_FLIGHT)
+    }
+
+    /// Requests sent and not yet fully answered.
+    pub fn in_flight(&self) -> usize {
+        match &self.phase {
+            Phase::Open(r) => r.pending.len(),
+            _ => 0,
+        }
+    }
+
+    /// Offers `path` (`size` bytes) for upload; its data follows through
+    /// [`send_data`](Self::send_data) at once, without waiting for the
+    /// server. With `meta`, the server applies it to the stored file.
+    /// Returns the whole-file SHA-256 for an empty file (its END went out
+    /// with the OFFER). The server's RESULT comes in request order.
     ///
     /// # Errors
-    /// The sticky error once failed, `Closed` once closing; then `Name` for
-    /// a name the rule refuses; `InvalidCall` unless idle.
+    /// The sticky error once failed, `Closed` once closing; `Name` for a
+    /// path the rule refuses; `InvalidCall` unless [`can_request`](Self::can_request).
     pub fn request_upload(
         &mut self,
-        name: &str,
+        path: &str,
         size: u64,
         overwrite: bool,
-    ) -> Result<(), ProtoError> {
+        meta: Option<Meta>,
+    ) -> Result<Option<[u8; 32]>, ProtoError> {
         // The sticky error and `Closed` come before any local refusal.
         self.core.check_open()?;
-        own_name(name)?;
-        self.idle("request_upload needs an idle session")?;
+        own_path(path)?;
+        self.ready_for_request()?;
         let offer = Offer {
-            name: name.as_bytes().to_vec(),
+            path: path.as_bytes().to_vec(),
             size,
             overwrite,
+            preserve: meta.is_some(),
+            meta: meta.unwrap_or_default(),
         };
+        let (sender, empty) = Sender::start(size)?;
         self.core.send(inner::OFFER, &[&offer.encode()])?;
-        *self.op()? = Op::Upload(Sender::offered(size));
-        self.sha256 = None;
-        Ok(())
+        if let Some(hash) = empty {
+            self.core.send(inner::END, &[&hash])?;
+        }
+        let reqs = self.requests()?;
+        reqs.pending.push_back(Pending::Upload);
+        if empty.is_none() {
+            reqs.sending = Some(sender);
+        }
+        Ok(empty)
     }
 
-    /// Asks for the file `name`.
+    /// Asks for the directory `path` (its parent must exist; an existing
+    /// directory is fine). With `meta`, the server also sets its mode and
+    /// mtime. The RESULT comes in request order.
     ///
     /// # Errors
-    /// The sticky error once failed, `Closed` once closing; then `Name` for
-    /// a name the rule refuses; `InvalidCall` unless idle.
-    pub fn request_download(&mut self, name: &str) -> Result<(), ProtoError> {
+    /// As [`request_upload`](Self::request_upload).
+    pub fn request_mkdir(&mut self, path: &str, meta: Option<Meta>) -> Result<(), ProtoError> {
         self.core.check_open()?;
-        own_name(name)?;
-        self.idle("request_download needs an idle session")?;
-        self.core
-            .send(inner::GET, &[&msgs::encode_get(name.as_bytes())])?;
-        *self.op()? = Op::AwaitOffer(name.as_bytes().to_vec());
-        self.sha256 = None;
-        Ok(())
-    }
-
-    /// The whole-file SHA-256 of the current or last upload or download:
-    /// `Some` once END was sent (upload; the server's RESULT says whether
-    /// it matched) or received and verified (download); `None` before, or
-    /// for a transfer refused or cut short.
-    pub fn transfer_sha256(&self) -> Option<[u8; 32]> {
-        self.sha256
-    }
-
-    /// Asks for the listing of the server's root.
-    ///
-    /// # Errors
-    /// `InvalidCall` unless idle.
-    pub fn request_list(&mut self) -> Result<(), ProtoError> {
-        self.idle("request_list needs an idle session")?;
-        self.core.send(inner::LIST, &[])?;
-        *self.op()? = Op::Listing(Vec::new());
-        Ok(())
-    }
-
-    /// Accepts the offered download from offset 0; data events follow.
-    ///
-    /// # Errors
-    /// `InvalidCall` unless a download offer awaits a decision.
-    pub fn accept(&mut self) -> Result<(), ProtoError> {
-        self.core.check_open()?;
-        let Phase::Open(Op::Download(receiver)) = &mut self.phase else {
-            return Err(ProtoError::InvalidCall("no offer awaits acceptance"));
+        own_path(path)?;
+        self.ready_for_request()?;
+        let mkdir = Mkdir {
+            path: path.as_bytes().to_vec(),
+            preserve: meta.is_some(),
+            meta: meta.unwrap_or_default(),
         };
-        self.core.accept_file(receiver)
+        self.core.send(inner::MKDIR, &[&mkdir.encode()])?;
+        self.requests()?.pending.push_back(Pending::Mkdir);
+        Ok(())
     }
 
-    /// Refuses the offered download with `outcome` (not Ok).
+    /// Asks for the file `path`, refused by the server (RESULT 3) if larger
+    /// than `max_size` bytes.
     ///
     /// # Errors
-    /// `InvalidCall` unless an offer awaits a decision, or for Ok.
-    pub fn refuse(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
+    /// As [`request_upload`](Self::request_upload).
+    pub fn request_download(&mut self, path: &str, max_size: u64) -> Result<(), ProtoError> {
         self.core.check_open()?;
-        let op = self.op()?;
-        if !matches!(op, Op::Download(r) if r.is_offered()) || outcome.code == msgs::ResultCode::Ok
-        {
-            return Err(ProtoError::InvalidCall("nothing to refuse"));
-        }
-        *op = Op::Idle;
-        self.core.send_outcome(outcome)
+        own_path(path)?;
+        self.ready_for_request()?;
+        let get = Get {
+            path: path.as_bytes().to_vec(),
+            max_size,
+        };
+        self.core.send(inner::GET, &[&get.encode()])?;
+        let asked = get.path;
+        self.requests()?.pending.push_back(Pending::Get(asked));
+        Ok(())
     }
 
-    /// Answers a completely received download with `outcome` (Ok once it
-    /// is safely stored).
+    /// Asks for the listing of the directory `path` (empty for the root).
     ///
     /// # Errors
-    /// `InvalidCall` unless a received file awaits its answer.
-    pub fn send_result(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
+    /// As [`request_upload`](Self::request_upload).
+    pub fn request_list(&mut self, path: &str) -> Result<(), ProtoError> {
         self.core.check_open()?;
-        let op = self.op()?;
-        if !matches!(op, Op::Download(r) if r.is_complete()) {
-            return Err(ProtoError::InvalidCall("no received file awaits a result"));
+        if !path.is_empty() {
+            own_path(path)?;
         }
-        *op = Op::Idle;
-        self.core.send_outcome(outcome)
+        self.ready_for_request()?;
+        self.core
+            .send(inner::LIST, &[&msgs::encode_list(path.as_bytes())])?;
+        self.requests()?.pending.push_back(Pending::List(Vec::new()));
+        Ok(())
     }
 
-    /// Whether the application should supply more upload data now: sending,
-    /// bytes remain, and the output buffer is below
-    /// [`super::SEND_HIGH_WATER`].
+    /// Whether the application should supply more upload data now: bytes
+    /// remain, and the output buffer is below [`super::SEND_HIGH_WATER`].
     pub fn wants_data(&self) -> bool {
-        matches!(&self.phase, Phase::Open(Op::Upload(s)) if s.wants_data())
+        matches!(&self.phase, Phase::Open(r) if r.sending.as_ref().is_some_and(Sender::wants_data))
             && self.core.output_has_room()
     }
 
     /// Sends the next `data` (1 to `CHUNK_LEN` bytes) of the upload. After
-    /// the last byte, END with the SHA-256 follows automatically.
+    /// the last byte, END with the SHA-256 follows automatically, and the
+    /// hash is returned.
     ///
     /// # Errors
     /// `InvalidCall` unless sending, for empty or oversize `data`, or data
     /// past the announced size.
-    pub fn send_data(&mut self, data: &[u8]) -> Result<(), ProtoError> {
+    pub fn send_data(&mut self, data: &[u8]) -> Result<Option<[u8; 32]>, ProtoError> {
         self.core.check_open()?;
-        let Phase::Open(Op::Upload(sender)) = &mut self.phase else {
+        let Phase::Open(reqs) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("not sending a file"));
         };
-        if let Some(hash) = self.core.send_chunk(sender, data)? {
-            self.sha256 = Some(hash);
+        let Some(sender) = &mut reqs.sending else {
+            return Err(ProtoError::InvalidCall("not sending a file"));
+        };
+        let end = self.core.send_chunk(sender, data)?;
+        if end.is_some() {
+            reqs.sending = None;
         }
-        Ok(())
+        Ok(end)
     }
 }

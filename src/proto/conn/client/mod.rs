@@ -1,26 +1,28 @@
 //! [`ClientConnection`]: the client endpoint. It runs the client handshake
-//! (pausing for a trust decision on an unknown server key), then starts one
-//! operation at a time: an upload (it sends), a download (it receives) or a
-//! listing.
+//! (pausing for a trust decision on an unknown server key), then sends
+//! requests (uploads, MKDIRs, downloads, listings) without waiting for the
+//! answers to earlier ones, up to [`MAX_IN_FLIGHT`] at once, and matches
+//! the server's answers to them in order.
 
 mod calls;
 
+use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut, Range};
 use std::time::{Duration, Instant};
 
 use crate::crypto::ed25519::VerifyingKey;
 
 use super::core::{BeforeKeys, ConnectionCore, Incoming};
-use super::own_name;
+use super::own_path;
 use crate::proto::handshake::client::{
     AfterChallenge, AwaitChallenge, AwaitEstablished, AwaitTrust, ClientConfig,
 };
 use crate::proto::handshake::Ephemeral;
-use crate::proto::msgs::{self, inner, ListEntry, Offer, Outcome, SessionParams};
+use crate::proto::msgs::{self, inner, Get, ListEntry, Meta, Mkdir, Offer, Outcome, SessionParams};
 use crate::proto::record::RecordType;
 use crate::proto::timers::Timeouts;
 use crate::proto::transfer::{Chunk, Receiver, Sender};
-use crate::proto::{ProtoError, TransferError};
+use crate::proto::{ProtoError, TransferError, MAX_IN_FLIGHT};
 
 /// Most entries a client accepts in one listing (10,000,000): a guard on
 /// the client's own memory, not a rule of the protocol. A longer listing
@@ -39,22 +41,22 @@ pub enum ClientEvent<'a> {
         server: VerifyingKey,
         params: SessionParams,
     },
-    /// The server offers the file asked for, `size` bytes: accept or
-    /// refuse.
-    DownloadOffered { size: u64 },
+    /// The server offers the file asked for (the oldest GET not yet
+    /// answered), `size` bytes, with its permission bits and mtime; its
+    /// data follows.
+    DownloadOffered { size: u64, meta: Meta },
     /// File data of the download, in order.
     Data(&'a [u8]),
     /// Every byte of the download arrived and the SHA-256 matched: store
-    /// the file, then answer with [`ClientConnection::send_result`].
-    ReceiveComplete,
-    /// The download's SHA-256 did not match; a RESULT saying so was sent
-    /// (unless this side had sent CLOSE).
-    /// Discard the data.
+    /// the file.
+    ReceiveComplete { sha256: [u8; 32] },
+    /// The download's SHA-256 did not match. Discard the data.
     ReceiveCorrupt,
-    /// The complete listing, in the server's order (unspecified).
+    /// The complete listing of the oldest LIST, in the server's order
+    /// (unspecified).
     Listing(Vec<ListEntry>),
-    /// The server's answer: the end of an upload, or a refusal of a
-    /// request.
+    /// The server's answer to the oldest request not yet answered: an
+    /// upload's or MKDIR's RESULT, or a refusal of a GET or LIST.
     Outcome(Outcome),
     /// The server closed the session in order.
     Closed,
@@ -64,37 +66,55 @@ pub enum ClientEvent<'a> {
 enum Ev {
     ServerKeyUnknown(VerifyingKey),
     Established(VerifyingKey, SessionParams),
-    DownloadOffered(u64),
+    DownloadOffered(u64, Meta),
     Data(Range<usize>),
-    ReceiveComplete,
+    ReceiveComplete([u8; 32]),
     ReceiveCorrupt,
     Listing(Vec<ListEntry>),
     Outcome(Outcome),
     Closed,
 }
 
-/// The operation in progress.
-enum Op {
-    Idle,
-    /// OFFER sent: the upload's sending side.
-    Upload(Sender),
-    /// GET sent for these name bytes; waiting for OFFER or a refusal.
-    AwaitOffer(Vec<u8>),
-    /// The download's receiving side.
+/// A request sent and not yet fully answered.
+enum Pending {
+    /// OFFER sent; answered by RESULT.
+    Upload,
+    /// MKDIR sent; answered by RESULT.
+    Mkdir,
+    /// GET sent for these path bytes; waiting for OFFER or a refusal.
+    Get(Vec<u8>),
+    /// The GET's OFFER arrived: the download's receiving side.
     Download(Receiver),
     /// LIST sent; the entries so far.
-    Listing(Vec<ListEntry>),
+    List(Vec<ListEntry>),
 }
 
-impl Op {
+impl Pending {
     fn name(&self) -> &'static str {
         match self {
-            Op::Idle => "idle",
-            Op::Upload(s) => s.state_name(),
-            Op::AwaitOffer(_) => "awaiting OFFER",
-            Op::Download(r) => r.state_name(),
-            Op::Listing(_) => "awaiting LISTING",
+            Pending::Upload => "awaiting an upload's RESULT",
+            Pending::Mkdir => "awaiting MKDIR's RESULT",
+            Pending::Get(_) => "awaiting OFFER",
+            Pending::Download(r) => r.state_name(),
+            Pending::List(_) => "awaiting LISTING",
         }
+    }
+}
+
+/// The open session's requests.
+#[derive(Default)]
+struct Requests {
+    /// Sent and not yet answered, oldest first (at most
+    /// [`MAX_IN_FLIGHT`]).
+    pending: VecDeque<Pending>,
+    /// The newest upload while its data is being sent (no other request
+    /// may go out until its END has).
+    sending: Option<Sender>,
+}
+
+impl Requests {
+    fn state_name(&self) -> &'static str {
+        self.pending.front().map_or("idle", Pending::name)
     }
 }
 
@@ -102,7 +122,7 @@ enum Phase {
     AwaitChallenge(AwaitChallenge),
     AwaitTrust(Box<AwaitTrust>),
     AwaitEstablished(AwaitEstablished),
-    Open(Op),
+    Open(Requests),
     /// Closed, failed, or mid-transition.
     Done,
 }
@@ -114,9 +134,6 @@ pub struct ClientConnection {
     /// Most listing entries taken: [`MAX_LISTING_ENTRIES`] (lowered only
     /// by tests, which cannot afford ten million entries).
     max_listing_entries: usize,
-    /// The whole-file SHA-256 of the current or last transfer, once its
-    /// END was sent (upload) or received and verified (download).
-    sha256: Option<[u8; 32]>,
 }
 
 impl Deref for ClientConnection {
@@ -149,7 +166,6 @@ impl ClientConnection {
             core,
             phase: Phase::AwaitChallenge(hs),
             max_listing_entries: MAX_LISTING_ENTRIES,
-            sha256: None,
         })
     }
 
@@ -181,9 +197,9 @@ impl ClientConnection {
         Ok(Some(match ev {
             Ev::ServerKeyUnknown(k) => ClientEvent::ServerKeyUnknown(k),
             Ev::Established(server, params) => ClientEvent::Established { server, params },
-            Ev::DownloadOffered(size) => ClientEvent::DownloadOffered { size },
+            Ev::DownloadOffered(size, meta) => ClientEvent::DownloadOffered { size, meta },
             Ev::Data(r) => ClientEvent::Data(self.core.bytes(r)),
-            Ev::ReceiveComplete => ClientEvent::ReceiveComplete,
+            Ev::ReceiveComplete(sha256) => ClientEvent::ReceiveComplete { sha256 },
             Ev::ReceiveCorrupt => ClientEvent::ReceiveCorrupt,
             Ev::Listing(l) => ClientEvent::Listing(l),
             Ev::Outcome(o) => ClientEvent::Outcome(o),
@@ -227,7 +243,7 @@ impl ClientConnection {
                 // announced; the client does not wait longer than that.
                 let idle = Duration::from_secs(u64::from(params.idle_timeout_secs.max(1)));
                 c.limit_idle(idle);
-                self.phase = Phase::Open(Op::Idle);
+                self.phase = Phase::Open(Requests::default());
                 return Ok(Some(Ev::Established(server, params)));
             }
             (Incoming::Message(t, r), Phase::Open(op)) => {
@@ -241,102 +257,114 @@ impl ClientConnection {
         self.on_message(t, range)
     }
 
-    /// An application message while the session is open.
+    /// An application message while the session is open: the answer (or
+    /// part of it) to the oldest pending request.
     fn on_message(&mut self, t: u8, range: Range<usize>) -> Result<Option<Ev>, ProtoError> {
-        let Phase::Open(op) = &mut self.phase else {
+        let max_listing = self.max_listing_entries;
+        let Phase::Open(reqs) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no open session"));
         };
         let body = self.core.bytes(range.clone());
-        let (next, ev) = match (t, std::mem::replace(op, Op::Idle)) {
-            (inner::ACCEPT, Op::Upload(mut sender)) => {
-                if let Some(hash) = sender.on_accept(msgs::parse_accept(body)?)? {
-                    self.core.send_unprompted(inner::END, &hash)?;
-                    self.sha256 = Some(hash);
-                }
-                *self.op()? = Op::Upload(sender);
-                return Ok(None);
-            }
-            (inner::RESULT, Op::Upload(sender)) => {
+        let unexpected = |reqs: &Requests| ProtoError::UnexpectedMessage {
+            got: msgs::inner_name(t),
+            state: reqs.state_name(),
+        };
+        let Some(front) = reqs.pending.front_mut() else {
+            return Err(unexpected(reqs));
+        };
+        let ev = match (t, front) {
+            (inner::RESULT, Pending::Upload) => {
                 let outcome = Outcome::parse(body)?;
-                sender.on_result(&outcome)?;
-                self.core.hold_for(&outcome);
-                (Op::Idle, Ev::Outcome(outcome))
-            }
-            (inner::OFFER, Op::AwaitOffer(asked)) => {
-                let offer = Offer::parse(body)?;
-                // The offer must name exactly the bytes asked for: a server
-                // may not substitute another path, even one with the same
-                // base name.
-                if offer.name != asked {
-                    return Err(ProtoError::Transfer(TransferError::OfferedOtherName));
+                reqs.pending.pop_front();
+                // The answer to the upload still being sent: the server
+                // refused it and skips its data up to END, so END goes out
+                // now (its hash is not checked), or it broke the rules.
+                if reqs.pending.is_empty() && reqs.sending.is_some() {
+                    if outcome.code == msgs::ResultCode::Ok {
+                        return Err(ProtoError::Transfer(TransferError::OkEarly));
+                    }
+                    reqs.sending = None;
+                    self.core.send_unprompted(inner::END, &[0; 32])?;
                 }
-                (
-                    Op::Download(Receiver::offered(offer.size)),
-                    Ev::DownloadOffered(offer.size),
-                )
+                Ev::Outcome(outcome)
             }
-            (inner::RESULT, Op::AwaitOffer(_) | Op::Listing(_)) => {
+            (inner::RESULT, Pending::Mkdir) => {
+                let outcome = Outcome::parse(body)?;
+                reqs.pending.pop_front();
+                Ev::Outcome(outcome)
+            }
+            (inner::RESULT, Pending::Get(_) | Pending::List(_)) => {
                 let outcome = Outcome::parse(body)?;
                 if outcome.code == msgs::ResultCode::Ok {
                     return Err(ProtoError::Transfer(TransferError::OkEarly));
                 }
-                self.core.hold_for(&outcome);
-                (Op::Idle, Ev::Outcome(outcome))
+                reqs.pending.pop_front();
+                Ev::Outcome(outcome)
             }
-            (inner::CHUNK | inner::END, Op::Download(mut receiver)) => {
+            (inner::OFFER, Pending::Get(asked)) => {
+                let offer = Offer::parse(body)?;
+                // The offer must name exactly the bytes asked for: a server
+                // may not substitute another path.
+                if offer.path != *asked || offer.overwrite || offer.preserve {
+                    return Err(ProtoError::Transfer(TransferError::OfferedOtherName));
+                }
+                let mut receiver = Receiver::offered(offer.size);
+                receiver.accept()?;
+                *front = Pending::Download(receiver);
+                Ev::DownloadOffered(offer.size, offer.meta)
+            }
+            (inner::CHUNK | inner::END, Pending::Download(receiver)) => {
                 match receiver.on_message(t, body)? {
-                    Chunk::Data(at) => (
-                        Op::Download(receiver),
-                        Ev::Data(range.start + at..range.end),
-                    ),
+                    Chunk::Data(at) => Ev::Data(range.start + at..range.end),
                     Chunk::Complete(hash) => {
-                        self.sha256 = Some(hash);
-                        (Op::Download(receiver), Ev::ReceiveComplete)
+                        reqs.pending.pop_front();
+                        Ev::ReceiveComplete(hash)
                     }
                     Chunk::Corrupt => {
-                        self.core
-                            .send_unprompted(inner::RESULT, &hash_mismatch().encode())?;
-                        (Op::Idle, Ev::ReceiveCorrupt)
+                        reqs.pending.pop_front();
+                        Ev::ReceiveCorrupt
+                    }
+                    Chunk::Skipped | Chunk::SkipEnded => {
+                        return Err(ProtoError::InvalidCall("a download is never skipped"))
                     }
                 }
             }
-            (inner::LISTING, Op::Listing(mut entries)) => {
-                if msgs::parse_listing(body, &mut entries, self.max_listing_entries)? {
-                    *self.op()? = Op::Listing(entries);
+            (inner::LISTING, Pending::List(entries)) => {
+                if msgs::parse_listing(body, entries, max_listing)? {
                     return Ok(None);
                 }
-                (Op::Idle, Ev::Listing(entries))
+                let entries = std::mem::take(entries);
+                reqs.pending.pop_front();
+                Ev::Listing(entries)
             }
-            (t, op) => {
-                let err = ProtoError::UnexpectedMessage {
-                    got: msgs::inner_name(t),
-                    state: op.name(),
-                };
-                return Err(err);
-            }
+            _ => return Err(unexpected(reqs)),
         };
-        *self.op()? = next;
         Ok(Some(ev))
     }
 
-    /// The open session's operation slot.
-    fn op(&mut self) -> Result<&mut Op, ProtoError> {
+    /// The open session's requests.
+    fn requests(&mut self) -> Result<&mut Requests, ProtoError> {
         self.core.check_alive()?;
         match &mut self.phase {
-            Phase::Open(op) => Ok(op),
+            Phase::Open(reqs) => Ok(reqs),
             _ if self.core.is_closed() => Err(ProtoError::Closed),
             _ => Err(ProtoError::InvalidCall("the session is not established")),
         }
     }
 
-    /// The open session's operation slot, which must be idle.
-    fn idle(&mut self, what: &'static str) -> Result<&mut Op, ProtoError> {
+    /// The open session's requests, when another may be sent now.
+    fn ready_for_request(&mut self) -> Result<&mut Requests, ProtoError> {
         self.core.check_open()?;
-        let op = self.op()?;
-        if !matches!(op, Op::Idle) {
-            return Err(ProtoError::InvalidCall(what));
+        let reqs = self.requests()?;
+        if reqs.sending.is_some() {
+            return Err(ProtoError::InvalidCall(
+                "the upload's data must be sent before another request",
+            ));
         }
-        Ok(op)
+        if reqs.pending.len() >= MAX_IN_FLIGHT {
+            return Err(ProtoError::InvalidCall("too many requests in flight"));
+        }
+        Ok(reqs)
     }
 }
 
@@ -348,19 +376,12 @@ impl ClientConnection {
     }
 }
 
-fn hash_mismatch() -> Outcome {
-    Outcome::new(
-        msgs::ResultCode::HashMismatch,
-        "whole-file SHA-256 mismatch",
-    )
-}
-
 fn unexpected(got: &'static str, phase: &Phase) -> ProtoError {
     let state = match phase {
         Phase::AwaitChallenge(_) => "awaiting CHALLENGE",
         Phase::AwaitTrust(_) => "awaiting the trust decision",
         Phase::AwaitEstablished(_) => "awaiting SESSION_ESTABLISHED",
-        Phase::Open(op) => op.name(),
+        Phase::Open(reqs) => reqs.state_name(),
         Phase::Done => "closed",
     };
     ProtoError::UnexpectedMessage { got, state }

@@ -30,24 +30,67 @@ impl ServerConnection {
         }
     }
 
-    /// Accepts the pending upload from offset 0; data events follow.
+    /// Accepts the offered upload; data events follow.
     ///
     /// # Errors
     /// `InvalidCall` unless an upload awaits a decision.
     pub fn accept(&mut self) -> Result<(), ProtoError> {
         self.core.check_open()?;
         let Phase::Open(Op::Upload(receiver)) = &mut self.phase else {
-            return Err(ProtoError::InvalidCall("no upload awaits acceptance"));
+            return Err(ProtoError::InvalidCall("no upload awaits a decision"));
         };
-        self.core.accept_file(receiver)
+        receiver
+            .accept()
+            .map_err(|e| self.core.fail_unless_misuse(e))
     }
 
-    /// Offers the requested file, `size` bytes. The OFFER carries exactly
-    /// the name bytes of the GET.
+    /// Refuses the upload being offered, or gives up on the one being
+    /// received (a write failed): its remaining data is skipped, and
+    /// `outcome` (not Ok) is its answer under `ticket`.
     ///
     /// # Errors
-    /// `InvalidCall` unless a download request is pending.
-    pub fn offer_download(&mut self, size: u64) -> Result<(), ProtoError> {
+    /// `InvalidCall` unless an upload is offered or being received, or for
+    /// Ok or a ticket not owed.
+    pub fn refuse_upload(&mut self, ticket: Ticket, outcome: Outcome) -> Result<(), ProtoError> {
+        self.core.check_open()?;
+        let Phase::Open(Op::Upload(receiver)) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("no upload to refuse"));
+        };
+        if outcome.code == ResultCode::Ok {
+            return Err(ProtoError::InvalidCall("a refusal cannot be Ok"));
+        }
+        receiver.skip()?;
+        self.answer(ticket, outcome)
+    }
+
+    /// Gives the answer owed under `ticket` (an upload's, once stored or
+    /// failed, or a MKDIR's). Answers go out in request order: this one is
+    /// sent once every earlier one is known.
+    ///
+    /// # Errors
+    /// `InvalidCall` for a ticket not owed or already answered; the sticky
+    /// error.
+    pub fn answer(&mut self, ticket: Ticket, outcome: Outcome) -> Result<(), ProtoError> {
+        self.core.check_alive()?;
+        if !self.answers.give(ticket, outcome) {
+            return Err(ProtoError::InvalidCall("no answer is owed under that ticket"));
+        }
+        self.flush_answers()
+    }
+
+    /// How many answers are owed (for uploads and MKDIRs not yet answered).
+    pub fn answers_owed(&self) -> usize {
+        self.answers.len()
+    }
+
+    /// Offers the requested file, `size` bytes with `meta`; its data
+    /// follows through [`send_data`](Self::send_data). The OFFER carries
+    /// exactly the path bytes of the GET. An empty file's END goes out at
+    /// once.
+    ///
+    /// # Errors
+    /// `InvalidCall` unless a download request is pending; `Crypto`.
+    pub fn offer_download(&mut self, size: u64, meta: Meta) -> Result<(), ProtoError> {
         self.core.check_open()?;
         let Phase::Open(op) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no download request is pending"));
@@ -56,14 +99,24 @@ impl ServerConnection {
         let Op::DownloadDecision(asked) = op else {
             return Err(ProtoError::InvalidCall("no download request is pending"));
         };
-        let asked = std::mem::take(asked);
-        *op = Op::Download(Sender::offered(size));
         let offer = Offer {
-            name: asked,
+            path: std::mem::take(asked),
             size,
             overwrite: false,
+            preserve: false,
+            meta,
         };
-        self.core.send(inner::OFFER, &[&offer.encode()])
+        let (sender, empty) = Sender::start(size)?;
+        *op = if empty.is_some() {
+            Op::Idle
+        } else {
+            Op::Download(sender)
+        };
+        self.core.send(inner::OFFER, &[&offer.encode()])?;
+        if let Some(hash) = empty {
+            self.core.send(inner::END, &[&hash])?;
+        }
+        Ok(())
     }
 
     /// Whether the application should send the next listing page now: a
@@ -115,37 +168,22 @@ impl ServerConnection {
         Ok(step)
     }
 
-    /// Refuses the pending request with `outcome` (not Ok). A listing may
-    /// be refused after some of its pages: the client drops them.
+    /// Refuses the pending GET or LIST with `outcome` (not Ok). A listing
+    /// may be refused after some of its pages: the client drops them.
     ///
     /// # Errors
-    /// `InvalidCall` unless a request awaits a decision (or a listing is
-    /// being sent), or for Ok.
+    /// `InvalidCall` unless a download or listing awaits a decision (or a
+    /// listing is being sent), or for Ok.
     pub fn refuse(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
         self.core.check_open()?;
         match &mut self.phase {
-            Phase::Open(op) if op.awaits_decision() && outcome.code != ResultCode::Ok => {
+            Phase::Open(op @ (Op::DownloadDecision(_) | Op::Listing(_)))
+                if outcome.code != ResultCode::Ok =>
+            {
                 *op = Op::Idle;
             }
             _ => return Err(ProtoError::InvalidCall("nothing to refuse")),
         }
-        self.core.send_outcome(outcome)
-    }
-
-    /// Answers a completely received upload with `outcome` (Ok once it is
-    /// safely stored).
-    ///
-    /// # Errors
-    /// `InvalidCall` unless a received file awaits its answer.
-    pub fn send_result(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
-        self.core.check_open()?;
-        let Phase::Open(op) = &mut self.phase else {
-            return Err(ProtoError::InvalidCall("no received file awaits a result"));
-        };
-        if !matches!(op, Op::Upload(r) if r.is_complete()) {
-            return Err(ProtoError::InvalidCall("no received file awaits a result"));
-        }
-        *op = Op::Idle;
         self.core.send_outcome(outcome)
     }
 
@@ -165,10 +203,16 @@ impl ServerConnection {
     /// past the announced size.
     pub fn send_data(&mut self, data: &[u8]) -> Result<(), ProtoError> {
         self.core.check_open()?;
-        let Phase::Open(Op::Download(sender)) = &mut self.phase else {
+        let Phase::Open(op) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("not sending a file"));
         };
-        self.core.send_chunk(sender, data).map(|_| ())
+        let Op::Download(sender) = op else {
+            return Err(ProtoError::InvalidCall("not sending a file"));
+        };
+        if self.core.send_chunk(sender, data)?.is_some() {
+            *op = Op::Idle;
+        }
+        Ok(())
     }
 }
 

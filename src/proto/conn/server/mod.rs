@@ -1,9 +1,11 @@
 //! [`ServerConnection`]: the server endpoint. It runs the server handshake,
-//! then answers one client request at a time: an upload (it receives), a
-//! download (it sends) or a listing.
+//! then answers the client's pipelined requests in order: uploads (it
+//! receives), MKDIRs, downloads (it sends) and listings.
 
+mod answers;
 mod calls;
 
+pub use answers::Ticket;
 pub use calls::ListingStep;
 
 use std::ops::{Deref, DerefMut, Range};
@@ -16,7 +18,11 @@ use super::core::{BeforeKeys, ConnectionCore, Incoming};
 use crate::proto::handshake::server::{
     AwaitHello, AwaitResponse, ServerConfig, ServerEphemeral, Verified,
 };
-use crate::proto::msgs::{self, inner, ListEntry, ListingPager, Offer, Outcome, ResultCode};
+use crate::proto::msgs::{
+    self, inner, Get, ListEntry, ListingPager, Meta, Mkdir, Offer, Outcome, ResultCode,
+};
+use crate::proto::MAX_IN_FLIGHT;
+use answers::Answers;
 use crate::proto::name::{self, NameError};
 use crate::proto::record::RecordType;
 use crate::proto::timers::Timeouts;
@@ -31,31 +37,43 @@ pub enum ServerEvent<'a> {
     /// refuse it with [`ConnectionCore::refuse_busy`]. Nothing else may be
     /// called before one of the two.
     Authenticated { client: VerifyingKey },
-    /// The client offers a file for upload: accept or refuse.
+    /// The client offers a file (its data follows at once): call
+    /// [`ServerConnection::accept`] or [`ServerConnection::refuse_upload`].
+    /// The file's answer is owed under `ticket`.
     UploadRequested {
-        name: String,
+        path: String,
         size: u64,
         overwrite: bool,
+        /// Permission bits and mtime to apply, when the client asked.
+        meta: Option<Meta>,
+        ticket: Ticket,
     },
-    /// The client asks for a file: offer it or refuse.
-    DownloadRequested { name: String },
-    /// The client asks for the listing: send its pages while
-    /// [`ServerConnection::wants_listing`], or refuse.
-    ListRequested,
-    /// A request named a file the name rule refuses; RESULT 2 was sent
-    /// (unless this side had sent CLOSE) and the session goes on.
+    /// The client asks for a directory (mkdir of the last component; with
+    /// `meta`, also set its mode and mtime): answer under `ticket` with
+    /// [`ServerConnection::answer`].
+    MkdirRequested {
+        path: String,
+        meta: Option<Meta>,
+        ticket: Ticket,
+    },
+    /// The client asks for a file no larger than `max_size` bytes: offer it
+    /// or refuse.
+    DownloadRequested { path: String, max_size: u64 },
+    /// The client asks for the listing of the directory `path` (empty for
+    /// the root): send its pages while [`ServerConnection::wants_listing`],
+    /// or refuse.
+    ListRequested { path: String },
+    /// A request named a path the rule refuses; its RESULT 2 is queued
+    /// (an upload's data is skipped) and the session goes on.
     NameRefused(NameError),
     /// Upload data, in order.
     Data(&'a [u8]),
     /// Every byte of the upload arrived and the SHA-256 matched: store the
-    /// file, then answer with [`ServerConnection::send_result`].
-    ReceiveComplete,
-    /// The upload's SHA-256 did not match; RESULT 6 was sent (unless this
-    /// side had sent CLOSE). Discard the data.
+    /// file, then answer under the upload's ticket.
+    ReceiveComplete { sha256: [u8; 32] },
+    /// The upload's SHA-256 did not match; its RESULT 6 is queued. Discard
+    /// the data.
     ReceiveCorrupt,
-    /// The client's answer to a download: its end, or a refusal of the
-    /// offer.
-    Outcome(Outcome),
     /// The client closed the session in order.
     Closed,
 }
@@ -63,23 +81,24 @@ pub enum ServerEvent<'a> {
 /// Server events before they borrow the receive buffer.
 enum Ev {
     Authenticated(VerifyingKey),
-    UploadRequested(String, u64, bool),
-    DownloadRequested(String),
-    ListRequested,
+    UploadRequested(String, Offer, Ticket),
+    MkdirRequested(String, Mkdir, Ticket),
+    DownloadRequested(String, u64),
+    ListRequested(String),
     NameRefused(NameError),
     Data(Range<usize>),
-    ReceiveComplete,
+    ReceiveComplete([u8; 32]),
     ReceiveCorrupt,
-    Outcome(Outcome),
     Closed,
 }
 
 /// The request being served.
 enum Op {
     Idle,
-    /// OFFER received: the upload's receiving side.
+    /// OFFER received: the upload's receiving side (offered, receiving or
+    /// skipping).
     Upload(Receiver),
-    /// GET received for these name bytes; the application decides.
+    /// GET received for these path bytes; the application decides.
     DownloadDecision(Vec<u8>),
     /// OFFER sent: the download's sending side.
     Download(Sender),
@@ -99,11 +118,14 @@ impl Op {
         }
     }
 
-    fn awaits_decision(&self) -> bool {
+    /// Whether the next record must wait for the application: a decision
+    /// is pending, or this side is sending a file or listing (requests
+    /// pipelined behind it are read once it is done).
+    fn holds_input(&self) -> bool {
         match self {
             Op::Upload(r) => r.is_offered(),
-            Op::DownloadDecision(_) | Op::Listing(_) => true,
-            Op::Idle | Op::Download(_) => false,
+            Op::DownloadDecision(_) | Op::Download(_) | Op::Listing(_) => true,
+            Op::Idle => false,
         }
     }
 }
@@ -122,6 +144,11 @@ enum Phase {
 pub struct ServerConnection {
     core: ConnectionCore,
     phase: Phase,
+    /// RESULTs owed for uploads and MKDIRs, in request order.
+    answers: Answers,
+    /// A GET or LIST read while answers were owed: served once they are
+    /// sent, so answers stay in request order (its body, at most a path).
+    held: Option<(u8, Vec<u8>)>,
 }
 
 impl Deref for ServerConnection {
@@ -151,6 +178,8 @@ impl ServerConnection {
         ServerConnection {
             core: ConnectionCore::new(BeforeKeys::PlainAlert, timeouts, now),
             phase: Phase::AwaitHello(AwaitHello::new(config, eph)),
+            answers: Answers::default(),
+            held: None,
         }
     }
 
@@ -174,10 +203,17 @@ impl ServerConnection {
     pub fn next_event(&mut self) -> Result<Option<ServerEvent<'_>>, ProtoError> {
         self.core.check_alive()?;
         let ev = loop {
-            let step = match self.core.next_record() {
-                Ok(Some(rec)) => self.process(rec),
-                Ok(None) => return Ok(None),
-                Err(e) => Err(e),
+            if self.waits_for_app() {
+                return Ok(None);
+            }
+            let step = if let Some((t, body)) = self.held.take_if(|_| self.answers.len() == 0) {
+                self.on_request(t, &body)
+            } else {
+                match self.core.next_record() {
+                    Ok(Some(rec)) => self.process(rec),
+                    Ok(None) => return Ok(None),
+                    Err(e) => Err(e),
+                }
             };
             match step {
                 Ok(Some(ev)) => break ev,
@@ -187,18 +223,26 @@ impl ServerConnection {
         };
         Ok(Some(match ev {
             Ev::Authenticated(client) => ServerEvent::Authenticated { client },
-            Ev::UploadRequested(name, size, overwrite) => ServerEvent::UploadRequested {
-                name,
-                size,
-                overwrite,
+            Ev::UploadRequested(path, offer, ticket) => ServerEvent::UploadRequested {
+                path,
+                size: offer.size,
+                overwrite: offer.overwrite,
+                meta: offer.preserve.then_some(offer.meta),
+                ticket,
             },
-            Ev::DownloadRequested(name) => ServerEvent::DownloadRequested { name },
-            Ev::ListRequested => ServerEvent::ListRequested,
+            Ev::MkdirRequested(path, mkdir, ticket) => ServerEvent::MkdirRequested {
+                path,
+                meta: mkdir.preserve.then_some(mkdir.meta),
+                ticket,
+            },
+            Ev::DownloadRequested(path, max_size) => {
+                ServerEvent::DownloadRequested { path, max_size }
+            }
+            Ev::ListRequested(path) => ServerEvent::ListRequested { path },
             Ev::NameRefused(e) => ServerEvent::NameRefused(e),
             Ev::Data(r) => ServerEvent::Data(self.core.bytes(r)),
-            Ev::ReceiveComplete => ServerEvent::ReceiveComplete,
+            Ev::ReceiveComplete(sha256) => ServerEvent::ReceiveComplete { sha256 },
             Ev::ReceiveCorrupt => ServerEvent::ReceiveCorrupt,
-            Ev::Outcome(o) => ServerEvent::Outcome(o),
             Ev::Closed => ServerEvent::Closed,
         }))
     }
@@ -237,68 +281,119 @@ impl ServerConnection {
         }
     }
 
+    /// Whether the next record must wait for the application: a decision
+    /// or this side's sending is in progress, [`MAX_IN_FLIGHT`] answers
+    /// are owed, or a held request waits for the owed answers.
+    fn waits_for_app(&self) -> bool {
+        let busy = matches!(&self.phase, Phase::Open(op) if op.holds_input());
+        busy || self.answers.len() >= MAX_IN_FLIGHT || self.held.is_some() && self.answers.len() > 0
+    }
+
     /// An application message while the session is open.
     fn on_message(&mut self, t: u8, range: Range<usize>) -> Result<Option<Ev>, ProtoError> {
         let Phase::Open(op) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no open session"));
         };
-        let body = self.core.bytes(range.clone());
-        let (next, ev) = match (t, std::mem::replace(op, Op::Idle)) {
-            (inner::OFFER, Op::Idle) => {
-                let offer = Offer::parse(body)?;
-                match name::sanitize(&offer.name) {
-                    Ok(n) => (
-                        Op::Upload(Receiver::offered(offer.size)),
-                        Ev::UploadRequested(n, offer.size, offer.overwrite),
-                    ),
-                    Err(e) => (Op::Idle, self.refuse_name(e)?),
-                }
-            }
-            (inner::GET, Op::Idle) => {
-                let asked = msgs::parse_get(body)?;
-                match name::sanitize(&asked) {
-                    Ok(n) => (Op::DownloadDecision(asked), Ev::DownloadRequested(n)),
-                    Err(e) => (Op::Idle, self.refuse_name(e)?),
-                }
-            }
-            (inner::LIST, Op::Idle) => {
-                if !body.is_empty() {
-                    return Err(ProtoError::MalformedMessage("LIST"));
-                }
-                (Op::Listing(ListingPager::default()), Ev::ListRequested)
-            }
-            (inner::CHUNK | inner::END, Op::Upload(mut receiver)) => {
-                match receiver.on_message(t, body)? {
-                    Chunk::Data(at) => {
-                        (Op::Upload(receiver), Ev::Data(range.start + at..range.end))
-                    }
-                    Chunk::Complete(_) => (Op::Upload(receiver), Ev::ReceiveComplete),
-                    Chunk::Corrupt => {
-                        let mismatch =
-                            Outcome::new(ResultCode::HashMismatch, "whole-file SHA-256 mismatch");
-                        self.core
-                            .send_unprompted(inner::RESULT, &mismatch.encode())?;
-                        (Op::Idle, Ev::ReceiveCorrupt)
-                    }
-                }
-            }
-            (inner::ACCEPT, Op::Download(mut sender)) => {
-                if let Some(hash) = sender.on_accept(msgs::parse_accept(body)?)? {
-                    self.core.send_unprompted(inner::END, &hash)?;
-                }
-                self.set_op(Op::Download(sender));
-                return Ok(None);
-            }
-            (inner::RESULT, Op::Download(sender)) => {
-                let outcome = Outcome::parse(body)?;
-                sender.on_result(&outcome)?;
-                self.core.hold_for(&outcome);
-                (Op::Idle, Ev::Outcome(outcome))
-            }
-            (t, op) => {
+        if let Op::Upload(receiver) = op {
+            if !matches!(t, inner::CHUNK | inner::END) {
                 return Err(ProtoError::UnexpectedMessage {
                     got: msgs::inner_name(t),
-                    state: op.name(),
+                    state: receiver.state_name(),
+                });
+            }
+            let body = self.core.bytes(range.clone());
+            return match receiver.on_message(t, body)? {
+                Chunk::Data(at) => Ok(Some(Ev::Data(range.start + at..range.end))),
+                Chunk::Skipped => Ok(None),
+                Chunk::SkipEnded => {
+                    *op = Op::Idle;
+                    Ok(None)
+                }
+                Chunk::Complete(hash) => {
+                    *op = Op::Idle;
+                    Ok(Some(Ev::ReceiveComplete(hash)))
+                }
+                Chunk::Corrupt => {
+                    *op = Op::Idle;
+                    let mismatch =
+                        Outcome::new(ResultCode::HashMismatch, "whole-file SHA-256 mismatch");
+                    self.queue_answer(mismatch)?;
+                    Ok(Some(Ev::ReceiveCorrupt))
+                }
+            };
+        }
+        if matches!(t, inner::GET | inner::LIST) && self.answers.len() > 0 {
+            // Served once the answers owed before it are sent.
+            self.held = Some((t, self.core.bytes(range).to_vec()));
+            return Ok(None);
+        }
+        let body = self.core.bytes(range).to_vec();
+        self.on_request(t, &body)
+    }
+
+    /// A request read while idle (or a held GET or LIST, once no answers
+    /// are owed).
+    fn on_request(&mut self, t: u8, body: &[u8]) -> Result<Option<Ev>, ProtoError> {
+        let (next, ev) = match t {
+            inner::OFFER => {
+                let offer = Offer::parse(body)?;
+                match name::sanitize_path(&offer.path) {
+                    Ok(p) => {
+                        let ticket = self.answers.owe();
+                        let receiver = Receiver::offered(offer.size);
+                        (Op::Upload(receiver), Ev::UploadRequested(p, offer, ticket))
+                    }
+                    Err(e) => {
+                        self.queue_answer(Outcome::new(ResultCode::BadName, e.to_string()))?;
+                        (Op::Upload(Receiver::skipping()), Ev::NameRefused(e))
+                    }
+                }
+            }
+            inner::MKDIR => {
+                let mkdir = Mkdir::parse(body)?;
+                match name::sanitize_path(&mkdir.path) {
+                    Ok(p) => {
+                        let ticket = self.answers.owe();
+                        (Op::Idle, Ev::MkdirRequested(p, mkdir, ticket))
+                    }
+                    Err(e) => {
+                        self.queue_answer(Outcome::new(ResultCode::BadName, e.to_string()))?;
+                        (Op::Idle, Ev::NameRefused(e))
+                    }
+                }
+            }
+            inner::GET => {
+                let get = Get::parse(body)?;
+                match name::sanitize_path(&get.path) {
+                    Ok(p) => (
+                        Op::DownloadDecision(get.path),
+                        Ev::DownloadRequested(p, get.max_size),
+                    ),
+                    Err(e) => {
+                        self.queue_answer(Outcome::new(ResultCode::BadName, e.to_string()))?;
+                        (Op::Idle, Ev::NameRefused(e))
+                    }
+                }
+            }
+            inner::LIST => {
+                let raw = msgs::parse_list(body)?;
+                let path = if raw.is_empty() {
+                    Ok(String::new())
+                } else {
+                    name::sanitize_path(&raw)
+                };
+                match path {
+                    Ok(p) => (Op::Listing(ListingPager::default()), Ev::ListRequested(p)),
+                    Err(e) => {
+                        self.queue_answer(Outcome::new(ResultCode::BadName, e.to_string()))?;
+                        (Op::Idle, Ev::NameRefused(e))
+                    }
+                }
+            }
+            t => {
+                return Err(ProtoError::UnexpectedMessage {
+                    got: msgs::inner_name(t),
+                    state: "idle",
                 })
             }
         };
@@ -312,13 +407,23 @@ impl ServerConnection {
         }
     }
 
-    /// Answers a request whose name the rule refuses with RESULT 2 (not
-    /// once this side has sent CLOSE).
-    fn refuse_name(&mut self, e: NameError) -> Result<Ev, ProtoError> {
-        let refusal = Outcome::new(ResultCode::BadName, e.to_string());
-        self.core
-            .send_unprompted(inner::RESULT, &refusal.encode())?;
-        Ok(Ev::NameRefused(e))
+    /// Owes one answer that is known now (a refused name, a corrupt file)
+    /// and sends what may go out.
+    fn queue_answer(&mut self, outcome: Outcome) -> Result<(), ProtoError> {
+        let ticket = self.answers.owe();
+        self.answers.give(ticket, outcome);
+        self.flush_answers()
+    }
+
+    /// Sends every owed answer that is known and whose turn has come. Once
+    /// this side closes, nothing more is sent.
+    fn flush_answers(&mut self) -> Result<(), ProtoError> {
+        while let Some(outcome) = self.answers.next_ready() {
+            if !self.core.closing() {
+                self.core.send_outcome(&outcome)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -108,9 +108,9 @@ fn key_update_moves_to_next_secret_as_specified_and_the_old_key_is_refused() {
         .unwrap();
     assert_eq!(ct, [0x03]);
 
-    // next(S) = HKDF-Expand(S, "sft/2 key update", 32)
+    // next(S) = HKDF-Expand(S, "sft/3 key update", 32)
     let s0 = Secret::<32>::from_slice(&[3; 32]).unwrap();
-    let s1 = TrafficSecret(hkdf::expand(&s0, b"sft/2 key update").unwrap());
+    let s1 = TrafficSecret(hkdf::expand(&s0, b"sft/3 key update").unwrap());
     let mut o1 = Opener::new();
     o1.set_traffic_secret(s1).unwrap();
     o1.dir.next_seq = 2;
