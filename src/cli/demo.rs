@@ -57,6 +57,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         identity: host_key,
         clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
         max_file_size: args.size,
+        max_mode: crate::net::server::DEFAULT_MAX_MODE,
         timeouts: Timeouts::default(),
         limits: Limits::default(),
         allow_overwrite: false,

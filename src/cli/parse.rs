@@ -101,6 +101,21 @@ pub fn max_file_size(s: &str) -> Result<u64, String> {
     size(s, MAX_FILE_SIZE)
 }
 
+/// `sft serve --max-mode`: permission bits in octal, `000` to `777`.
+///
+/// # Errors
+/// A message for clap when `s` is not octal digits or is above 777.
+pub fn max_mode(s: &str) -> Result<u32, String> {
+    let bad = || format!("{s:?} is not a permission mode: give octal digits from 000 to 777, e.g. 755");
+    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return Err(bad());
+    }
+    match u32::from_str_radix(s, 8) {
+        Ok(mode) if mode <= 0o777 => Ok(mode),
+        _ => Err(bad()),
+    }
+}
+
 /// `sft demo --size`: bytes, from 1 to [`MAX_DEMO_SIZE`].
 ///
 /// # Errors
@@ -231,6 +246,16 @@ mod tests {
                 Err("must be a whole number from 1 to 4096".into()),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn max_mode_is_octal_up_to_777_and_never_a_special_bit() {
+        assert_eq!(max_mode("755"), Ok(0o755));
+        assert_eq!(max_mode("0777"), Ok(0o777));
+        assert_eq!(max_mode("0"), Ok(0));
+        for bad in ["1000", "4755", "778", "8", "", "rwx", "-1", "0x1ff", "07777"] {
+            assert!(max_mode(bad).is_err(), "{bad}");
         }
     }
 

@@ -34,6 +34,9 @@ pub struct ServeArgs {
     /// Let clients replace existing files when they ask with --overwrite
     #[arg(long)]
     allow_overwrite: bool,
+    /// Most permission bits a client may set with -p, in octal (000 to 777; setuid, setgid and sticky are never set)
+    #[arg(long, value_name = "MODE", default_value = "755", value_parser = parse::max_mode)]
+    max_mode: u32,
     /// Most connections open at once, 1 to 4096; when full, one that has not authenticated makes room, and one key may hold at most half
     #[arg(long, value_name = "N", default_value = "128", value_parser = parse::connections)]
     max_connections: usize,
@@ -125,6 +128,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         },
         limits,
         allow_overwrite: args.allow_overwrite,
+        max_mode: args.max_mode,
     })
     .map_err(|e| {
         CliError::new(

@@ -17,14 +17,14 @@ pub trait FileSender {
     ///
     /// # Errors
     /// As the role's `send_data`.
-    fn send_data(&mut self, data: &[u8]) -> Result<(), ProtoError>;
+    fn send_data(&mut self, data: &[u8]) -> Result<Option<[u8; 32]>, ProtoError>;
 }
 
 impl FileSender for ClientConnection {
     fn wants_data(&self) -> bool {
         ClientConnection::wants_data(self)
     }
-    fn send_data(&mut self, data: &[u8]) -> Result<(), ProtoError> {
+    fn send_data(&mut self, data: &[u8]) -> Result<Option<[u8; 32]>, ProtoError> {
         ClientConnection::send_data(self, data)
     }
 }
@@ -33,7 +33,7 @@ impl FileSender for ServerConnection {
     fn wants_data(&self) -> bool {
         ServerConnection::wants_data(self)
     }
-    fn send_data(&mut self, data: &[u8]) -> Result<(), ProtoError> {
+    fn send_data(&mut self, data: &[u8]) -> Result<Option<[u8; 32]>, ProtoError> {
         ServerConnection::send_data(self, data)
     }
 }
@@ -71,13 +71,24 @@ impl Outgoing {
         self.sent
     }
 
+    /// Whether every byte has been handed to the connection (its END is
+    /// out).
+    pub fn is_done(&self) -> bool {
+        self.sent == self.source.size
+    }
+
     /// Reads the next chunks into `buf` (at least `CHUNK_LEN` bytes) and
-    /// hands them to `conn` while it wants data.
+    /// hands them to `conn` while it wants data. Returns the whole-file
+    /// SHA-256 once the last byte went out (END followed).
     ///
     /// # Errors
     /// `Read` when the file cannot be read, or ends before its announced
     /// size (it shrank); `Proto` from the connection.
-    pub fn pump(&mut self, conn: &mut impl FileSender, buf: &mut [u8]) -> Result<(), SendError> {
+    pub fn pump(
+        &mut self,
+        conn: &mut impl FileSender,
+        buf: &mut [u8],
+    ) -> Result<Option<[u8; 32]>, SendError> {
         while conn.wants_data() {
             let left = self.source.size - self.sent;
             let want = left.min(CHUNK_LEN as u64).min(buf.len() as u64) as usize;
@@ -91,10 +102,13 @@ impl Outgoing {
                     e
                 })
             })?;
-            conn.send_data(&buf[..want])?;
+            let end = conn.send_data(&buf[..want])?;
             self.sent += want as u64;
+            if end.is_some() {
+                return Ok(end);
+            }
         }
-        Ok(())
+        Ok(None)
     }
 }
 

@@ -55,6 +55,7 @@ impl Running {
             timeouts: Timeouts::default(),
             limits: Limits::default(),
             allow_overwrite: false,
+            max_mode: 0o777,
         };
         adjust(&mut opts);
         let server = Server::bind(opts).unwrap();

@@ -31,18 +31,6 @@ pub(super) fn wait_bound(attempt: u32) -> Option<Duration> {
     Some(doubled.min(MAX_WAIT_BOUND))
 }
 
-/// A random time in [0, `bound`], in whole milliseconds, from the
-/// project's DRBG (also spreads rate-limit waits). If the DRBG fails,
-/// `bound` itself: the next attempt needs randomness too and reports the
-/// failure.
-pub(super) fn jitter(bound: Duration) -> Duration {
-    let bound_ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX);
-    match rand::array::<8>() {
-        Ok(bytes) => Duration::from_millis(u64::from_le_bytes(bytes) % bound_ms.saturating_add(1)),
-        Err(_) => bound,
-    }
-}
-
 /// Runs `connect` (one connection attempt to the server called `name`,
 /// as `host:port`) until it ends other than with the server's Busy alert,
 /// waiting a random time up to [`wait_bound`] after each Busy and saying so
@@ -112,15 +100,6 @@ mod tests {
         assert_eq!(wait_bound(0), None);
         let worst: Duration = (1..BUSY_ATTEMPTS).filter_map(wait_bound).sum();
         assert_eq!(worst, Duration::from_millis(7750));
-    }
-
-    #[test]
-    fn jitter_stays_within_its_bound_and_varies() {
-        assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
-        let bound = Duration::from_millis(250);
-        let draws: Vec<_> = (0..200).map(|_| jitter(bound)).collect();
-        assert!(draws.iter().all(|d| *d <= bound), "{draws:?}");
-        assert!(draws.iter().any(|d| *d != draws[0]), "{draws:?}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The client side: one connection, driven by the same pump as the server.
 //! A [`Session`] connects, completes the handshake (asking the caller about
-//! an unknown server key), then runs one operation at a time.
+//! an unknown server key), then runs listings and pipelined batches of
+//! uploads, MKDIRs and downloads ([`Session::run_batch`]).
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,20 +13,24 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+mod batch;
+mod driver;
 mod tasks;
 
+pub use batch::{
+    jitter, rate_wait, BatchObserver, Report, Step, MAX_RATE_JITTER, MAX_RATE_WAIT,
+};
 use super::pump::{self, ReadEnd};
-use super::transfer::Outgoing;
 use crate::crypto::ed25519::{Fingerprint, SigningKey, VerifyingKey};
-use crate::fs::{FsError, ReceiveRoot, SourceFile};
+use crate::fs::FsError;
 use crate::proto::conn::ClientConnection;
 use crate::proto::handshake::client::ClientConfig;
 pub use crate::proto::handshake::client::ServerTrust;
 use crate::proto::handshake::Ephemeral;
-use crate::proto::msgs::{ListEntry, Outcome, ResultCode, SessionParams};
+use crate::proto::msgs::{ListEntry, Outcome, SessionParams};
 use crate::proto::timers::Timeouts;
-use crate::proto::{ProtoError, CHUNK_LEN};
-use tasks::{Close, Get, Handshake, List, Put, Reply, Task};
+use crate::proto::ProtoError;
+use tasks::{Close, Handshake, List, Reply, Task};
 
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -44,8 +49,8 @@ pub struct SessionOptions {
     pub connect_timeout: Duration,
     /// Time allowed for the handshake.
     pub handshake_timeout: Duration,
-    /// Largest download accepted, in bytes (a larger offer is refused
-    /// before any data moves).
+    /// Largest download accepted, in bytes (the server refuses a larger
+    /// file before any data moves).
     pub max_file_size: u64,
 }
 
@@ -78,21 +83,6 @@ pub enum ClientError {
     /// The operation was cancelled (Ctrl-C); partial files were removed.
     #[error("interrupted")]
     Interrupted,
-}
-
-/// How a transfer went.
-#[derive(Debug)]
-pub struct Report {
-    /// The answer: the peer's (`Ok`, or why not), or this side's own
-    /// refusal of a download it cannot take.
-    pub outcome: Outcome,
-    /// Bytes moved.
-    pub bytes: u64,
-    /// Wall time of the transfer.
-    pub elapsed: Duration,
-    /// The whole-file SHA-256, when the transfer completed with it
-    /// verified (the outcome is `Ok`); `None` otherwise.
-    pub sha256: Option<[u8; 32]>,
 }
 
 /// Stops a [`Session`] from another thread: the operation in progress, and
@@ -197,95 +187,18 @@ impl Session {
         self.cancel.clone()
     }
 
-    /// Lists the server's receive root, in the server's order (its
-    /// directory order: unspecified). At most
+    /// Lists the directory `path` of the server's root (empty for the
+    /// root itself), in the server's order (its directory order:
+    /// unspecified). At most
     /// [`crate::proto::conn::MAX_LISTING_ENTRIES`] entries are taken; a
     /// longer listing ends the session with `ListingTooLong`.
     ///
     /// # Errors
     /// `Ok(Err(outcome))` when the server refused; `Err` when the session
     /// failed.
-    pub fn list(&mut self) -> Result<Result<Vec<ListEntry>, Outcome>, ClientError> {
-        self.conn.request_list()?;
+    pub fn list(&mut self, path: &str) -> Result<Result<Vec<ListEntry>, Outcome>, ClientError> {
+        self.conn.request_list(path)?;
         self.run(&mut List)
-    }
-
-    /// Uploads `source` as `name`. `progress` is called with the bytes
-    /// sent so far.
-    ///
-    /// # Errors
-    /// `Read` when the local file cannot be read to its announced size;
-    /// session errors. A refusal is a [`Report`] with its outcome.
-    pub fn put(
-        &mut self,
-        source: SourceFile,
-        path: PathBuf,
-        name: &str,
-        overwrite: bool,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<Report, ClientError> {
-        let started = Instant::now();
-        self.conn.request_upload(name, source.size, overwrite)?;
-        let mut task = Put {
-            file: Outgoing::new(source),
-            path,
-            buf: vec![0u8; CHUNK_LEN],
-            progress,
-        };
-        let outcome = self.run(&mut task)?;
-        let sha256 = self.verified_sha256(&outcome);
-        Ok(Report {
-            outcome,
-            bytes: task.file.sent(),
-            elapsed: started.elapsed(),
-            sha256,
-        })
-    }
-
-    /// Downloads `name` into `root` (never overwriting). `progress` is
-    /// called with the bytes received so far and the announced size. An
-    /// offer larger than the session's `max_file_size` or the free space
-    /// in `root` is refused (a [`Report`] with [`ResultCode::TooLarge`]).
-    ///
-    /// # Errors
-    /// Session errors; local write failures are reported to the server and
-    /// returned as [`ClientError::Local`].
-    pub fn get(
-        &mut self,
-        name: &str,
-        root: &ReceiveRoot,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<Report, ClientError> {
-        let started = Instant::now();
-        self.conn.request_download(name)?;
-        let mut task = Get {
-            name,
-            root,
-            max_file_size: self.max_file_size,
-            file: None,
-            size: 0,
-            received: 0,
-            error: None,
-            progress,
-        };
-        let outcome = self.run(&mut task)?;
-        if let Some(e) = task.error {
-            return Err(ClientError::Local(e));
-        }
-        let sha256 = self.verified_sha256(&outcome);
-        Ok(Report {
-            outcome,
-            bytes: task.received,
-            elapsed: started.elapsed(),
-            sha256,
-        })
-    }
-
-    /// The transfer's SHA-256 if it ended `Ok` (verified by the receiver).
-    fn verified_sha256(&self, outcome: &Outcome) -> Option<[u8; 32]> {
-        (outcome.code == ResultCode::Ok)
-            .then(|| self.conn.transfer_sha256())
-            .flatten()
     }
 
     /// Ends the session with the authenticated close exchange.
@@ -321,19 +234,9 @@ impl Session {
                 match task.on_event(ev)? {
                     Reply::Continue => {}
                     Reply::Trust => self.conn.trust_server_key()?,
-                    Reply::Accept => self.conn.accept()?,
                     Reply::Done(out) => return self.flush().map(|()| out),
-                    Reply::Refuse(o, out) => {
-                        self.conn.refuse(&o)?;
-                        return self.flush().map(|()| out);
-                    }
-                    Reply::Answer(o, out) => {
-                        self.conn.send_result(&o)?;
-                        return self.flush().map(|()| out);
-                    }
                 }
             }
-            task.produce(&mut self.conn)?;
             let blocked = match pump::write(&mut self.conn, &mut self.sock, now) {
                 Ok(blocked) => blocked,
                 Err(e) => return Err(self.socket_failure(e)),
@@ -346,7 +249,7 @@ impl Session {
             if end == ReadEnd::BufferFull || (self.conn.wants_data() && !blocked) {
                 continue;
             }
-            self.wait()?;
+            self.wait_until(None)?;
         }
     }
 
@@ -365,8 +268,9 @@ impl Session {
         }
     }
 
-    /// Sleeps until the socket is ready or the connection's deadline.
-    fn wait(&mut self) -> Result<(), ClientError> {
+    /// Sleeps until the socket is ready, the connection's deadline, or
+    /// `until`.
+    fn wait_until(&mut self, until: Option<Instant>) -> Result<(), ClientError> {
         let wanted = pump::interest(&self.conn);
         pump::update_interest(
             self.poll.registry(),
@@ -377,10 +281,11 @@ impl Session {
         )
         .map_err(ClientError::Socket)?;
         let now = Instant::now();
-        let timeout = self
-            .conn
-            .poll_timeout()
-            .map(|d| d.saturating_duration_since(now));
+        let deadline = match (self.conn.poll_timeout(), until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = deadline.map(|d| d.saturating_duration_since(now));
         match self.poll.poll(&mut self.events, timeout) {
             Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(ClientError::Socket(e)),
             _ => {}
@@ -397,7 +302,7 @@ impl Session {
                 Ok(true) => {}
                 Err(e) => return Err(self.socket_failure(e)),
             }
-            self.wait()?;
+            self.wait_until(None)?;
             if let Some(e) = self.conn.error() {
                 return Err(e.clone().into());
             }

@@ -15,11 +15,14 @@ use mio::{Token, Waker};
 use super::outcomes::upload_refusal_for;
 use super::Server;
 use crate::fs::{FsError, Staged};
+use crate::proto::conn::Ticket;
 use crate::proto::msgs::Outcome;
 
 /// A completely received upload, ready to be moved into place.
 pub(super) struct Commit {
     pub staged: Staged,
+    /// The upload's answer is owed under this ticket.
+    pub ticket: Ticket,
     pub name: String,
     pub size: u64,
     pub started: Instant,
@@ -36,6 +39,7 @@ pub(super) enum Job {
 /// The committer's answer.
 pub(super) struct CommitDone {
     token: Token,
+    ticket: Ticket,
     name: String,
     size: u64,
     started: Instant,
@@ -63,6 +67,7 @@ pub(super) fn spawn_committer(
                 };
                 let Commit {
                     staged,
+                    ticket,
                     name,
                     size,
                     started,
@@ -70,6 +75,7 @@ pub(super) fn spawn_committer(
                 let result = staged.commit().map(|_| ());
                 let done = CommitDone {
                     token,
+                    ticket,
                     name,
                     size,
                     started,
@@ -139,6 +145,10 @@ impl Server {
                 upload_refusal_for(&e, allow_overwrite)
             }
         };
-        session.conn.send_result(&outcome).ok().map(|()| done.token)
+        session
+            .conn
+            .answer(done.ticket, outcome)
+            .ok()
+            .map(|()| done.token)
     }
 }

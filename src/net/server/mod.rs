@@ -109,7 +109,14 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// Whether a client may replace an existing file (`--overwrite`).
     pub allow_overwrite: bool,
+    /// Permission bits a client may set with `-p` (masked; at most 0o777).
+    pub max_mode: u32,
 }
+
+/// The permission bits a client may set with `-p` unless the server says
+/// otherwise (`rwxr-xr-x`: nobody but the server's user can write what a
+/// client stored).
+pub const DEFAULT_MAX_MODE: u32 = 0o755;
 
 /// Stops a running [`Server`] from another thread.
 #[derive(Clone)]
@@ -164,6 +171,7 @@ impl Server {
         let upload_policy = UploadPolicy {
             max_file_size: opts.max_file_size,
             allow_overwrite: opts.allow_overwrite,
+            max_mode: opts.max_mode,
         };
         let config = Arc::new(ServerConfig {
             identity: opts.identity,

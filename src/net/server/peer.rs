@@ -18,13 +18,15 @@ use super::upload_policy::UploadPolicy;
 use crate::crypto::ed25519::Fingerprint;
 use crate::fs::{Lister, ReceiveRoot};
 use crate::net::transfer::{Incoming, Outgoing};
-use crate::proto::conn::ServerConnection;
+use crate::proto::conn::{ServerConnection, Ticket};
 use crate::proto::limiter::ClientKey;
 use crate::proto::ProtoError;
 
 /// An upload being received.
 pub(super) struct Upload {
     pub file: Incoming,
+    /// Its answer is owed under this ticket.
+    pub ticket: Ticket,
     pub name: String,
     pub size: u64,
     pub started: Instant,

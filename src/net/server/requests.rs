@@ -8,20 +8,23 @@ use log::{info, warn};
 use mio::Token;
 
 use super::committer::{Commit, Job};
+use crate::fs::FsError;
 use super::outcomes::{rate_refusal, refusal, refusal_for, upload_refusal_for};
 use super::peer::{Download, DriveError, Session, Shared, Upload};
 use super::upload_policy::{decide_upload, UploadDecision, UploadRequest};
 use crate::net::transfer::{Incoming, Outgoing};
-use crate::proto::conn::{ServerEvent as Event, SEND_HIGH_WATER};
+use crate::proto::conn::{ServerEvent as Event, Ticket, SEND_HIGH_WATER};
 use crate::proto::limiter::{ClientKey, Cost};
-use crate::proto::msgs::{Outcome, ResultCode};
+use crate::proto::msgs::{Meta, Outcome, ResultCode};
 use crate::proto::name::display_safe;
-use crate::proto::ProtoError;
+use crate::proto::{ProtoError, MAX_IN_FLIGHT};
 
 /// Requests over the rate limit one connection may send in a row, each
 /// before the wait the previous refusal announced has passed, before it is
-/// closed (8). A client that waits as told is never closed for this.
-pub const MAX_RATE_REFUSALS_IN_A_ROW: u32 = 8;
+/// closed (72): the [`MAX_IN_FLIGHT`] requests a client may have sent
+/// before it read the refusal, and 8 more. A client that waits as told is
+/// never closed for this.
+pub const MAX_RATE_REFUSALS_IN_A_ROW: u32 = MAX_IN_FLIGHT as u32 + 8;
 
 /// Bytes of an upload written between two background writebacks (64 MiB):
 /// the disk works while data still arrives, instead of all at the final
@@ -63,10 +66,21 @@ pub(super) fn handle_events(
                 s.client = Some(fp);
             }
             Event::UploadRequested {
-                name,
+                path,
                 size,
                 overwrite,
-            } => on_upload(s, shared, now, name, UploadRequest { size, overwrite })?,
+                meta,
+                ticket,
+            } => on_upload(
+                s,
+                shared,
+                now,
+                (path, ticket, meta),
+                UploadRequest { size, overwrite },
+            )?,
+            Event::MkdirRequested { path, meta, ticket } => {
+                on_mkdir(s, shared, now, &path, meta, ticket)?
+            }
             Event::Data(data) => {
                 if let Some(up) = &mut s.upload {
                     up.file.write(data);
@@ -79,7 +93,7 @@ pub(super) fn handle_events(
                     }
                 }
             }
-            Event::ReceiveComplete => on_received(s, token, shared)?,
+            Event::ReceiveComplete { .. } => on_received(s, token, shared)?,
             Event::ReceiveCorrupt => {
                 if let Some(up) = s.upload.take() {
                     warn!(
@@ -89,15 +103,12 @@ pub(super) fn handle_events(
                     );
                 }
             }
-            Event::DownloadRequested { name } => on_download(s, shared, now, name)?,
-            Event::ListRequested => on_list(s, shared, now)?,
-            Event::Outcome(outcome) => {
-                if let Some(dl) = s.download.take() {
-                    log_download_end(s, &dl, &outcome);
-                }
+            Event::DownloadRequested { path, max_size } => {
+                on_download(s, shared, now, path, max_size)?
             }
+            Event::ListRequested { path } => on_list(s, shared, now, &path)?,
             Event::NameRefused(e) => {
-                // Already answered (RESULT 2) by the protocol layer: a cheap
+                // Answered (RESULT 2, in its turn) by the protocol layer: a cheap
                 // refusal, charged as one; a key past its budget with them
                 // is cut off, so a flood of bad names costs it more than it
                 // costs the server.
@@ -119,17 +130,19 @@ fn on_upload(
     s: &mut Session,
     shared: &mut Shared,
     now: Instant,
-    name: String,
+    (name, ticket, meta): (String, Ticket, Option<Meta>),
     req: UploadRequest,
 ) -> Result<(), DriveError> {
+    let what = format!("upload {name:?}");
     if let Some(wait) = check_budget(s, shared, now)? {
-        return refuse(s, shared, now, &format!("upload {name:?}"), &wait);
+        log_refusal(s, shared, now, &what, &wait);
+        return Ok(s.conn.refuse_upload(ticket, wait)?);
     }
     let policy = shared.upload_policy;
     let staged = match decide_upload(req, policy) {
         UploadDecision::Stage { replace } => shared
             .root
-            .begin(&name, req.size, replace)
+            .begin(&name, req.size, replace, policy.cap(meta))
             .map_err(|e| upload_refusal_for(&e, policy.allow_overwrite)),
         UploadDecision::Refuse(outcome) => Err(outcome),
     };
@@ -144,6 +157,7 @@ fn on_upload(
             );
             s.upload = Some(Upload {
                 file: Incoming::new(staged),
+                ticket,
                 name,
                 size: req.size,
                 started: now,
@@ -153,9 +167,38 @@ fn on_upload(
         }
         Err(outcome) => {
             charge(s, shared, now, Cost::Cheap);
-            refuse(s, shared, now, &format!("upload {name:?}"), &outcome)
+            log_refusal(s, shared, now, &what, &outcome);
+            Ok(s.conn.refuse_upload(ticket, outcome)?)
         }
     }
+}
+
+/// Creates a directory (or sets its metadata) and answers at once, in its
+/// turn; a cheap request either way.
+fn on_mkdir(
+    s: &mut Session,
+    shared: &mut Shared,
+    now: Instant,
+    path: &str,
+    meta: Option<Meta>,
+    ticket: Ticket,
+) -> Result<(), DriveError> {
+    let what = format!("directory {path:?}");
+    if let Some(wait) = check_budget(s, shared, now)? {
+        log_refusal(s, shared, now, &what, &wait);
+        return Ok(s.conn.answer(ticket, wait)?);
+    }
+    charge(s, shared, now, Cost::Cheap);
+    let meta = shared.upload_policy.cap(meta);
+    let outcome = match shared.root.make_dir(path, meta) {
+        Ok(()) => Outcome::ok(),
+        Err(e) => {
+            let outcome = refusal_for(&e);
+            log_refusal(s, shared, now, &what, &outcome);
+            outcome
+        }
+    };
+    Ok(s.conn.answer(ticket, outcome)?)
 }
 
 fn on_received(s: &mut Session, token: Token, shared: &mut Shared) -> Result<(), DriveError> {
@@ -164,6 +207,7 @@ fn on_received(s: &mut Session, token: Token, shared: &mut Shared) -> Result<(),
     };
     let Upload {
         file,
+        ticket,
         name,
         size,
         started,
@@ -172,15 +216,16 @@ fn on_received(s: &mut Session, token: Token, shared: &mut Shared) -> Result<(),
     match file.finish() {
         Err(e) => {
             warn!("upload {name:?} from {} failed: {e}", s.who());
-            s.conn.send_result(&refusal_for(&e))?;
+            s.conn.answer(ticket, refusal_for(&e))?;
         }
-        // The committer answers through the waker; the client waits for
-        // RESULT and sends nothing meanwhile.
+        // The committer answers through the waker, in its turn; the client
+        // goes on sending meanwhile.
         Ok(staged) => {
             let _ = shared.commits.send(Job::Commit {
                 token,
                 commit: Box::new(Commit {
                     staged,
+                    ticket,
                     name,
                     size,
                     started,
@@ -196,42 +241,73 @@ fn on_download(
     shared: &mut Shared,
     now: Instant,
     name: String,
+    max_size: u64,
 ) -> Result<(), DriveError> {
+    let what = format!("download {name:?}");
     if let Some(wait) = check_budget(s, shared, now)? {
-        return refuse(s, shared, now, &format!("download {name:?}"), &wait);
+        return refuse(s, shared, now, &what, &wait);
     }
-    match shared.root.open_source(&name).map_err(|e| refusal_for(&e)) {
+    let opened = shared.root.open_source(&name).map_err(|e| refusal_for(&e));
+    let opened = opened.and_then(|source| {
+        if source.size > max_size {
+            Err(refusal(
+                ResultCode::TooLarge,
+                format!(
+                    "{} bytes, larger than the {max_size} bytes the client takes",
+                    source.size
+                ),
+            ))
+        } else {
+            Ok(source)
+        }
+    });
+    match opened {
         Ok(source) => {
             charge(s, shared, now, Cost::Work);
-            s.conn.offer_download(source.size)?;
+            let meta = Meta {
+                mode: source.mode,
+                mtime: source.mtime,
+            };
+            s.conn.offer_download(source.size, meta)?;
             info!(
                 "download {name:?} ({} bytes) to {} offered",
                 source.size,
                 s.who()
             );
-            s.download = Some(Download {
+            let download = Download {
                 file: Outgoing::new(source),
                 name,
                 started: now,
-            });
+            };
+            if download.file.is_done() {
+                // An empty file: its END went out with the OFFER.
+                log_download_end(s, &download);
+            } else {
+                s.download = Some(download);
+            }
             Ok(())
         }
         Err(outcome) => {
             charge(s, shared, now, Cost::Cheap);
-            refuse(s, shared, now, &format!("download {name:?}"), &outcome)
+            refuse(s, shared, now, &what, &outcome)
         }
     }
 }
 
-/// Opens the root's files for a listing; the turn's produce step sends
-/// them page by page as the client reads (`turn::produce`).
-fn on_list(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<(), DriveError> {
+/// Opens a directory of the root for a listing; the turn's produce step
+/// sends its entries page by page as the client reads (`turn::produce`).
+fn on_list(s: &mut Session, shared: &mut Shared, now: Instant, path: &str) -> Result<(), DriveError> {
     if let Some(wait) = check_budget(s, shared, now)? {
         return refuse(s, shared, now, "listing", &wait);
     }
-    let lister = shared.root.lister().map_err(|e| {
-        warn!("listing for {} failed: {e}", s.who());
-        refusal(ResultCode::IoError, "server I/O error while listing")
+    let lister = shared.root.lister(path).map_err(|e| {
+        warn!("listing {path:?} for {} failed: {e}", s.who());
+        match e {
+            FsError::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                refusal(ResultCode::NotFound, "no such directory on the server")
+            }
+            e => refusal_for(&e),
+        }
     });
     match lister {
         Ok(lister) => {
@@ -243,23 +319,16 @@ fn on_list(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<(), Dri
     }
 }
 
-fn log_download_end(s: &Session, dl: &Download, outcome: &Outcome) {
+/// Logs a download whose last byte (and END) went out.
+pub(super) fn log_download_end(s: &Session, dl: &Download) {
     let secs = dl.started.elapsed().as_secs_f64();
-    match outcome.code {
-        ResultCode::Ok => info!(
-            "sent {:?} to {}: {} bytes, {:.1} MiB/s",
-            dl.name,
-            s.who(),
-            dl.file.sent(),
-            dl.file.sent() as f64 / (1 << 20) as f64 / secs.max(1e-9)
-        ),
-        _ => info!(
-            "download {:?} by {} ended: {}",
-            dl.name,
-            s.who(),
-            display_safe(&outcome.reason)
-        ),
-    }
+    info!(
+        "sent {:?} to {}: {} bytes, {:.1} MiB/s",
+        dl.name,
+        s.who(),
+        dl.file.sent(),
+        dl.file.sent() as f64 / (1 << 20) as f64 / secs.max(1e-9)
+    );
 }
 
 /// Whether the session's key may make a request now: `Ok(None)` to go
@@ -305,8 +374,8 @@ pub(super) fn charge(s: &Session, shared: &mut Shared, now: Instant, cost: Cost)
     }
 }
 
-/// Refuses the pending request with `outcome`, with one log line (within
-/// the refusal log's budget) saying who asked for `what` and why.
+/// Refuses the pending GET or LIST with `outcome`, logged as
+/// [`log_refusal`] does.
 fn refuse(
     s: &mut Session,
     shared: &mut Shared,
@@ -314,8 +383,18 @@ fn refuse(
     what: &str,
     outcome: &Outcome,
 ) -> Result<(), DriveError> {
-    if shared.refusals.allow(now) {
-        info!("refused {what} for {}: {}", s.who(), outcome.reason);
-    }
+    log_refusal(s, shared, now, what, outcome);
     Ok(s.conn.refuse(outcome)?)
+}
+
+/// One log line (within the refusal log's budget) saying who asked for
+/// `what` and why it was refused.
+fn log_refusal(s: &Session, shared: &mut Shared, now: Instant, what: &str, outcome: &Outcome) {
+    if shared.refusals.allow(now) {
+        info!(
+            "refused {what} for {}: {}",
+            s.who(),
+            display_safe(&outcome.reason)
+        );
+    }
 }

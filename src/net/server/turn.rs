@@ -9,7 +9,7 @@ use log::{info, warn};
 use mio::Token;
 
 use super::peer::{DriveError, Session, Shared};
-use super::requests::{charge, handle_events};
+use super::requests::{charge, handle_events, log_download_end};
 use crate::net::pump::{self, ReadEnd};
 use crate::net::transfer::SendError;
 use crate::proto::conn::{ListingStep, SEND_HIGH_WATER};
@@ -56,7 +56,12 @@ pub(super) fn drive(
         }
         let end = pump::read(&mut s.conn, sock, now).map_err(DriveError::Io)?;
         let held_back = handle_events(s, token, shared, now, &mut budget)?;
+        let waited = s.conn.waits_for_app();
         let paged = produce(s, shared, now)?;
+        // A file or listing that just ended lets pipelined requests already
+        // in the buffer be read; while the connection waits for this side
+        // (a commit, a decision), a full buffer is no reason to go round.
+        let released = waited && !s.conn.waits_for_app();
         let blocked = pump::write(&mut s.conn, sock, now).map_err(DriveError::Io)?;
         if budget == 0 || (paged && s.conn.wants_listing()) {
             // A listing reads one page per turn: the others get theirs
@@ -68,7 +73,8 @@ pub(super) fn drive(
             // answers; the writable event resumes here.
             return Ok(Turn::Idle);
         }
-        let more_in = end == ReadEnd::BufferFull || held_back;
+        let more_in =
+            (end == ReadEnd::BufferFull && !s.conn.waits_for_app()) || held_back || released;
         let more_out = (s.conn.wants_data() || s.conn.wants_listing()) && !blocked;
         if !more_in && !more_out {
             return Ok(Turn::Idle);
@@ -83,12 +89,18 @@ pub(super) fn drive(
 /// and keeps nothing.
 fn produce(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<bool, DriveError> {
     if let Some(dl) = &mut s.download {
-        dl.file
+        let end = dl
+            .file
             .pump(&mut s.conn, &mut shared.read_buf)
             .map_err(|e| match e {
                 SendError::Read(e) => DriveError::Io(e),
                 SendError::Proto(e) => DriveError::Proto(e),
             })?;
+        if end.is_some() {
+            if let Some(dl) = s.download.take() {
+                log_download_end(s, &dl);
+            }
+        }
     }
     produce_listing(s, shared, now)
 }

@@ -3,7 +3,7 @@
 //! applies the answer.
 
 use super::outcomes::refusal;
-use crate::proto::msgs::{Outcome, ResultCode};
+use crate::proto::msgs::{Meta, Outcome, ResultCode, MAX_MODE};
 
 /// The server's rules for uploads.
 #[derive(Clone, Copy, Debug)]
@@ -12,6 +12,20 @@ pub(super) struct UploadPolicy {
     pub max_file_size: u64,
     /// Whether a client may replace an existing file when it asks.
     pub allow_overwrite: bool,
+    /// Permission bits a client may set with `-p` (its mode is masked with
+    /// this; at most 0o777, so never setuid, setgid or sticky).
+    pub max_mode: u32,
+}
+
+impl UploadPolicy {
+    /// The metadata a client asked for, with its mode capped by
+    /// [`max_mode`](Self::max_mode).
+    pub fn cap(&self, meta: Option<Meta>) -> Option<Meta> {
+        meta.map(|m| Meta {
+            mode: m.mode & self.max_mode & MAX_MODE,
+            mtime: m.mtime,
+        })
+    }
 }
 
 /// What an upload request asks for, as far as policy cares.

@@ -310,7 +310,9 @@ impl ClientConnection {
                 }
                 let mut receiver = Receiver::offered(offer.size);
                 receiver.accept()?;
-                *front = Pending::Download(receiver);
+                if let Some(front) = reqs.pending.front_mut() {
+                    *front = Pending::Download(receiver);
+                }
                 Ev::DownloadOffered(offer.size, offer.meta)
             }
             (inner::CHUNK | inner::END, Pending::Download(receiver)) => {

@@ -83,6 +83,14 @@ impl ServerConnection {
         self.answers.len()
     }
 
+    /// Whether the connection reads no further record until the
+    /// application acts: a decision is pending, a file or listing is being
+    /// sent, [`MAX_IN_FLIGHT`] answers are owed, or a GET or LIST waits for
+    /// the answers owed before it.
+    pub fn waits_for_app(&self) -> bool {
+        self.waits()
+    }
+
     /// Offers the requested file, `size` bytes with `meta`; its data
     /// follows through [`send_data`](Self::send_data). The OFFER carries
     /// exactly the path bytes of the GET. An empty file's END goes out at
@@ -196,12 +204,13 @@ impl ServerConnection {
     }
 
     /// Sends the next `data` (1 to `CHUNK_LEN` bytes) of the download.
-    /// After the last byte, END with the SHA-256 follows automatically.
+    /// After the last byte, END with the SHA-256 follows automatically,
+    /// the hash is returned, and the next request may be read.
     ///
     /// # Errors
     /// `InvalidCall` unless sending, for empty or oversize `data`, or data
     /// past the announced size.
-    pub fn send_data(&mut self, data: &[u8]) -> Result<(), ProtoError> {
+    pub fn send_data(&mut self, data: &[u8]) -> Result<Option<[u8; 32]>, ProtoError> {
         self.core.check_open()?;
         let Phase::Open(op) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("not sending a file"));
@@ -209,10 +218,11 @@ impl ServerConnection {
         let Op::Download(sender) = op else {
             return Err(ProtoError::InvalidCall("not sending a file"));
         };
-        if self.core.send_chunk(sender, data)?.is_some() {
+        let end = self.core.send_chunk(sender, data)?;
+        if end.is_some() {
             *op = Op::Idle;
         }
-        Ok(())
+        Ok(end)
     }
 }
 

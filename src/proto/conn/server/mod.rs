@@ -203,7 +203,7 @@ impl ServerConnection {
     pub fn next_event(&mut self) -> Result<Option<ServerEvent<'_>>, ProtoError> {
         self.core.check_alive()?;
         let ev = loop {
-            if self.waits_for_app() {
+            if self.waits() {
                 return Ok(None);
             }
             let step = if let Some((t, body)) = self.held.take_if(|_| self.answers.len() == 0) {
@@ -284,7 +284,7 @@ impl ServerConnection {
     /// Whether the next record must wait for the application: a decision
     /// or this side's sending is in progress, [`MAX_IN_FLIGHT`] answers
     /// are owed, or a held request waits for the owed answers.
-    fn waits_for_app(&self) -> bool {
+    fn waits(&self) -> bool {
         let busy = matches!(&self.phase, Phase::Open(op) if op.holds_input());
         busy || self.answers.len() >= MAX_IN_FLIGHT || self.held.is_some() && self.answers.len() > 0
     }

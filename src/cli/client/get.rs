@@ -1,0 +1,218 @@
+//! `sft get`: files and (with `-r`) directory trees from the server into a
+//! local directory, in one pipelined session. Local files and directories
+//! are made relative to the held output directory, never over an existing
+//! file, by the same rules as the server's ([`ReceiveRoot`]).
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use clap::Args;
+use sft::fs::ReceiveRoot;
+use sft::net::client::{Session, Step};
+use sft::proto::msgs::{EntryKind, Meta};
+use sft::proto::name::{display_safe, sanitize_path};
+
+use super::connect::connect;
+use super::exit::{aborted, session_error};
+use super::observe::{Item, Observer};
+use super::progress::BatchProgress;
+use super::tally::{OutputArgs, Tally};
+use crate::cli::error::{CliError, Exit};
+use crate::cli::TrustArgs;
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Server, as HOST, HOST:PORT or [IPv6]:PORT (default port 5555)
+    #[arg(value_name = "HOST[:PORT]")]
+    server: String,
+    /// Paths on the server (dir/file.txt); each is saved under its base name (directories with -r)
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<String>,
+    /// Fetch directories and everything in them
+    #[arg(short = 'r', long)]
+    recursive: bool,
+    /// Keep each file's and directory's modification time and permission bits
+    #[arg(short = 'p', long)]
+    preserve: bool,
+    /// Directory to save into (never overwrites an existing file)
+    #[arg(short = 'o', long = "output", value_name = "DIR", default_value = ".")]
+    output: PathBuf,
+    /// Refuse files larger than this, e.g. 10GiB [default: no limit but the free space in DIR]
+    #[arg(long, value_name = "SIZE", value_parser = super::super::parse::max_file_size)]
+    max_file_size: Option<u64>,
+    #[command(flatten)]
+    print: OutputArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
+/// A local directory to make, and the server's metadata for it.
+struct LocalDir {
+    local: String,
+    meta: Meta,
+}
+
+/// What a get will fetch.
+#[derive(Default)]
+struct Fetch {
+    dirs: Vec<LocalDir>,
+    /// (remote path, local path relative to the output directory, size).
+    files: Vec<(String, String, u64)>,
+}
+
+pub fn get(args: GetArgs) -> Result<(), CliError> {
+    let mut tally = Tally::new("get", args.print);
+    let total = args.paths.len();
+    let run = get_paths(args, &mut tally);
+    tally.finish(total.max(tally.counted()), run)
+}
+
+/// The last component of a valid path.
+fn base(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The parent of a valid path ("" for the root).
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(p, _)| p)
+}
+
+fn get_paths(args: GetArgs, tally: &mut Tally) -> Result<(), CliError> {
+    if !args.output.is_dir() {
+        return Err(CliError::new(
+            Exit::Usage,
+            format!("{} is not a directory", args.output.display()),
+        )
+        .hint("create it first, or choose another -o DIR"));
+    }
+    let root = ReceiveRoot::open_or_create(&args.output)?;
+    let mut wanted = Vec::new();
+    for p in &args.paths {
+        match sanitize_path(p.as_bytes()) {
+            Ok(_) => wanted.push(p.clone()),
+            Err(why) => tally.fail(None, Some(p), &why.to_string()),
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let max_download = args.max_file_size.unwrap_or(u64::MAX);
+    let mut c = connect(&args.server, args.trust, max_download)?;
+    let mut fetch = Fetch::default();
+    for p in &wanted {
+        let local = base(p).to_string();
+        if args.recursive {
+            walk(&mut c.session, &root, p, local, &mut fetch, tally)?;
+        } else {
+            fetch.files.push((p.clone(), local, 0));
+        }
+    }
+    let mut steps = Vec::new();
+    let mut items = Vec::new();
+    for (remote, local, size) in &fetch.files {
+        steps.push(Step::Get {
+            remote: remote.clone(),
+            local: local.clone(),
+            preserve: args.preserve,
+        });
+        let shown = format!("{}:{remote} -> {}", c.target, root.path().join(local).display());
+        items.push(Item::File {
+            local: root.path().join(local),
+            remote: remote.clone(),
+            shown,
+            planned: *size,
+        });
+    }
+    let bytes = fetch.files.iter().map(|f| f.2).sum();
+    let progress = BatchProgress::new(fetch.files.len() as u64, bytes, tally.shows_progress());
+    let mut obs = Observer {
+        tally,
+        items,
+        progress,
+        reported: 0,
+    };
+    let run = c.session.run_batch(steps, Some(&root), &mut obs);
+    let left = obs.left();
+    obs.progress.finish();
+    if let Err(e) = run {
+        return Err(aborted(e, &c.target, left));
+    }
+    let _ = c.session.close();
+    if args.preserve {
+        // Deepest first, once their files are in: a directory's mtime is
+        // then the server's, and a read-only one was still writable while
+        // it was filled.
+        for d in fetch.dirs.iter().rev() {
+            if let Err(e) = root.make_dir(&d.local, Some(d.meta)) {
+                tally.fail(None, Some(&format!("{}/", d.local)), &e.to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Finds what `remote` is (by listing its parent) and plans it: a file is
+/// fetched as `local`; a directory is made locally and walked, breadth
+/// first, one listing per directory. Problems with one entry are counted
+/// in `tally` and the rest goes on.
+fn walk(
+    session: &mut Session,
+    root: &ReceiveRoot,
+    remote: &str,
+    local: String,
+    fetch: &mut Fetch,
+    tally: &mut Tally,
+) -> Result<(), CliError> {
+    let listing = session.list(parent(remote)).map_err(session_error)?;
+    let entry = listing
+        .ok()
+        .and_then(|l| l.into_iter().find(|e| e.name == base(remote)));
+    let Some(entry) = entry else {
+        tally.fail(None, Some(remote), "no such file or directory on the server");
+        return Ok(());
+    };
+    if entry.kind == EntryKind::File {
+        fetch.files.push((remote.to_string(), local, entry.size));
+        return Ok(());
+    }
+    let mut todo = VecDeque::from([(remote.to_string(), local, meta_of(&entry))]);
+    while let Some((dir, local, meta)) = todo.pop_front() {
+        if let Err(e) = root.make_dir(&local, None) {
+            tally.fail(None, Some(&format!("{local}/")), &e.to_string());
+            continue;
+        }
+        let entries = match session.list(&dir).map_err(session_error)? {
+            Ok(entries) => entries,
+            Err(refused) => {
+                let why = format!("listing refused: {}", display_safe(&refused.reason));
+                tally.fail(None, Some(&format!("{dir}/")), &why);
+                continue;
+            }
+        };
+        fetch.dirs.push(LocalDir {
+            local: local.clone(),
+            meta,
+        });
+        let mut entries = entries;
+        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        for e in entries {
+            let (r, l) = (format!("{dir}/{}", e.name), format!("{local}/{}", e.name));
+            if sanitize_path(r.as_bytes()).is_err() || sanitize_path(l.as_bytes()).is_err() {
+                tally.fail(None, Some(&r), "the path is too long or too deep to fetch");
+                continue;
+            }
+            match e.kind {
+                EntryKind::File => fetch.files.push((r, l, e.size)),
+                EntryKind::Dir => todo.push_back((r, l, meta_of(&e))),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn meta_of(e: &sft::proto::msgs::ListEntry) -> Meta {
+    Meta {
+        mode: e.mode,
+        mtime: e.mtime,
+    }
+}

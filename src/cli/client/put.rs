@@ -1,0 +1,143 @@
+//! `sft put`: files and (with `-r`) directory trees to the server, in one
+//! pipelined session.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use sft::net::client::Step;
+use sft::proto::msgs::Meta;
+use sft::proto::name::display_safe;
+
+use super::connect::connect;
+use super::exit::aborted;
+use super::observe::{Item, Observer};
+use super::progress::BatchProgress;
+use super::tally::{OutputArgs, Tally};
+use super::tree::{plan_upload, Plan};
+use crate::cli::error::CliError;
+use crate::cli::TrustArgs;
+
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// Server, as HOST, HOST:PORT or [IPv6]:PORT (default port 5555)
+    #[arg(value_name = "HOST[:PORT]")]
+    server: String,
+    /// Files to upload, each stored under its base name (directories with -r)
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+    /// Send directories and everything in them (symlinks and special files inside are skipped with a warning)
+    #[arg(short = 'r', long)]
+    recursive: bool,
+    /// Keep each file's and directory's modification time and permission bits (never setuid, setgid or sticky; the server may cap them)
+    #[arg(short = 'p', long)]
+    preserve: bool,
+    /// Store under this directory of the server's root (created if missing), e.g. backup/2026-12-02
+    #[arg(long, value_name = "PATH")]
+    to: Option<String>,
+    /// Replace a file of the same name on the server (the server must allow it)
+    #[arg(long)]
+    overwrite: bool,
+    #[command(flatten)]
+    print: OutputArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
+pub fn put(args: PutArgs) -> Result<(), CliError> {
+    let mut tally = Tally::new("put", args.print);
+    let plan = match plan_upload(&args.files, args.recursive, args.to.as_deref()) {
+        Ok(plan) => plan,
+        Err(e) => return tally.finish(0, Err(e)),
+    };
+    let total = plan.files.len() + plan.refused.len();
+    let run = put_plan(&args, plan, &mut tally);
+    tally.finish(total, run)
+}
+
+/// The requests of a plan, in order: the directories (parents first), the
+/// files, and with `-p` the directories again, deepest first, to set their
+/// mode and mtime once their contents are in place.
+fn steps(args: &PutArgs, plan: &Plan) -> (Vec<Step>, Vec<Item>) {
+    let mut steps = Vec::new();
+    let mut items = Vec::new();
+    for d in &plan.dirs {
+        steps.push(Step::Mkdir {
+            remote: d.remote.clone(),
+            meta: None,
+        });
+        items.push(Item::Dir {
+            remote: d.remote.clone(),
+        });
+    }
+    for f in &plan.files {
+        steps.push(Step::Put {
+            local: f.local.clone(),
+            remote: f.remote.clone(),
+            overwrite: args.overwrite,
+            preserve: args.preserve,
+            // A file named on the command line is followed if it is a
+            // symlink (as scp does); one found in a tree never is.
+            nofollow: !args.files.contains(&f.local),
+        });
+        items.push(Item::File {
+            local: f.local.clone(),
+            remote: f.remote.clone(),
+            shown: format!("{} -> {}", f.local.display(), f.remote),
+            planned: f.size,
+        });
+    }
+    if args.preserve {
+        for d in plan.dirs.iter().rev() {
+            let Some(meta) = d.meta else { continue };
+            steps.push(Step::Mkdir {
+                remote: d.remote.clone(),
+                meta: Some(Meta {
+                    mode: meta.mode,
+                    mtime: meta.mtime,
+                }),
+            });
+            items.push(Item::Dir {
+                remote: d.remote.clone(),
+            });
+        }
+    }
+    (steps, items)
+}
+
+/// Uploads a plan, counting each file in `tally`; fails for a
+/// session-level error only.
+fn put_plan(args: &PutArgs, plan: Plan, tally: &mut Tally) -> Result<(), CliError> {
+    for s in &plan.skipped {
+        eprintln!(
+            "sft: warning: skipping {}: {}",
+            display_safe(&s.local.display().to_string()),
+            s.why
+        );
+    }
+    for r in &plan.refused {
+        tally.fail(Some(&r.local), None, &r.why);
+    }
+    if plan.files.is_empty() && plan.dirs.is_empty() {
+        return Ok(());
+    }
+    let (steps, items) = steps(args, &plan);
+    let bytes: u64 = plan.files.iter().map(|f| f.size).sum();
+    let mut c = connect(&args.server, args.trust.clone(), u64::MAX)?;
+    let progress = BatchProgress::new(plan.files.len() as u64, bytes, tally.shows_progress());
+    let mut obs = Observer {
+        tally,
+        items,
+        progress,
+        reported: 0,
+    };
+    let run = c.session.run_batch(steps, None, &mut obs);
+    let left = obs.left();
+    obs.progress.finish();
+    match run {
+        Ok(()) => {
+            let _ = c.session.close();
+            Ok(())
+        }
+        Err(e) => Err(aborted(e, &c.target, left)),
+    }
+}

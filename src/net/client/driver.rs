@@ -1,0 +1,313 @@
+//! Runs a batch ([`super::batch`]) on an established session: sends the
+//! next requests while the connection has room for them, feeds the upload
+//! in progress, stores downloads, and reports each answer in order.
+
+use std::time::{Duration, Instant};
+
+use super::batch::{open_upload, BatchObserver, InFlight, Plan, Queued, Report, Step};
+use super::{ClientError, Session};
+use crate::fs::{FsError, ReceiveRoot};
+use crate::net::pump::{self, ReadEnd};
+use crate::net::transfer::{Incoming, Outgoing, SendError};
+use crate::proto::conn::ClientEvent;
+use crate::proto::msgs::{Meta, Outcome, ResultCode};
+use crate::proto::{ProtoError, CHUNK_LEN};
+
+/// The upload whose data is going out.
+struct Sending {
+    index: usize,
+    file: Outgoing,
+    local: std::path::PathBuf,
+}
+
+/// The download whose data is coming in: its staged file, or why it
+/// cannot be stored (its data is then read and dropped).
+struct Receiving {
+    file: Result<Incoming, FsError>,
+}
+
+/// A batch in progress on a session.
+pub(super) struct Batch<'a> {
+    plan: Plan,
+    root: Option<&'a ReceiveRoot>,
+    obs: &'a mut dyn BatchObserver,
+    sending: Option<Sending>,
+    receiving: Option<Receiving>,
+    buf: Vec<u8>,
+}
+
+impl Session {
+    /// Runs `steps` in this session, pipelined, reporting each to `obs` in
+    /// order. Downloads are stored under `root` (required when a step is a
+    /// [`Step::Get`]), never over an existing file.
+    ///
+    /// # Errors
+    /// A session failure ends the batch (the requests not yet reported
+    /// were not done); `Read` when a local file cannot be read to the size
+    /// it had when it was offered; `Interrupted` after
+    /// [`super::Canceller::cancel`] (a partial download is removed).
+    pub fn run_batch(
+        &mut self,
+        steps: Vec<Step>,
+        root: Option<&ReceiveRoot>,
+        obs: &mut dyn BatchObserver,
+    ) -> Result<(), ClientError> {
+        let mut batch = Batch {
+            plan: Plan::new(steps),
+            root,
+            obs,
+            sending: None,
+            receiving: None,
+            buf: vec![0u8; CHUNK_LEN],
+        };
+        let result = self.drive_batch(&mut batch);
+        if result.is_err() {
+            let _ = pump::write(&mut self.conn, &mut self.sock, Instant::now());
+        }
+        result
+    }
+
+    fn drive_batch(&mut self, b: &mut Batch<'_>) -> Result<(), ClientError> {
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(ClientError::Interrupted);
+            }
+            let now = Instant::now();
+            let end = match pump::read(&mut self.conn, &mut self.sock, now) {
+                Ok(end) => end,
+                Err(e) => return Err(self.socket_failure(e)),
+            };
+            while let Some(ev) = self.conn.next_event()? {
+                on_event(b, ev, now)?;
+            }
+            self.produce(b)?;
+            self.start_requests(b, now)?;
+            self.produce(b)?;
+            let blocked = match pump::write(&mut self.conn, &mut self.sock, now) {
+                Ok(blocked) => blocked,
+                Err(e) => return Err(self.socket_failure(e)),
+            };
+            if b.plan.finished() {
+                return self.flush();
+            }
+            if end == ReadEnd::Eof {
+                return Err(ClientError::ServerClosed);
+            }
+            let more_out = self.conn.wants_data() && !blocked;
+            if end == ReadEnd::BufferFull || more_out {
+                continue;
+            }
+            self.wait_until(b.plan.paused_until)?;
+        }
+    }
+
+    /// Sends requests while the connection takes them and the plan has
+    /// them (not during a rate-limit pause).
+    fn start_requests(&mut self, b: &mut Batch<'_>, now: Instant) -> Result<(), ClientError> {
+        while self.conn.can_request() && self.conn.pending_output() < CHUNK_LEN {
+            let Some(q) = b.plan.next(now) else {
+                return Ok(());
+            };
+            self.start(b, q, now)?;
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, b: &mut Batch<'_>, q: Queued, now: Instant) -> Result<(), ClientError> {
+        let mut flight = InFlight {
+            queued: q,
+            started: now,
+            bytes: 0,
+            sha256: None,
+        };
+        match &flight.queued.step {
+            Step::Mkdir { remote, meta } => self.conn.request_mkdir(remote, *meta)?,
+            Step::Put {
+                local,
+                remote,
+                overwrite,
+                preserve,
+                nofollow,
+            } => {
+                let index = flight.queued.index;
+                let source = match open_upload(local, *nofollow) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        b.obs.done(index, Err(e));
+                        return Ok(());
+                    }
+                };
+                let limit = self.params.max_file_size;
+                if source.size > limit {
+                    let why = format!(
+                        "{} bytes is over the server's limit of {limit} bytes",
+                        source.size
+                    );
+                    let outcome = Outcome::new(ResultCode::TooLarge, why);
+                    b.obs.done(index, Ok(report(&flight, outcome, now)));
+                    return Ok(());
+                }
+                let meta = preserve.then_some(Meta {
+                    mode: source.mode,
+                    mtime: source.mtime,
+                });
+                flight.sha256 = self
+                    .conn
+                    .request_upload(remote, source.size, *overwrite, meta)?;
+                if flight.sha256.is_none() {
+                    b.sending = Some(Sending {
+                        index,
+                        file: Outgoing::new(source),
+                        local: local.clone(),
+                    });
+                }
+            }
+            Step::Get { remote, .. } => {
+                let root = b.root.ok_or(ProtoError::InvalidCall("a download needs a root"))?;
+                // The server refuses a file that would not fit before any
+                // data moves.
+                let room = root.available_space().unwrap_or(u64::MAX);
+                self.conn
+                    .request_download(remote, self.max_file_size.min(room))?;
+            }
+        }
+        b.plan.in_flight.push_back(flight);
+        Ok(())
+    }
+
+    /// Feeds the upload in progress while the connection wants data.
+    fn produce(&mut self, b: &mut Batch<'_>) -> Result<(), ClientError> {
+        let Some(s) = &mut b.sending else {
+            return Ok(());
+        };
+        let before = s.file.sent();
+        let end = s
+            .file
+            .pump(&mut self.conn, &mut b.buf)
+            .map_err(|e| match e {
+                SendError::Read(source) => ClientError::Read {
+                    path: s.local.clone(),
+                    source,
+                },
+                SendError::Proto(p) => p.into(),
+            })?;
+        let moved = s.file.sent() - before;
+        if moved > 0 {
+            b.obs.bytes(moved);
+        }
+        if let Some(flight) = b.plan.in_flight.back_mut() {
+            flight.bytes += moved;
+            if end.is_some() {
+                flight.sha256 = end;
+            }
+        }
+        if end.is_some() {
+            b.sending = None;
+        }
+        Ok(())
+    }
+
+}
+
+/// Handles one event of the batch: the answer, or part of it, to the
+/// oldest request in flight.
+fn on_event(b: &mut Batch<'_>, ev: ClientEvent<'_>, now: Instant) -> Result<(), ClientError> {
+    {
+        match ev {
+            ClientEvent::Outcome(outcome) => {
+                let flight = front(b)?;
+                if b.sending.as_ref().is_some_and(|s| s.index == flight.queued.index) {
+                    // Refused while its data was going out: the connection
+                    // ended it with END.
+                    b.sending = None;
+                }
+                if outcome.code == ResultCode::RateLimited {
+                    let asked = Duration::from_secs(u64::from(outcome.retry_after_secs));
+                    let jitter = super::batch::jitter(asked.min(super::batch::MAX_RATE_JITTER));
+                    let index = flight.queued.index;
+                    match b.plan.rate_limited(flight, &outcome, jitter, now) {
+                        Ok(wait) => b.obs.waiting(index, wait),
+                        Err((flight, gave_up)) => {
+                            let r = report(&flight, gave_up, now);
+                            b.obs.done(index, Ok(r));
+                        }
+                    }
+                    return Ok(());
+                }
+                let sha = (outcome.code == ResultCode::Ok).then_some(flight.sha256).flatten();
+                let mut r = report(&flight, outcome, now);
+                r.sha256 = sha;
+                b.obs.done(flight.queued.index, Ok(r));
+            }
+            ClientEvent::DownloadOffered { size, meta } => {
+                let flight = b.plan.in_flight.front().ok_or(out_of_place())?;
+                let (Step::Get { local, preserve, .. }, Some(root)) = (&flight.queued.step, b.root)
+                else {
+                    return Err(out_of_place());
+                };
+                let file = root
+                    .begin(local, size, false, preserve.then_some(meta))
+                    .map(Incoming::new);
+                b.receiving = Some(Receiving { file });
+            }
+            ClientEvent::Data(data) => {
+                let r = b.receiving.as_mut().ok_or(out_of_place())?;
+                if let Ok(file) = &mut r.file {
+                    file.write(data);
+                }
+                if let Some(flight) = b.plan.in_flight.front_mut() {
+                    flight.bytes += data.len() as u64;
+                }
+                b.obs.bytes(data.len() as u64);
+            }
+            ClientEvent::ReceiveComplete { sha256 } => {
+                let flight = front(b)?;
+                let r = b.receiving.take().ok_or(out_of_place())?;
+                let stored = r
+                    .file
+                    .and_then(Incoming::finish)
+                    .and_then(|staged| staged.commit().map(|_| ()));
+                let index = flight.queued.index;
+                match stored {
+                    Ok(()) => {
+                        let mut r = report(&flight, Outcome::ok(), now);
+                        r.sha256 = Some(sha256);
+                        b.obs.done(index, Ok(r));
+                    }
+                    Err(e) => b.obs.done(index, Err(e)),
+                }
+            }
+            ClientEvent::ReceiveCorrupt => {
+                let flight = front(b)?;
+                b.receiving = None;
+                let outcome = Outcome::new(
+                    ResultCode::HashMismatch,
+                    "whole-file SHA-256 mismatch: the data received is not what the server sent",
+                );
+                b.obs.done(flight.queued.index, Ok(report(&flight, outcome, now)));
+            }
+            ClientEvent::Closed => return Err(ClientError::ServerClosed),
+            _ => return Err(out_of_place()),
+        }
+        Ok(())
+    }
+}
+
+/// The oldest request in flight, which the event answers.
+fn front(b: &mut Batch<'_>) -> Result<InFlight, ClientError> {
+    b.plan.in_flight.pop_front().ok_or_else(out_of_place)
+}
+
+fn report(flight: &InFlight, outcome: Outcome, now: Instant) -> Report {
+    Report {
+        outcome,
+        bytes: flight.bytes,
+        elapsed: now.saturating_duration_since(flight.started),
+        sha256: None,
+    }
+}
+
+/// An event the protocol layer never emits for the requests in flight.
+fn out_of_place() -> ClientError {
+    ProtoError::InvalidCall("event out of place for the requests in flight").into()
+}
