@@ -9,6 +9,8 @@ mod tally;
 
 // Issue 9: not called yet; the allow goes when put and get use them.
 #[allow(dead_code)]
+mod listing_format;
+#[allow(dead_code)]
 mod progress;
 #[allow(dead_code)]
 mod tree;
