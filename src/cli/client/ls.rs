@@ -17,7 +17,7 @@ pub struct LsArgs {
     #[arg(value_name = "HOST[:PORT]")]
     server: String,
     #[command(flatten)]
-    print: OutputArgs,
+    pub(in crate::cli) print: OutputArgs,
     #[command(flatten)]
     trust: TrustArgs,
 }

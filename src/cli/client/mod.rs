@@ -48,7 +48,7 @@ pub struct PutArgs {
     #[arg(long)]
     overwrite: bool,
     #[command(flatten)]
-    print: OutputArgs,
+    pub(in crate::cli) print: OutputArgs,
     #[command(flatten)]
     trust: TrustArgs,
 }
@@ -68,7 +68,7 @@ pub struct GetArgs {
     #[arg(long, value_name = "SIZE", value_parser = super::parse::max_file_size)]
     max_file_size: Option<u64>,
     #[command(flatten)]
-    print: OutputArgs,
+    pub(in crate::cli) print: OutputArgs,
     #[command(flatten)]
     trust: TrustArgs,
 }
