@@ -67,7 +67,7 @@ pub struct PlanFile {
     pub remote: String,
     /// Size in bytes when planned (the file may change before it is sent).
     pub size: u64,
-    /// Its metadata when planned.
+    /// Its metadata when planned (a symlink argument's: its target's).
     pub meta: Meta,
 }
 
@@ -76,6 +76,7 @@ pub struct PlanFile {
 /// terminal: local names may hold control characters).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Skipped {
+    /// The entry, below a directory argument.
     pub local: PathBuf,
     /// Why, e.g. "is a symbolic link; links inside a tree are not followed".
     pub why: String,
@@ -85,6 +86,7 @@ pub struct Skipped {
 /// (exit 1). For a directory, nothing below it was planned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refused {
+    /// The argument as given, or the entry below a directory argument.
     pub local: PathBuf,
     /// Why, e.g. "is a directory (use -r)" or the file-name rule's message.
     pub why: String,
@@ -99,7 +101,10 @@ pub struct Plan {
     pub dirs: Vec<PlanDir>,
     /// Files to send, in the same order.
     pub files: Vec<PlanFile>,
+    /// Entries left out, in the order met: warnings, not failures.
     pub skipped: Vec<Skipped>,
+    /// Arguments and entries that failed, in the order met: one failed
+    /// file each.
     pub refused: Vec<Refused>,
 }
 
