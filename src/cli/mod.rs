@@ -50,6 +50,29 @@ enum Command {
     Selftest,
 }
 
+/// The log filter of a client's `-v`: sft's own info lines, other crates'
+/// warnings only.
+const VERBOSE_LOG: &str = "warn,sft=info";
+
+impl Command {
+    /// The log filter when RUST_LOG is not set: the server logs its work
+    /// (info); a client logs warnings, and with `-v` its own steps too.
+    fn default_log_filter(&self) -> &'static str {
+        let verbose = match self {
+            Command::Serve(_) => return "info",
+            Command::Put(a) => a.print.verbose,
+            Command::Get(a) => a.print.verbose,
+            Command::Ls(a) => a.print.verbose,
+            _ => false,
+        };
+        if verbose {
+            VERBOSE_LOG
+        } else {
+            "warn"
+        }
+    }
+}
+
 /// Options every client command shares: who we are and whom we trust.
 #[derive(Debug, Args)]
 pub struct TrustArgs {
@@ -73,11 +96,8 @@ pub struct TrustArgs {
 impl Cli {
     /// Runs the chosen subcommand and returns the process exit status.
     pub fn run(self) -> ExitCode {
-        let level = match self.command {
-            Command::Serve(_) => "info",
-            _ => "warn",
-        };
-        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        let filter = self.command.default_log_filter();
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter))
             .format_target(false)
             .init();
         let result = match self.command {
@@ -116,6 +136,57 @@ mod tests {
         ] {
             assert!(parse(args).is_ok(), "{args:?}");
         }
+    }
+
+    #[test]
+    fn verbose_logs_sft_at_info_on_each_client_command_and_conflicts_with_quiet() {
+        for args in [
+            &["put", "-v", "host", "file"][..],
+            &["get", "--verbose", "host", "name"],
+            &["ls", "host", "-v", "--json"],
+        ] {
+            let cli = parse(args).unwrap();
+            assert_eq!(cli.command.default_log_filter(), VERBOSE_LOG, "{args:?}");
+        }
+        assert_eq!(
+            parse(&["put", "host", "f"])
+                .unwrap()
+                .command
+                .default_log_filter(),
+            "warn"
+        );
+        assert_eq!(
+            parse(&["serve"]).unwrap().command.default_log_filter(),
+            "info"
+        );
+        for args in [
+            &["put", "-q", "-v", "host", "f"][..],
+            &["ls", "-v", "--quiet", "host"],
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{args:?}"
+            );
+            assert_eq!(err.exit_code(), 2);
+        }
+    }
+
+    #[test]
+    fn the_verbose_filter_shows_sfts_info_lines_and_only_warnings_of_other_crates() {
+        use log::{Level, Log, Metadata};
+        let logger = env_logger::Builder::new()
+            .parse_filters(VERBOSE_LOG)
+            .build();
+        let shown = |target: &str, level: Level| {
+            logger.enabled(&Metadata::builder().target(target).level(level).build())
+        };
+        assert!(shown("sft::cli::client::connect", Level::Info));
+        assert!(shown("sft::net::client", Level::Info));
+        assert!(!shown("sft::net::client", Level::Debug));
+        assert!(!shown("mio::poll", Level::Info));
+        assert!(shown("mio::poll", Level::Warn));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use log::info;
 use sft::crypto::ed25519::{Fingerprint, VerifyingKey};
 use sft::keys::{KnownHosts, PublicKeyLine};
 use sft::net::client::{
@@ -147,6 +148,7 @@ pub(super) fn connect(
                 CliError::new(Exit::Usage, format!("--server-key {text:?} is not a fingerprint"))
                     .hint("it looks like SHA256:… (43 base64 characters); the server's admin gets it with `sft fingerprint` on the host key")
             })?;
+            info!("trusting only the server key {fp} (--server-key)");
             (ServerTrust::Pinned(fp), Pin::Flag)
         }
         None => {
@@ -158,12 +160,25 @@ pub(super) fn connect(
                 );
             }
             match known.lookup(&name) {
-                Some(fp) => (ServerTrust::Pinned(fp), Pin::KnownHosts(known_path.clone())),
-                None => (ServerTrust::Ask, Pin::None),
+                Some(fp) => {
+                    info!(
+                        "{name} is a known host in {}: trusting only its key {fp}",
+                        known_path.display()
+                    );
+                    (ServerTrust::Pinned(fp), Pin::KnownHosts(known_path.clone()))
+                }
+                None => {
+                    info!(
+                        "{name} is not in {}: its key is trusted only with --accept-new or a yes at the prompt",
+                        known_path.display()
+                    );
+                    (ServerTrust::Ask, Pin::None)
+                }
             }
         }
     };
     let addr = target.resolve()?;
+    info!("connecting to {name}, resolved to {addr}");
     let mut opts = SessionOptions {
         identity: Arc::new(identity),
         trust: server_trust,
@@ -200,6 +215,10 @@ pub(super) fn connect(
     let session = retry_busy(&name, connect_once, |e| {
         connect_error(e, &name, &pin, &identity_line)
     })?;
+    info!(
+        "connected to {name}: server key {} verified, session established",
+        session.server_key.fingerprint()
+    );
     Ok(Connected {
         cancel: interrupts.cancel_session(&session),
         session,
@@ -229,6 +248,12 @@ fn decide_unknown(name: &str, key: &VerifyingKey, accept_new: bool, known: &Path
     if !yes {
         return false;
     }
+    let how = if accept_new {
+        "--accept-new"
+    } else {
+        "answered yes"
+    };
+    info!("trusting the new key {fp} of {name} on first use ({how})");
     match KnownHosts::append(known, name, &fp) {
         Ok(()) => eprintln!("sft: added {name} ({fp}) to {}", known.display()),
         Err(e) => eprintln!("sft: warning: could not record the key: {e}"),

@@ -1,13 +1,12 @@
 //! `sft ls`: the server's files, sorted by name, as columns or JSON Lines.
 
-use std::time::Duration;
-
 use clap::Args;
 use serde_json::json;
 use sft::proto::name::display_safe;
 
 use super::connect::connect;
 use super::exit::session_error;
+use super::listing_format::rfc3339;
 use super::tally::{json_line, OutputArgs};
 use crate::cli::error::{CliError, Exit};
 use crate::cli::{out, TrustArgs};
@@ -18,22 +17,9 @@ pub struct LsArgs {
     #[arg(value_name = "HOST[:PORT]")]
     server: String,
     #[command(flatten)]
-    print: OutputArgs,
+    pub(in crate::cli) print: OutputArgs,
     #[command(flatten)]
     trust: TrustArgs,
-}
-
-/// An mtime as RFC 3339 UTC, or `None` outside years 1970-9999 (a server
-/// may send any i64).
-fn rfc3339(mtime: i64) -> Option<String> {
-    const YEAR_10000: i64 = 253_402_300_800;
-    match u64::try_from(mtime) {
-        Ok(secs) if mtime < YEAR_10000 => Some(
-            humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(secs))
-                .to_string(),
-        ),
-        _ => None,
-    }
 }
 
 pub fn ls(args: LsArgs) -> Result<(), CliError> {

@@ -24,6 +24,9 @@ pub struct OutputArgs {
     /// Print nothing on stdout for successes (with --json: only failed files and the summary)
     #[arg(short = 'q', long)]
     pub(super) quiet: bool,
+    /// Log each step on stderr: connecting, how the server's key is trusted, each request (RUST_LOG, if set, decides instead)
+    #[arg(short = 'v', long, conflicts_with = "quiet")]
+    pub(in crate::cli) verbose: bool,
 }
 
 /// Prints one JSON object as a line on stdout.
@@ -206,6 +209,7 @@ mod tests {
         let output = OutputArgs {
             json: false,
             quiet: true,
+            verbose: false,
         };
         Tally::new("put", output)
     }
