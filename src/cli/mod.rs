@@ -74,7 +74,7 @@ impl Command {
 }
 
 /// Options every client command shares: who we are and whom we trust.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct TrustArgs {
     /// Client identity key; a path given here must exist [default: $SFT_HOME/identity, created on first use]
     #[arg(long, value_name = "PATH")]

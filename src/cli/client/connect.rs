@@ -17,7 +17,7 @@ use sft::proto::{AlertCode, ProtoError, PROTOCOL_VERSION};
 use crate::cli::error::{CliError, Exit};
 use crate::cli::{home, TrustArgs};
 
-use super::batch::Interrupts;
+use super::interrupts::Interrupts;
 use super::busy::retry_busy;
 use super::exit::session_error;
 use super::DEFAULT_PORT;

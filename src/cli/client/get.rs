@@ -41,7 +41,7 @@ pub struct GetArgs {
     #[arg(long, value_name = "SIZE", value_parser = super::super::parse::max_file_size)]
     max_file_size: Option<u64>,
     #[command(flatten)]
-    print: OutputArgs,
+    pub(in crate::cli) print: OutputArgs,
     #[command(flatten)]
     trust: TrustArgs,
 }
@@ -62,9 +62,9 @@ struct Fetch {
 
 pub fn get(args: GetArgs) -> Result<(), CliError> {
     let mut tally = Tally::new("get", args.print);
-    let total = args.paths.len();
     let run = get_paths(args, &mut tally);
-    tally.finish(total.max(tally.counted()), run)
+    let total = tally.counted();
+    tally.finish(total, run)
 }
 
 /// The last component of a valid path.

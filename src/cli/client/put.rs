@@ -38,7 +38,7 @@ pub struct PutArgs {
     #[arg(long)]
     overwrite: bool,
     #[command(flatten)]
-    print: OutputArgs,
+    pub(in crate::cli) print: OutputArgs,
     #[command(flatten)]
     trust: TrustArgs,
 }

@@ -52,6 +52,8 @@ pub(super) struct Tally {
     failed: usize,
     /// Of those, files whose whole-file SHA-256 did not match.
     corrupt: usize,
+    /// Of those, files that already existed where they were to be stored.
+    existed: usize,
 }
 
 impl Tally {
@@ -65,7 +67,19 @@ impl Tally {
             bytes: 0,
             failed: 0,
             corrupt: 0,
+            existed: 0,
         }
+    }
+
+    /// Whether a progress display may be drawn: not with `-q`, `--json`
+    /// or `-v` (log lines would tear it).
+    pub(super) fn shows_progress(&self) -> bool {
+        !(self.output.quiet || self.output.json || self.output.verbose)
+    }
+
+    /// Files counted so far, arrived or failed.
+    pub(super) fn counted(&self) -> usize {
+        self.ok + self.failed
     }
 
     /// Counts a file that arrived: prints `human`, or its JSON object,
@@ -87,13 +101,15 @@ impl Tally {
     }
 
     /// Counts a refused or failed transfer by its outcome.
-    pub(super) fn outcome(&mut self, path: &Path, name: &str, r: &Report) {
+    pub(super) fn outcome(&mut self, path: Option<&Path>, name: &str, r: &Report) {
         let code = r.outcome.code;
-        if code == ResultCode::HashMismatch {
-            self.corrupt += 1;
+        match code {
+            ResultCode::HashMismatch => self.corrupt += 1,
+            ResultCode::Exists => self.existed += 1,
+            _ => {}
         }
         let why = display_safe(&r.outcome.reason);
-        self.failed(Some(path), Some(name), Some(r), Some(code), &why);
+        self.failed(path, Some(name), Some(r), Some(code), &why);
     }
 
     fn failed(
@@ -151,6 +167,9 @@ impl Tally {
     /// With `--json` the summary object says the same on stdout.
     pub(super) fn finish(self, total: usize, run: Result<(), CliError>) -> Result<(), CliError> {
         let result = run.and_then(|()| self.verdict(total));
+        if !self.output.json && !self.output.quiet {
+            eprintln!("sft: {}", self.summary(total));
+        }
         if self.output.json {
             let (exit, message) = match &result {
                 Ok(()) => (0, None),
@@ -169,6 +188,25 @@ impl Tally {
             }));
         }
         result
+    }
+
+    /// The summary line for people: files, bytes, time, failures.
+    fn summary(&self, total: usize) -> String {
+        let secs = self.started.elapsed().as_secs_f64();
+        let mut line = format!(
+            "{} {total} file(s): {} ok, {} failed; {} in {secs:.2}s",
+            self.op,
+            self.ok,
+            self.failed,
+            bytesize::ByteSize(self.bytes)
+        );
+        if secs > 0.0 && self.bytes > 0 {
+            line += &format!(" ({:.1} MiB/s)", self.bytes as f64 / (1 << 20) as f64 / secs);
+        }
+        if self.existed > 0 {
+            line += &format!("; {} already existed", self.existed);
+        }
+        line
     }
 
     fn verdict(&self, total: usize) -> Result<(), CliError> {
@@ -220,11 +258,11 @@ mod tests {
     fn a_hash_mismatch_exits_6_and_other_failures_1() {
         let p = Path::new("a");
         let mut t = tally();
-        t.outcome(p, "a", &report(ResultCode::Exists));
+        t.outcome(Some(p), "a", &report(ResultCode::Exists));
         assert_eq!(t.finish(3, Ok(())).unwrap_err().exit(), Exit::FileFailed);
         let mut t = tally();
-        t.outcome(p, "a", &report(ResultCode::Exists));
-        t.outcome(p, "b", &report(ResultCode::HashMismatch));
+        t.outcome(Some(p), "a", &report(ResultCode::Exists));
+        t.outcome(Some(p), "b", &report(ResultCode::HashMismatch));
         assert_eq!(t.finish(3, Ok(())).unwrap_err().exit(), Exit::Protocol);
         assert!(tally().finish(3, Ok(())).is_ok());
     }
@@ -241,7 +279,7 @@ mod tests {
     #[test]
     fn a_session_failure_wins_over_the_file_tally() {
         let mut t = tally();
-        t.outcome(Path::new("a"), "a", &report(ResultCode::HashMismatch));
+        t.outcome(Some(Path::new("a")), "a", &report(ResultCode::HashMismatch));
         let cut = CliError::new(Exit::Connection, "connection cut");
         assert_eq!(t.finish(2, Err(cut)).unwrap_err().exit(), Exit::Connection);
     }
