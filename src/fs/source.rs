@@ -4,7 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
-use super::{io_err, FsError};
+use super::{io_err, FsError, PERMISSION_BITS};
 
 /// A regular file opened for reading, with its size and modification time
 /// taken from the open handle (not the path), so they describe what is read.
@@ -16,6 +16,8 @@ pub struct SourceFile {
     pub size: u64,
     /// Modification time, seconds since the Unix epoch (may be negative).
     pub mtime: i64,
+    /// Permission bits (`mode & 0o777`).
+    pub mode: u32,
 }
 
 /// Opens a local file the user named for upload (client side).
@@ -53,6 +55,7 @@ pub(super) fn regular_source(file: File, path: &Path, shown: &str) -> Result<Sou
     Ok(SourceFile {
         size: meta.len(),
         mtime: meta.mtime(),
+        mode: meta.mode() & PERMISSION_BITS,
         file,
     })
 }

@@ -158,7 +158,7 @@ impl Task for Get<'_> {
                 if let Some(o) = self.too_large(size) {
                     return Ok(Reply::Refuse(o.clone(), o));
                 }
-                match self.root.begin(self.name, size, false) {
+                match self.root.begin(self.name, size, false, None) {
                     Ok(staged) => {
                         self.file = Some(Incoming::new(staged));
                         self.size = size;

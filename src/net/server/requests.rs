@@ -129,7 +129,7 @@ fn on_upload(
     let staged = match decide_upload(req, policy) {
         UploadDecision::Stage { replace } => shared
             .root
-            .begin(&name, req.size, replace)
+            .begin(&name, req.size, replace, None)
             .map_err(|e| upload_refusal_for(&e, policy.allow_overwrite)),
         UploadDecision::Refuse(outcome) => Err(outcome),
     };
@@ -229,7 +229,7 @@ fn on_list(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<(), Dri
     if let Some(wait) = check_budget(s, shared, now)? {
         return refuse(s, shared, now, "listing", &wait);
     }
-    let lister = shared.root.lister().map_err(|e| {
+    let lister = shared.root.lister("").map_err(|e| {
         warn!("listing for {} failed: {e}", s.who());
         refusal(ResultCode::IoError, "server I/O error while listing")
     });

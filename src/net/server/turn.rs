@@ -10,6 +10,7 @@ use mio::Token;
 
 use super::peer::{DriveError, Session, Shared};
 use super::requests::{charge, handle_events};
+use crate::fs::Kind;
 use crate::net::pump::{self, ReadEnd};
 use crate::net::transfer::SendError;
 use crate::proto::conn::{ListingStep, SEND_HIGH_WATER};
@@ -110,7 +111,9 @@ fn produce_listing(s: &mut Session, shared: &mut Shared, now: Instant) -> Result
     let Some(lister) = &mut s.listing else {
         return Ok(false);
     };
-    let mut entries = lister.map(|r| {
+    // Version 2 lists files only.
+    let files = lister.filter(|r| !matches!(r, Ok(e) if e.kind == Kind::Dir));
+    let mut entries = files.map(|r| {
         r.map(|e| ListEntry {
             name: e.name,
             size: e.size,
