@@ -1,5 +1,5 @@
-//! The streaming lister: every regular file exactly once, in directory
-//! order, with the same filters as the sorted listing.
+//! The streaming lister: every regular file and directory exactly once, in
+//! directory order, with the same filters as the sorted listing.
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::symlink;
 use std::process::Command;
 
-use sft::fs::{ReceiveRoot, TEMP_PREFIX};
+use sft::fs::{Kind, ReceiveRoot, TEMP_PREFIX};
 use tempfile::TempDir;
 
 fn root() -> (TempDir, ReceiveRoot) {
@@ -25,7 +25,7 @@ fn two_hundred_thousand_files_are_each_listed_once() {
         File::create(root.path().join(format!("f{i}"))).unwrap();
     }
     let mut seen = HashSet::with_capacity(FILES);
-    for entry in root.lister().unwrap() {
+    for entry in root.lister("").unwrap() {
         let entry = entry.unwrap();
         assert_eq!(entry.size, 0);
         assert!(seen.insert(entry.name.clone()), "{} twice", entry.name);
@@ -35,7 +35,7 @@ fn two_hundred_thousand_files_are_each_listed_once() {
 }
 
 #[test]
-fn the_lister_reports_regular_files_only() {
+fn the_lister_reports_regular_files_and_directories_only() {
     let (tmp, root) = root();
     let dir = root.path();
     fs::write(dir.join("plain"), b"12345").unwrap();
@@ -51,10 +51,14 @@ fn the_lister_reports_regular_files_only() {
         .unwrap();
     assert!(made.success());
 
-    let listed: Vec<_> = root.lister().unwrap().map(Result::unwrap).collect();
-    assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!((listed[0].name.as_str(), listed[0].size), ("plain", 5));
-    assert_eq!(root.list().unwrap(), listed);
+    let mut listed: Vec<_> = root.lister("").unwrap().map(Result::unwrap).collect();
+    listed.sort_by(|a, b| a.name.cmp(&b.name));
+    let shown: Vec<_> = listed
+        .iter()
+        .map(|e| (e.name.as_str(), e.kind, e.size))
+        .collect();
+    assert_eq!(shown, [("plain", Kind::File, 5), ("sub", Kind::Dir, 0)]);
+    assert_eq!(root.list("").unwrap(), listed);
 }
 
 #[test]
@@ -63,7 +67,7 @@ fn files_removed_while_listing_are_skipped_without_error() {
     for i in 0..10 {
         fs::write(root.path().join(format!("f{i}")), b"x").unwrap();
     }
-    let mut lister = root.lister().unwrap();
+    let mut lister = root.lister("").unwrap();
     // The first entry is read (with the next ones, into the lister's
     // buffer); then every file is removed.
     let first = lister.next().unwrap().unwrap();

@@ -21,7 +21,8 @@ fn names(dir: &Path) -> Vec<String> {
 }
 
 fn stage(root: &ReceiveRoot, name: &str, data: &str, overwrite: bool) -> Staged {
-    root.begin(name, data.len() as u64, overwrite).unwrap()
+    root.begin(name, data.len() as u64, overwrite, None)
+        .unwrap()
 }
 
 fn finish(mut staged: Staged, data: &str) {
@@ -65,7 +66,7 @@ fn replacing_the_root_path_never_redirects_any_operation() {
         let mut src = root.open_source(&before).unwrap();
         src.file.read_to_string(&mut read).unwrap();
         assert_eq!(read, before);
-        let listed: Vec<String> = root.list().unwrap().into_iter().map(|e| e.name).collect();
+        let listed: Vec<String> = root.list("").unwrap().into_iter().map(|e| e.name).collect();
         assert_eq!(listed, expected, "iteration {i}");
         assert_eq!(root.remove_stale_parts().unwrap(), 0);
 
@@ -98,6 +99,6 @@ fn a_removed_and_recreated_root_path_is_not_used() {
     // file is still served.
     assert!(root.open_source("planted").is_err());
     assert_eq!(root.open_source("kept").unwrap().size, 1);
-    let listed: Vec<String> = root.list().unwrap().into_iter().map(|e| e.name).collect();
+    let listed: Vec<String> = root.list("").unwrap().into_iter().map(|e| e.name).collect();
     assert_eq!(listed, ["kept"]);
 }

@@ -48,7 +48,7 @@ fn fs_size(dir: &Path) -> u64 {
 fn an_upload_larger_than_the_file_system_is_refused_as_disk_full() {
     for (_tmp, root) in roots() {
         let too_big = fs_size(root.path()) + 1;
-        let err = root.begin("big", too_big, false).unwrap_err();
+        let err = root.begin("big", too_big, false, None).unwrap_err();
         match err {
             FsError::DiskFull { needed, available } => {
                 assert_eq!(needed, too_big);
@@ -66,7 +66,7 @@ fn an_upload_that_fits_is_reserved_and_keeps_its_written_length() {
     const SIZE: u64 = 1 << 20;
     for (_tmp, root) in roots() {
         assert!(root.available_space().unwrap() > 4 * SIZE);
-        let mut staged = root.begin("fits", SIZE, false).unwrap();
+        let mut staged = root.begin("fits", SIZE, false, None).unwrap();
         let temps = temp_files(root.path());
         assert_eq!(temps.len(), 1);
         let temp = root.path().join(&temps[0]);
@@ -87,7 +87,10 @@ fn an_upload_that_fits_is_reserved_and_keeps_its_written_length() {
 #[test]
 fn an_empty_upload_needs_no_reservation() {
     for (_tmp, root) in roots() {
-        root.begin("empty", 0, false).unwrap().commit().unwrap();
+        root.begin("empty", 0, false, None)
+            .unwrap()
+            .commit()
+            .unwrap();
         assert_eq!(fs::metadata(root.path().join("empty")).unwrap().len(), 0);
     }
 }

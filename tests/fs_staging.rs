@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
 
-use sft::fs::{open_local_source, Entry, FsError, ReceiveRoot, TEMP_PREFIX};
+use sft::fs::{open_local_source, Entry, FsError, Kind, ReceiveRoot, TEMP_PREFIX};
 use tempfile::TempDir;
 
 /// A fresh root inside a temporary directory (the directory is kept alive).
@@ -34,7 +34,7 @@ fn temp_files(dir: &Path) -> Vec<String> {
 }
 
 fn receive(root: &ReceiveRoot, name: &str, data: &[u8], overwrite: bool) -> Result<(), FsError> {
-    let mut staged = root.begin(name, data.len() as u64, overwrite)?;
+    let mut staged = root.begin(name, data.len() as u64, overwrite, None)?;
     staged.write_all(data)?;
     staged.commit().map(|_| ())
 }
@@ -66,7 +66,9 @@ fn open_or_create_makes_missing_root_0700_and_refuses_a_file() {
 fn commit_writes_exact_bytes_and_leaves_no_temp() {
     let (_tmp, root) = root();
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-    let mut staged = root.begin("report.pdf", data.len() as u64, false).unwrap();
+    let mut staged = root
+        .begin("report.pdf", data.len() as u64, false, None)
+        .unwrap();
     // While staging, only the temp file exists, and the final name does not.
     assert_eq!(temp_files(root.path()).len(), 1);
     assert!(!root.path().join("report.pdf").exists());
@@ -91,7 +93,7 @@ fn empty_file_commits() {
 #[test]
 fn drop_without_commit_leaves_nothing() {
     let (_tmp, root) = root();
-    let mut staged = root.begin("f", 10, false).unwrap();
+    let mut staged = root.begin("f", 10, false, None).unwrap();
     staged.write_all(b"12345").unwrap();
     assert_eq!(temp_files(root.path()).len(), 1);
     drop(staged);
@@ -101,7 +103,7 @@ fn drop_without_commit_leaves_nothing() {
 #[test]
 fn short_file_fails_commit_and_leaves_nothing() {
     let (_tmp, root) = root();
-    let mut staged = root.begin("f", 10, false).unwrap();
+    let mut staged = root.begin("f", 10, false, None).unwrap();
     staged.write_all(b"12345").unwrap();
     let err = staged.commit().unwrap_err();
     assert!(
@@ -120,7 +122,7 @@ fn short_file_fails_commit_and_leaves_nothing() {
 #[test]
 fn writing_past_announced_size_is_refused() {
     let (_tmp, root) = root();
-    let mut staged = root.begin("f", 4, false).unwrap();
+    let mut staged = root.begin("f", 4, false, None).unwrap();
     staged.write_all(b"123").unwrap();
     let err = staged.write_all(b"45").unwrap_err();
     assert!(
@@ -146,7 +148,7 @@ fn existing_file_refused_without_overwrite_replaced_with_it() {
     let target = root.path().join("f");
     fs::write(&target, b"old").unwrap();
 
-    let err = root.begin("f", 3, false).unwrap_err();
+    let err = root.begin("f", 3, false, None).unwrap_err();
     assert!(matches!(&err, FsError::Exists(n) if n == "f"), "{err:?}");
     assert!(err.to_string().contains("already exists"));
     assert_eq!(fs::read(&target).unwrap(), b"old");
@@ -161,7 +163,7 @@ fn existing_file_refused_without_overwrite_replaced_with_it() {
 fn target_created_during_transfer_is_not_replaced_without_overwrite() {
     let (_tmp, root) = root();
     let target = root.path().join("f");
-    let mut staged = root.begin("f", 3, false).unwrap();
+    let mut staged = root.begin("f", 3, false, None).unwrap();
     staged.write_all(b"new").unwrap();
     fs::write(&target, b"other writer").unwrap();
     let err = staged.commit().unwrap_err();
@@ -179,7 +181,7 @@ fn symlink_target_refused_in_both_modes() {
     symlink(&outside, &link).unwrap();
 
     for overwrite in [false, true] {
-        let err = root.begin("f", 4, overwrite).unwrap_err();
+        let err = root.begin("f", 4, overwrite, None).unwrap_err();
         assert!(
             matches!(&err, FsError::NotRegular(n) if n == "f"),
             "{err:?}"
@@ -200,18 +202,14 @@ fn symlink_planted_during_transfer_is_never_followed() {
         let (tmp, root) = root();
         let outside = tmp.path().join("outside");
         fs::write(&outside, b"precious").unwrap();
-        let mut staged = root.begin("f", 3, overwrite).unwrap();
+        let mut staged = root.begin("f", 3, overwrite, None).unwrap();
         staged.write_all(b"new").unwrap();
         symlink(&outside, root.path().join("f")).unwrap();
         let err = staged.commit().unwrap_err();
-        if overwrite {
-            assert!(
-                matches!(&err, FsError::NotRegular(n) if n == "f"),
-                "{err:?}"
-            );
-        } else {
-            assert!(matches!(&err, FsError::Exists(n) if n == "f"), "{err:?}");
-        }
+        assert!(
+            matches!(&err, FsError::NotRegular(n) if n == "f"),
+            "{err:?}"
+        );
         assert_eq!(fs::read(&outside).unwrap(), b"precious");
         assert_eq!(names(root.path()), ["f"]);
     }
@@ -222,7 +220,7 @@ fn directory_target_refused() {
     let (_tmp, root) = root();
     fs::create_dir(root.path().join("d")).unwrap();
     for overwrite in [false, true] {
-        let err = root.begin("d", 1, overwrite).unwrap_err();
+        let err = root.begin("d", 1, overwrite, None).unwrap_err();
         assert!(
             matches!(&err, FsError::NotRegular(n) if n == "d"),
             "{err:?}"
@@ -233,7 +231,7 @@ fn directory_target_refused() {
 }
 
 #[test]
-fn list_shows_only_regular_files_sorted_with_size_and_mtime() {
+fn list_shows_files_and_directories_sorted_with_size_mtime_and_mode() {
     let (tmp, root) = root();
     fs::write(root.path().join("b.txt"), b"hello").unwrap();
     fs::write(root.path().join("a.bin"), vec![0u8; 1234]).unwrap();
@@ -244,27 +242,41 @@ fn list_shows_only_regular_files_sorted_with_size_and_mtime() {
         .unwrap()
         .set_modified(mtime)
         .unwrap();
+    fs::set_permissions(root.path().join("a.bin"), fs::Permissions::from_mode(0o640)).unwrap();
+    fs::set_permissions(root.path().join("b.txt"), fs::Permissions::from_mode(0o604)).unwrap();
     fs::create_dir(root.path().join("dir")).unwrap();
     fs::write(root.path().join("dir").join("nested"), b"n").unwrap();
+    fs::set_permissions(root.path().join("dir"), fs::Permissions::from_mode(0o751)).unwrap();
     let outside = tmp.path().join("outside");
     fs::write(&outside, b"outside").unwrap();
     symlink(&outside, root.path().join("link")).unwrap();
     symlink(root.path().join("b.txt"), root.path().join("link-in")).unwrap();
-    let staged = root.begin("partial", 10, false).unwrap();
+    let staged = root.begin("partial", 10, false, None).unwrap();
 
-    let listed = root.list().unwrap();
+    let listed = root.list("").unwrap();
     assert_eq!(
         listed,
         [
             Entry {
                 name: "a.bin".into(),
+                kind: Kind::File,
                 size: 1234,
                 mtime: 1_600_000_000,
+                mode: 0o640,
             },
             Entry {
                 name: "b.txt".into(),
+                kind: Kind::File,
                 size: 5,
                 mtime: listed[1].mtime,
+                mode: 0o604,
+            },
+            Entry {
+                name: "dir".into(),
+                kind: Kind::Dir,
+                size: 0,
+                mtime: listed[2].mtime,
+                mode: 0o751,
             },
         ]
     );
@@ -309,8 +321,8 @@ fn open_source_refuses_symlink_directory_and_fifo() {
 #[test]
 fn temp_file_is_0600_with_random_hex_name() {
     let (_tmp, root) = root();
-    let first = root.begin("f", 1, false).unwrap();
-    let second = root.begin("g", 1, false).unwrap();
+    let first = root.begin("f", 1, false, None).unwrap();
+    let second = root.begin("g", 1, false, None).unwrap();
     let temps = temp_files(root.path());
     assert_eq!(temps.len(), 2, "{temps:?}");
     for temp in &temps {
@@ -331,7 +343,11 @@ fn bad_names_are_refused() {
     let (tmp, root) = root();
     let bad = [
         "../x",
-        "a/b",
+        "a/../x",
+        "a/./x",
+        "a//x",
+        "a/",
+        "/x",
         "/etc/passwd",
         ".",
         "..",
@@ -341,7 +357,7 @@ fn bad_names_are_refused() {
     ];
     for name in bad {
         for overwrite in [false, true] {
-            let err = root.begin(name, 1, overwrite).unwrap_err();
+            let err = root.begin(name, 1, overwrite, None).unwrap_err();
             assert!(
                 matches!(&err, FsError::BadName(n) if n == name),
                 "{name:?}: {err:?}"

@@ -9,8 +9,8 @@ use std::thread;
 use clap::Args;
 use sft::crypto::ed25519::SigningKey;
 use sft::crypto::{hash, rand};
-use sft::fs::{open_local_source, ReceiveRoot};
-use sft::net::client::{Report, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
+use sft::fs::ReceiveRoot;
+use sft::net::client::{Report, ServerTrust, Session, SessionOptions, Step, CONNECT_TIMEOUT};
 use sft::net::server::{ClientPolicy, Limits, ServeOptions, Server, Timeouts};
 use sft::proto::msgs::ResultCode;
 
@@ -57,7 +57,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         identity: host_key,
         clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
         max_file_size: args.size,
-        max_mode: crate::net::server::DEFAULT_MAX_MODE,
+        max_mode: sft::net::server::DEFAULT_MAX_MODE,
         timeouts: Timeouts::default(),
         limits: Limits::default(),
         allow_overwrite: false,
@@ -95,10 +95,14 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         out::line(format_args!(
             "handshake        ok: server proved {host_fp}, as pinned"
         ));
-        let source = open_local_source(&original)?;
-        let up = session
-            .put(source, original.clone(), "demo.bin", false, &mut |_| {})
-            .map_err(internal)?;
+        let put = Step::Put {
+            local: original.clone(),
+            remote: "demo.bin".into(),
+            overwrite: false,
+            preserve: false,
+            nofollow: false,
+        };
+        let up = session.run_one(put, None).map_err(internal)??;
         if up.outcome.code != ResultCode::Ok {
             return Err(CliError::new(
                 Exit::FileFailed,
@@ -110,9 +114,14 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
             up.bytes,
             rate(&up)
         ));
+        let get = Step::Get {
+            remote: "demo.bin".into(),
+            local: "demo.bin".into(),
+            preserve: false,
+        };
         let down = session
-            .get("demo.bin", &download_root, &mut |_, _| {})
-            .map_err(internal)?;
+            .run_one(get, Some(&download_root))
+            .map_err(internal)??;
         if down.outcome.code != ResultCode::Ok {
             return Err(CliError::new(
                 Exit::FileFailed,

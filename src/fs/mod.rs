@@ -1,15 +1,22 @@
-//! Everything that touches a receive root on disk: safe paths, staging
-//! (temporary file -> fsync -> atomic move), source files, overwrite policy.
+//! Everything that touches a receive root on disk: safe paths, directories,
+//! staging (temporary file -> fsync -> atomic move), source files,
+//! metadata, overwrite policy and Unicode look-alike names.
 //!
-//! Names given to this module are base names already validated by the
-//! protocol layer; they are checked again here ([`FsError::BadName`]) so a
-//! mistake elsewhere cannot reach outside the root. Nothing here follows a
-//! symlink inside the receive root.
+//! Paths given to this module ("a/b/file", relative to the root) are
+//! already validated by the protocol layer; every component is checked
+//! again here ([`FsError::BadName`]) so a mistake elsewhere cannot reach
+//! outside the root. Paths are resolved from the root's open handle one
+//! directory at a time, and nothing here follows a symlink inside the
+//! receive root.
 
 mod list;
+mod lookalike;
+mod meta;
+mod mkdir;
 mod root;
 mod source;
 mod staging;
+mod walk;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -18,14 +25,17 @@ use bytesize::ByteSize;
 
 use crate::crypto::CryptoError;
 
-pub use list::{Entry, Lister};
+pub use list::{Entry, Kind, Lister};
+pub use meta::Meta;
+pub use source::open_tree_source;
 pub use root::ReceiveRoot;
 pub use source::{open_local_source, SourceFile};
 pub use staging::Staged;
 
-/// Prefix of the temporary files a transfer writes before committing, followed
-/// by 16 random hex characters (64 bits). [`ReceiveRoot::list`] hides them and
-/// names starting with it are refused as [`FsError::BadName`].
+/// Prefix of the temporary files a transfer writes before committing (in the
+/// root, whatever directory the file goes to), followed by 16 random hex
+/// characters (64 bits). [`ReceiveRoot::list`] hides them and path
+/// components starting with it are refused as [`FsError::BadName`].
 pub const TEMP_PREFIX: &str = ".sft-part-";
 
 /// Why a file-system operation on a receive root or source file failed.
@@ -39,19 +49,36 @@ pub enum FsError {
         path: PathBuf,
         source: io::Error,
     },
-    /// The target name already exists and overwriting was not requested and
-    /// allowed (or another writer created it during the transfer).
+    /// The target path (from the root) already exists and overwriting was
+    /// not requested and allowed (or another writer created it during the
+    /// transfer).
     #[error("{0} already exists; refusing to overwrite it (overwriting must be requested, and allowed by the receiver)")]
     Exists(String),
-    /// The name exists as a symlink, directory or other non-regular file.
+    /// The path (from the root) exists as a symlink, directory or other
+    /// non-regular file.
     #[error("{0} is a symlink or not a regular file; refusing")]
     NotRegular(String),
+    /// A directory of the path (the path up to it, from the root), or the
+    /// directory to create, exists as a symlink or something other than a
+    /// directory. Symlinks are never followed.
+    #[error(
+        "{0:?} is a symlink or not a directory; refusing (a path never goes through a symlink)"
+    )]
+    NotDir(String),
+    /// Creating `name` (a path from the root) was refused because
+    /// `existing` (the path of a different name in the same directory) has
+    /// the same Unicode NFC form, so the two would look the same.
+    #[error(
+        "{name:?} looks the same as the existing {existing:?} (same Unicode NFC form); refusing"
+    )]
+    LookAlike { name: String, existing: String },
     /// The number of bytes written differs from the announced size (bytes).
     #[error("size mismatch: {expected} bytes announced, {got} bytes received")]
     SizeMismatch { expected: u64, got: u64 },
-    /// The name is not a plain file name (empty, `.`, `..`, contains `/` or
-    /// NUL, or starts with [`TEMP_PREFIX`]).
-    #[error("{0:?} is not an acceptable file name (it must be a plain name without '/', not '.' or '..', and not start with {TEMP_PREFIX:?})")]
+    /// The path is not acceptable: empty, starts or ends with `/`, holds
+    /// `//`, or a component is `.`, `..`, contains NUL or starts with
+    /// [`TEMP_PREFIX`].
+    #[error("{0:?} is not an acceptable path (plain names separated by single '/', none of them '.' or '..' or starting with {TEMP_PREFIX:?})")]
     BadName(String),
     /// The receive root exists but is not a directory.
     #[error("{0} exists but is not a directory")]
@@ -92,19 +119,4 @@ fn is_out_of_space(e: rustix::io::Errno) -> bool {
 fn free_bytes(fd: impl rustix::fd::AsFd) -> rustix::io::Result<u64> {
     let st = rustix::fs::fstatvfs(fd)?;
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
-}
-
-/// Refuses anything but a plain base name (defence in depth: the protocol
-/// layer has already validated it).
-fn check_name(name: &str) -> Result<(), FsError> {
-    let bad = name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.contains(['/', '\0'])
-        || name.starts_with(TEMP_PREFIX);
-    if bad {
-        Err(FsError::BadName(name.to_owned()))
-    } else {
-        Ok(())
-    }
 }

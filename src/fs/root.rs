@@ -13,13 +13,13 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::source::{regular_source, SourceFile};
-use super::staging::Staged;
-use super::{at_err, check_name, free_bytes, io_err, FsError, TEMP_PREFIX};
+use super::staging::{Staged, Target};
+use super::{at_err, free_bytes, io_err, lookalike, walk, FsError, Meta, TEMP_PREFIX};
 use crate::crypto::rand;
 
 /// Mode of a receive root this module creates (owner only).
@@ -88,29 +88,46 @@ impl ReceiveRoot {
         &self.dir
     }
 
-    /// Starts receiving `name`, announced as `size` bytes, into a new
-    /// temporary file `.sft-part-<16 hex>` (mode 0600, created exclusively,
-    /// never through a symlink) in the root, and reserves `size` bytes of
-    /// disk for it (`fallocate` keeping the visible length at what is
-    /// written; skipped where the file system cannot reserve), so
-    /// concurrent uploads cannot promise the same free space twice.
-    /// [`Staged::commit`] moves it into place; dropping the [`Staged`]
-    /// removes it.
+    /// Starts receiving the file `path` ("a/b/file", relative to the root),
+    /// announced as `size` bytes, into a new temporary file
+    /// `.sft-part-<16 hex>` (mode 0600, created exclusively, never through a
+    /// symlink) in the root, and reserves `size` bytes of disk for it
+    /// (`fallocate` keeping the visible length at what is written; skipped
+    /// where the file system cannot reserve), so concurrent uploads cannot
+    /// promise the same free space twice. The parent directory must exist:
+    /// it is walked to from the root without following any symlink and
+    /// held open until the commit, so renaming or replacing it meanwhile
+    /// cannot redirect the file. [`Staged::commit`] applies `meta` (if
+    /// given) and moves the file into that directory; dropping the
+    /// [`Staged`] removes it.
     ///
     /// # Errors
-    /// [`FsError::BadName`] for anything but a plain name;
-    /// [`FsError::Exists`] when a regular file `name` exists and `overwrite`
-    /// is false; [`FsError::NotRegular`] when `name` exists as a symlink,
-    /// directory or anything else (whatever `overwrite` says);
-    /// [`FsError::DiskFull`] when `size` exceeds [`available_space`]
-    /// (nothing is created) or cannot be reserved (the temporary file is
-    /// removed); [`FsError::Random`] when no temporary name can be drawn;
+    /// [`FsError::BadName`] for a path that is not plain names joined by
+    /// `/`; [`FsError::NotDir`] when a directory of the path is a symlink or
+    /// not a directory; [`FsError::Io`] of kind `NotFound` when one is
+    /// missing; [`FsError::Exists`] when a regular file `path` exists and
+    /// `overwrite` is false; [`FsError::NotRegular`] when `path` exists as
+    /// a symlink, directory or anything else (whatever `overwrite` says);
+    /// [`FsError::LookAlike`] when `path` does not exist but a different
+    /// name in its directory has the same NFC form; [`FsError::DiskFull`]
+    /// when `size` exceeds [`available_space`] (nothing is created) or
+    /// cannot be reserved (the temporary file is removed);
+    /// [`FsError::Random`] when no temporary name can be drawn;
     /// [`FsError::Io`] when inspecting, creating or reserving fails.
     ///
     /// [`available_space`]: ReceiveRoot::available_space
-    pub fn begin(&self, name: &str, size: u64, overwrite: bool) -> Result<Staged, FsError> {
-        check_name(name)?;
-        check_target(self, name, overwrite)?;
+    pub fn begin(
+        &self,
+        path: &str,
+        size: u64,
+        overwrite: bool,
+        meta: Option<Meta>,
+    ) -> Result<Staged, FsError> {
+        let (dir, name) = walk::split(path)?;
+        let parent = walk::open_dir(self, dir)?;
+        if !walk::check_target(self, &parent, name, path, overwrite)? {
+            self.refuse_lookalike(&parent, name, path)?;
+        }
         fits(size, self.available_space()?)?;
         let random = rand::array::<8>().map_err(FsError::Random)?;
         let tmp = format!("{TEMP_PREFIX}{}", hex::encode(random));
@@ -118,10 +135,37 @@ impl ReceiveRoot {
             OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(&*self.fd, &tmp, flags, Mode::from_raw_mode(TEMP_MODE))
             .map_err(|e| at_err("create temporary file", &self.dir, &tmp, e))?;
-        let staged = Staged::new(self, File::from(fd), tmp, name, size, overwrite);
+        let target = Target {
+            parent,
+            path: path.to_owned(),
+            name_at: path.len() - name.len(),
+        };
+        let staged = Staged::new(self, File::from(fd), tmp, target, size, overwrite, meta);
         // On an error the `Staged` is dropped, which removes the file.
         staged.reserve()?;
         Ok(staged)
+    }
+
+    /// Refuses to create `name` (the last component of `path`) in the open
+    /// directory `dir` when a different name there has the same NFC form.
+    ///
+    /// # Errors
+    /// [`FsError::LookAlike`] naming both paths; [`FsError::Io`] when the
+    /// directory cannot be inspected or read.
+    pub(super) fn refuse_lookalike(
+        &self,
+        dir: impl AsFd,
+        name: &str,
+        path: &str,
+    ) -> Result<(), FsError> {
+        match lookalike::find(dir, name) {
+            Ok(None) => Ok(()),
+            Ok(Some(existing)) => Err(FsError::LookAlike {
+                name: path.to_owned(),
+                existing: format!("{}{existing}", &path[..path.len() - name.len()]),
+            }),
+            Err(e) => Err(at_err("look for look-alikes of", &self.dir, path, e)),
+        }
     }
 
     /// Removes temporary files left by transfers that were cut by a crash or
@@ -145,7 +189,7 @@ impl ReceiveRoot {
             else {
                 continue;
             };
-            if kind_of(self, name)? != Some(FileType::RegularFile) {
+            if walk::kind_of(self, &*self.fd, name, name)? != Some(FileType::RegularFile) {
                 continue;
             }
             match rustix::fs::unlinkat(&*self.fd, name, AtFlags::empty()) {
@@ -157,24 +201,28 @@ impl ReceiveRoot {
         Ok(removed)
     }
 
-    /// Opens `name` in the root for reading. The open never follows a
-    /// symlink (`O_NOFOLLOW`) nor blocks on a FIFO, and the regular-file check
-    /// is made on the opened handle, so the name cannot be swapped between
-    /// check and use.
+    /// Opens the file `path` ("a/b/file", relative to the root) for
+    /// reading. Its directories are walked to from the root without
+    /// following any symlink; the file is opened without following a
+    /// symlink (`O_NOFOLLOW`) nor blocking on a FIFO, and the regular-file
+    /// check is made on the opened handle, so nothing can be swapped
+    /// between check and use.
     ///
     /// # Errors
-    /// [`FsError::BadName`] for anything but a plain name;
-    /// [`FsError::NotRegular`] for a symlink, directory or special file;
-    /// [`FsError::Io`] when it does not exist or cannot be opened.
-    pub fn open_source(&self, name: &str) -> Result<SourceFile, FsError> {
-        check_name(name)?;
+    /// [`FsError::BadName`] for a path that is not plain names joined by
+    /// `/`; [`FsError::NotDir`] when a directory of the path is a symlink or
+    /// not a directory; [`FsError::NotRegular`] when the file is a symlink,
+    /// directory or special file; [`FsError::Io`] when it or a directory
+    /// does not exist (kind `NotFound`) or cannot be opened.
+    pub fn open_source(&self, path: &str) -> Result<SourceFile, FsError> {
+        let (dir, name) = walk::split(path)?;
+        let parent = walk::open_dir(self, dir)?;
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd =
-            rustix::fs::openat(&*self.fd, name, flags, Mode::empty()).map_err(|e| match e {
-                Errno::LOOP => FsError::NotRegular(name.to_owned()),
-                e => at_err("open", &self.dir, name, e),
-            })?;
-        regular_source(File::from(fd), &self.dir.join(name), name)
+        let fd = rustix::fs::openat(&parent, name, flags, Mode::empty()).map_err(|e| match e {
+            Errno::LOOP => FsError::NotRegular(path.to_owned()),
+            e => at_err("open", &self.dir, path, e),
+        })?;
+        regular_source(File::from(fd), &self.dir.join(path), path)
     }
 }
 
@@ -184,28 +232,6 @@ fn fits(needed: u64, available: u64) -> Result<(), FsError> {
         return Err(FsError::DiskFull { needed, available });
     }
     Ok(())
-}
-
-/// The type of `name` in `root` without following a symlink, or `None`
-/// when it does not exist.
-pub(super) fn kind_of(root: &ReceiveRoot, name: &str) -> Result<Option<FileType>, FsError> {
-    match rustix::fs::statat(&*root.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(st) => Ok(Some(FileType::from_raw_mode(st.st_mode))),
-        Err(Errno::NOENT) => Ok(None),
-        Err(e) => Err(at_err("inspect", &root.dir, name, e)),
-    }
-}
-
-/// Applies the overwrite policy to `name` in `root` (without following
-/// symlinks): absent is fine, a regular file only with `overwrite`,
-/// anything else never.
-pub(super) fn check_target(root: &ReceiveRoot, name: &str, overwrite: bool) -> Result<(), FsError> {
-    match kind_of(root, name)? {
-        None => Ok(()),
-        Some(FileType::RegularFile) if overwrite => Ok(()),
-        Some(FileType::RegularFile) => Err(FsError::Exists(name.to_owned())),
-        Some(_) => Err(FsError::NotRegular(name.to_owned())),
-    }
 }
 
 #[cfg(test)]

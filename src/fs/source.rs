@@ -4,6 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
+use super::meta::MAX_MODE;
 use super::{io_err, FsError};
 
 /// A regular file opened for reading, with its size and modification time
@@ -16,6 +17,8 @@ pub struct SourceFile {
     pub size: u64,
     /// Modification time, seconds since the Unix epoch (may be negative).
     pub mtime: i64,
+    /// Permission bits (`mode & 0o777`).
+    pub mode: u32,
 }
 
 /// Opens a local file the user named for upload (client side).
@@ -28,6 +31,26 @@ pub struct SourceFile {
 /// [`FsError::NotRegular`] when it is a directory, FIFO, device or socket.
 pub fn open_local_source(path: &Path) -> Result<SourceFile, FsError> {
     open_regular(path, &path.display().to_string())
+}
+
+/// Opens a file found by walking a local tree for upload (client side):
+/// like [`open_local_source`], but a symlink in the last component is
+/// refused (`O_NOFOLLOW`), so an entry swapped for a link after the walk
+/// is not followed.
+///
+/// # Errors
+/// As [`open_local_source`]; [`FsError::NotRegular`] for a symlink.
+pub fn open_tree_source(path: &Path) -> Result<SourceFile, FsError> {
+    let shown = path.display().to_string();
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => FsError::NotRegular(shown.clone()),
+            _ => io_err("open", path)(e),
+        })?;
+    regular_source(file, path, &shown)
 }
 
 /// Opens `path` read-only, then requires a regular file.
@@ -53,6 +76,7 @@ pub(super) fn regular_source(file: File, path: &Path, shown: &str) -> Result<Sou
     Ok(SourceFile {
         size: meta.len(),
         mtime: meta.mtime(),
+        mode: meta.mode() & MAX_MODE,
         file,
     })
 }

@@ -1,18 +1,32 @@
-//! A file being received: written to a temporary file, fsynced, then moved
-//! into place atomically so a reader never sees a partial file under its
-//! final name. Every step works relative to the root's open handle.
+//! A file being received: written to a temporary file in the root,
+//! fsynced, then moved into its directory atomically so a reader never sees
+//! a partial file under its final name. Every step works relative to open
+//! directory handles (the root's and the target directory's).
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use rustix::fs::{AtFlags, FallocateFlags};
+use rustix::fd::OwnedFd;
+use rustix::fs::{AtFlags, FallocateFlags, RenameFlags};
 use rustix::io::Errno;
 
-use super::root::{check_target, ReceiveRoot};
-use super::{at_err, free_bytes, io_err, is_out_of_space, FsError};
+use super::root::ReceiveRoot;
+use super::{at_err, free_bytes, io_err, is_out_of_space, meta, walk, FsError, Meta};
 
-/// A temporary file being written for one received name.
+/// Where a staged file goes: its directory, held open since
+/// [`ReceiveRoot::begin`], and its path from the root.
+#[derive(Debug)]
+pub(super) struct Target {
+    /// The directory the file is moved into.
+    pub(super) parent: OwnedFd,
+    /// The checked path from the root ("a/b/file").
+    pub(super) path: String,
+    /// Where the last component (the name in `parent`) starts in `path`.
+    pub(super) name_at: usize,
+}
+
+/// A temporary file being written for one received path.
 ///
 /// Created by [`ReceiveRoot::begin`]. Dropping it without a successful
 /// [`commit`](Staged::commit) removes the temporary file.
@@ -23,10 +37,12 @@ pub struct Staged {
     file: File,
     /// The temporary file's name in the root.
     tmp: String,
-    name: String,
+    target: Target,
     expected: u64,
     written: u64,
     overwrite: bool,
+    /// Applied to the file just before it is moved into place.
+    meta: Option<Meta>,
     committed: bool,
 }
 
@@ -35,18 +51,20 @@ impl Staged {
         root: &ReceiveRoot,
         file: File,
         tmp: String,
-        name: &str,
+        target: Target,
         expected: u64,
         overwrite: bool,
+        meta: Option<Meta>,
     ) -> Self {
         Self {
             root: root.clone(),
             file,
             tmp,
-            name: name.to_owned(),
+            target,
             expected,
             written: 0,
             overwrite,
+            meta,
             committed: false,
         }
     }
@@ -132,29 +150,36 @@ impl Staged {
         self.written
     }
 
-    /// Finishes the file: checks the byte count, fsyncs the file, moves it to
-    /// its final name in the root, fsyncs the root, and returns the final
-    /// path as the root's path when opened joined with the name (for
-    /// messages: the file is in the opened root even if that path has
-    /// since been renamed).
+    /// Finishes the file: checks the byte count, applies the metadata
+    /// given to [`ReceiveRoot::begin`] (modification time, then mode masked
+    /// to 0o777, on the open file), fsyncs the file, moves it from the root
+    /// into the directory held since `begin` under its final name, fsyncs
+    /// that directory, and returns the final path as the root's path when
+    /// opened joined with the file's path (for messages: the file is where
+    /// the held handles are even if those paths have since been renamed).
     ///
-    /// Without `overwrite` the move is a hard link (which fails if the name
-    /// appeared meanwhile) followed by removing the temporary name, so an
-    /// existing file is never replaced; this needs a file system with hard
-    /// links. With `overwrite` the target is checked again and then replaced
-    /// by `rename`, which replaces a symlink rather than following it.
+    /// Without `overwrite` the move is `renameat2(RENAME_NOREPLACE)`, which
+    /// fails if the name appeared meanwhile, so an existing file is never
+    /// replaced. With `overwrite` the target is checked again and then
+    /// replaced by `rename`, which replaces a symlink rather than following
+    /// it. A name that does not exist is checked again for look-alikes just
+    /// before the move.
     ///
     /// # Errors
     /// [`FsError::SizeMismatch`] when fewer bytes were written than announced;
     /// [`FsError::Exists`] when the name appeared and `overwrite` is false;
     /// [`FsError::NotRegular`] when the name became a symlink, directory or
-    /// special file; [`FsError::Io`] when fsync, link, rename or remove fails.
-    /// On every error the temporary file is removed.
+    /// special file; [`FsError::LookAlike`] when a look-alike name appeared;
+    /// [`FsError::Io`] when setting the metadata, fsync or the move fails
+    /// (the move fails with `EXDEV` when the directory is on another file
+    /// system than the root, where files are staged, and with `EINVAL`
+    /// where the file system cannot refuse to replace). On every error the
+    /// temporary file is removed.
     pub fn commit(mut self) -> Result<PathBuf, FsError> {
         let result = self.finish();
         // On success the temporary name is gone; on error `Drop` removes it.
         self.committed = result.is_ok();
-        result.map(|()| self.root.dir.join(&self.name))
+        result.map(|()| self.root.dir.join(&self.target.path))
     }
 
     fn finish(&mut self) -> Result<(), FsError> {
@@ -164,24 +189,41 @@ impl Staged {
                 got: self.written,
             });
         }
-        self.file.sync_all().map_err(|e| self.err("fsync", e))?;
-        let root = &*self.root.fd;
-        let shown = |op, e| at_err(op, &self.root.dir, &self.name, e);
-        if self.overwrite {
-            check_target(&self.root, &self.name, true)?;
-            rustix::fs::renameat(root, &self.tmp, root, &self.name)
-                .map_err(|e| shown("rename into", e))?;
-        } else {
-            rustix::fs::linkat(root, &self.tmp, root, &self.name, AtFlags::empty()).map_err(
-                |e| match e {
-                    Errno::EXIST => FsError::Exists(self.name.clone()),
-                    e => shown("link into", e),
-                },
-            )?;
-            rustix::fs::unlinkat(root, &self.tmp, AtFlags::empty())
-                .map_err(|e| self.err("remove temporary file", e.into()))?;
+        if let Some(wanted) = self.meta {
+            meta::apply(&self.file, wanted)
+                .map_err(|e| self.err("set time and mode of", e.into()))?;
         }
-        rustix::fs::fsync(root).map_err(|e| io_err("fsync directory", &self.root.dir)(e.into()))
+        self.file.sync_all().map_err(|e| self.err("fsync", e))?;
+        let Target {
+            parent,
+            path,
+            name_at,
+        } = &self.target;
+        let name = &path[*name_at..];
+        let flags = if self.overwrite {
+            RenameFlags::empty()
+        } else {
+            RenameFlags::NOREPLACE
+        };
+        let exists = walk::check_target(&self.root, parent, name, path, self.overwrite)?;
+        if !exists {
+            self.root.refuse_lookalike(parent, name, path)?;
+        }
+        rustix::fs::renameat_with(&*self.root.fd, &self.tmp, parent, name, flags).map_err(|e| {
+            match e {
+                Errno::EXIST => FsError::Exists(path.clone()),
+                Errno::XDEV => at_err(
+                    "move the staged file across file systems (files are staged in the root) to",
+                    &self.root.dir,
+                    path,
+                    e,
+                ),
+                e => at_err("move into", &self.root.dir, path, e),
+            }
+        })?;
+        let dir = &path[..name_at.saturating_sub(1)];
+        rustix::fs::fsync(parent)
+            .map_err(|e| io_err("fsync directory", &self.root.dir.join(dir))(e.into()))
     }
 }
 
@@ -206,7 +248,17 @@ mod tests {
         let tmp = tempfile::TempDir::new().unwrap();
         let root = ReceiveRoot::open_or_create(tmp.path()).unwrap();
         let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
-        let staged = Staged::new(&root, full, "absent".into(), "f", expected, false);
+        let target = Target {
+            parent: rustix::fs::open(
+                tmp.path(),
+                rustix::fs::OFlags::RDONLY,
+                rustix::fs::Mode::empty(),
+            )
+            .unwrap(),
+            path: "f".into(),
+            name_at: 0,
+        };
+        let staged = Staged::new(&root, full, "absent".into(), target, expected, false, None);
         (tmp, staged)
     }
 

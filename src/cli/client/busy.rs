@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use sft::crypto::rand;
+use sft::net::client::jitter;
 use sft::net::client::ClientError;
 use sft::proto::{AlertCode, ProtoError};
 

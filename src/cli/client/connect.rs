@@ -10,7 +10,7 @@ use log::info;
 use sft::crypto::ed25519::{Fingerprint, VerifyingKey};
 use sft::keys::{KnownHosts, PublicKeyLine};
 use sft::net::client::{
-    Canceller, ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT,
+    ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT,
 };
 use sft::proto::{AlertCode, ProtoError, PROTOCOL_VERSION};
 
@@ -105,8 +105,6 @@ enum Pin {
 pub(super) struct Connected {
     pub(super) session: Session,
     pub(super) target: String,
-    /// Stops the session on Ctrl-C or SIGTERM (see [`Interrupts`]).
-    pub(super) cancel: Canceller,
 }
 
 /// Connects and authenticates, trying again while the server answers
@@ -219,8 +217,9 @@ pub(super) fn connect(
         "connected to {name}: server key {} verified, session established",
         session.server_key.fingerprint()
     );
+    // From now on Ctrl-C or SIGTERM stops the session (see [`Interrupts`]).
+    interrupts.cancel_session(&session);
     Ok(Connected {
-        cancel: interrupts.cancel_session(&session),
         session,
         target: name,
     })

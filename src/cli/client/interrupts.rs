@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use sft::net::client::{Canceller, Session};
+use sft::net::client::Session;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -35,8 +35,8 @@ impl Interrupts {
 
     /// From now on a signal stops `session` cleanly (a partial download is
     /// removed), waking it if it is waiting, and a second one ends the
-    /// process at once. Returns the handle the session's waits check.
-    pub(super) fn cancel_session(self, session: &Session) -> Canceller {
+    /// process at once.
+    pub(super) fn cancel_session(self, session: &Session) {
         let canceller = session.canceller();
         if let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) {
             let c = canceller.clone();
@@ -49,6 +49,5 @@ impl Interrupts {
             // one after it is queued for the thread.
             self.exit_now.store(false, Ordering::SeqCst);
         }
-        canceller
     }
 }

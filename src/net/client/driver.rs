@@ -67,6 +67,31 @@ impl Session {
         result
     }
 
+    /// Runs one request ([`run_batch`](Self::run_batch) of one step) and
+    /// returns how it ended; a rate-limited request is sent again as a
+    /// batch would.
+    ///
+    /// # Errors
+    /// As [`run_batch`](Self::run_batch).
+    pub fn run_one(
+        &mut self,
+        step: Step,
+        root: Option<&ReceiveRoot>,
+    ) -> Result<Result<Report, FsError>, ClientError> {
+        struct One(Option<Result<Report, FsError>>);
+        impl BatchObserver for One {
+            fn bytes(&mut self, _: u64) {}
+            fn done(&mut self, _: usize, result: Result<Report, FsError>) {
+                self.0 = Some(result);
+            }
+            fn waiting(&mut self, _: usize, _: Duration) {}
+        }
+        let mut one = One(None);
+        self.run_batch(vec![step], root, &mut one)?;
+        one.0
+            .ok_or_else(|| ProtoError::InvalidCall("the request was never answered").into())
+    }
+
     fn drive_batch(&mut self, b: &mut Batch<'_>) -> Result<(), ClientError> {
         loop {
             if self.cancel.is_cancelled() {

@@ -41,6 +41,12 @@ pub(super) fn refusal_for(e: &FsError) -> Outcome {
             "is a symlink, directory or special file on the server; refusing",
         ),
         FsError::BadName(_) => refusal(ResultCode::BadName, "is not an acceptable file name"),
+        FsError::NotDir(_) => refusal(
+            ResultCode::NotAllowed,
+            "a directory of the path is a symlink or not a directory on the server; refusing",
+        ),
+        // Both names are the client's path and a name in its directory.
+        FsError::LookAlike { .. } => refusal(ResultCode::Exists, e.to_string()),
         FsError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
             refusal(ResultCode::NotFound, "no such file on the server")
         }

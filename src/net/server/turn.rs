@@ -14,7 +14,8 @@ use crate::net::pump::{self, ReadEnd};
 use crate::net::transfer::SendError;
 use crate::proto::conn::{ListingStep, SEND_HIGH_WATER};
 use crate::proto::limiter::Cost;
-use crate::proto::msgs::ListEntry;
+use crate::fs::Kind;
+use crate::proto::msgs::{EntryKind, ListEntry};
 
 /// Rounds one connection may run per wake-up before the others get a turn
 /// (each round moves at most a receive buffer in and a send high-water mark
@@ -124,9 +125,14 @@ fn produce_listing(s: &mut Session, shared: &mut Shared, now: Instant) -> Result
     };
     let mut entries = lister.map(|r| {
         r.map(|e| ListEntry {
+            kind: match e.kind {
+                Kind::File => EntryKind::File,
+                Kind::Dir => EntryKind::Dir,
+            },
             name: e.name,
             size: e.size,
             mtime: e.mtime,
+            mode: e.mode,
         })
     });
     match s.conn.send_listing_page(&mut entries)? {
