@@ -3,9 +3,11 @@
 //!
 //! The root is resolved by path once, in [`ReceiveRoot::open_or_create`].
 //! Every later operation works relative to the open handle (`openat`,
-//! `statat`, `linkat`, ...), so renaming the root's path or replacing it by
-//! a symlink while a server runs cannot redirect a write, read or listing:
-//! they all stay in the directory that was opened.
+//! `statat`, `renameat2`, ...), and a path inside the root is walked to one
+//! directory at a time without following a symlink, so renaming the root's
+//! path or replacing it (or a directory in it) by a symlink while a server
+//! runs cannot redirect a write, read or listing: they all stay in the
+//! directories that were opened.
 
 use std::fs::{self, DirBuilder, File};
 use std::io;
