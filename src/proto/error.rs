@@ -178,12 +178,13 @@ pub enum TransferError {
     /// RESULT Ok arrived before the operation had finished.
     #[error("RESULT ok before the operation finished")]
     OkEarly,
-    /// ACCEPT named an offset other than 0 (no resume in this version).
-    #[error("ACCEPT at an offset other than 0")]
-    ResumeOffset,
-    /// A download OFFER names another file than the one asked for.
+    /// A download OFFER names another file than the one asked for (or
+    /// sets a flag).
     #[error("the server offered a different file than the one requested")]
     OfferedOtherName,
+    /// A download OFFER announces more bytes than the GET's max_size.
+    #[error("the server offered a file larger than the size asked for")]
+    OfferTooLarge,
 }
 
 /// One-byte alert code sent in an ALERT message (docs/PROTOCOL.md).

@@ -12,11 +12,11 @@ use std::time::Instant;
 use log::{info, warn};
 use mio::{Token, Waker};
 
-use super::outcomes::upload_refusal_for;
+use super::outcomes::{refusal_for, upload_refusal_for};
 use super::Server;
-use crate::fs::{FsError, Staged};
+use crate::fs::{FsError, ReceiveRoot, Staged};
 use crate::proto::conn::Ticket;
-use crate::proto::msgs::Outcome;
+use crate::proto::msgs::{Meta, Outcome};
 
 /// A completely received upload, ready to be moved into place.
 pub(super) struct Commit {
@@ -34,6 +34,16 @@ pub(super) enum Job {
     Writeback(std::fs::File),
     /// fsync, move into place and fsync the directory; answer the client.
     Commit { token: Token, commit: Box<Commit> },
+    /// Set a directory's mode and mtime (MKDIR with preserve) once every
+    /// upload queued before it is in place, so none of them changes the
+    /// mtime afterwards or meets a directory already made read-only.
+    DirMeta {
+        token: Token,
+        ticket: Ticket,
+        root: Arc<ReceiveRoot>,
+        path: String,
+        meta: Meta,
+    },
 }
 
 /// The committer's answer.
@@ -41,8 +51,8 @@ pub(super) struct CommitDone {
     token: Token,
     ticket: Ticket,
     name: String,
-    size: u64,
-    started: Instant,
+    /// The upload's size and start, or `None` for a directory's metadata.
+    upload: Option<(u64, Instant)>,
     result: Result<(), FsError>,
 }
 
@@ -57,29 +67,41 @@ pub(super) fn spawn_committer(
         .name("sft-commit".into())
         .spawn(move || {
             for job in job_rx {
-                let (token, commit) = match job {
+                let done = match job {
                     Job::Writeback(file) => {
                         // A failure here resurfaces at the commit's own fsync.
                         let _ = file.sync_data();
                         continue;
                     }
-                    Job::Commit { token, commit } => (token, commit),
-                };
-                let Commit {
-                    staged,
-                    ticket,
-                    name,
-                    size,
-                    started,
-                } = *commit;
-                let result = staged.commit().map(|_| ());
-                let done = CommitDone {
-                    token,
-                    ticket,
-                    name,
-                    size,
-                    started,
-                    result,
+                    Job::Commit { token, commit } => {
+                        let Commit {
+                            staged,
+                            ticket,
+                            name,
+                            size,
+                            started,
+                        } = *commit;
+                        CommitDone {
+                            token,
+                            ticket,
+                            name,
+                            upload: Some((size, started)),
+                            result: staged.commit().map(|_| ()),
+                        }
+                    }
+                    Job::DirMeta {
+                        token,
+                        ticket,
+                        root,
+                        path,
+                        meta,
+                    } => CommitDone {
+                        token,
+                        ticket,
+                        result: root.make_dir(&path, Some(meta)),
+                        name: path,
+                        upload: None,
+                    },
                 };
                 if done_tx.send(done).is_err() {
                     return;
@@ -118,31 +140,36 @@ impl Server {
     fn answer_commit(&mut self, done: CommitDone) -> Option<Token> {
         let allow_overwrite = self.shared.upload_policy.allow_overwrite;
         let Some(peer) = self.peers.get_mut(&done.token) else {
-            match done.result {
-                Ok(()) => info!(
-                    "stored {:?} ({} bytes); its client left before the answer",
-                    done.name, done.size
+            match (done.result, done.upload) {
+                (Ok(()), Some((size, _))) => info!(
+                    "stored {:?} ({size} bytes); its client left before the answer",
+                    done.name
                 ),
-                Err(e) => warn!("upload {:?} failed after its client left: {e}", done.name),
+                (Ok(()), None) => {}
+                (Err(e), _) => warn!("{:?} failed after its client left: {e}", done.name),
             }
             return None;
         };
         let session = &mut peer.session;
-        let outcome = match done.result {
-            Ok(()) => {
-                let secs = done.started.elapsed().as_secs_f64();
+        let outcome = match (done.result, done.upload) {
+            (Ok(()), Some((size, started))) => {
+                let secs = started.elapsed().as_secs_f64();
                 info!(
-                    "stored {:?} from {}: {} bytes, {:.1} MiB/s",
+                    "stored {:?} from {}: {size} bytes, {:.1} MiB/s",
                     done.name,
                     session.who(),
-                    done.size,
-                    done.size as f64 / (1 << 20) as f64 / secs.max(1e-9)
+                    size as f64 / (1 << 20) as f64 / secs.max(1e-9)
                 );
                 Outcome::ok()
             }
-            Err(e) => {
+            (Ok(()), None) => Outcome::ok(),
+            (Err(e), Some(_)) => {
                 warn!("upload {:?} from {} failed: {e}", done.name, session.who());
                 upload_refusal_for(&e, allow_overwrite)
+            }
+            (Err(e), None) => {
+                warn!("directory {:?} for {} failed: {e}", done.name, session.who());
+                refusal_for(&e)
             }
         };
         session

@@ -79,7 +79,7 @@ pub(super) fn handle_events(
                 UploadRequest { size, overwrite },
             )?,
             Event::MkdirRequested { path, meta, ticket } => {
-                on_mkdir(s, shared, now, &path, meta, ticket)?
+                on_mkdir(s, token, shared, now, (path, meta, ticket))?
             }
             Event::Data(data) => {
                 if let Some(up) = &mut s.upload {
@@ -173,15 +173,15 @@ fn on_upload(
     }
 }
 
-/// Creates a directory (or sets its metadata) and answers at once, in its
-/// turn; a cheap request either way.
+/// Creates a directory at once (the uploads behind it need it), or has the
+/// committer set its metadata after the uploads queued before it; a cheap
+/// request either way. The answer goes out in its turn.
 fn on_mkdir(
     s: &mut Session,
+    token: Token,
     shared: &mut Shared,
     now: Instant,
-    path: &str,
-    meta: Option<Meta>,
-    ticket: Ticket,
+    (path, meta, ticket): (String, Option<Meta>, Ticket),
 ) -> Result<(), DriveError> {
     let what = format!("directory {path:?}");
     if let Some(wait) = check_budget(s, shared, now)? {
@@ -189,8 +189,18 @@ fn on_mkdir(
         return Ok(s.conn.answer(ticket, wait)?);
     }
     charge(s, shared, now, Cost::Cheap);
-    let meta = shared.upload_policy.cap(meta);
-    let outcome = match shared.root.make_dir(path, meta) {
+    if let Some(meta) = shared.upload_policy.cap(meta) {
+        let job = Job::DirMeta {
+            token,
+            ticket,
+            root: shared.root.clone(),
+            path,
+            meta,
+        };
+        let _ = shared.commits.send(job);
+        return Ok(());
+    }
+    let outcome = match shared.root.make_dir(&path, None) {
         Ok(()) => Outcome::ok(),
         Err(e) => {
             let outcome = refusal_for(&e);

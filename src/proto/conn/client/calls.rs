@@ -118,7 +118,9 @@ impl ClientConnection {
         };
         self.core.send(inner::GET, &[&get.encode()])?;
         let asked = get.path;
-        self.requests()?.pending.push_back(Pending::Get(asked));
+        self.requests()?
+            .pending
+            .push_back(Pending::Get(asked, max_size));
         Ok(())
     }
 

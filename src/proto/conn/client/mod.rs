@@ -81,8 +81,9 @@ enum Pending {
     Upload,
     /// MKDIR sent; answered by RESULT.
     Mkdir,
-    /// GET sent for these path bytes; waiting for OFFER or a refusal.
-    Get(Vec<u8>),
+    /// GET sent for these path bytes and at most this many bytes;
+    /// waiting for OFFER or a refusal.
+    Get(Vec<u8>, u64),
     /// The GET's OFFER arrived: the download's receiving side.
     Download(Receiver),
     /// LIST sent; the entries so far.
@@ -94,7 +95,7 @@ impl Pending {
         match self {
             Pending::Upload => "awaiting an upload's RESULT",
             Pending::Mkdir => "awaiting MKDIR's RESULT",
-            Pending::Get(_) => "awaiting OFFER",
+            Pending::Get(..) => "awaiting OFFER",
             Pending::Download(r) => r.state_name(),
             Pending::List(_) => "awaiting LISTING",
         }
@@ -275,6 +276,7 @@ impl ClientConnection {
         let ev = match (t, front) {
             (inner::RESULT, Pending::Upload) => {
                 let outcome = Outcome::parse(body)?;
+                self.core.hold_for(&outcome);
                 reqs.pending.pop_front();
                 // The answer to the upload still being sent: the server
                 // refused it and skips its data up to END, so END goes out
@@ -290,23 +292,28 @@ impl ClientConnection {
             }
             (inner::RESULT, Pending::Mkdir) => {
                 let outcome = Outcome::parse(body)?;
+                self.core.hold_for(&outcome);
                 reqs.pending.pop_front();
                 Ev::Outcome(outcome)
             }
-            (inner::RESULT, Pending::Get(_) | Pending::List(_)) => {
+            (inner::RESULT, Pending::Get(..) | Pending::List(_)) => {
                 let outcome = Outcome::parse(body)?;
+                self.core.hold_for(&outcome);
                 if outcome.code == msgs::ResultCode::Ok {
                     return Err(ProtoError::Transfer(TransferError::OkEarly));
                 }
                 reqs.pending.pop_front();
                 Ev::Outcome(outcome)
             }
-            (inner::OFFER, Pending::Get(asked)) => {
+            (inner::OFFER, Pending::Get(asked, max_size)) => {
                 let offer = Offer::parse(body)?;
                 // The offer must name exactly the bytes asked for: a server
                 // may not substitute another path.
                 if offer.path != *asked || offer.overwrite || offer.preserve {
                     return Err(ProtoError::Transfer(TransferError::OfferedOtherName));
+                }
+                if offer.size > *max_size {
+                    return Err(ProtoError::Transfer(TransferError::OfferTooLarge));
                 }
                 let mut receiver = Receiver::offered(offer.size);
                 receiver.accept()?;

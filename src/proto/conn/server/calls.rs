@@ -36,7 +36,7 @@ impl ServerConnection {
     /// `InvalidCall` unless an upload awaits a decision.
     pub fn accept(&mut self) -> Result<(), ProtoError> {
         self.core.check_open()?;
-        let Phase::Open(Op::Upload(receiver)) = &mut self.phase else {
+        let Phase::Open(Op::Upload(receiver, _)) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no upload awaits a decision"));
         };
         receiver
@@ -53,7 +53,7 @@ impl ServerConnection {
     /// Ok or a ticket not owed.
     pub fn refuse_upload(&mut self, ticket: Ticket, outcome: Outcome) -> Result<(), ProtoError> {
         self.core.check_open()?;
-        let Phase::Open(Op::Upload(receiver)) = &mut self.phase else {
+        let Phase::Open(Op::Upload(receiver, _)) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no upload to refuse"));
         };
         if outcome.code == ResultCode::Ok {

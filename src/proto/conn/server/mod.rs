@@ -96,8 +96,9 @@ enum Ev {
 enum Op {
     Idle,
     /// OFFER received: the upload's receiving side (offered, receiving or
-    /// skipping).
-    Upload(Receiver),
+    /// skipping), and the ticket of its answer (`None` when the answer was
+    /// queued at once: a refused path).
+    Upload(Receiver, Option<Ticket>),
     /// GET received for these path bytes; the application decides.
     DownloadDecision(Vec<u8>),
     /// OFFER sent: the download's sending side.
@@ -111,7 +112,7 @@ impl Op {
     fn name(&self) -> &'static str {
         match self {
             Op::Idle => "idle",
-            Op::Upload(r) => r.state_name(),
+            Op::Upload(r, _) => r.state_name(),
             Op::DownloadDecision(_) => "deciding on a download",
             Op::Download(s) => s.state_name(),
             Op::Listing(_) => "sending a listing",
@@ -123,7 +124,7 @@ impl Op {
     /// pipelined behind it are read once it is done).
     fn holds_input(&self) -> bool {
         match self {
-            Op::Upload(r) => r.is_offered(),
+            Op::Upload(r, _) => r.is_offered(),
             Op::DownloadDecision(_) | Op::Download(_) | Op::Listing(_) => true,
             Op::Idle => false,
         }
@@ -294,7 +295,7 @@ impl ServerConnection {
         let Phase::Open(op) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no open session"));
         };
-        if let Op::Upload(receiver) = op {
+        if let Op::Upload(receiver, ticket) = op {
             if !matches!(t, inner::CHUNK | inner::END) {
                 return Err(ProtoError::UnexpectedMessage {
                     got: msgs::inner_name(t),
@@ -314,10 +315,14 @@ impl ServerConnection {
                     Ok(Some(Ev::ReceiveComplete(hash)))
                 }
                 Chunk::Corrupt => {
+                    let ticket = *ticket;
                     *op = Op::Idle;
                     let mismatch =
                         Outcome::new(ResultCode::HashMismatch, "whole-file SHA-256 mismatch");
-                    self.queue_answer(mismatch)?;
+                    if let Some(ticket) = ticket {
+                        self.answers.give(ticket, mismatch);
+                        self.flush_answers()?;
+                    }
                     Ok(Some(Ev::ReceiveCorrupt))
                 }
             };
@@ -341,11 +346,12 @@ impl ServerConnection {
                     Ok(p) => {
                         let ticket = self.answers.owe();
                         let receiver = Receiver::offered(offer.size);
-                        (Op::Upload(receiver), Ev::UploadRequested(p, offer, ticket))
+                        let op = Op::Upload(receiver, Some(ticket));
+                        (op, Ev::UploadRequested(p, offer, ticket))
                     }
                     Err(e) => {
                         self.queue_answer(Outcome::new(ResultCode::BadName, e.to_string()))?;
-                        (Op::Upload(Receiver::skipping()), Ev::NameRefused(e))
+                        (Op::Upload(Receiver::skipping(), None), Ev::NameRefused(e))
                     }
                 }
             }
