@@ -38,7 +38,7 @@ pub(super) fn refusal_for(e: &FsError) -> Outcome {
         ),
         FsError::NotRegular(_) => refusal(
             ResultCode::NotAllowed,
-            "is a directory, symlink or special file on the server; refusing (fetch a directory with get -r)",
+            "is a directory, symlink or special file on the server; refusing (directories need -r)",
         ),
         FsError::BadName(_) => refusal(ResultCode::BadName, "is not an acceptable path (plain names joined by '/', none starting with .sft-part-)"),
         FsError::NotDir(_) => refusal(
