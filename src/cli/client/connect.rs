@@ -9,17 +9,15 @@ use std::sync::Arc;
 use log::info;
 use sft::crypto::ed25519::{Fingerprint, VerifyingKey};
 use sft::keys::{KnownHosts, PublicKeyLine};
-use sft::net::client::{
-    ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT,
-};
+use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
 use sft::proto::{AlertCode, ProtoError, PROTOCOL_VERSION};
 
 use crate::cli::error::{CliError, Exit};
 use crate::cli::{home, TrustArgs};
 
-use super::interrupts::Interrupts;
 use super::busy::retry_busy;
 use super::exit::session_error;
+use super::interrupts::Interrupts;
 use super::DEFAULT_PORT;
 
 /// Where to connect and how known_hosts names it.

@@ -115,7 +115,11 @@ fn get_paths(args: GetArgs, tally: &mut Tally) -> Result<(), CliError> {
             local: local.clone(),
             preserve: args.preserve,
         });
-        let shown = format!("{}:{remote} -> {}", c.target, root.path().join(local).display());
+        let shown = format!(
+            "{}:{remote} -> {}",
+            c.target,
+            root.path().join(local).display()
+        );
         items.push(Item::File {
             local: root.path().join(local),
             remote: remote.clone(),
@@ -168,7 +172,11 @@ fn walk(
         .ok()
         .and_then(|l| l.into_iter().find(|e| e.name == base(remote)));
     let Some(entry) = entry else {
-        tally.fail(None, Some(remote), "no such file or directory on the server");
+        tally.fail(
+            None,
+            Some(remote),
+            "no such file or directory on the server",
+        );
         return Ok(());
     };
     if entry.kind == EntryKind::File {

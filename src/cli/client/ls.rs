@@ -120,9 +120,10 @@ fn print_entry(args: &LsArgs, e: &ListEntry, rel: &str) {
             "mtime": e.mtime,
             "mtime_utc": rfc3339(e.mtime),
         })),
-        (false, false) if args.long => {
-            out::line(format_args!("{}", long_line(rel, is_dir, e.size, e.mtime, e.mode)))
-        }
+        (false, false) if args.long => out::line(format_args!(
+            "{}",
+            long_line(rel, is_dir, e.size, e.mtime, e.mode)
+        )),
         (false, false) => out::line(format_args!("{}", short_name(rel, is_dir))),
     }
 }

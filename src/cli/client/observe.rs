@@ -96,8 +96,7 @@ impl BatchObserver for Observer<'_> {
         match &self.items[index] {
             Item::Dir { remote } if !ok => {
                 let name = format!("{remote}/");
-                self.progress
-                    .suspend(|| tally.outcome(None, &name, &r));
+                self.progress.suspend(|| tally.outcome(None, &name, &r));
             }
             Item::Dir { .. } => {}
             Item::File {

@@ -201,7 +201,10 @@ impl Tally {
             bytesize::ByteSize(self.bytes)
         );
         if secs > 0.0 && self.bytes > 0 {
-            line += &format!(" ({:.1} MiB/s)", self.bytes as f64 / (1 << 20) as f64 / secs);
+            line += &format!(
+                " ({:.1} MiB/s)",
+                self.bytes as f64 / (1 << 20) as f64 / secs
+            );
         }
         if self.existed > 0 {
             line += &format!("; {} already existed", self.existed);

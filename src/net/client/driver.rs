@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use log::info;
+
 use super::batch::{open_upload, BatchObserver, InFlight, Plan, Queued, Report, Step};
 use super::{ClientError, Session};
 use crate::fs::{FsError, ReceiveRoot};
@@ -146,7 +148,14 @@ impl Session {
             sha256: None,
         };
         match &flight.queued.step {
-            Step::Mkdir { remote, meta } => self.conn.request_mkdir(remote, *meta)?,
+            Step::Mkdir { remote, meta } => {
+                info!(
+                    "request {}: MKDIR {remote:?} (metadata: {})",
+                    flight.queued.index,
+                    meta.is_some()
+                );
+                self.conn.request_mkdir(remote, *meta)?
+            }
             Step::Put {
                 local,
                 remote,
@@ -176,6 +185,11 @@ impl Session {
                     mode: source.mode,
                     mtime: source.mtime,
                 });
+                info!(
+                    "request {index}: OFFER {remote:?}, {} bytes from {}",
+                    source.size,
+                    local.display()
+                );
                 flight.sha256 = self
                     .conn
                     .request_upload(remote, source.size, *overwrite, meta)?;
@@ -188,10 +202,13 @@ impl Session {
                 }
             }
             Step::Get { remote, .. } => {
-                let root = b.root.ok_or(ProtoError::InvalidCall("a download needs a root"))?;
+                let root = b
+                    .root
+                    .ok_or(ProtoError::InvalidCall("a download needs a root"))?;
                 // The server refuses a file that would not fit before any
                 // data moves.
                 let room = root.available_space().unwrap_or(u64::MAX);
+                info!("request {}: GET {remote:?}", flight.queued.index);
                 self.conn
                     .request_download(remote, self.max_file_size.min(room))?;
             }
@@ -231,7 +248,6 @@ impl Session {
         }
         Ok(())
     }
-
 }
 
 /// Handles one event of the batch: the answer, or part of it, to the
@@ -241,7 +257,10 @@ fn on_event(b: &mut Batch<'_>, ev: ClientEvent<'_>, now: Instant) -> Result<(), 
         match ev {
             ClientEvent::Outcome(outcome) => {
                 let flight = front(b)?;
-                if b.sending.as_ref().is_some_and(|s| s.index == flight.queued.index) {
+                if b.sending
+                    .as_ref()
+                    .is_some_and(|s| s.index == flight.queued.index)
+                {
                     // Refused while its data was going out: the connection
                     // ended it with END.
                     b.sending = None;
@@ -259,14 +278,21 @@ fn on_event(b: &mut Batch<'_>, ev: ClientEvent<'_>, now: Instant) -> Result<(), 
                     }
                     return Ok(());
                 }
-                let sha = (outcome.code == ResultCode::Ok).then_some(flight.sha256).flatten();
+                let sha = (outcome.code == ResultCode::Ok)
+                    .then_some(flight.sha256)
+                    .flatten();
                 let mut r = report(&flight, outcome, now);
                 r.sha256 = sha;
                 b.obs.done(flight.queued.index, Ok(r));
             }
             ClientEvent::DownloadOffered { size, meta } => {
                 let flight = b.plan.in_flight.front().ok_or(out_of_place())?;
-                let (Step::Get { local, preserve, .. }, Some(root)) = (&flight.queued.step, b.root)
+                let (
+                    Step::Get {
+                        local, preserve, ..
+                    },
+                    Some(root),
+                ) = (&flight.queued.step, b.root)
                 else {
                     return Err(out_of_place());
                 };
@@ -309,7 +335,8 @@ fn on_event(b: &mut Batch<'_>, ev: ClientEvent<'_>, now: Instant) -> Result<(), 
                     ResultCode::HashMismatch,
                     "whole-file SHA-256 mismatch: the data received is not what the server sent",
                 );
-                b.obs.done(flight.queued.index, Ok(report(&flight, outcome, now)));
+                b.obs
+                    .done(flight.queued.index, Ok(report(&flight, outcome, now)));
             }
             ClientEvent::Closed => return Err(ClientError::ServerClosed),
             _ => return Err(out_of_place()),

@@ -10,11 +10,11 @@ use mio::Token;
 
 use super::peer::{DriveError, Session, Shared};
 use super::requests::{charge, handle_events, log_download_end};
+use crate::fs::Kind;
 use crate::net::pump::{self, ReadEnd};
 use crate::net::transfer::SendError;
 use crate::proto::conn::{ListingStep, SEND_HIGH_WATER};
 use crate::proto::limiter::Cost;
-use crate::fs::Kind;
 use crate::proto::msgs::{EntryKind, ListEntry};
 
 /// Rounds one connection may run per wake-up before the others get a turn

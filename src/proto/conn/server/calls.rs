@@ -73,7 +73,9 @@ impl ServerConnection {
     pub fn answer(&mut self, ticket: Ticket, outcome: Outcome) -> Result<(), ProtoError> {
         self.core.check_alive()?;
         if !self.answers.give(ticket, outcome) {
-            return Err(ProtoError::InvalidCall("no answer is owed under that ticket"));
+            return Err(ProtoError::InvalidCall(
+                "no answer is owed under that ticket",
+            ));
         }
         self.flush_answers()
     }
