@@ -124,6 +124,18 @@ impl Plan {
         self.queue.is_empty() && self.in_flight.is_empty() && self.again.is_empty()
     }
 
+    /// Whether [`next`](Self::next) would give a request at `now`.
+    pub(super) fn ready(&self, now: Instant) -> bool {
+        match self.paused_until {
+            Some(until) => {
+                now >= until
+                    && self.in_flight.is_empty()
+                    && !(self.again.is_empty() && self.queue.is_empty())
+            }
+            None => !self.queue.is_empty(),
+        }
+    }
+
     /// The next request to send at `now`, unless paused. Once the pause is
     /// over and every earlier answer is in, the rate-limited requests go
     /// first, in their order.

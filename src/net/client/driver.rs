@@ -107,9 +107,7 @@ impl Session {
             while let Some(ev) = self.conn.next_event()? {
                 on_event(b, ev, now)?;
             }
-            self.produce(b)?;
             self.start_requests(b, now)?;
-            self.produce(b)?;
             let blocked = match pump::write(&mut self.conn, &mut self.sock, now) {
                 Ok(blocked) => blocked,
                 Err(e) => return Err(self.socket_failure(e)),
@@ -120,7 +118,8 @@ impl Session {
             if end == ReadEnd::Eof {
                 return Err(ClientError::ServerClosed);
             }
-            let more_out = self.conn.wants_data() && !blocked;
+            let more_requests = self.conn.can_request() && b.plan.ready(now);
+            let more_out = (self.conn.wants_data() || more_requests) && !blocked;
             if end == ReadEnd::BufferFull || more_out {
                 continue;
             }
@@ -128,16 +127,21 @@ impl Session {
         }
     }
 
-    /// Sends requests while the connection takes them and the plan has
-    /// them (not during a rate-limit pause).
+    /// Feeds the upload in progress and sends the next requests while the
+    /// connection takes them (a small file's data goes out at once, so the
+    /// next request follows without a round trip), until the output holds
+    /// a chunk's worth or the plan has nothing ready (a rate-limit pause).
     fn start_requests(&mut self, b: &mut Batch<'_>, now: Instant) -> Result<(), ClientError> {
-        while self.conn.can_request() && self.conn.pending_output() < CHUNK_LEN {
+        loop {
+            self.produce(b)?;
+            if !self.conn.can_request() || self.conn.pending_output() >= CHUNK_LEN {
+                return Ok(());
+            }
             let Some(q) = b.plan.next(now) else {
                 return Ok(());
             };
             self.start(b, q, now)?;
         }
-        Ok(())
     }
 
     fn start(&mut self, b: &mut Batch<'_>, q: Queued, now: Instant) -> Result<(), ClientError> {
