@@ -2,7 +2,8 @@
 //! DEFAULT limits (issue 9's proof): 10,000 small files in one `sft put`,
 //! 50 parallel `sft put` of one key from 127.0.0.1, then re-runs of the
 //! whole batch that report each existing file and exit 1 as documented,
-//! without ever tripping the server's defences against floods.
+//! without ever tripping the server's defences against floods; then the
+//! 10,051 names in one `ls` of many pages.
 
 mod e2e;
 
@@ -165,9 +166,29 @@ fn ten_thousand_files_fifty_clients_and_re_runs_against_default_limits() {
     assert!(!err.contains("rate limit"), "no file waited");
     assert_eq!(fs::read(server.root.join("late")).unwrap(), b"late");
 
+    // The whole root in one listing of many pages, each name once.
+    let out = client.sft(&["ls", "--json", "--server-key", &fp, &target]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let listed: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (summary, entries) = listed.split_last().unwrap();
+    let mut want: Vec<String> = names.clone();
+    want.extend((0..PARALLEL).map(|i| format!("par{i:02}")));
+    want.push("late".into());
+    want.sort();
+    let got: Vec<&str> = entries
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, want, "sorted by name");
+    assert_eq!(summary["files"], want.len());
+
     // Every session ended as its client closed it, and the server never
     // cut, slowed down or refused anyone for abuse.
-    let sessions = 1 + PARALLEL + 2;
+    let sessions = 1 + PARALLEL + 3;
     assert_eq!(log_count(&server, "closed the session", sessions), sessions);
     let log = server.log.lock().unwrap();
     for needle in [
