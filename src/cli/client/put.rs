@@ -1,7 +1,8 @@
 //! `sft put`: files and (with `-r`) directory trees to the server, in one
 //! pipelined session.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use sft::net::client::Step;
@@ -60,6 +61,9 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
 fn steps(args: &PutArgs, plan: &Plan) -> (Vec<Step>, Vec<Item>) {
     let mut steps = Vec::new();
     let mut items = Vec::new();
+    // A set, not a scan of the arguments per file: `sft put HOST dir/*`
+    // with 10,000 files would compare paths 50 million times.
+    let named: HashSet<&Path> = args.files.iter().map(PathBuf::as_path).collect();
     for d in &plan.dirs {
         steps.push(Step::Mkdir {
             remote: d.remote.clone(),
@@ -77,7 +81,7 @@ fn steps(args: &PutArgs, plan: &Plan) -> (Vec<Step>, Vec<Item>) {
             preserve: args.preserve,
             // A file named on the command line is followed if it is a
             // symlink (as scp does); one found in a tree never is.
-            nofollow: !args.files.contains(&f.local),
+            nofollow: !named.contains(f.local.as_path()),
         });
         items.push(Item::File {
             local: f.local.clone(),
