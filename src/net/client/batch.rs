@@ -162,7 +162,7 @@ impl Plan {
         outcome: &Outcome,
         jitter: Duration,
         now: Instant,
-    ) -> Result<Duration, (InFlight, Outcome)> {
+    ) -> Result<Duration, Box<(InFlight, Outcome)>> {
         let waited = flight.queued.waited;
         let Some(wait) = rate_wait(outcome, jitter, waited) else {
             let mut gave_up = outcome.clone();
@@ -172,7 +172,7 @@ impl Plan {
                 waited.as_secs_f64(),
                 MAX_RATE_WAIT.as_secs()
             );
-            return Err((flight, gave_up));
+            return Err(Box::new((flight, gave_up)));
         };
         flight.queued.waited += wait;
         let until = now + wait;
@@ -317,7 +317,10 @@ mod tests {
         let mut plan = Plan::new(vec![mkdir(0)]);
         let mut a = fly(&mut plan, t0);
         a.queued.waited = MAX_RATE_WAIT - secs(1);
-        let (back, why) = plan.rate_limited(a, &limited(2), ZERO, t0).unwrap_err();
+        let Err(gave_up) = plan.rate_limited(a, &limited(2), ZERO, t0) else {
+            panic!("a wait past the budget must give up");
+        };
+        let (back, why) = *gave_up;
         assert_eq!(back.queued.index, 0);
         assert!(
             why.reason.contains("gave up after waiting 119.0 s"),

@@ -207,7 +207,12 @@ impl ServerConnection {
             if self.waits() {
                 return Ok(None);
             }
-            let step = if let Some((t, body)) = self.held.take_if(|_| self.answers.len() == 0) {
+            let held = if self.answers.len() == 0 {
+                self.held.take()
+            } else {
+                None
+            };
+            let step = if let Some((t, body)) = held {
                 self.on_request(t, &body)
             } else {
                 match self.core.next_record() {
