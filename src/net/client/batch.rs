@@ -292,14 +292,8 @@ mod tests {
         let a = fly(&mut plan, t0);
         let b = fly(&mut plan, t0);
         plan.in_flight.push_back(fly(&mut plan, t0)); // c, still unanswered
-        assert_eq!(
-            plan.rate_limited(a, &limited(2), ZERO, t0).unwrap(),
-            secs(2)
-        );
-        assert_eq!(
-            plan.rate_limited(b, &limited(1), ZERO, t0).unwrap(),
-            secs(1)
-        );
+        assert!(matches!(plan.rate_limited(a, &limited(2), ZERO, t0), Ok(w) if w == secs(2)));
+        assert!(matches!(plan.rate_limited(b, &limited(1), ZERO, t0), Ok(w) if w == secs(1)));
         // Paused for the longest wait, and until c is answered.
         assert!(plan.next(t0 + secs(1)).is_none());
         assert!(plan.next(t0 + secs(3)).is_none(), "c is in flight");

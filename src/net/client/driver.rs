@@ -275,7 +275,8 @@ fn on_event(b: &mut Batch<'_>, ev: ClientEvent<'_>, now: Instant) -> Result<(), 
                     let index = flight.queued.index;
                     match b.plan.rate_limited(flight, &outcome, jitter, now) {
                         Ok(wait) => b.obs.waiting(index, wait),
-                        Err((flight, gave_up)) => {
+                        Err(gave_up) => {
+                            let (flight, gave_up) = *gave_up;
                             let r = report(&flight, gave_up, now);
                             b.obs.done(index, Ok(r));
                         }
