@@ -88,8 +88,9 @@ fn get_paths(args: GetArgs, tally: &mut Tally) -> Result<(), CliError> {
     let root = ReceiveRoot::open_or_create(&args.output)?;
     let mut wanted = Vec::new();
     for p in &args.paths {
+        let p = super::dir_arg(p);
         match sanitize_path(p.as_bytes()) {
-            Ok(_) => wanted.push(p.clone()),
+            Ok(_) => wanted.push(p.to_string()),
             Err(why) => tally.fail(None, Some(p), &why.to_string()),
         }
     }

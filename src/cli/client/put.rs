@@ -46,7 +46,8 @@ pub struct PutArgs {
 
 pub fn put(args: PutArgs) -> Result<(), CliError> {
     let mut tally = Tally::new("put", args.print);
-    let plan = match plan_upload(&args.files, args.recursive, args.to.as_deref()) {
+    let to = args.to.as_deref().map(super::dir_arg);
+    let plan = match plan_upload(&args.files, args.recursive, to) {
         Ok(plan) => plan,
         Err(e) => return tally.finish(0, Err(e)),
     };
