@@ -68,7 +68,9 @@ fn is_plain_name(name: &str) -> bool {
 /// component does not exist (kind `NotFound`) or cannot be opened.
 pub(super) fn open_dir(root: &ReceiveRoot, dir: &str) -> Result<OwnedFd, FsError> {
     if dir.is_empty() {
-        return rustix::io::fcntl_dupfd_cloexec(&*root.fd, 0)
+        // A new open file description (not a dup of the held handle, which
+        // would share its directory read position with every lister).
+        return rustix::fs::openat(&*root.fd, ".", DIR_FLAGS, Mode::empty())
             .map_err(|e| at_err("open directory", &root.dir, "", e));
     }
     let mut parts = dir.split('/');
