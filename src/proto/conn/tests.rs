@@ -5,6 +5,7 @@
 
 mod buffer;
 mod calls;
+mod close;
 mod flows;
 mod handshake;
 mod key_update;

@@ -73,7 +73,9 @@ impl ServerConnection {
     pub fn answer(&mut self, ticket: Ticket, outcome: Outcome) -> Result<(), ProtoError> {
         self.core.check_alive()?;
         if !self.answers.give(ticket, outcome) {
-            return Err(ProtoError::InvalidCall("no answer is owed under that ticket"));
+            return Err(ProtoError::InvalidCall(
+                "no answer is owed under that ticket",
+            ));
         }
         self.flush_answers()
     }
@@ -86,7 +88,7 @@ impl ServerConnection {
     /// Whether the connection reads no further record until the
     /// application acts: a decision is pending, a file or listing is being
     /// sent, [`MAX_IN_FLIGHT`] answers are owed, or a GET or LIST waits for
-    /// the answers owed before it.
+    /// the answers owed before it. Never once this side has sent CLOSE.
     pub fn waits_for_app(&self) -> bool {
         self.waits()
     }
