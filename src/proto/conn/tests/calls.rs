@@ -243,3 +243,50 @@ fn the_client_reports_the_sent_and_verified_hashes() {
     assert!(!w.client.wants_write());
     assert_eq!(w.client.in_flight(), 0);
 }
+
+/// The upload in progress is answered only through `refuse_upload` with
+/// its own ticket (or, once complete, `answer`): `refuse_upload` with
+/// another request's ticket, and `answer` for the upload while it is
+/// offered or being received, are refused and change nothing. Fails on
+/// the code before this test, where the first skipped the upload and left
+/// its answer owed forever (every later RESULT waited behind it), and
+/// the second sent its RESULT while the client was still sending (OK is
+/// then fatal for the client, a refusal cut the file and the server,
+/// still receiving, failed on the short END).
+#[test]
+fn the_upload_in_progress_is_answered_only_under_its_own_ticket() {
+    let mut w = established();
+    w.client.request_mkdir("d", None).unwrap();
+    w.client.request_upload("f", 2, false, None).unwrap();
+    w.client.send_data(b"a").unwrap();
+    assert_eq!(w.c2s().unwrap(), vec![Got::mkdir("d"), Got::upload("f", 2)]);
+    let (d, f) = (w.ticket(), w.ticket());
+    let quiet = |w: &mut World| {
+        assert!(!w.server.wants_write() && w.server.error().is_none());
+        assert_eq!(w.server.answers_owed(), 2);
+    };
+    assert!(matches!(
+        w.server.refuse_upload(d, not_found()),
+        Err(ProtoError::InvalidCall(_))
+    ));
+    assert!(matches!(
+        w.server.answer(f, Outcome::ok()),
+        Err(ProtoError::InvalidCall(_))
+    ));
+    quiet(&mut w);
+    w.server.accept().unwrap();
+    assert_eq!(w.c2s().unwrap(), vec![Got::Data(b"a".to_vec())]);
+    assert!(matches!(
+        w.server.answer(f, not_found()),
+        Err(ProtoError::InvalidCall(_))
+    ));
+    quiet(&mut w);
+    w.client.send_data(b"b").unwrap();
+    assert_eq!(
+        w.c2s().unwrap(),
+        vec![Got::Data(b"b".to_vec()), Got::Complete(sha(b"ab"))]
+    );
+    w.server.answer(f, Outcome::ok()).unwrap();
+    w.server.answer(d, Outcome::ok()).unwrap();
+    assert_eq!(w.s2c().unwrap(), vec![Got::Outcome(Outcome::ok()); 2]);
+}
