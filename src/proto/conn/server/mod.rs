@@ -21,13 +21,13 @@ use crate::proto::handshake::server::{
 use crate::proto::msgs::{
     self, inner, Get, ListEntry, ListingPager, Meta, Mkdir, Offer, Outcome, ResultCode,
 };
-use crate::proto::MAX_IN_FLIGHT;
-use answers::Answers;
 use crate::proto::name::{self, NameError};
 use crate::proto::record::RecordType;
 use crate::proto::timers::Timeouts;
 use crate::proto::transfer::{Chunk, Receiver, Sender};
 use crate::proto::ProtoError;
+use crate::proto::MAX_IN_FLIGHT;
+use answers::Answers;
 
 /// Something the server application must see or act on.
 #[derive(Debug)]
@@ -207,7 +207,12 @@ impl ServerConnection {
             if self.waits() {
                 return Ok(None);
             }
-            let step = if let Some((t, body)) = self.held.take_if(|_| self.answers.len() == 0) {
+            let held = if self.answers.len() == 0 {
+                self.held.take()
+            } else {
+                None
+            };
+            let step = if let Some((t, body)) = held {
                 self.on_request(t, &body)
             } else {
                 match self.core.next_record() {

@@ -50,6 +50,9 @@ fn chunk_length_at_the_limit_and_one_past() {
     assert_eq!(w.c2s().unwrap(), vec![Got::Data(full)]);
 }
 
+/// A role's `send_data`.
+type SendData<E> = fn(&mut E, &[u8]) -> Result<Option<[u8; 32]>, ProtoError>;
+
 /// Drives `c`, already sending a file of 8 full chunks, to just past the
 /// high-water mark, then writes out bytes one step at a time: `wants` is
 /// false with exactly SEND_HIGH_WATER bytes pending and true with one
@@ -57,7 +60,7 @@ fn chunk_length_at_the_limit_and_one_past() {
 fn high_water<E: Endpoint>(
     c: &mut E,
     wants: fn(&E) -> bool,
-    send: fn(&mut E, &[u8]) -> Result<Option<[u8; 32]>, ProtoError>,
+    send: SendData<E>,
     content: &[u8],
     now: Instant,
 ) -> Vec<u8> {
