@@ -281,6 +281,10 @@ impl ServerConnection {
             }
             (Incoming::Message(t, r), Phase::Open(op)) => {
                 self.phase = Phase::Open(op);
+                if self.core.closing() {
+                    // It crossed this side's CLOSE: nothing can answer it.
+                    return Ok(None);
+                }
                 self.on_message(t, r)
             }
             (Incoming::Message(t, _), phase) => Err(unexpected(msgs::inner_name(t), &phase)),
@@ -289,8 +293,13 @@ impl ServerConnection {
 
     /// Whether the next record must wait for the application: a decision
     /// or this side's sending is in progress, [`MAX_IN_FLIGHT`] answers
-    /// are owed, or a held request waits for the owed answers.
+    /// are owed, or a held request waits for the owed answers. Never once
+    /// this side has sent CLOSE: nothing it waited for can go on, and it
+    /// reads on to the peer's CLOSE.
     fn waits(&self) -> bool {
+        if self.core.closing() {
+            return false;
+        }
         let busy = matches!(&self.phase, Phase::Open(op) if op.holds_input());
         busy || self.answers.len() >= MAX_IN_FLIGHT || self.held.is_some() && self.answers.len() > 0
     }
