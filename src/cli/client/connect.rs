@@ -105,6 +105,15 @@ pub(super) struct Connected {
     pub(super) target: String,
 }
 
+/// Checks that `server` is HOST, HOST:PORT or [IPv6]:PORT, before any
+/// local work (a typo is a usage error, found at once).
+///
+/// # Errors
+/// [`Exit::Usage`] saying what is wrong.
+pub(super) fn check_target(server: &str) -> Result<(), CliError> {
+    Target::parse(server).map(|_| ())
+}
+
 /// Connects and authenticates, trying again while the server answers
 /// Busy (see [`retry_busy`]). `max_download` bounds the size of a file the
 /// session accepts from the server. From here on Ctrl-C or SIGTERM exits
