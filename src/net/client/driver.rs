@@ -205,10 +205,17 @@ impl Session {
                     });
                 }
             }
-            Step::Get { remote, .. } => {
+            Step::Get { remote, local, .. } => {
                 let root = b
                     .root
                     .ok_or(ProtoError::InvalidCall("a download needs a root"))?;
+                // A file already there is not asked for (storing it would be
+                // refused anyway, atomically, when the download commits).
+                if root.path().join(local).symlink_metadata().is_ok() {
+                    let exists = FsError::Exists(local.clone());
+                    b.obs.done(flight.queued.index, Err(exists));
+                    return Ok(());
+                }
                 // The server refuses a file that would not fit before any
                 // data moves.
                 let room = root.available_space().unwrap_or(u64::MAX);

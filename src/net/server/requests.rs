@@ -321,6 +321,10 @@ fn on_list(
             FsError::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 refusal(ResultCode::NotFound, "no such directory on the server")
             }
+            FsError::NotDir(_) => refusal(
+                ResultCode::NotAllowed,
+                "is not a directory on the server (or a directory of its path is a symlink)",
+            ),
             e => refusal_for(&e),
         }
     });
