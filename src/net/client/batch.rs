@@ -279,9 +279,16 @@ mod tests {
         let mut plan = Plan::new((0..4).map(mkdir).collect());
         let a = fly(&mut plan, t0);
         let b = fly(&mut plan, t0);
-        plan.in_flight.push_back(fly(&mut plan, t0)); // c, still unanswered
-        assert_eq!(plan.rate_limited(a, &limited(2), ZERO, t0).unwrap(), secs(2));
-        assert_eq!(plan.rate_limited(b, &limited(1), ZERO, t0).unwrap(), secs(1));
+        let c = fly(&mut plan, t0);
+        plan.in_flight.push_back(c); // still unanswered
+        assert_eq!(
+            plan.rate_limited(a, &limited(2), ZERO, t0).ok(),
+            Some(secs(2))
+        );
+        assert_eq!(
+            plan.rate_limited(b, &limited(1), ZERO, t0).ok(),
+            Some(secs(1))
+        );
         // Paused for the longest wait, and until c is answered.
         assert!(plan.next(t0 + secs(1)).is_none());
         assert!(plan.next(t0 + secs(3)).is_none(), "c is in flight");
@@ -301,7 +308,11 @@ mod tests {
         a.queued.waited = MAX_RATE_WAIT - secs(1);
         let (back, why) = plan.rate_limited(a, &limited(2), ZERO, t0).unwrap_err();
         assert_eq!(back.queued.index, 0);
-        assert!(why.reason.contains("gave up after waiting 119.0 s"), "{}", why.reason);
+        assert!(
+            why.reason.contains("gave up after waiting 119.0 s"),
+            "{}",
+            why.reason
+        );
         assert!(plan.paused_until.is_none());
     }
 }

@@ -123,6 +123,7 @@ impl Bench {
                 upload_policy: UploadPolicy {
                     max_file_size: u64::MAX,
                     allow_overwrite: false,
+                    max_mode: 0o777,
                 },
                 commits,
                 read_buf: vec![0u8; CHUNK_LEN],
