@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 use sft::crypto::ed25519::{Fingerprint, SigningKey};
 use sft::fs::{FsError, ReceiveRoot};
 use sft::net::client::{
-    BatchObserver, ClientError, Report, ServerTrust, Session, SessionOptions, Step,
-    CONNECT_TIMEOUT,
+    BatchObserver, ClientError, Report, ServerTrust, Session, SessionOptions, Step, CONNECT_TIMEOUT,
 };
 use sft::net::server::{ClientPolicy, Limits, ServeOptions, Server, ShutdownHandle, Timeouts};
 use sft::proto::conn::{ClientConnection, ClientEvent};
