@@ -139,7 +139,7 @@ fn produce_listing(s: &mut Session, shared: &mut Shared, now: Instant) -> Result
         ListingStep::More => charge(s, shared, now, Cost::Work),
         ListingStep::Done { entries } => {
             s.listing = None;
-            info!("listing ({entries} files) to {}", s.who());
+            info!("listing ({entries} entries) to {}", s.who());
         }
         ListingStep::SourceFailed(e) => {
             s.listing = None;
