@@ -59,11 +59,19 @@ fn sizes_round_trip_byte_identical() {
         );
     }
 
+    // `ls` prints the names, sorted; `ls -l` the sizes too.
     let out = client.sft(&["ls", &server.target()]);
-    assert_eq!(code(&out), 0);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
     let listing = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(listing.lines().count(), sizes.len(), "{listing}");
-    assert!(listing.contains(&format!("{}  ", 64 << 20)) && listing.contains("f67108864"));
+    let mut names: Vec<String> = sizes.iter().map(|s| format!("f{s}")).collect();
+    names.sort();
+    assert_eq!(listing.lines().collect::<Vec<_>>(), names, "{listing}");
+    let out = client.sft(&["ls", "-l", &server.target()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let big = listing.lines().find(|l| l.ends_with(" f67108864"));
+    let columns: Vec<&str> = big.expect(&listing).split_whitespace().collect();
+    assert_eq!(columns[1], (64 << 20).to_string(), "{listing}");
 }
 
 #[test]
@@ -155,6 +163,16 @@ fn names_and_overwrite_rules() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(server.root_names(), vec!["doc.txt".to_string()]);
 
+    // A directory without -r is refused locally, naming the flag.
+    let out = client.sft(&["put", &t, sub.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is a directory (use -r)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server.root_names(), vec!["doc.txt".to_string()]);
+
     // A control character in the name is refused locally; nothing is sent.
     let bad = random_file(client.dir(), "bell\u{7}.txt", 10);
     let out = client.sft(&["put", &t, bad.to_str().unwrap()]);
@@ -227,7 +245,9 @@ fn overwrite_when_both_sides_agree() {
 fn connection_cut_mid_transfer_leaves_no_file() {
     let (server, client) = pair();
     let mut raw = raw::Raw::connect(server.addr, client.dir(), &server.host_fp);
-    raw.conn.request_upload("cut.bin", 10 << 20, false).unwrap();
+    raw.conn
+        .request_upload("cut.bin", 10 << 20, false, None)
+        .unwrap();
     while !raw.conn.wants_data() {
         raw.step().unwrap();
     }
@@ -401,7 +421,7 @@ fn sigterm_mid_upload_removes_the_partial_file() {
     let (mut server, client) = pair();
     let mut raw = raw::Raw::connect(server.addr, client.dir(), &server.host_fp);
     raw.conn
-        .request_upload("half.bin", 10 << 20, false)
+        .request_upload("half.bin", 10 << 20, false, None)
         .unwrap();
     while !raw.conn.wants_data() {
         raw.step().unwrap();
