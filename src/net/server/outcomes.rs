@@ -40,16 +40,20 @@ pub(super) fn refusal_for(e: &FsError) -> Outcome {
             ResultCode::NotAllowed,
             "is a directory, symlink or special file on the server; refusing (directories need -r)",
         ),
-        FsError::BadName(_) => refusal(ResultCode::BadName, "is not an acceptable path (plain names joined by '/', none starting with .sft-part-)"),
+        FsError::BadName(_) => refusal(
+            ResultCode::BadName,
+            "is not an acceptable path (plain names joined by '/', none starting with .sft-part-)",
+        ),
         FsError::NotDir(_) => refusal(
             ResultCode::NotAllowed,
             "a directory of the path is a symlink or not a directory on the server; refusing",
         ),
         // Both names are the client's path and a name in its directory.
         FsError::LookAlike { .. } => refusal(ResultCode::BadName, e.to_string()),
-        FsError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
-            refusal(ResultCode::NotFound, "no such file or directory on the server")
-        }
+        FsError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => refusal(
+            ResultCode::NotFound,
+            "no such file or directory on the server",
+        ),
         // "server disk full: <needed>, <available>"; the message has no path.
         FsError::DiskFull { .. } => refusal(ResultCode::IoError, format!("server {e}")),
         FsError::Io { .. }
@@ -92,6 +96,17 @@ mod tests {
             (FsError::Exists("a".into()), ResultCode::Exists),
             (FsError::NotRegular("a".into()), ResultCode::NotAllowed),
             (FsError::BadName("a".into()), ResultCode::BadName),
+            // A symlink or a file on the way, or where a directory must be.
+            (FsError::NotDir("a/b".into()), ResultCode::NotAllowed),
+            // The reason names the client's path and its look-alike, both
+            // relative to the root.
+            (
+                FsError::LookAlike {
+                    name: "d/cafe\u{301}".into(),
+                    existing: "d/caf\u{e9}".into(),
+                },
+                ResultCode::BadName,
+            ),
             (io_error(io::ErrorKind::NotFound), ResultCode::NotFound),
             (
                 io_error(io::ErrorKind::PermissionDenied),

@@ -274,4 +274,43 @@ mod tests {
             assert!(events.last().unwrap().starts_with("ReceiveComplete"));
         }
     }
+
+    /// PROTOCOL.md §4.3, server rules 4 and 5: a GET read while answers are
+    /// owed is held, and the turn waits for the committer without going
+    /// round (no busy loop over the buffered request); once the answers
+    /// are given, the GET is served after them.
+    #[test]
+    fn a_get_behind_owed_uploads_waits_for_the_committer_and_follows_their_results() {
+        let mut b = Bench::established(DEFAULT_KEY_RATE, &[]);
+        for i in 0..3u8 {
+            let path = format!("u{i}");
+            assert_eq!(
+                b.client.request_upload(&path, 1, false, None).unwrap(),
+                None
+            );
+            b.client.send_data(&[i]).unwrap();
+        }
+        b.client.request_download("u1", u64::MAX).unwrap();
+        b.send();
+        for _ in 0..2 {
+            assert_eq!(b.turn().unwrap(), Turn::Idle);
+            assert_eq!(b.session.conn.answers_owed(), 3);
+            assert!(b.session.conn.waits_for_app(), "the GET is held");
+            assert!(b.session.download.is_none());
+            assert_eq!(b.receive().unwrap(), Vec::<String>::new());
+        }
+        b.commit_all();
+        b.turn().unwrap();
+        let events = b.receive().unwrap();
+        assert_eq!(events.len(), 6, "{events:?}");
+        for e in &events[..3] {
+            assert!(e.starts_with("Outcome(Outcome { code: Ok"), "{events:?}");
+        }
+        assert!(
+            events[3].starts_with("DownloadOffered { size: 1"),
+            "{events:?}"
+        );
+        assert_eq!(events[4], "data");
+        assert!(events[5].starts_with("ReceiveComplete"), "{events:?}");
+    }
 }
