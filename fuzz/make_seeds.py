@@ -24,22 +24,44 @@ def vec16(b):
 
 
 # Plaintext bodies (after the inner type byte), PROTOCOL.md §4.1 and §8.
+MT = 1_764_000_000
 HELLO = wire["c->s HELLO"][14:]
 CHALLENGE = wire["s->c CHALLENGE"][14:]
 RESPONSE = wire["client identity public key"] + bytes(range(64)) + bytes(32)
 ESTABLISHED = struct.pack(">QI", 10 << 30, 60) + bytes(32)
-OFFER = vec16(b"hello.txt") + struct.pack(">QB", 5, 0)
-GET = vec16(b"hello.txt")
+
+
+def meta(mode, mtime):
+    return struct.pack(">Hq", mode, mtime)
+
+
+def offer(path, size, flags=0, mode=0, mtime=0):
+    return vec16(path) + struct.pack(">QB", size, flags) + meta(mode, mtime)
+
+
+def mkdir(path, flags=0, mode=0, mtime=0):
+    return vec16(path) + bytes([flags]) + meta(mode, mtime)
+
+
+def get(path, max_size=10 << 30):
+    return vec16(path) + struct.pack(">Q", max_size)
+
+
+LIST_ROOT = vec16(b"")
 RESULT_OK = struct.pack(">BH", 0, 0) + vec16(b"")
+RESULT_EXISTS = struct.pack(">BH", 1, 0) + vec16(b"exists")
 RESULT_REFUSED = struct.pack(">BH", 4, 0) + vec16(b"no such file")
 RESULT_LIMITED = struct.pack(">BH", 8, 30) + vec16(b"rate limit reached")
-LISTING = b"\x00" + struct.pack(">H", 1) + vec16(b"notes.txt") + struct.pack(">Qq", 5, 1_764_000_000)
-ACCEPT = struct.pack(">Q", 0)
+LISTING = (b"\x00" + struct.pack(">H", 2)
+           + b"\x00" + vec16(b"notes.txt") + struct.pack(">Qq", 5, MT) + struct.pack(">H", 0o644)
+           + b"\x01" + vec16(b"docs") + struct.pack(">Qq", 0, MT) + struct.pack(">H", 0o755))
 CHUNK = struct.pack(">Q", 0) + b"hello"
 END = bytes.fromhex("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+# The download the harness's server sends: send_data(arg 4) is 5 bytes "x".
+CHUNK_X = struct.pack(">Q", 0) + b"xxxxx"
 
-CLOSE, ALERT, OFFER_T, GET_T, LIST_T, ACCEPT_T, CHUNK_T, END_T, RESULT_T, LISTING_T = (
-    0x01, 0x02, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17)
+CLOSE, ALERT, OFFER_T, GET_T, LIST_T, CHUNK_T, END_T, RESULT_T, LISTING_T, MKDIR_T = (
+    0x01, 0x02, 0x10, 0x11, 0x12, 0x14, 0x15, 0x16, 0x17, 0x18)
 
 
 def rec(inner, body=b""):
@@ -66,56 +88,88 @@ def wait(secs):
 
 # Shared calls, then each role's own.
 CLOSE_C, SHUT_DOWN = 0, 1
-S_ACCEPT, S_REFUSE, S_OFFER_DL, S_SEND_LISTING, S_SEND_DATA, S_SEND_RESULT = range(2, 8)
-(C_ACCEPT, C_REFUSE, C_REQ_LIST, C_REQ_UPLOAD, C_REQ_DOWNLOAD, C_SEND_DATA, C_SEND_RESULT,
- C_TRUST) = range(2, 10)
+(S_ACCEPT, S_REFUSE_UPLOAD, S_ANSWER, S_REFUSE, S_OFFER_DL, S_SEND_LISTING,
+ S_SEND_DATA) = range(2, 9)
+C_REQ_LIST, C_REQ_UPLOAD, C_REQ_DOWNLOAD, C_REQ_MKDIR, C_SEND_DATA, C_TRUST = range(2, 8)
+
+
+def c_arg(path=0, size=0, overwrite=False, meta=False, unlimited=False):
+    """The client calls' argument: path index (hello.txt, photos/a.txt,
+    photos, ../x; 0 lists the root), size or max_size, overwrite, meta,
+    unlimited max_size."""
+    return path << 6 | size | (16 if overwrite or unlimited else 0) | (32 if meta else 0)
+
+
+def s_answer(index, ok=True):
+    """answer's argument: the ticket index among those owed, Ok or IoError."""
+    return index << 1 | (0 if ok else 1)
+
 
 seeds = {
     "record_header": {
         name: wire[label][:14]
         for name, label in [("hello", "c->s HELLO"), ("challenge", "s->c CHALLENGE"),
-                            ("encrypted", "c->s OFFER")]
-    } | {"alert": bytes([2, 3, 0, 0, 0, 1]) + bytes(8)},
+                            ("encrypted", "c->s GET")]
+    } | {"alert": bytes([3, 3, 0, 0, 0, 1]) + bytes(8)},
     "messages": {
         "hello": b"\x00" + HELLO,
         "challenge": b"\x01" + CHALLENGE,
         "response": b"\x02" + RESPONSE,
         "established": b"\x03" + ESTABLISHED,
-        "offer": b"\x04" + OFFER,
-        "get": b"\x05" + GET,
+        "offer": b"\x04" + offer(b"photos/a.txt", 5, 2, 0o644, MT),
+        "get": b"\x05" + get(b"notes.txt"),
         "result": b"\x06" + RESULT_REFUSED,
         "result-limited": b"\x06" + RESULT_LIMITED,
         "listing": b"\x07" + LISTING,
+        "mkdir": b"\x08" + mkdir(b"photos", 1, 0o755, MT),
+        "list": b"\x09" + vec16(b"photos"),
     },
     "name": {
         "plain": b"hello.txt",
+        "path": b"photos/x/c.jpg",
         "traversal": b"../../etc/passwd",
         "backslash": b"dir\\file",
+        "drive": b"a/C:x",
         "utf8": "résumé.pdf".encode(),
         "bidi": "\u202eexe.txt".encode(),
+        "deep": b"/".join([b"d"] * 65),
     },
     "server_session": {
-        # Mode 0: the client's whole recorded session, raw, to a fresh server.
+        # Mode 0: the client's whole recorded session, raw, to a fresh
+        # server: it stops reading at the LIST (no listing is sent).
         "raw-handshake": b"\x00" + b"".join(v for k, v in wire.items() if k.startswith("c->s")),
         # Mode 1: recorded application records (the first is number 2) to
         # an established server.
         "raw-list": b"\x01" + wire["c->s LIST"],
         "raw-tampered": b"\x01" + wire["c->s LIST"][:-1] + bytes([wire["c->s LIST"][-1] ^ 1]),
         # Mode 2: sealed records and the server's own calls.
-        "list": b"\x02" + rec(LIST_T) + act(S_SEND_LISTING) + rec(CLOSE),
-        "upload": b"\x02" + rec(OFFER_T, OFFER) + act(S_ACCEPT) + rec(CHUNK_T, CHUNK)
-        + rec(END_T, END) + act(S_SEND_RESULT) + rec(CLOSE),
-        "download": b"\x02" + rec(GET_T, GET) + act(S_OFFER_DL, 5) + rec(ACCEPT_T, ACCEPT)
-        + act(S_SEND_DATA, 4) + rec(RESULT_T, RESULT_OK) + act(CLOSE_C),
+        "list": b"\x02" + rec(LIST_T, LIST_ROOT) + act(S_SEND_LISTING) + rec(CLOSE),
+        "upload": b"\x02" + rec(OFFER_T, offer(b"hello.txt", 5)) + act(S_ACCEPT)
+        + rec(CHUNK_T, CHUNK) + rec(END_T, END) + act(S_ANSWER) + rec(CLOSE),
+        # PROTOCOL.md §8's batch and a GET held behind it; the three answers
+        # given last first.
+        "pipelined": b"\x02" + rec(MKDIR_T, mkdir(b"photos"))
+        + rec(OFFER_T, offer(b"photos/a.txt", 5, 2, 0o644, MT)) + rec(CHUNK_T, CHUNK)
+        + rec(END_T, END) + rec(MKDIR_T, mkdir(b"photos", 1, 0o755, MT))
+        + rec(GET_T, get(b"photos/a.txt")) + act(S_ACCEPT)
+        + act(S_ANSWER, s_answer(2)) + act(S_ANSWER, s_answer(1)) + act(S_ANSWER, s_answer(0))
+        + act(S_OFFER_DL, 5) + act(S_SEND_DATA, 4) + rec(CLOSE),
+        # A refused upload's data skipped up to END, then a MKDIR.
+        "skip": b"\x02" + rec(OFFER_T, offer(b"hello.txt", 5)) + act(S_REFUSE_UPLOAD)
+        + rec(CHUNK_T, CHUNK) + rec(END_T, bytes(32)) + rec(MKDIR_T, mkdir(b"photos")),
+        "download": b"\x02" + rec(GET_T, get(b"hello.txt")) + act(S_OFFER_DL, 5)
+        + act(S_SEND_DATA, 4) + act(CLOSE_C),
         # Refused with RateLimited (arg: low bits 1, wait 30 s).
-        "refuse": b"\x02" + rec(GET_T, GET) + act(S_REFUSE, 30 << 2 | 1) + rec(ALERT, b"\x02"),
-        "key-update": b"\x02" + key_update() + rec(LIST_T) + key_update()
-        + act(S_SEND_LISTING, 1) + rec(CLOSE),
+        "refuse": b"\x02" + rec(GET_T, get(b"hello.txt")) + act(S_REFUSE, 30 << 2 | 1)
+        + rec(ALERT, b"\x02"),
+        # The peer's KEY_UPDATE, well-formed but refused: an input never
+        # reaches record 2^21 - 1 of a key (PROTOCOL.md section 2.5).
+        "key-update": b"\x02" + rec(LIST_T, LIST_ROOT) + act(S_SEND_LISTING, 1) + key_update(),
         "key-update-body": b"\x02" + key_update(b"\x00"),
-        "shut-down": b"\x02" + rec(GET_T, GET) + act(SHUT_DOWN),
-        # A GET with an empty name crosses the server's CLOSE: no RESULT 2
-        # may follow the CLOSE.
-        "close-crossing": b"\x02" + act(CLOSE_C) + rec(GET_T, vec16(b"")) + rec(CLOSE),
+        "shut-down": b"\x02" + rec(GET_T, get(b"hello.txt")) + act(SHUT_DOWN),
+        # A GET with an empty path crosses the server's CLOSE: dropped, and
+        # no RESULT 2 may follow the CLOSE.
+        "close-crossing": b"\x02" + act(CLOSE_C) + rec(GET_T, get(b"")) + rec(CLOSE),
     },
     "client_session": {
         "raw-handshake": b"\x00" + wire["s->c CHALLENGE"] + wire["s->c SESSION_ESTABLISHED"],
@@ -123,18 +177,29 @@ seeds = {
         "raw-handshake-ask": b"\x04" + wire["s->c CHALLENGE"] + wire["s->c SESSION_ESTABLISHED"],
         "raw-listing": b"\x01" + wire["s->c LISTING"],
         "list": b"\x02" + act(C_REQ_LIST) + rec(LISTING_T, LISTING) + act(CLOSE_C) + rec(CLOSE),
-        "upload": b"\x02" + act(C_REQ_UPLOAD, 5) + rec(ACCEPT_T, ACCEPT) + act(C_SEND_DATA, 4)
+        "upload": b"\x02" + act(C_REQ_UPLOAD, c_arg(size=5)) + act(C_SEND_DATA, 4)
         + rec(RESULT_T, RESULT_OK),
-        "download": b"\x02" + act(C_REQ_DOWNLOAD) + rec(OFFER_T, OFFER) + act(C_ACCEPT)
-        + rec(CHUNK_T, CHUNK) + rec(END_T, END) + act(C_SEND_RESULT),
-        "refused": b"\x02" + act(C_REQ_DOWNLOAD) + rec(RESULT_T, RESULT_REFUSED) + wait(61),
-        "key-update": b"\x02" + key_update() + act(C_REQ_LIST) + key_update()
-        + rec(RESULT_T, RESULT_LIMITED) + act(CLOSE_C) + rec(CLOSE),
+        # PROTOCOL.md §8's batch, its three RESULTs, then a download.
+        "pipelined": b"\x02" + act(C_REQ_MKDIR, c_arg(path=2))
+        + act(C_REQ_UPLOAD, c_arg(path=1, size=5, meta=True)) + act(C_SEND_DATA, 4)
+        + act(C_REQ_MKDIR, c_arg(path=2, meta=True)) + rec(RESULT_T, RESULT_OK) * 3
+        + act(C_REQ_DOWNLOAD, c_arg(unlimited=True))
+        + rec(OFFER_T, offer(b"hello.txt", 5, 0, 0o644, MT)) + rec(CHUNK_T, CHUNK)
+        + rec(END_T, END) + act(CLOSE_C) + rec(CLOSE),
+        # The upload being sent is refused: the client cuts it with END and
+        # asks again.
+        "cut": b"\x02" + act(C_REQ_UPLOAD, c_arg(size=10)) + act(C_SEND_DATA, 4)
+        + rec(RESULT_T, RESULT_EXISTS) + act(C_REQ_LIST),
+        "download": b"\x02" + act(C_REQ_DOWNLOAD, c_arg(size=5))
+        + rec(OFFER_T, offer(b"hello.txt", 5)) + rec(CHUNK_T, CHUNK) + rec(END_T, END),
+        "refused": b"\x02" + act(C_REQ_DOWNLOAD, c_arg(size=5)) + rec(RESULT_T, RESULT_REFUSED)
+        + wait(61),
+        "key-update": b"\x02" + act(C_REQ_LIST) + rec(RESULT_T, RESULT_LIMITED) + key_update(),
         "shut-down": b"\x02" + act(C_REQ_LIST) + act(SHUT_DOWN),
-        # The ACCEPT of an empty upload crosses the client's CLOSE: no END
-        # may follow the CLOSE.
-        "close-crossing": b"\x02" + act(C_REQ_UPLOAD, 0) + act(CLOSE_C) + rec(ACCEPT_T, ACCEPT)
-        + rec(CLOSE),
+        # The refusal of the upload being sent crosses the client's CLOSE:
+        # no END may follow the CLOSE.
+        "close-crossing": b"\x02" + act(C_REQ_UPLOAD, c_arg(size=10)) + act(C_SEND_DATA, 4)
+        + act(CLOSE_C) + rec(RESULT_T, RESULT_EXISTS) + rec(CLOSE),
     },
 }
 

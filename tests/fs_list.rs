@@ -78,3 +78,25 @@ fn files_removed_while_listing_are_skipped_without_error() {
     let rest: Vec<_> = lister.collect();
     assert!(rest.is_empty(), "{rest:?}");
 }
+
+/// Each listing of a directory reads it from its start: a lister of the
+/// root must not share a read position with the held root handle (a dup
+/// would, and every listing after the first would come back empty).
+#[test]
+fn the_root_and_a_subdirectory_list_the_same_every_time() {
+    let (dir, root) = root();
+    fs::create_dir(dir.path().join("recv/sub")).unwrap();
+    File::create(dir.path().join("recv/a")).unwrap();
+    File::create(dir.path().join("recv/sub/b")).unwrap();
+    for _ in 0..3 {
+        let names: Vec<_> = root.list("").unwrap().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["a", "sub"]);
+        let names: Vec<_> = root
+            .list("sub")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["b"]);
+    }
+}

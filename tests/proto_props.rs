@@ -13,13 +13,15 @@ use sft::crypto::secret::Secret;
 use sft::proto::codec::{Reader, Writer};
 use sft::proto::conn::MAX_LISTING_ENTRIES;
 use sft::proto::msgs::{
-    encode_listing, parse_get, parse_listing, Challenge, Established, Hello, ListEntry, Offer,
-    Outcome, Response, ResultCode, SessionParams, ESTABLISHED_LEN, MAX_REASON_LEN,
-    MAX_RETRY_AFTER_SECS,
+    encode_list, encode_listing, parse_chunk, parse_end, parse_list, parse_listing, Challenge,
+    EntryKind, Established, Get, Hello, ListEntry, Meta, Mkdir, Offer, Outcome, Response,
+    ResultCode, SessionParams, ESTABLISHED_LEN, MAX_MODE, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS,
 };
-use sft::proto::name::{is_hidden, sanitize};
+use sft::proto::name::{is_hidden, sanitize, sanitize_path};
 use sft::proto::record::{Header, RecordType, CHALLENGE_LEN, HEADER_LEN, HELLO_LEN};
-use sft::proto::{ProtoError, MAX_NAME_LEN, MAX_PLAINTEXT_LEN, PROTOCOL_VERSION};
+use sft::proto::{
+    ProtoError, MAX_DEPTH, MAX_NAME_LEN, MAX_PATH_LEN, MAX_PLAINTEXT_LEN, PROTOCOL_VERSION,
+};
 
 /// Cases per property: enough to cover the edges many times over, few
 /// enough that the whole file runs in a few seconds in release mode.
@@ -128,11 +130,34 @@ fn path_like() -> impl Strategy<Value = String> {
     "\\PC{0,40}(/|\\\\)?\\PC{0,20}"
 }
 
+/// Paths the path rule keeps unchanged: 1 to 6 valid base names joined
+/// by `/`.
+fn valid_path() -> impl Strategy<Value = String> {
+    prop::collection::vec(base_name(), 1..6).prop_map(|parts| parts.join("/"))
+}
+
+/// Paths near the edges of the path rule: odd names joined by `/`,
+/// leading, trailing and doubled separators, and long or deep ones.
+fn odd_path() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::collection::vec(odd_name(), 0..5).prop_map(|p| p.join("/")),
+        r"[a./\\:]{0,12}",
+        (1usize..70).prop_map(|n| vec!["d"; n].join("/")),
+        (4000usize..4200).prop_map(|n| "a/".repeat(n / 2)),
+    ]
+}
+
+fn meta() -> impl Strategy<Value = Meta> {
+    (0..=MAX_MODE, any::<i64>()).prop_map(|(mode, mtime)| Meta { mode, mtime })
+}
+
 fn list_entry() -> impl Strategy<Value = ListEntry> {
-    (base_name(), any::<u64>(), any::<i64>()).prop_map(|(name, size, mtime)| ListEntry {
+    (base_name(), any::<bool>(), any::<u64>(), meta()).prop_map(|(name, dir, size, m)| ListEntry {
+        kind: if dir { EntryKind::Dir } else { EntryKind::File },
         name,
-        size,
-        mtime,
+        size: if dir { 0 } else { size },
+        mtime: m.mtime,
+        mode: m.mode,
     })
 }
 
@@ -321,38 +346,94 @@ proptest! {
     // ---- application messages ------------------------------------------
 
     #[test]
-    fn offer_round_trips(
-        name in bytes(MAX_NAME_LEN + 1),
+    fn offer_round_trips_up_to_the_path_limit(
+        path in bytes(MAX_PATH_LEN + 40),
         size in any::<u64>(),
         overwrite in any::<bool>(),
+        preserve in any::<bool>(),
+        meta in meta(),
     ) {
-        let m = Offer { name, size, overwrite };
+        let m = Offer { path, size, overwrite, preserve, meta };
         let body = m.encode();
-        prop_assert_eq!(Offer::parse(&body).unwrap(), m);
-    }
-
-    #[test]
-    fn offer_refuses_a_long_name_and_unknown_flags(extra in 1usize..200, flags in 2u8..=255) {
-        let mut body = Vec::new();
-        body.put_vec16(&vec![b'a'; MAX_NAME_LEN + extra]);
-        body.put_u64(1);
-        body.put_u8(0);
-        prop_assert!(Offer::parse(&body).is_err());
-        let mut body = Offer { name: b"a".to_vec(), size: 1, overwrite: false }.encode();
-        *body.last_mut().unwrap() = flags;
-        prop_assert!(Offer::parse(&body).is_err());
-    }
-
-    #[test]
-    fn get_round_trips_up_to_the_name_limit(name in bytes(MAX_NAME_LEN + 40)) {
-        let mut body = Vec::new();
-        body.put_vec16(&name);
-        let parsed = parse_get(&body);
-        if name.len() <= MAX_NAME_LEN {
-            prop_assert_eq!(parsed.unwrap(), name);
+        prop_assert_eq!(body.len(), 21 + m.path.len());
+        let parsed = Offer::parse(&body);
+        if m.path.len() <= MAX_PATH_LEN {
+            prop_assert_eq!(parsed.unwrap(), m);
         } else {
             prop_assert!(parsed.is_err());
         }
+    }
+
+    #[test]
+    fn offer_refuses_unknown_flags_a_mode_past_0o777_and_trailing_bytes(
+        flags in any::<u8>(),
+        mode in any::<u16>(),
+        path in bytes(20),
+    ) {
+        let mut body = Vec::new();
+        body.put_vec16(&path);
+        body.put_u64(1);
+        body.put_u8(flags);
+        body.put_u16(mode);
+        body.put_i64(-1);
+        let valid = flags & !3 == 0 && u32::from(mode) <= MAX_MODE;
+        prop_assert_eq!(Offer::parse(&body).is_ok(), valid);
+        body.push(0);
+        prop_assert!(Offer::parse(&body).is_err());
+    }
+
+    #[test]
+    fn mkdir_round_trips_and_refuses_flags_past_1_and_a_mode_past_0o777(
+        path in bytes(MAX_PATH_LEN + 40),
+        preserve in any::<bool>(),
+        meta in meta(),
+        flags in any::<u8>(),
+        mode in any::<u16>(),
+    ) {
+        let m = Mkdir { path, preserve, meta };
+        let body = m.encode();
+        prop_assert_eq!(body.len(), 13 + m.path.len());
+        let parsed = Mkdir::parse(&body);
+        if m.path.len() <= MAX_PATH_LEN {
+            prop_assert_eq!(parsed.unwrap(), m);
+        } else {
+            prop_assert!(parsed.is_err());
+        }
+        let mut body = Vec::new();
+        body.put_vec16(b"d");
+        body.put_u8(flags);
+        body.put_u16(mode);
+        body.put_i64(0);
+        prop_assert_eq!(Mkdir::parse(&body).is_ok(), flags <= 1 && u32::from(mode) <= MAX_MODE);
+    }
+
+    #[test]
+    fn get_and_list_round_trip_up_to_the_path_limit(
+        path in bytes(MAX_PATH_LEN + 40),
+        max_size in any::<u64>(),
+    ) {
+        let get = Get { path: path.clone(), max_size };
+        let parsed = Get::parse(&get.encode());
+        let listed = parse_list(&encode_list(&path));
+        if path.len() <= MAX_PATH_LEN {
+            prop_assert_eq!(parsed.unwrap(), get);
+            prop_assert_eq!(listed.unwrap(), path);
+        } else {
+            prop_assert!(parsed.is_err());
+            prop_assert!(listed.is_err());
+        }
+    }
+
+    #[test]
+    fn chunk_and_end_parse_their_layout(offset in any::<u64>(), data in bytes(64)) {
+        let body = [&offset.to_be_bytes()[..], &data].concat();
+        let (o, d) = parse_chunk(&body).unwrap();
+        prop_assert_eq!((o, d), (offset, &data[..]));
+        prop_assert!(parse_chunk(&body[..7.min(body.len())]).is_err());
+        let hash = [offset as u8; 32];
+        prop_assert_eq!(parse_end(&hash).unwrap(), hash);
+        prop_assert!(parse_end(&hash[..31]).is_err());
+        prop_assert!(parse_end(&[&hash[..], &[0]].concat()).is_err());
     }
 
     #[test]
@@ -417,7 +498,7 @@ proptest! {
     ) {
         let entries: Vec<ListEntry> = names
             .into_iter()
-            .map(|name| ListEntry { name, size: 1, mtime: 2 })
+            .map(|name| ListEntry { kind: EntryKind::File, name, size: 1, mtime: 2, mode: 0o600 })
             .collect();
         // PROTOCOL.md §4.6, written out rather than asking `sanitize`.
         let plain = |n: &str| {
@@ -436,7 +517,45 @@ proptest! {
         prop_assert_eq!(back, valid);
     }
 
-    // ---- names ---------------------------------------------------------
+    #[test]
+    fn listing_refuses_a_kind_past_1_and_a_mode_past_0o777(kind in any::<u8>(), mode in any::<u16>()) {
+        let mut body = vec![0];
+        body.put_u16(1);
+        body.put_u8(kind);
+        body.put_vec16(b"n");
+        body.put_u64(0);
+        body.put_i64(0);
+        body.put_u16(mode);
+        let parsed = parse_listing(&body, &mut Vec::new(), MAX_LISTING_ENTRIES);
+        prop_assert_eq!(parsed.is_ok(), kind <= 1 && u32::from(mode) <= MAX_MODE);
+    }
+
+    // ---- names and paths -----------------------------------------------
+
+    #[test]
+    fn sanitize_path_keeps_only_plain_relative_paths_unchanged(
+        raw in prop_oneof![
+            bytes(300),
+            odd_path().prop_map(String::into_bytes),
+            valid_path().prop_map(String::into_bytes),
+        ],
+    ) {
+        if let Ok(path) = sanitize_path(&raw) {
+            prop_assert_eq!(path.as_bytes(), &raw[..]);
+            prop_assert!(path.len() <= MAX_PATH_LEN);
+            let parts: Vec<&str> = path.split('/').collect();
+            prop_assert!(parts.len() <= MAX_DEPTH);
+            for part in parts {
+                prop_assert_eq!(sanitize(part.as_bytes()).unwrap(), part);
+            }
+        }
+    }
+
+    #[test]
+    fn valid_paths_pass_the_path_rule(path in valid_path()) {
+        prop_assert_eq!(sanitize_path(path.as_bytes()).unwrap(), path);
+    }
+
 
     #[test]
     fn sanitize_keeps_only_safe_base_names(
@@ -460,10 +579,15 @@ proptest! {
         let _ = Response::parse(&body);
         let _ = Established::parse(&body);
         let _ = Offer::parse(&body);
-        let _ = parse_get(&body);
+        let _ = Mkdir::parse(&body);
+        let _ = Get::parse(&body);
+        let _ = parse_list(&body);
+        let _ = parse_chunk(&body);
+        let _ = parse_end(&body);
         let _ = Outcome::parse(&body);
         let _ = parse_listing(&body, &mut Vec::new(), MAX_LISTING_ENTRIES);
         let _ = sanitize(&body);
+        let _ = sanitize_path(&body);
     }
 
     // Bodies at the exact lengths the fixed-size parsers take, so the
@@ -493,9 +617,15 @@ proptest! {
 fn a_large_listing_splits_into_record_sized_bodies() {
     let entries: Vec<ListEntry> = (0..2000)
         .map(|i| ListEntry {
+            kind: if i % 2 == 0 {
+                EntryKind::File
+            } else {
+                EntryKind::Dir
+            },
             name: format!("{i:0>255}"),
-            size: i,
+            size: i * (1 - i % 2),
             mtime: -(i as i64),
+            mode: (i % 512) as u32,
         })
         .collect();
     let (bodies, sent) = encode_listing(&entries);

@@ -16,11 +16,12 @@ use sft::crypto::secret::Secret;
 use sft::crypto::x25519::EphemeralSecret;
 use sft::proto::conn::{
     ClientConnection, ClientEvent, ConnectionCore, ListingStep, ServerConnection, ServerEvent,
+    Ticket,
 };
 use sft::proto::handshake::client::{ClientConfig, ServerTrust};
 use sft::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use sft::proto::handshake::Ephemeral;
-use sft::proto::msgs::{ListEntry, Outcome, ResultCode, SessionParams};
+use sft::proto::msgs::{EntryKind, ListEntry, Meta, Outcome, ResultCode, SessionParams};
 use sft::proto::timers::Timeouts;
 
 const PATH: &str = concat!(
@@ -61,24 +62,53 @@ fn to_client(c: &mut ClientConnection, bytes: &[u8], now: Instant) -> usize {
 }
 
 /// Delivers `bytes` to the server; returns how many events came out.
-fn to_server(s: &mut ServerConnection, bytes: &[u8], now: Instant) -> usize {
+/// A client that authenticates is admitted and every upload accepted at
+/// once; the tickets of uploads and MKDIRs go to `tickets`.
+fn to_server(
+    s: &mut ServerConnection,
+    bytes: &[u8],
+    now: Instant,
+    tickets: &mut Vec<Ticket>,
+) -> usize {
     s.read_tls(&mut &bytes[..], now).unwrap();
     let mut n = 0;
-    while let Some(ev) = s.next_event().unwrap() {
-        // A client that authenticates is admitted at once.
-        if matches!(ev, ServerEvent::Authenticated { .. }) {
+    loop {
+        let (admit, accept) = match s.next_event().unwrap() {
+            None => return n,
+            Some(ServerEvent::Authenticated { .. }) => (true, false),
+            Some(ServerEvent::UploadRequested { ticket, .. }) => {
+                tickets.push(ticket);
+                (false, true)
+            }
+            Some(ServerEvent::MkdirRequested { ticket, .. }) => {
+                tickets.push(ticket);
+                (false, false)
+            }
+            Some(_) => (false, false),
+        };
+        if admit {
             s.admit().unwrap();
+        }
+        if accept {
+            s.accept().unwrap();
         }
         n += 1;
     }
-    n
 }
+
+/// The mtime of every file and directory in the session.
+const MTIME: i64 = 1_764_000_000;
 
 fn session() -> Vec<(String, Vec<u8>)> {
     let now = Instant::now();
     let client_id = Arc::new(SigningKey::from_seed(&secret(0x11)).unwrap());
     let server_id = SigningKey::from_seed(&secret(0x22)).unwrap();
     let server_fp = server_id.verifying_key().fingerprint();
+    assert_eq!(
+        server_fp.to_string(),
+        "SHA256:EyW4UMKHGRbq4gPw78PImH9k5ePNsnZ55tH6l4CDV+Y",
+        "the fingerprint PROTOCOL.md section 8 gives"
+    );
     let mut lines = vec![
         (
             "client identity public key".to_string(),
@@ -113,6 +143,7 @@ fn session() -> Vec<(String, Vec<u8>)> {
         Timeouts::default(),
         now,
     );
+    let mut tickets = Vec::new();
 
     // One step: everything one side queued crosses the wire; `events` is
     // how many events the other side must report.
@@ -120,10 +151,11 @@ fn session() -> Vec<(String, Vec<u8>)> {
                     from_client: bool,
                     events: usize,
                     c: &mut ClientConnection,
-                    s: &mut ServerConnection| {
+                    s: &mut ServerConnection,
+                    tickets: &mut Vec<Ticket>| {
         let (bytes, got) = if from_client {
             let bytes = drain(c, now);
-            let got = to_server(s, &bytes, now);
+            let got = to_server(s, &bytes, now, tickets);
             (bytes, got)
         } else {
             let bytes = drain(s, now);
@@ -134,65 +166,100 @@ fn session() -> Vec<(String, Vec<u8>)> {
         assert_eq!(got, events, "{label}: events");
         lines.push((label.to_string(), bytes));
     };
-    step("c->s HELLO", true, 0, &mut c, &mut s);
-    step("s->c CHALLENGE", false, 0, &mut c, &mut s);
-    step("c->s RESPONSE", true, 1, &mut c, &mut s);
-    step("s->c SESSION_ESTABLISHED", false, 1, &mut c, &mut s);
+    let t = &mut tickets;
+    step("c->s HELLO", true, 0, &mut c, &mut s, t);
+    step("s->c CHALLENGE", false, 0, &mut c, &mut s, t);
+    step("c->s RESPONSE", true, 1, &mut c, &mut s, t);
+    step("s->c SESSION_ESTABLISHED", false, 1, &mut c, &mut s, t);
     assert!(c.is_established() && s.is_established());
-    c.request_list().unwrap();
-    step("c->s LIST", true, 1, &mut c, &mut s);
-    let notes = ListEntry {
-        name: "notes.txt".into(),
-        size: 5,
-        mtime: 1_764_000_000,
+
+    c.request_list("").unwrap();
+    step("c->s LIST", true, 1, &mut c, &mut s, t);
+    let listing = [
+        ListEntry {
+            kind: EntryKind::File,
+            name: "notes.txt".into(),
+            size: 5,
+            mtime: MTIME,
+            mode: 0o644,
+        },
+        ListEntry {
+            kind: EntryKind::Dir,
+            name: "docs".into(),
+            size: 0,
+            mtime: MTIME,
+            mode: 0o755,
+        },
+    ];
+    let page = s.send_listing_page(&mut listing.into_iter().map(Ok::<_, ()>));
+    assert_eq!(page.unwrap(), ListingStep::Done { entries: 2 });
+    step("s->c LISTING", false, 1, &mut c, &mut s, t);
+
+    // One pipelined batch, sent before any answer: `put -p`'s MKDIR
+    // without meta, the file with its meta, then the directory's meta.
+    let file_meta = Meta {
+        mode: 0o644,
+        mtime: MTIME,
     };
-    let page = s.send_listing_page(&mut [Ok::<_, ()>(notes)].into_iter());
-    assert_eq!(page.unwrap(), ListingStep::Done { entries: 1 });
-    step("s->c LISTING", false, 1, &mut c, &mut s);
-    c.request_upload("hello.txt", 5, false).unwrap();
-    step("c->s OFFER", true, 1, &mut c, &mut s);
-    s.accept().unwrap();
-    step("s->c ACCEPT", false, 0, &mut c, &mut s);
+    let dir_meta = Meta {
+        mode: 0o755,
+        mtime: MTIME,
+    };
+    c.request_mkdir("photos", None).unwrap();
+    c.request_upload("photos/a.txt", 5, false, Some(file_meta))
+        .unwrap();
     c.send_data(b"hello").unwrap();
-    step("c->s CHUNK, END", true, 2, &mut c, &mut s);
-    s.send_result(&Outcome::ok()).unwrap();
-    step("s->c RESULT", false, 1, &mut c, &mut s);
-    c.request_download("notes.txt").unwrap();
-    step("c->s GET", true, 1, &mut c, &mut s);
-    s.offer_download(5).unwrap();
-    step("s->c OFFER", false, 1, &mut c, &mut s);
-    c.accept().unwrap();
-    step("c->s ACCEPT", true, 0, &mut c, &mut s);
+    c.request_mkdir("photos", Some(dir_meta)).unwrap();
+    assert_eq!(c.in_flight(), 3);
+    // MKDIR, OFFER (accepted), CHUNK, END, MKDIR.
+    step(
+        "c->s MKDIR, OFFER, CHUNK, END, MKDIR",
+        true,
+        5,
+        &mut c,
+        &mut s,
+        t,
+    );
+    // Given last first: they still go out in request order.
+    for ticket in t.drain(..).rev() {
+        s.answer(ticket, Outcome::ok()).unwrap();
+    }
+    step("s->c RESULT, RESULT, RESULT", false, 3, &mut c, &mut s, t);
+
+    c.request_download("notes.txt", 10 << 30).unwrap();
+    step("c->s GET", true, 1, &mut c, &mut s, t);
+    s.offer_download(5, file_meta).unwrap();
     s.send_data(b"notes").unwrap();
-    step("s->c CHUNK, END", false, 2, &mut c, &mut s);
-    c.send_result(&Outcome::ok()).unwrap();
-    step("c->s RESULT", true, 1, &mut c, &mut s);
-    c.request_download("missing.txt").unwrap();
-    step("c->s GET (refused)", true, 1, &mut c, &mut s);
+    // DownloadOffered, Data, ReceiveComplete; nothing goes back.
+    step("s->c OFFER, CHUNK, END", false, 3, &mut c, &mut s, t);
+    assert!(!c.wants_write());
+
+    c.request_download("missing.txt", 10 << 30).unwrap();
+    step("c->s GET (refused)", true, 1, &mut c, &mut s, t);
     s.refuse(&Outcome::new(ResultCode::NotFound, "no such file"))
         .unwrap();
-    step("s->c RESULT NotFound", false, 1, &mut c, &mut s);
-    c.request_list().unwrap();
-    step("c->s LIST (rate-limited)", true, 1, &mut c, &mut s);
+    step("s->c RESULT NotFound", false, 1, &mut c, &mut s, t);
+    c.request_list("").unwrap();
+    step("c->s LIST (rate-limited)", true, 1, &mut c, &mut s, t);
     s.refuse(&Outcome::rate_limited(30, "rate limit reached"))
         .unwrap();
-    step("s->c RESULT RateLimited 30 s", false, 1, &mut c, &mut s);
+    step("s->c RESULT RateLimited 30 s", false, 1, &mut c, &mut s, t);
     c.close().unwrap();
-    step("c->s CLOSE", true, 1, &mut c, &mut s);
-    step("s->c CLOSE", false, 1, &mut c, &mut s);
+    step("c->s CLOSE", true, 1, &mut c, &mut s, t);
+    step("s->c CLOSE", false, 1, &mut c, &mut s, t);
     assert!(c.is_closed() && s.is_closed());
     lines
 }
 
 fn render(lines: &[(String, Vec<u8>)]) -> String {
     let mut out = String::from(
-        "# sft protocol version 2: a deterministic session, regenerated by tests/protocol_vectors.rs\n\
-         # Inputs: client identity seed 11*32, server identity seed 22*32 (RFC 8032 seeds),\n\
-         # client ephemeral scalar 33*32, server ephemeral scalar 44*32 (RFC 7748),\n\
-         # client random 55*32, server random 66*32, max_file_size 10 GiB, idle 60 s.\n\
+        "# sft protocol version 3: a deterministic session, regenerated by tests/protocol_vectors.rs\n\
+         # (docs/PROTOCOL.md section 8). Inputs: client identity seed 11*32, server identity seed\n\
+         # 22*32 (RFC 8032 seeds), client ephemeral scalar 33*32, server ephemeral scalar 44*32\n\
+         # (RFC 7748), client random 55*32, server random 66*32, max_file_size 10 GiB, idle 60 s.\n\
          # The two identity lines are public keys (hex). Every other line: label = hex of the bytes\n\
-         # that crossed the wire, records with headers; a line labelled \"CHUNK, END\" holds two\n\
-         # records back to back (split them by the length field).\n",
+         # that crossed the wire, records with headers; a label naming several messages holds\n\
+         # that many records back to back (split them by the length field).\n",
     );
     for (label, bytes) in lines {
         out.push_str(&format!("{label} = {}\n", hex::encode(bytes)));
@@ -217,7 +284,7 @@ fn deterministic_session_matches_the_recorded_bytes() {
     let (want, got): (Vec<&str>, Vec<&str>) = (recorded.lines().collect(), text.lines().collect());
     let compared = want.iter().filter(|l| !l.starts_with('#')).count();
     println!("protocol vectors: {compared} records compared");
-    assert_eq!(compared, 23, "2 public keys and 21 wire steps");
+    assert_eq!(compared, 18, "2 public keys and 16 wire steps");
     for (w, g) in want.iter().zip(&got) {
         assert_eq!(w, g, "wire bytes changed");
     }

@@ -1,5 +1,6 @@
-//! Every message parser of `proto::msgs`, chosen by the first input byte;
-//! the rest is the body. Each parser has an exact wire layout, so an
+//! Every message parser of `proto::msgs`, chosen by the first input byte
+//! (`% 10`: HELLO, CHALLENGE, RESPONSE, SESSION_ESTABLISHED, OFFER, GET,
+//! RESULT, LISTING, MKDIR, LIST); the rest is the body. Each parser has an exact wire layout, so an
 //! accepted body must re-encode (with the crate's encoder where one
 //! exists, else field by field) to exactly the input, and the re-encoding
 //! must parse to the same value. RESULT's wait must fit its code (1 to
@@ -11,10 +12,10 @@ use libfuzzer_sys::fuzz_target;
 use sft::proto::codec::Writer;
 use sft::proto::conn::MAX_LISTING_ENTRIES;
 use sft::proto::msgs::{
-    encode_listing, parse_get, parse_listing, Challenge, Established, Hello, Offer, Outcome,
-    Response, ResultCode, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS,
+    encode_list, encode_listing, parse_list, parse_listing, Challenge, Established, Get, Hello,
+    Mkdir, Offer, Outcome, Response, ResultCode, MAX_MODE, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS,
 };
-use sft::proto::{ProtoError, MAX_NAME_LEN, MAX_PLAINTEXT_LEN};
+use sft::proto::{ProtoError, MAX_NAME_LEN, MAX_PATH_LEN, MAX_PLAINTEXT_LEN};
 
 /// Every RESULT code.
 const CODES: [ResultCode; 9] = [
@@ -33,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
-    match which % 8 {
+    match which % 10 {
         0 => {
             if let Ok(m) = Hello::parse(body) {
                 let again = m.encode();
@@ -72,19 +73,37 @@ fuzz_target!(|data: &[u8]| {
         }
         4 => {
             if let Ok(m) = Offer::parse(body) {
-                assert!(m.name.len() <= MAX_NAME_LEN);
+                assert!(m.path.len() <= MAX_PATH_LEN && m.meta.mode <= MAX_MODE);
                 let again = m.encode();
                 assert_eq!(again, body);
                 assert_eq!(Offer::parse(&again).ok(), Some(m));
             }
         }
         5 => {
-            if let Ok(name) = parse_get(body) {
-                assert!(name.len() <= MAX_NAME_LEN);
+            if let Ok(m) = Get::parse(body) {
+                assert!(m.path.len() <= MAX_PATH_LEN);
                 let mut again = Vec::new();
-                again.put_vec16(&name);
+                again.put_vec16(&m.path);
+                again.put_u64(m.max_size);
+                assert_eq!(again, m.encode());
                 assert_eq!(again, body);
-                assert_eq!(parse_get(&again).ok(), Some(name));
+                assert_eq!(Get::parse(&again).ok(), Some(m));
+            }
+        }
+        8 => {
+            if let Ok(m) = Mkdir::parse(body) {
+                assert!(m.path.len() <= MAX_PATH_LEN && m.meta.mode <= MAX_MODE);
+                let again = m.encode();
+                assert_eq!(again, body);
+                assert_eq!(Mkdir::parse(&again).ok(), Some(m));
+            }
+        }
+        9 => {
+            if let Ok(path) = parse_list(body) {
+                assert!(path.len() <= MAX_PATH_LEN);
+                let again = encode_list(&path);
+                assert_eq!(again, body);
+                assert_eq!(parse_list(&again).ok(), Some(path));
             }
         }
         6 => {
@@ -129,6 +148,9 @@ fuzz_target!(|data: &[u8]| {
         _ => {
             let mut entries = Vec::new();
             if let Ok(more) = parse_listing(body, &mut entries, MAX_LISTING_ENTRIES) {
+                for e in &entries {
+                    assert!(e.name.len() <= MAX_NAME_LEN && e.mode <= MAX_MODE, "{e:?}");
+                }
                 // The count is checked against the limit before any entry.
                 if let Some(fewer) = entries.len().checked_sub(1) {
                     assert!(matches!(

@@ -106,7 +106,8 @@ pub fn max_file_size(s: &str) -> Result<u64, String> {
 /// # Errors
 /// A message for clap when `s` is not octal digits or is above 777.
 pub fn max_mode(s: &str) -> Result<u32, String> {
-    let bad = || format!("{s:?} is not a permission mode: give octal digits from 000 to 777, e.g. 755");
+    let bad =
+        || format!("{s:?} is not a permission mode: give octal digits from 000 to 777, e.g. 755");
     if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
         return Err(bad());
     }
@@ -254,7 +255,9 @@ mod tests {
         assert_eq!(max_mode("755"), Ok(0o755));
         assert_eq!(max_mode("0777"), Ok(0o777));
         assert_eq!(max_mode("0"), Ok(0));
-        for bad in ["1000", "4755", "778", "8", "", "rwx", "-1", "0x1ff", "07777"] {
+        for bad in [
+            "1000", "4755", "778", "8", "", "rwx", "-1", "0x1ff", "07777",
+        ] {
             assert!(max_mode(bad).is_err(), "{bad}");
         }
     }

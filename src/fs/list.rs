@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use rustix::fs::{AtFlags, Dir, FileType};
 use rustix::io::Errno;
 
-use super::root::ReceiveRoot;
 use super::meta::MAX_MODE;
+use super::root::ReceiveRoot;
 use super::{at_err, io_err, walk, FsError, TEMP_PREFIX};
 
 /// What a listed entry is.

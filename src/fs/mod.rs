@@ -27,8 +27,8 @@ use crate::crypto::CryptoError;
 
 pub use list::{Entry, Kind, Lister};
 pub use meta::Meta;
-pub use source::open_tree_source;
 pub use root::ReceiveRoot;
+pub use source::open_tree_source;
 pub use source::{open_local_source, SourceFile};
 pub use staging::Staged;
 

@@ -175,14 +175,77 @@ impl Staged {
     /// system than the root, where files are staged, and with `EINVAL`
     /// where the file system cannot refuse to replace). On every error the
     /// temporary file is removed.
-    pub fn commit(mut self) -> Result<PathBuf, FsError> {
-        let result = self.finish();
-        // On success the temporary name is gone; on error `Drop` removes it.
-        self.committed = result.is_ok();
-        result.map(|()| self.root.dir.join(&self.target.path))
+    pub fn commit(self) -> Result<PathBuf, FsError> {
+        let mut results = Staged::commit_all(vec![self]);
+        results
+            .pop()
+            .unwrap_or_else(|| Err(FsError::BadName(String::new())))
     }
 
-    fn finish(&mut self) -> Result<(), FsError> {
+    /// Commits several files as [`commit`](Staged::commit) does each, but
+    /// fsyncs each directory they land in once, after all their moves (a
+    /// group commit: a batch of small files into one directory pays one
+    /// directory fsync, not one per file). Returns one result per file, in
+    /// order; when a directory's fsync fails, every file moved into it
+    /// reports that error.
+    pub fn commit_all(files: Vec<Staged>) -> Vec<Result<PathBuf, FsError>> {
+        let mut results = Vec::with_capacity(files.len());
+        let mut placed = Vec::new();
+        for mut staged in files {
+            match staged.place() {
+                Ok(()) => {
+                    // The temporary name is gone; nothing to remove.
+                    staged.committed = true;
+                    results.push(Ok(staged.root.dir.join(&staged.target.path)));
+                    placed.push((results.len() - 1, staged));
+                }
+                // `Drop` removes the temporary file.
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        // One fsync per directory, told apart by device and inode.
+        let mut synced: Vec<((u64, u64), Option<String>)> = Vec::new();
+        for (i, staged) in &placed {
+            let key = rustix::fs::fstat(&staged.target.parent)
+                .map(|st| (st.st_dev, st.st_ino))
+                .ok();
+            let known = key.and_then(|k| synced.iter().find(|(seen, _)| *seen == k));
+            let failure = match known {
+                Some((_, failure)) => failure.clone(),
+                None => {
+                    let failure = staged.sync_parent().err().map(|e| e.to_string());
+                    if let Some(k) = key {
+                        synced.push((k, failure.clone()));
+                    }
+                    failure
+                }
+            };
+            if let Some(why) = failure {
+                let dir = staged.root.dir.join(staged.parent_path());
+                results[*i] = Err(FsError::Io {
+                    op: "fsync directory",
+                    path: dir,
+                    source: io::Error::other(why),
+                });
+            }
+        }
+        results
+    }
+
+    /// The path of the directory the file moves into, from the root.
+    fn parent_path(&self) -> &str {
+        &self.target.path[..self.target.name_at.saturating_sub(1)]
+    }
+
+    /// fsyncs the directory the file was moved into.
+    fn sync_parent(&self) -> Result<(), FsError> {
+        rustix::fs::fsync(&self.target.parent).map_err(|e| {
+            io_err("fsync directory", &self.root.dir.join(self.parent_path()))(e.into())
+        })
+    }
+
+    /// Everything of a commit but the directory's fsync.
+    fn place(&mut self) -> Result<(), FsError> {
         if self.written != self.expected {
             return Err(FsError::SizeMismatch {
                 expected: self.expected,
@@ -220,10 +283,7 @@ impl Staged {
                 ),
                 e => at_err("move into", &self.root.dir, path, e),
             }
-        })?;
-        let dir = &path[..name_at.saturating_sub(1)];
-        rustix::fs::fsync(parent)
-            .map_err(|e| io_err("fsync directory", &self.root.dir.join(dir))(e.into()))
+        })
     }
 }
 

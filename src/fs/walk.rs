@@ -67,16 +67,19 @@ fn is_plain_name(name: &str) -> bool {
 /// root) that is a symlink or not a directory; [`FsError::Io`] when a
 /// component does not exist (kind `NotFound`) or cannot be opened.
 pub(super) fn open_dir(root: &ReceiveRoot, dir: &str) -> Result<OwnedFd, FsError> {
-    let mut fd = rustix::fs::openat(&*root.fd, ".", DIR_FLAGS, Mode::empty())
-        .map_err(|e| at_err("open directory", &root.dir, "", e))?;
     if dir.is_empty() {
-        return Ok(fd);
+        // A new open file description (not a dup of the held handle, which
+        // would share its directory read position with every lister).
+        return rustix::fs::openat(&*root.fd, ".", DIR_FLAGS, Mode::empty())
+            .map_err(|e| at_err("open directory", &root.dir, "", e));
     }
-    let mut end = 0;
-    for comp in dir.split('/') {
-        end += comp.len();
+    let mut parts = dir.split('/');
+    let first = parts.next().unwrap_or_default();
+    let mut fd = open_child_dir(root, &*root.fd, first, first)?;
+    let mut end = first.len();
+    for comp in parts {
+        end += 1 + comp.len();
         fd = open_child_dir(root, &fd, comp, &dir[..end])?;
-        end += 1;
     }
     Ok(fd)
 }

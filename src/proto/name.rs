@@ -169,7 +169,13 @@ mod tests {
 
     #[test]
     fn a_relative_path_passes_unchanged() {
-        for good in ["a", "a/b/c.txt", "d i r/caf\u{e9}/.profile", "..x/y..", "a/bc:d"] {
+        for good in [
+            "a",
+            "a/b/c.txt",
+            "d i r/caf\u{e9}/.profile",
+            "..x/y..",
+            "a/bc:d",
+        ] {
             assert_eq!(sanitize_path(good.as_bytes()).unwrap(), good);
         }
     }
@@ -236,6 +242,36 @@ mod tests {
         );
         assert!(sanitize_path(&[b'a'; 255]).is_ok());
         assert_eq!(sanitize_path(&[b'a'; 256]), Err(NameError::TooLong(256)));
+    }
+
+    /// The rows of PROTOCOL.md §4.5's table that the tests above leave
+    /// out, and the order of the checks: the first failing component
+    /// names the error, and a deeper path with a bad component reports
+    /// the component, not the depth.
+    #[test]
+    fn the_spec_table_rows_and_the_order_of_the_checks() {
+        for good in ["ab:c/x", "a/x.y:z"] {
+            assert_eq!(sanitize_path(good.as_bytes()).unwrap(), good);
+        }
+        assert!(matches!(
+            sanitize_path(b"a/b:c"),
+            Err(NameError::NotRelative(p)) if p == "a/b:c"
+        ));
+        let long_then_dots = format!("{}/..", "a".repeat(256));
+        assert_eq!(
+            sanitize_path(long_then_dots.as_bytes()),
+            Err(NameError::TooLong(256))
+        );
+        let deep_and_bad = format!("{}/..", vec!["d"; MAX_DEPTH].join("/"));
+        assert!(matches!(
+            sanitize_path(deep_and_bad.as_bytes()),
+            Err(NameError::NotRelative(_))
+        ));
+        let deep_and_long = format!("{}/{}", vec!["d"; MAX_DEPTH].join("/"), "l".repeat(256));
+        assert_eq!(
+            sanitize_path(deep_and_long.as_bytes()),
+            Err(NameError::TooLong(256))
+        );
     }
 
     #[test]

@@ -9,17 +9,15 @@ use std::sync::Arc;
 use log::info;
 use sft::crypto::ed25519::{Fingerprint, VerifyingKey};
 use sft::keys::{KnownHosts, PublicKeyLine};
-use sft::net::client::{
-    ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT,
-};
+use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
 use sft::proto::{AlertCode, ProtoError, PROTOCOL_VERSION};
 
 use crate::cli::error::{CliError, Exit};
 use crate::cli::{home, TrustArgs};
 
-use super::interrupts::Interrupts;
 use super::busy::retry_busy;
 use super::exit::session_error;
+use super::interrupts::Interrupts;
 use super::DEFAULT_PORT;
 
 /// Where to connect and how known_hosts names it.
@@ -105,6 +103,15 @@ enum Pin {
 pub(super) struct Connected {
     pub(super) session: Session,
     pub(super) target: String,
+}
+
+/// Checks that `server` is HOST, HOST:PORT or [IPv6]:PORT, before any
+/// local work (a typo is a usage error, found at once).
+///
+/// # Errors
+/// [`Exit::Usage`] saying what is wrong.
+pub(super) fn check_target(server: &str) -> Result<(), CliError> {
+    Target::parse(server).map(|_| ())
 }
 
 /// Connects and authenticates, trying again while the server answers

@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use clap::Args;
 use sft::fs::ReceiveRoot;
 use sft::net::client::{Session, Step};
-use sft::proto::msgs::{EntryKind, Meta};
+use sft::proto::msgs::{EntryKind, Meta, ResultCode};
 use sft::proto::name::{display_safe, sanitize_path};
 
-use super::connect::connect;
+use super::connect::{check_target, connect};
 use super::exit::{aborted, session_error};
 use super::observe::{Item, Observer};
 use super::progress::BatchProgress;
@@ -34,9 +34,12 @@ pub struct GetArgs {
     /// Keep each file's and directory's modification time and permission bits
     #[arg(short = 'p', long)]
     preserve: bool,
-    /// Directory to save into (never overwrites an existing file)
+    /// Directory to save into, which must exist (never overwrites an existing file)
     #[arg(short = 'o', long = "output", value_name = "DIR", default_value = ".")]
     output: PathBuf,
+    /// A file already in DIR is reported as skipped, not as a failure (for re-runs of a batch)
+    #[arg(long)]
+    skip_existing: bool,
     /// Refuse files larger than this, e.g. 10GiB [default: no limit but the free space in DIR]
     #[arg(long, value_name = "SIZE", value_parser = super::super::parse::max_file_size)]
     max_file_size: Option<u64>,
@@ -61,10 +64,9 @@ struct Fetch {
 }
 
 pub fn get(args: GetArgs) -> Result<(), CliError> {
-    let mut tally = Tally::new("get", args.print);
+    let mut tally = Tally::new("get", args.print, args.skip_existing);
     let run = get_paths(args, &mut tally);
-    let total = tally.counted();
-    tally.finish(total, run)
+    tally.finish(run)
 }
 
 /// The last component of a valid path.
@@ -78,6 +80,7 @@ fn parent(path: &str) -> &str {
 }
 
 fn get_paths(args: GetArgs, tally: &mut Tally) -> Result<(), CliError> {
+    check_target(&args.server)?;
     if !args.output.is_dir() {
         return Err(CliError::new(
             Exit::Usage,
@@ -88,9 +91,13 @@ fn get_paths(args: GetArgs, tally: &mut Tally) -> Result<(), CliError> {
     let root = ReceiveRoot::open_or_create(&args.output)?;
     let mut wanted = Vec::new();
     for p in &args.paths {
+        let p = super::dir_arg(p);
         match sanitize_path(p.as_bytes()) {
-            Ok(_) => wanted.push(p.clone()),
-            Err(why) => tally.fail(None, Some(p), &why.to_string()),
+            Ok(_) => wanted.push(p.to_string()),
+            Err(why) => {
+                tally.plan(1);
+                tally.fail(None, Some(p), Some(ResultCode::BadName), &why.to_string());
+            }
         }
     }
     if wanted.is_empty() {
@@ -107,6 +114,7 @@ fn get_paths(args: GetArgs, tally: &mut Tally) -> Result<(), CliError> {
             fetch.files.push((p.clone(), local, 0));
         }
     }
+    tally.plan(fetch.files.len());
     let mut steps = Vec::new();
     let mut items = Vec::new();
     for (remote, local, size) in &fetch.files {
@@ -115,7 +123,11 @@ fn get_paths(args: GetArgs, tally: &mut Tally) -> Result<(), CliError> {
             local: local.clone(),
             preserve: args.preserve,
         });
-        let shown = format!("{}:{remote} -> {}", c.target, root.path().join(local).display());
+        let shown = format!(
+            "{}:{remote} -> {}",
+            c.target,
+            root.path().join(local).display()
+        );
         items.push(Item::File {
             local: root.path().join(local),
             remote: remote.clone(),
@@ -144,7 +156,7 @@ fn get_paths(args: GetArgs, tally: &mut Tally) -> Result<(), CliError> {
         // it was filled.
         for d in fetch.dirs.iter().rev() {
             if let Err(e) = root.make_dir(&d.local, Some(d.meta)) {
-                tally.fail(None, Some(&format!("{}/", d.local)), &e.to_string());
+                tally.dir_failed(&format!("{}/", d.local), None, &e.to_string());
             }
         }
     }
@@ -168,7 +180,13 @@ fn walk(
         .ok()
         .and_then(|l| l.into_iter().find(|e| e.name == base(remote)));
     let Some(entry) = entry else {
-        tally.fail(None, Some(remote), "no such file or directory on the server");
+        tally.plan(1);
+        tally.fail(
+            None,
+            Some(remote),
+            Some(ResultCode::NotFound),
+            "no such file or directory on the server",
+        );
         return Ok(());
     };
     if entry.kind == EntryKind::File {
@@ -178,14 +196,14 @@ fn walk(
     let mut todo = VecDeque::from([(remote.to_string(), local, meta_of(&entry))]);
     while let Some((dir, local, meta)) = todo.pop_front() {
         if let Err(e) = root.make_dir(&local, None) {
-            tally.fail(None, Some(&format!("{local}/")), &e.to_string());
+            tally.dir_failed(&format!("{local}/"), None, &e.to_string());
             continue;
         }
         let entries = match session.list(&dir).map_err(session_error)? {
             Ok(entries) => entries,
             Err(refused) => {
                 let why = format!("listing refused: {}", display_safe(&refused.reason));
-                tally.fail(None, Some(&format!("{dir}/")), &why);
+                tally.dir_failed(&format!("{dir}/"), None, &why);
                 continue;
             }
         };
@@ -198,7 +216,9 @@ fn walk(
         for e in entries {
             let (r, l) = (format!("{dir}/{}", e.name), format!("{local}/{}", e.name));
             if sanitize_path(r.as_bytes()).is_err() || sanitize_path(l.as_bytes()).is_err() {
-                tally.fail(None, Some(&r), "the path is too long or too deep to fetch");
+                tally.plan(1);
+                let why = "the path is too long or too deep to fetch";
+                tally.fail(None, Some(&r), Some(ResultCode::BadName), why);
                 continue;
             }
             match e.kind {

@@ -59,7 +59,12 @@ pub fn ls(args: LsArgs) -> Result<(), CliError> {
 /// first), printing each entry unless quiet. Returns the number of files
 /// and their total size in bytes.
 fn list(args: LsArgs) -> Result<(usize, u64), CliError> {
-    let top = args.path.clone().unwrap_or_default();
+    let top = args
+        .path
+        .as_deref()
+        .map(super::dir_arg)
+        .unwrap_or_default()
+        .to_string();
     if !top.is_empty() {
         sanitize_path(top.as_bytes()).map_err(|e| CliError::new(Exit::Usage, e.to_string()))?;
     }
@@ -120,9 +125,10 @@ fn print_entry(args: &LsArgs, e: &ListEntry, rel: &str) {
             "mtime": e.mtime,
             "mtime_utc": rfc3339(e.mtime),
         })),
-        (false, false) if args.long => {
-            out::line(format_args!("{}", long_line(rel, is_dir, e.size, e.mtime, e.mode)))
-        }
+        (false, false) if args.long => out::line(format_args!(
+            "{}",
+            long_line(rel, is_dir, e.size, e.mtime, e.mode)
+        )),
         (false, false) => out::line(format_args!("{}", short_name(rel, is_dir))),
     }
 }

@@ -39,32 +39,37 @@ pub(super) struct Observer<'a> {
 }
 
 impl Observer<'_> {
-    /// Requests not yet reported (for a batch cut short).
+    /// Files not yet reported (for a batch cut short).
     pub(super) fn left(&self) -> usize {
-        self.items.len() - self.reported
+        self.items[self.reported..]
+            .iter()
+            .filter(|i| matches!(i, Item::File { .. }))
+            .count()
     }
 
-    /// Reports a request that was never sent (a local refusal).
-    pub(super) fn refused(&mut self, index: usize, why: &str) {
-        self.reported += 1;
-        self.progress.file_done(false, self.planned(index), 0);
-        let (local, remote) = self.names(index);
+    /// Reports a request that ended without an answer from the server (a
+    /// local failure: the file could not be read or stored).
+    fn local(&mut self, index: usize, e: &FsError) {
+        self.reported = self.reported.max(index + 1);
         let tally = &mut *self.tally;
-        self.progress
-            .suspend(|| tally.fail(local.as_deref(), Some(&remote), why));
-    }
-
-    fn planned(&self, index: usize) -> u64 {
         match &self.items[index] {
-            Item::File { planned, .. } => *planned,
-            Item::Dir { .. } => 0,
-        }
-    }
-
-    fn names(&self, index: usize) -> (Option<PathBuf>, String) {
-        match &self.items[index] {
-            Item::Dir { remote } => (None, format!("{remote}/")),
-            Item::File { local, remote, .. } => (Some(local.clone()), remote.clone()),
+            Item::Dir { remote } => {
+                let name = format!("{remote}/");
+                self.progress
+                    .suspend(|| tally.dir_failed(&name, None, &e.to_string()));
+            }
+            Item::File {
+                local,
+                remote,
+                planned,
+                ..
+            } => {
+                self.progress.file_done(false, *planned, 0);
+                let code = matches!(e, FsError::Exists(_)).then_some(ResultCode::Exists);
+                let why = local_failure(e, local);
+                self.progress
+                    .suspend(|| tally.fail(Some(local), Some(remote), code, &why));
+            }
         }
     }
 }
@@ -79,7 +84,7 @@ impl BatchObserver for Observer<'_> {
             Ok(r) => r,
             Err(e) => {
                 info!("request {index}: local failure: {e}");
-                return self.refused(index, &local_failure(&e));
+                return self.local(index, &e);
             }
         };
         info!(
@@ -89,34 +94,39 @@ impl BatchObserver for Observer<'_> {
             r.bytes,
             r.sha256.map_or_else(|| "-".to_string(), hex::encode)
         );
-        self.reported += 1;
+        self.reported = self.reported.max(index + 1);
         let ok = r.outcome.code == ResultCode::Ok;
-        self.progress.file_done(ok, self.planned(index), r.bytes);
         let tally = &mut *self.tally;
         match &self.items[index] {
             Item::Dir { remote } if !ok => {
                 let name = format!("{remote}/");
+                let why = display_safe(&r.outcome.reason);
                 self.progress
-                    .suspend(|| tally.outcome(None, &name, &r));
+                    .suspend(|| tally.dir_failed(&name, Some(&r), &why));
             }
             Item::Dir { .. } => {}
             Item::File {
                 local,
                 remote,
                 shown,
-                ..
-            } => self.progress.suspend(|| {
-                if ok {
-                    tally.ok(local, remote, &r, format_args!("{shown}: {}", rate(&r)));
-                } else {
-                    tally.outcome(Some(local), remote, &r);
-                }
-            }),
+                planned,
+            } => {
+                self.progress.file_done(ok, *planned, r.bytes);
+                self.progress.suspend(|| {
+                    if ok {
+                        tally.ok(local, remote, &r, format_args!("{shown}: {}", rate(&r)));
+                    } else {
+                        tally.outcome(Some(local), remote, &r);
+                    }
+                })
+            }
         }
     }
 
     fn waiting(&mut self, index: usize, wait: Duration) {
-        let (_, remote) = self.names(index);
+        let remote = match &self.items[index] {
+            Item::Dir { remote } | Item::File { remote, .. } => remote.clone(),
+        };
         self.progress.suspend(|| {
             eprintln!(
                 "sft: {}: the server's rate limit is reached; waiting {:.1} s as it asks",
@@ -127,10 +137,14 @@ impl BatchObserver for Observer<'_> {
     }
 }
 
-/// Why a file could not be read or stored locally, for its result line.
-fn local_failure(e: &FsError) -> String {
+/// Why a file could not be read or stored locally (`local` is where),
+/// for its result line.
+fn local_failure(e: &FsError, local: &std::path::Path) -> String {
     match e {
-        FsError::Exists(_) => "already exists here; not overwriting it".to_string(),
+        FsError::Exists(_) => format!(
+            "{} already exists here; not overwriting it",
+            display_safe(&local.display().to_string())
+        ),
         FsError::Io { source, .. } => source.to_string(),
         e => e.to_string(),
     }

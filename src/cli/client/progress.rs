@@ -20,6 +20,11 @@ pub struct BatchProgress {
     /// Files finished, and of those, failed.
     finished_files: u64,
     failed: u64,
+    /// Bytes in all: the planned size of each file not yet finished, and
+    /// what moved for each finished one. The bar shows at least the bytes
+    /// moved so far, but never adds them to this: a file larger than
+    /// planned would be counted twice.
+    total: u64,
 }
 
 impl BatchProgress {
@@ -45,6 +50,7 @@ impl BatchProgress {
             files,
             finished_files: 0,
             failed: 0,
+            total: bytes,
         };
         p.show_counts();
         p
@@ -53,10 +59,7 @@ impl BatchProgress {
     /// `n` more bytes moved.
     pub fn bytes(&mut self, n: u64) {
         self.bar.set_position(self.bar.position().saturating_add(n));
-        let len = self.bar.length().unwrap_or(0);
-        if self.bar.position() > len {
-            self.bar.set_length(self.bar.position());
-        }
+        self.show_length();
     }
 
     /// A file ended, arrived (`ok`) or not: `planned` bytes were counted
@@ -64,9 +67,8 @@ impl BatchProgress {
     /// what moved, so a failed file's rest no longer counts toward the
     /// time left, and a file that grew counts in full.
     pub fn file_done(&mut self, ok: bool, planned: u64, moved: u64) {
-        let len = self.bar.length().unwrap_or(0);
-        let len = len.saturating_sub(planned).saturating_add(moved);
-        self.bar.set_length(len.max(self.bar.position()));
+        self.total = self.total.saturating_sub(planned).saturating_add(moved);
+        self.show_length();
         self.finished_files = self.finished_files.saturating_add(1);
         self.failed = self.failed.saturating_add(u64::from(!ok));
         self.show_counts();
@@ -81,6 +83,10 @@ impl BatchProgress {
     /// Removes the bar from the terminal.
     pub fn finish(self) {
         self.bar.finish_and_clear();
+    }
+
+    fn show_length(&self) {
+        self.bar.set_length(self.total.max(self.bar.position()));
     }
 
     fn show_counts(&self) {

@@ -1,20 +1,21 @@
 //! `sft put`: files and (with `-r`) directory trees to the server, in one
 //! pipelined session.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use sft::net::client::Step;
 use sft::proto::msgs::Meta;
-use sft::proto::name::display_safe;
+use sft::proto::name::{display_safe, sanitize_path};
 
-use super::connect::connect;
+use super::connect::{check_target, connect};
 use super::exit::aborted;
 use super::observe::{Item, Observer};
 use super::progress::BatchProgress;
 use super::tally::{OutputArgs, Tally};
 use super::tree::{plan_upload, Plan};
-use crate::cli::error::CliError;
+use crate::cli::error::{CliError, Exit};
 use crate::cli::TrustArgs;
 
 #[derive(Debug, Args)]
@@ -35,8 +36,11 @@ pub struct PutArgs {
     #[arg(long, value_name = "PATH")]
     to: Option<String>,
     /// Replace a file of the same name on the server (the server must allow it)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "skip_existing")]
     overwrite: bool,
+    /// A file already on the server is reported as skipped, not as a failure (for re-runs of a batch)
+    #[arg(long)]
+    skip_existing: bool,
     #[command(flatten)]
     pub(in crate::cli) print: OutputArgs,
     #[command(flatten)]
@@ -44,14 +48,23 @@ pub struct PutArgs {
 }
 
 pub fn put(args: PutArgs) -> Result<(), CliError> {
-    let mut tally = Tally::new("put", args.print);
-    let plan = match plan_upload(&args.files, args.recursive, args.to.as_deref()) {
-        Ok(plan) => plan,
-        Err(e) => return tally.finish(0, Err(e)),
-    };
-    let total = plan.files.len() + plan.refused.len();
-    let run = put_plan(&args, plan, &mut tally);
-    tally.finish(total, run)
+    let mut tally = Tally::new("put", args.print, args.skip_existing);
+    let run = plan_and_put(&args, &mut tally);
+    tally.finish(run)
+}
+
+/// Checks the arguments, plans the upload, and runs it.
+fn plan_and_put(args: &PutArgs, tally: &mut Tally) -> Result<(), CliError> {
+    // A mistyped host is a usage error before the tree is walked.
+    check_target(&args.server)?;
+    let to = args.to.as_deref().map(super::dir_arg);
+    if let Some(to) = to {
+        sanitize_path(to.as_bytes())
+            .map_err(|e| CliError::new(Exit::Usage, format!("--to {}: {e}", display_safe(to))))?;
+    }
+    let plan = plan_upload(&args.files, args.recursive, to)?;
+    tally.plan(plan.files.len() + plan.refused.len());
+    put_plan(args, plan, tally)
 }
 
 /// The requests of a plan, in order: the directories (parents first), the
@@ -60,6 +73,9 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
 fn steps(args: &PutArgs, plan: &Plan) -> (Vec<Step>, Vec<Item>) {
     let mut steps = Vec::new();
     let mut items = Vec::new();
+    // A set, not a scan of the arguments per file: `sft put HOST dir/*`
+    // with 10,000 files would compare paths 50 million times.
+    let named: HashSet<&Path> = args.files.iter().map(PathBuf::as_path).collect();
     for d in &plan.dirs {
         steps.push(Step::Mkdir {
             remote: d.remote.clone(),
@@ -77,7 +93,7 @@ fn steps(args: &PutArgs, plan: &Plan) -> (Vec<Step>, Vec<Item>) {
             preserve: args.preserve,
             // A file named on the command line is followed if it is a
             // symlink (as scp does); one found in a tree never is.
-            nofollow: !args.files.contains(&f.local),
+            nofollow: !named.contains(f.local.as_path()),
         });
         items.push(Item::File {
             local: f.local.clone(),
@@ -115,7 +131,7 @@ fn put_plan(args: &PutArgs, plan: Plan, tally: &mut Tally) -> Result<(), CliErro
         );
     }
     for r in &plan.refused {
-        tally.fail(Some(&r.local), None, &r.why);
+        tally.fail(Some(&r.local), None, None, &r.why);
     }
     if plan.files.is_empty() && plan.dirs.is_empty() {
         return Ok(());

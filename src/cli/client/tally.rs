@@ -44,7 +44,12 @@ fn code_name(code: ResultCode) -> String {
 pub(super) struct Tally {
     op: &'static str,
     output: OutputArgs,
+    /// `--skip-existing`: a file already where it was to be stored is
+    /// skipped, not failed.
+    skip_existing: bool,
     started: Instant,
+    /// Files the command set out to move.
+    planned: usize,
     ok: usize,
     /// Bytes of the files that arrived.
     bytes: u64,
@@ -52,22 +57,30 @@ pub(super) struct Tally {
     failed: usize,
     /// Of those, files whose whole-file SHA-256 did not match.
     corrupt: usize,
-    /// Of those, files that already existed where they were to be stored.
+    /// Files that already existed where they were to be stored: failed,
+    /// or skipped with `--skip-existing`.
     existed: usize,
+    skipped: usize,
+    /// Directories that could not be made (or given their metadata).
+    dirs_failed: usize,
 }
 
 impl Tally {
     /// An empty tally for `op` ("put" or "get"), timed from now.
-    pub(super) fn new(op: &'static str, output: OutputArgs) -> Tally {
+    pub(super) fn new(op: &'static str, output: OutputArgs, skip_existing: bool) -> Tally {
         Tally {
             op,
             output,
+            skip_existing,
             started: Instant::now(),
+            planned: 0,
             ok: 0,
             bytes: 0,
             failed: 0,
             corrupt: 0,
             existed: 0,
+            skipped: 0,
+            dirs_failed: 0,
         }
     }
 
@@ -77,9 +90,14 @@ impl Tally {
         !(self.output.quiet || self.output.json || self.output.verbose)
     }
 
-    /// Files counted so far, arrived or failed.
-    pub(super) fn counted(&self) -> usize {
-        self.ok + self.failed
+    /// `n` more files the command sets out to move (the summary's total).
+    pub(super) fn plan(&mut self, n: usize) {
+        self.planned += n;
+    }
+
+    /// Files counted so far: arrived, failed or skipped.
+    fn counted(&self) -> usize {
+        self.ok + self.failed + self.skipped
     }
 
     /// Counts a file that arrived: prints `human`, or its JSON object,
@@ -90,26 +108,75 @@ impl Tally {
         match (self.output.json, self.output.quiet) {
             (_, true) => {}
             (false, false) => out::line(human),
-            (true, false) => self.file_line(Some(path), Some(name), Some(r), None, None),
+            (true, false) => self.file_line("file", Some(path), Some(name), Some(r), None, None),
         }
     }
 
     /// Counts a file that did not arrive, saying why on stderr (and in its
-    /// JSON object). `path` or `name` is `None` when there is none to give.
-    pub(super) fn fail(&mut self, path: Option<&Path>, name: Option<&str>, why: &str) {
-        self.failed(path, name, None, None, why);
+    /// JSON object). `path` or `name` is `None` when there is none to give;
+    /// `code` is the RESULT code the failure amounts to, if any.
+    pub(super) fn fail(
+        &mut self,
+        path: Option<&Path>,
+        name: Option<&str>,
+        code: Option<ResultCode>,
+        why: &str,
+    ) {
+        if code == Some(ResultCode::Exists) && self.skip(path, name, None) {
+            return;
+        }
+        self.failed(path, name, None, code, why);
     }
 
     /// Counts a refused or failed transfer by its outcome.
     pub(super) fn outcome(&mut self, path: Option<&Path>, name: &str, r: &Report) {
         let code = r.outcome.code;
-        match code {
-            ResultCode::HashMismatch => self.corrupt += 1,
-            ResultCode::Exists => self.existed += 1,
-            _ => {}
+        if code == ResultCode::Exists && self.skip(path, Some(name), Some(r)) {
+            return;
+        }
+        if code == ResultCode::HashMismatch {
+            self.corrupt += 1;
         }
         let why = display_safe(&r.outcome.reason);
         self.failed(path, Some(name), Some(r), Some(code), &why);
+    }
+
+    /// Counts a directory that could not be made or given its metadata:
+    /// the command fails (exit 1), but it is not a file in the counts.
+    pub(super) fn dir_failed(&mut self, name: &str, r: Option<&Report>, why: &str) {
+        self.dirs_failed += 1;
+        eprintln!("sft: {}: {why}", display_safe(name));
+        if self.output.json {
+            let code = r.map(|r| r.outcome.code);
+            self.file_line("dir", None, Some(name), r, code, Some(why));
+        }
+    }
+
+    /// Counts an existing file as skipped when `--skip-existing` asks for
+    /// it (then `true`): a line on stdout unless quiet.
+    fn skip(&mut self, path: Option<&Path>, name: Option<&str>, r: Option<&Report>) -> bool {
+        if !self.skip_existing {
+            return false;
+        }
+        self.existed += 1;
+        self.skipped += 1;
+        match (self.output.json, self.output.quiet) {
+            (_, true) => {}
+            (false, false) => {
+                let label = name.map_or_else(
+                    || path.map(|p| p.display().to_string()).unwrap_or_default(),
+                    str::to_string,
+                );
+                out::line(format_args!(
+                    "{}: already there, skipped",
+                    display_safe(&label)
+                ));
+            }
+            (true, false) => {
+                self.file_line("file", path, name, r, Some(ResultCode::Exists), None);
+            }
+        }
+        true
     }
 
     fn failed(
@@ -127,27 +194,33 @@ impl Tally {
         };
         eprintln!("sft: {label}: {why}");
         self.failed += 1;
+        if code == Some(ResultCode::Exists) {
+            self.existed += 1;
+        }
         if self.output.json {
-            self.file_line(path, name, r, code, Some(why));
+            self.file_line("file", path, name, r, code, Some(why));
         }
     }
 
-    /// One file's JSON object; a failure when `why` is given.
+    /// One file's (or directory's) JSON object: ok when neither `code` nor
+    /// `why` is given, skipped with `code` alone, failed with `why`.
     fn file_line(
         &self,
+        kind: &str,
         path: Option<&Path>,
         name: Option<&str>,
         r: Option<&Report>,
         code: Option<ResultCode>,
         why: Option<&str>,
     ) {
-        let exit = match (why, code) {
-            (None, _) => 0,
-            (Some(_), Some(ResultCode::HashMismatch)) => Exit::Protocol.code(),
-            (Some(_), _) => Exit::FileFailed.code(),
+        let (outcome, exit) = match (why, code) {
+            (None, None) => ("ok", 0),
+            (None, Some(_)) => ("skipped", 0),
+            (Some(_), Some(ResultCode::HashMismatch)) => ("failed", Exit::Protocol.code()),
+            (Some(_), _) => ("failed", Exit::FileFailed.code()),
         };
         json_line(&json!({
-            "type": "file",
+            "type": kind,
             "op": self.op,
             "path": path.map(|p| p.display().to_string()),
             "name": name,
@@ -156,20 +229,24 @@ impl Tally {
             "size": r.filter(|_| why.is_none()).map_or(0, |r| r.bytes),
             "sha256": r.and_then(|r| r.sha256).map(hex::encode),
             "seconds": r.map_or(0.0, |r| r.elapsed.as_secs_f64()),
-            "outcome": if why.is_none() { "ok" } else { "failed" },
+            "outcome": outcome,
             "code": code.map(code_name),
             "message": why,
             "exit": exit,
         }));
     }
 
-    /// The final status of `total` requested files, after `run` (which
-    /// fails for a session-level error): `run`'s error, else exit 6 if any
-    /// file failed its integrity check, else 1 if any file failed, else 0.
-    /// With `--json` the summary object says the same on stdout.
-    pub(super) fn finish(self, total: usize, run: Result<(), CliError>) -> Result<(), CliError> {
+    /// The final status after `run` (which fails for a session-level
+    /// error): `run`'s error, else exit 6 if any file failed its integrity
+    /// check, else 1 if any file or directory failed, else 0. People get a
+    /// summary line on stderr (unless quiet, or nothing was tried before a
+    /// session-level failure); with `--json` the summary object says the
+    /// same on stdout.
+    pub(super) fn finish(self, run: Result<(), CliError>) -> Result<(), CliError> {
+        let total = self.planned.max(self.counted());
+        let tried = run.is_ok() || self.counted() > 0;
         let result = run.and_then(|()| self.verdict(total));
-        if !self.output.json && !self.output.quiet {
+        if !self.output.json && !self.output.quiet && tried {
             eprintln!("sft: {}", self.summary(total));
         }
         if self.output.json {
@@ -183,6 +260,8 @@ impl Tally {
                 "files": total,
                 "ok": self.ok,
                 "failed": self.failed,
+                "skipped": self.skipped,
+                "dirs_failed": self.dirs_failed,
                 "bytes": self.bytes,
                 "seconds": self.started.elapsed().as_secs_f64(),
                 "exit": exit,
@@ -196,17 +275,27 @@ impl Tally {
     fn summary(&self, total: usize) -> String {
         let secs = self.started.elapsed().as_secs_f64();
         let mut line = format!(
-            "{} {total} file(s): {} ok, {} failed; {} in {secs:.2}s",
-            self.op,
-            self.ok,
-            self.failed,
-            bytesize::ByteSize(self.bytes)
+            "{} {total} file(s): {} ok, {} failed",
+            self.op, self.ok, self.failed
         );
-        if secs > 0.0 && self.bytes > 0 {
-            line += &format!(" ({:.1} MiB/s)", self.bytes as f64 / (1 << 20) as f64 / secs);
+        if self.skipped > 0 {
+            line += &format!(", {} skipped (already there)", self.skipped);
         }
-        if self.existed > 0 {
-            line += &format!("; {} already existed", self.existed);
+        line += &format!("; {} in {secs:.2}s", bytesize::ByteSize(self.bytes));
+        if secs > 0.0 && self.bytes > 0 {
+            line += &format!(
+                " ({:.1} MiB/s)",
+                self.bytes as f64 / (1 << 20) as f64 / secs
+            );
+        }
+        if self.existed > self.skipped {
+            line += &format!(
+                "; {} already existed (--skip-existing skips them)",
+                self.existed - self.skipped
+            );
+        }
+        if self.dirs_failed > 0 {
+            line += &format!("; {} director(ies) failed", self.dirs_failed);
         }
         line
     }
@@ -224,6 +313,12 @@ impl Tally {
             return Err(CliError::new(
                 Exit::FileFailed,
                 format!("{failed} of {total} file(s) failed"),
+            ));
+        }
+        if self.dirs_failed > 0 {
+            return Err(CliError::new(
+                Exit::FileFailed,
+                format!("{} director(ies) failed", self.dirs_failed),
             ));
         }
         Ok(())
@@ -251,7 +346,7 @@ mod tests {
             quiet: true,
             verbose: false,
         };
-        Tally::new("put", output)
+        Tally::new("put", output, false)
     }
 
     /// Defect 15: a file whose whole-file SHA-256 did not match makes the
@@ -261,12 +356,12 @@ mod tests {
         let p = Path::new("a");
         let mut t = tally();
         t.outcome(Some(p), "a", &report(ResultCode::Exists));
-        assert_eq!(t.finish(3, Ok(())).unwrap_err().exit(), Exit::FileFailed);
+        assert_eq!(t.finish(Ok(())).unwrap_err().exit(), Exit::FileFailed);
         let mut t = tally();
         t.outcome(Some(p), "a", &report(ResultCode::Exists));
         t.outcome(Some(p), "b", &report(ResultCode::HashMismatch));
-        assert_eq!(t.finish(3, Ok(())).unwrap_err().exit(), Exit::Protocol);
-        assert!(tally().finish(3, Ok(())).is_ok());
+        assert_eq!(t.finish(Ok(())).unwrap_err().exit(), Exit::Protocol);
+        assert!(tally().finish(Ok(())).is_ok());
     }
 
     /// Scripts see the names docs/PROTOCOL.md gives the RESULT codes.
@@ -283,6 +378,50 @@ mod tests {
         let mut t = tally();
         t.outcome(Some(Path::new("a")), "a", &report(ResultCode::HashMismatch));
         let cut = CliError::new(Exit::Connection, "connection cut");
-        assert_eq!(t.finish(2, Err(cut)).unwrap_err().exit(), Exit::Connection);
+        assert_eq!(t.finish(Err(cut)).unwrap_err().exit(), Exit::Connection);
+    }
+
+    /// With --skip-existing a file already there is skipped (exit 0); any
+    /// other failure still fails, and without the flag Exists fails.
+    #[test]
+    fn skip_existing_skips_only_existing_files() {
+        let p = Path::new("a");
+        let output = OutputArgs {
+            json: false,
+            quiet: true,
+            verbose: false,
+        };
+        let mut t = Tally::new("put", output, true);
+        t.plan(2);
+        t.outcome(Some(p), "a", &report(ResultCode::Exists));
+        t.fail(
+            Some(p),
+            Some("b"),
+            Some(ResultCode::Exists),
+            "already exists here",
+        );
+        assert_eq!((t.skipped, t.failed, t.counted()), (2, 0, 2));
+        assert!(t.finish(Ok(())).is_ok());
+        let mut t = Tally::new("put", output, true);
+        t.outcome(Some(p), "a", &report(ResultCode::NotAllowed));
+        assert_eq!(t.finish(Ok(())).unwrap_err().exit(), Exit::FileFailed);
+    }
+
+    /// A directory that failed fails the command but is not a file.
+    #[test]
+    fn a_failed_directory_exits_1_without_counting_as_a_file() {
+        let mut t = tally();
+        t.plan(1);
+        t.ok(
+            Path::new("a"),
+            "a",
+            &report(ResultCode::Ok),
+            format_args!("a"),
+        );
+        t.dir_failed("d/", None, "not a directory");
+        assert_eq!((t.planned, t.counted()), (1, 1));
+        let e = t.finish(Ok(())).unwrap_err();
+        assert_eq!(e.exit(), Exit::FileFailed);
+        assert!(e.message().contains("1 director"), "{}", e.message());
     }
 }

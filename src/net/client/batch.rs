@@ -124,6 +124,18 @@ impl Plan {
         self.queue.is_empty() && self.in_flight.is_empty() && self.again.is_empty()
     }
 
+    /// Whether [`next`](Self::next) would give a request at `now`.
+    pub(super) fn ready(&self, now: Instant) -> bool {
+        match self.paused_until {
+            Some(until) => {
+                now >= until
+                    && self.in_flight.is_empty()
+                    && !(self.again.is_empty() && self.queue.is_empty())
+            }
+            None => !self.queue.is_empty(),
+        }
+    }
+
     /// The next request to send at `now`, unless paused. Once the pause is
     /// over and every earlier answer is in, the rate-limited requests go
     /// first, in their order.
@@ -150,7 +162,7 @@ impl Plan {
         outcome: &Outcome,
         jitter: Duration,
         now: Instant,
-    ) -> Result<Duration, (InFlight, Outcome)> {
+    ) -> Result<Duration, Box<(InFlight, Outcome)>> {
         let waited = flight.queued.waited;
         let Some(wait) = rate_wait(outcome, jitter, waited) else {
             let mut gave_up = outcome.clone();
@@ -160,7 +172,7 @@ impl Plan {
                 waited.as_secs_f64(),
                 MAX_RATE_WAIT.as_secs()
             );
-            return Err((flight, gave_up));
+            return Err(Box::new((flight, gave_up)));
         };
         flight.queued.waited += wait;
         let until = now + wait;
@@ -306,7 +318,10 @@ mod tests {
         let mut plan = Plan::new(vec![mkdir(0)]);
         let mut a = fly(&mut plan, t0);
         a.queued.waited = MAX_RATE_WAIT - secs(1);
-        let (back, why) = plan.rate_limited(a, &limited(2), ZERO, t0).unwrap_err();
+        let Err(gave_up) = plan.rate_limited(a, &limited(2), ZERO, t0) else {
+            panic!("a wait past the budget must give up");
+        };
+        let (back, why) = *gave_up;
         assert_eq!(back.queued.index, 0);
         assert!(
             why.reason.contains("gave up after waiting 119.0 s"),

@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use log::info;
+
 use super::batch::{open_upload, BatchObserver, InFlight, Plan, Queued, Report, Step};
 use super::{ClientError, Session};
 use crate::fs::{FsError, ReceiveRoot};
@@ -111,9 +113,7 @@ impl Session {
                     return self.flush();
                 }
             }
-            self.produce(b)?;
             self.start_requests(b, now)?;
-            self.produce(b)?;
             let blocked = match pump::write(&mut self.conn, &mut self.sock, now) {
                 Ok(blocked) => blocked,
                 Err(e) => return Err(self.socket_failure(e)),
@@ -124,7 +124,8 @@ impl Session {
             if end == ReadEnd::Eof {
                 return Err(ClientError::ServerClosed);
             }
-            let more_out = self.conn.wants_data() && !blocked;
+            let more_requests = self.conn.can_request() && b.plan.ready(now);
+            let more_out = (self.conn.wants_data() || more_requests) && !blocked;
             if end == ReadEnd::BufferFull || more_out {
                 continue;
             }
@@ -132,16 +133,21 @@ impl Session {
         }
     }
 
-    /// Sends requests while the connection takes them and the plan has
-    /// them (not during a rate-limit pause).
+    /// Feeds the upload in progress and sends the next requests while the
+    /// connection takes them (a small file's data goes out at once, so the
+    /// next request follows without a round trip), until the output holds
+    /// a chunk's worth or the plan has nothing ready (a rate-limit pause).
     fn start_requests(&mut self, b: &mut Batch<'_>, now: Instant) -> Result<(), ClientError> {
-        while self.conn.can_request() && self.conn.pending_output() < CHUNK_LEN {
+        loop {
+            self.produce(b)?;
+            if !self.conn.can_request() || self.conn.pending_output() >= CHUNK_LEN {
+                return Ok(());
+            }
             let Some(q) = b.plan.next(now) else {
                 return Ok(());
             };
             self.start(b, q, now)?;
         }
-        Ok(())
     }
 
     fn start(&mut self, b: &mut Batch<'_>, q: Queued, now: Instant) -> Result<(), ClientError> {
@@ -152,7 +158,14 @@ impl Session {
             sha256: None,
         };
         match &flight.queued.step {
-            Step::Mkdir { remote, meta } => self.conn.request_mkdir(remote, *meta)?,
+            Step::Mkdir { remote, meta } => {
+                info!(
+                    "request {}: MKDIR {remote:?} (metadata: {})",
+                    flight.queued.index,
+                    meta.is_some()
+                );
+                self.conn.request_mkdir(remote, *meta)?
+            }
             Step::Put {
                 local,
                 remote,
@@ -182,6 +195,11 @@ impl Session {
                     mode: source.mode,
                     mtime: source.mtime,
                 });
+                info!(
+                    "request {index}: OFFER {remote:?}, {} bytes from {}",
+                    source.size,
+                    local.display()
+                );
                 flight.sha256 = self
                     .conn
                     .request_upload(remote, source.size, *overwrite, meta)?;
@@ -194,10 +212,13 @@ impl Session {
                 }
             }
             Step::Get { remote, .. } => {
-                let root = b.root.ok_or(ProtoError::InvalidCall("a download needs a root"))?;
+                let root = b
+                    .root
+                    .ok_or(ProtoError::InvalidCall("a download needs a root"))?;
                 // The server refuses a file that would not fit before any
                 // data moves.
                 let room = root.available_space().unwrap_or(u64::MAX);
+                info!("request {}: GET {remote:?}", flight.queued.index);
                 self.conn
                     .request_download(remote, self.max_file_size.min(room))?;
             }
@@ -237,7 +258,6 @@ impl Session {
         }
         Ok(())
     }
-
 }
 
 /// Handles one event of the batch: the answer, or part of it, to the
@@ -247,7 +267,10 @@ fn on_event(b: &mut Batch<'_>, ev: ClientEvent<'_>, now: Instant) -> Result<(), 
         match ev {
             ClientEvent::Outcome(outcome) => {
                 let flight = front(b)?;
-                if b.sending.as_ref().is_some_and(|s| s.index == flight.queued.index) {
+                if b.sending
+                    .as_ref()
+                    .is_some_and(|s| s.index == flight.queued.index)
+                {
                     // Refused while its data was going out: the connection
                     // ended it with END.
                     b.sending = None;
@@ -258,21 +281,29 @@ fn on_event(b: &mut Batch<'_>, ev: ClientEvent<'_>, now: Instant) -> Result<(), 
                     let index = flight.queued.index;
                     match b.plan.rate_limited(flight, &outcome, jitter, now) {
                         Ok(wait) => b.obs.waiting(index, wait),
-                        Err((flight, gave_up)) => {
+                        Err(gave_up) => {
+                            let (flight, gave_up) = *gave_up;
                             let r = report(&flight, gave_up, now);
                             b.obs.done(index, Ok(r));
                         }
                     }
                     return Ok(());
                 }
-                let sha = (outcome.code == ResultCode::Ok).then_some(flight.sha256).flatten();
+                let sha = (outcome.code == ResultCode::Ok)
+                    .then_some(flight.sha256)
+                    .flatten();
                 let mut r = report(&flight, outcome, now);
                 r.sha256 = sha;
                 b.obs.done(flight.queued.index, Ok(r));
             }
             ClientEvent::DownloadOffered { size, meta } => {
                 let flight = b.plan.in_flight.front().ok_or(out_of_place())?;
-                let (Step::Get { local, preserve, .. }, Some(root)) = (&flight.queued.step, b.root)
+                let (
+                    Step::Get {
+                        local, preserve, ..
+                    },
+                    Some(root),
+                ) = (&flight.queued.step, b.root)
                 else {
                     return Err(out_of_place());
                 };
@@ -315,7 +346,8 @@ fn on_event(b: &mut Batch<'_>, ev: ClientEvent<'_>, now: Instant) -> Result<(), 
                     ResultCode::HashMismatch,
                     "whole-file SHA-256 mismatch: the data received is not what the server sent",
                 );
-                b.obs.done(flight.queued.index, Ok(report(&flight, outcome, now)));
+                b.obs
+                    .done(flight.queued.index, Ok(report(&flight, outcome, now)));
             }
             ClientEvent::Closed => return Err(ClientError::ServerClosed),
             _ => return Err(out_of_place()),

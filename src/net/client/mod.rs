@@ -17,9 +17,6 @@ mod batch;
 mod driver;
 mod tasks;
 
-pub use batch::{
-    jitter, rate_wait, BatchObserver, Report, Step, MAX_RATE_JITTER, MAX_RATE_WAIT,
-};
 use super::pump::{self, ReadEnd};
 use crate::crypto::ed25519::{Fingerprint, SigningKey, VerifyingKey};
 use crate::fs::FsError;
@@ -30,6 +27,7 @@ use crate::proto::handshake::Ephemeral;
 use crate::proto::msgs::{ListEntry, Outcome, SessionParams};
 use crate::proto::timers::Timeouts;
 use crate::proto::ProtoError;
+pub use batch::{jitter, rate_wait, BatchObserver, Report, Step, MAX_RATE_JITTER, MAX_RATE_WAIT};
 use tasks::{Close, Handshake, List, Reply, Task};
 
 const SOCKET: Token = Token(0);

@@ -168,7 +168,11 @@ impl Server {
                 upload_refusal_for(&e, allow_overwrite)
             }
             (Err(e), None) => {
-                warn!("directory {:?} for {} failed: {e}", done.name, session.who());
+                warn!(
+                    "directory {:?} for {} failed: {e}",
+                    done.name,
+                    session.who()
+                );
                 refusal_for(&e)
             }
         };

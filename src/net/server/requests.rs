@@ -8,10 +8,10 @@ use log::{info, warn};
 use mio::Token;
 
 use super::committer::{Commit, Job};
-use crate::fs::FsError;
 use super::outcomes::{rate_refusal, refusal, refusal_for, upload_refusal_for};
 use super::peer::{Download, DriveError, Session, Shared, Upload};
 use super::upload_policy::{decide_upload, UploadDecision, UploadRequest};
+use crate::fs::FsError;
 use crate::net::transfer::{Incoming, Outgoing};
 use crate::proto::conn::{ServerEvent as Event, Ticket, SEND_HIGH_WATER};
 use crate::proto::limiter::{ClientKey, Cost};
@@ -306,7 +306,12 @@ fn on_download(
 
 /// Opens a directory of the root for a listing; the turn's produce step
 /// sends its entries page by page as the client reads (`turn::produce`).
-fn on_list(s: &mut Session, shared: &mut Shared, now: Instant, path: &str) -> Result<(), DriveError> {
+fn on_list(
+    s: &mut Session,
+    shared: &mut Shared,
+    now: Instant,
+    path: &str,
+) -> Result<(), DriveError> {
     if let Some(wait) = check_budget(s, shared, now)? {
         return refuse(s, shared, now, "listing", &wait);
     }

@@ -11,7 +11,9 @@
 //! request, an answer or file data return `Closed` and send nothing, and
 //! nothing is sent on its own either (an END that cuts a refused upload, or
 //! a RESULT for a refused name or a corrupt file, for a message that
-//! crossed the CLOSE).
+//! crossed the CLOSE). A server that sent CLOSE reads on to the client's,
+//! whatever it was waiting for, and drops the messages that crossed its
+//! own: nothing can answer them.
 
 mod client;
 mod core;

@@ -136,7 +136,9 @@ impl ClientConnection {
         self.ready_for_request()?;
         self.core
             .send(inner::LIST, &[&msgs::encode_list(path.as_bytes())])?;
-        self.requests()?.pending.push_back(Pending::List(Vec::new()));
+        self.requests()?
+            .pending
+            .push_back(Pending::List(Vec::new()));
         Ok(())
     }
 

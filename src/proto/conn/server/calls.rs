@@ -46,16 +46,19 @@ impl ServerConnection {
 
     /// Refuses the upload being offered, or gives up on the one being
     /// received (a write failed): its remaining data is skipped, and
-    /// `outcome` (not Ok) is its answer under `ticket`.
+    /// `outcome` (not Ok) is its answer under `ticket`, the upload's.
     ///
     /// # Errors
-    /// `InvalidCall` unless an upload is offered or being received, or for
-    /// Ok or a ticket not owed.
+    /// `InvalidCall` (changing nothing) unless an upload is offered or
+    /// being received and `ticket` is its ticket, or for Ok.
     pub fn refuse_upload(&mut self, ticket: Ticket, outcome: Outcome) -> Result<(), ProtoError> {
         self.core.check_open()?;
-        let Phase::Open(Op::Upload(receiver, _)) = &mut self.phase else {
+        let Phase::Open(Op::Upload(receiver, Some(owed))) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no upload to refuse"));
         };
+        if *owed != ticket {
+            return Err(ProtoError::InvalidCall("not the ticket of the upload"));
+        }
         if outcome.code == ResultCode::Ok {
             return Err(ProtoError::InvalidCall("a refusal cannot be Ok"));
         }
@@ -68,12 +71,22 @@ impl ServerConnection {
     /// sent once every earlier one is known.
     ///
     /// # Errors
-    /// `InvalidCall` for a ticket not owed or already answered; the sticky
+    /// `InvalidCall` for a ticket not owed or already answered, or for the
+    /// upload still offered or being received (refuse it with
+    /// [`refuse_upload`](Self::refuse_upload): its answer must not reach
+    /// the client before its data is skipped or complete); the sticky
     /// error.
     pub fn answer(&mut self, ticket: Ticket, outcome: Outcome) -> Result<(), ProtoError> {
         self.core.check_alive()?;
+        if let Phase::Open(Op::Upload(r, Some(owed))) = &self.phase {
+            if *owed == ticket && (r.is_offered() || r.is_receiving()) {
+                return Err(ProtoError::InvalidCall("the upload is still in progress"));
+            }
+        }
         if !self.answers.give(ticket, outcome) {
-            return Err(ProtoError::InvalidCall("no answer is owed under that ticket"));
+            return Err(ProtoError::InvalidCall(
+                "no answer is owed under that ticket",
+            ));
         }
         self.flush_answers()
     }
@@ -86,7 +99,7 @@ impl ServerConnection {
     /// Whether the connection reads no further record until the
     /// application acts: a decision is pending, a file or listing is being
     /// sent, [`MAX_IN_FLIGHT`] answers are owed, or a GET or LIST waits for
-    /// the answers owed before it.
+    /// the answers owed before it. Never once this side has sent CLOSE.
     pub fn waits_for_app(&self) -> bool {
         self.waits()
     }

@@ -21,13 +21,13 @@ use crate::proto::handshake::server::{
 use crate::proto::msgs::{
     self, inner, Get, ListEntry, ListingPager, Meta, Mkdir, Offer, Outcome, ResultCode,
 };
-use crate::proto::MAX_IN_FLIGHT;
-use answers::Answers;
 use crate::proto::name::{self, NameError};
 use crate::proto::record::RecordType;
 use crate::proto::timers::Timeouts;
 use crate::proto::transfer::{Chunk, Receiver, Sender};
 use crate::proto::ProtoError;
+use crate::proto::MAX_IN_FLIGHT;
+use answers::Answers;
 
 /// Something the server application must see or act on.
 #[derive(Debug)]
@@ -207,7 +207,12 @@ impl ServerConnection {
             if self.waits() {
                 return Ok(None);
             }
-            let step = if let Some((t, body)) = self.held.take_if(|_| self.answers.len() == 0) {
+            let held = if self.answers.len() == 0 {
+                self.held.take()
+            } else {
+                None
+            };
+            let step = if let Some((t, body)) = held {
                 self.on_request(t, &body)
             } else {
                 match self.core.next_record() {
@@ -276,6 +281,10 @@ impl ServerConnection {
             }
             (Incoming::Message(t, r), Phase::Open(op)) => {
                 self.phase = Phase::Open(op);
+                if self.core.closing() {
+                    // It crossed this side's CLOSE: nothing can answer it.
+                    return Ok(None);
+                }
                 self.on_message(t, r)
             }
             (Incoming::Message(t, _), phase) => Err(unexpected(msgs::inner_name(t), &phase)),
@@ -284,8 +293,13 @@ impl ServerConnection {
 
     /// Whether the next record must wait for the application: a decision
     /// or this side's sending is in progress, [`MAX_IN_FLIGHT`] answers
-    /// are owed, or a held request waits for the owed answers.
+    /// are owed, or a held request waits for the owed answers. Never once
+    /// this side has sent CLOSE: nothing it waited for can go on, and it
+    /// reads on to the peer's CLOSE.
     fn waits(&self) -> bool {
+        if self.core.closing() {
+            return false;
+        }
         let busy = matches!(&self.phase, Phase::Open(op) if op.holds_input());
         busy || self.answers.len() >= MAX_IN_FLIGHT || self.held.is_some() && self.answers.len() > 0
     }

@@ -1,11 +1,12 @@
 //! Every limit at its value and one past, between live connections:
-//! chunk length, names, reasons, the retry wait and the send high-water
-//! mark (the listing's limits are in `listing.rs`).
+//! chunk length, paths, reasons, the retry wait and the send high-water
+//! mark (the listing's limits are in `listing.rs`, pipelining's in
+//! `pipeline.rs`).
 
 use super::super::SEND_HIGH_WATER;
 use super::*;
-use crate::proto::msgs::{ResultCode, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS};
-use crate::proto::{TransferError, MAX_NAME_LEN, MAX_PLAINTEXT_LEN};
+use crate::proto::msgs::{Get, ResultCode, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS};
+use crate::proto::{TransferError, MAX_DEPTH, MAX_NAME_LEN, MAX_PATH_LEN, MAX_PLAINTEXT_LEN};
 
 /// A CHUNK of CHUNK_LEN data bytes is accepted and one of CHUNK_LEN + 1
 /// refused, on both receiving sides, though MAX_PLAINTEXT_LEN would let
@@ -49,6 +50,9 @@ fn chunk_length_at_the_limit_and_one_past() {
     assert_eq!(w.c2s().unwrap(), vec![Got::Data(full)]);
 }
 
+/// A role's `send_data`.
+type SendData<E> = fn(&mut E, &[u8]) -> Result<Option<[u8; 32]>, ProtoError>;
+
 /// Drives `c`, already sending a file of 8 full chunks, to just past the
 /// high-water mark, then writes out bytes one step at a time: `wants` is
 /// false with exactly SEND_HIGH_WATER bytes pending and true with one
@@ -56,7 +60,7 @@ fn chunk_length_at_the_limit_and_one_past() {
 fn high_water<E: Endpoint>(
     c: &mut E,
     wants: fn(&E) -> bool,
-    send: fn(&mut E, &[u8]) -> Result<(), ProtoError>,
+    send: SendData<E>,
     content: &[u8],
     now: Instant,
 ) -> Vec<u8> {
@@ -90,7 +94,7 @@ fn received(got: Vec<Got>) -> Vec<u8> {
     for (i, g) in got.into_iter().enumerate() {
         match g {
             Got::Data(d) => v.extend_from_slice(&d),
-            Got::Complete if i == n - 1 => {}
+            Got::Complete(_) if i == n - 1 => {}
             other => panic!("{other:?}"),
         }
     }
@@ -111,7 +115,7 @@ fn wants_data_is_true_just_below_the_high_water_mark_and_false_at_it() {
         w.now,
     );
     let got = feed(&mut w.server, &wire, w.now).unwrap();
-    assert_eq!(got.last(), Some(&Got::Complete));
+    assert_eq!(got.last(), Some(&Got::Complete(sha(&content))));
     assert_eq!(received(got), content);
 
     let mut w = receiving_download(content.len() as u64);
@@ -123,22 +127,72 @@ fn wants_data_is_true_just_below_the_high_water_mark_and_false_at_it() {
         w.now,
     );
     let got = feed(&mut w.client, &wire, w.now).unwrap();
-    assert_eq!(got.last(), Some(&Got::Complete));
+    assert_eq!(got.last(), Some(&Got::Complete(sha(&content))));
     assert_eq!(received(got), content);
 }
 
+/// A component of MAX_NAME_LEN bytes and a path of MAX_PATH_LEN bytes
+/// and MAX_DEPTH components cross the wire as sent; one byte or component
+/// more is refused locally (nothing is sent) and the session goes on. A
+/// path_len past MAX_PATH_LEN on the wire is a malformed body: fatal.
 #[test]
-fn name_length_at_the_limit_and_one_past() {
+fn path_limits_at_the_limit_and_one_past() {
+    let name = "n".repeat(MAX_NAME_LEN);
+    let mut long = vec!["a".repeat(200); 20].join("/");
+    long.push('/');
+    long.push_str(&"b".repeat(MAX_PATH_LEN - long.len()));
+    let deep = vec!["d"; MAX_DEPTH].join("/");
     let mut w = established();
-    let at = "n".repeat(MAX_NAME_LEN);
-    w.client.request_upload(&at, 1, false).unwrap();
-    assert_eq!(w.c2s().unwrap(), vec![Got::Upload(at, 1, false)]);
+    for path in [&name, &long, &deep] {
+        w.client.request_upload(path, 1, false, None).unwrap();
+        assert_eq!(w.c2s().unwrap(), vec![Got::upload(path, 1)]);
+        let t = w.ticket();
+        w.server
+            .refuse_upload(t, Outcome::new(ResultCode::Exists, ""))
+            .unwrap();
+        assert_eq!(
+            w.s2c().unwrap(),
+            vec![Got::Outcome(Outcome::new(ResultCode::Exists, ""))]
+        );
+        assert_eq!(w.c2s().unwrap(), vec![], "the cut END is skipped");
+    }
+    let past = [
+        (format!("{name}n"), NameError::TooLong(MAX_NAME_LEN + 1)),
+        (format!("{long}b"), NameError::PathTooLong(MAX_PATH_LEN + 1)),
+        (format!("{deep}/d"), NameError::TooDeep(MAX_DEPTH + 1)),
+    ];
+    for (path, want) in past {
+        let err = w.client.request_download(&path, 1).unwrap_err();
+        assert!(matches!(&err, ProtoError::Name(e) if *e == want), "{err:?}");
+        let err = w.client.request_mkdir(&path, None).unwrap_err();
+        assert!(matches!(&err, ProtoError::Name(e) if *e == want), "{err:?}");
+        assert!(!w.client.wants_write());
+    }
+    assert!(w.client.can_request() && w.client.error().is_none());
+
+    let body = |len: usize| {
+        let get = Get {
+            path: vec![b'p'; len],
+            max_size: 1,
+        };
+        get.encode()
+    };
     let mut w = established();
-    assert!(matches!(
-        w.client.request_download(&"n".repeat(MAX_NAME_LEN + 1)),
-        Err(ProtoError::Name(NameError::TooLong(256)))
-    ));
-    assert!(!w.client.wants_write());
+    send_raw(&mut w.client, inner::GET, &body(MAX_PATH_LEN));
+    let got = w.c2s().unwrap();
+    assert!(
+        matches!(
+            &got[..],
+            [Got::NameRefused(NameError::TooLong(MAX_PATH_LEN))]
+        ),
+        "{got:?}"
+    );
+    send_raw(&mut w.client, inner::GET, &body(MAX_PATH_LEN + 1));
+    let err = w.c2s().unwrap_err();
+    assert!(
+        matches!(err, ProtoError::MalformedMessage("GET")),
+        "{err:?}"
+    );
 }
 
 /// A reason of MAX_REASON_LEN bytes arrives whole; a longer one arrives
@@ -148,7 +202,7 @@ fn name_length_at_the_limit_and_one_past() {
 fn reason_length_at_the_limit_and_past() {
     let refuse = |reason: String| {
         let mut w = established();
-        w.client.request_download("x").unwrap();
+        w.client.request_download("x", 1).unwrap();
         w.c2s().unwrap();
         w.server
             .refuse(&Outcome::new(ResultCode::NotFound, reason))
@@ -165,7 +219,7 @@ fn reason_length_at_the_limit_and_past() {
     assert_eq!(refuse("é".repeat(200)), "é".repeat(127));
 
     let mut w = established();
-    w.client.request_download("x").unwrap();
+    w.client.request_download("x", 1).unwrap();
     w.c2s().unwrap();
     let long = "r".repeat(MAX_REASON_LEN + 1);
     let body = [
@@ -188,7 +242,7 @@ fn reason_length_at_the_limit_and_past() {
 #[test]
 fn retry_after_at_the_limit_and_past() {
     let asked = |w: &mut World| {
-        w.client.request_download("x").unwrap();
+        w.client.request_download("x", 1).unwrap();
         w.c2s().unwrap();
     };
     for secs in [1, MAX_RETRY_AFTER_SECS] {
@@ -243,7 +297,7 @@ fn an_outcome_built_by_hand_is_sent_with_a_valid_wait() {
     ];
     for (code, given, sent) in cases {
         let mut w = established();
-        w.client.request_download("x").unwrap();
+        w.client.request_download("x", 1).unwrap();
         w.c2s().unwrap();
         let outcome = Outcome {
             code,

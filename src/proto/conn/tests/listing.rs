@@ -5,17 +5,30 @@
 
 use super::super::{ListingStep, MAX_LISTING_ENTRIES, SEND_HIGH_WATER};
 use super::*;
-use crate::proto::msgs::{self, ResultCode, PAGE_ENTRIES};
+use crate::proto::msgs::{self, EntryKind, ResultCode, PAGE_ENTRIES};
 use crate::proto::MAX_PLAINTEXT_LEN;
 
 /// Bytes of the largest record on the wire.
 const MAX_RECORD: usize = HEADER_LEN + MAX_PLAINTEXT_LEN + TAG_LEN;
 
+/// Entry `i`: every third a directory, the rest files, each with its own
+/// size and mode, so a parser that mixes up fields or kinds fails.
 fn entry(i: usize) -> ListEntry {
+    let dir = i % 3 == 2;
     ListEntry {
+        kind: if dir { EntryKind::Dir } else { EntryKind::File },
         name: format!("f{i:07}"),
-        size: i as u64,
-        mtime: 1_700_000_000,
+        size: if dir { 0 } else { i as u64 },
+        mtime: 1_700_000_000 - i as i64,
+        mode: (i % 512) as u32,
+    }
+}
+
+/// An entry whose name the client's rule refuses.
+fn odd() -> ListEntry {
+    ListEntry {
+        name: "bad\nname".into(),
+        ..entry(0)
     }
 }
 
@@ -26,8 +39,8 @@ fn entries(n: usize) -> Vec<ListEntry> {
 /// An established world whose client asked for the listing.
 fn listing_world() -> World {
     let mut w = established();
-    w.client.request_list().unwrap();
-    assert_eq!(w.c2s().unwrap(), vec![Got::List]);
+    w.client.request_list("").unwrap();
+    assert_eq!(w.c2s().unwrap(), vec![Got::List(String::new())]);
     w
 }
 
@@ -44,7 +57,7 @@ fn pages_go_out_only_while_the_output_has_room() {
         let step = w.server.send_listing_page(&mut endless).unwrap();
         assert_eq!(step, ListingStep::More);
         pages += 1;
-        let page = 3 + PAGE_ENTRIES * (2 + 8 + 16); // these names are 8 bytes
+        let page = 3 + PAGE_ENTRIES * (21 + 8); // these names are 8 bytes
         assert!(pages <= 2 * SEND_HIGH_WATER / page, "{pages} pages");
     }
     let pending = w.server.pending_output();
@@ -120,12 +133,7 @@ fn a_page_reads_page_entries_and_the_next_one_the_rest() {
             vec![Got::Listing(all)]
         );
     }
-    let odd = ListEntry {
-        name: "bad\nname".into(),
-        size: 1,
-        mtime: 0,
-    };
-    let mut source = std::iter::repeat(odd)
+    let mut source = std::iter::repeat(odd())
         .take(PAGE_ENTRIES)
         .chain([entry(1)])
         .map(Ok::<_, Infallible>);
@@ -144,12 +152,7 @@ fn a_page_reads_page_entries_and_the_next_one_the_rest() {
 /// count 0 with more = 0; no page may follow the last.
 #[test]
 fn an_empty_listing_is_one_page_of_count_zero() {
-    let odd = ListEntry {
-        name: "bad\nname".into(),
-        size: 1,
-        mtime: 0,
-    };
-    for source in [vec![], vec![odd]] {
+    for source in [vec![], vec![odd()]] {
         let mut w = listing_world();
         let mut items = source.into_iter().map(Ok::<_, Infallible>);
         let step = w.server.send_listing_page(&mut items).unwrap();
@@ -206,8 +209,8 @@ fn a_listing_that_fails_after_pages_ends_with_result_5() {
         "{got:?}"
     );
     // The session goes on.
-    w.client.request_list().unwrap();
-    assert_eq!(w.c2s().unwrap(), vec![Got::List]);
+    w.client.request_list("").unwrap();
+    assert_eq!(w.c2s().unwrap(), vec![Got::List(String::new())]);
     send_listing(&mut w.server, &entries(2)).unwrap();
     assert_eq!(w.s2c().unwrap(), vec![Got::Listing(entries(2))]);
 }

@@ -5,12 +5,12 @@
 use super::*;
 use crate::proto::MAX_PLAINTEXT_LEN;
 
-/// Two consecutive application records from the client: an OFFER, then a
-/// LIST (sent raw: the upload is still pending).
+/// Two consecutive application records from the client: a MKDIR, then a
+/// LIST of the root (both pipelined).
 fn two_client_records(w: &mut World) -> (Vec<u8>, Vec<u8>) {
-    w.client.request_upload("a", 10, false).unwrap();
+    w.client.request_mkdir("a", None).unwrap();
     let first = out(&mut w.client, w.now);
-    send_raw(&mut w.client, inner::LIST, &[]);
+    w.client.request_list("").unwrap();
     let second = out(&mut w.client, w.now);
     (first, second)
 }
@@ -35,28 +35,29 @@ fn server_told_client(w: &mut World, err: &ProtoError) {
 
 #[test]
 fn records_bit_flipped_replayed_dropped_reordered_reflected() {
-    // Bit flips in header and payload, each with its own error. The OFFER
-    // record is 14 + 29 bytes.
+    // Bit flips in header and payload, each with its own error. The MKDIR
+    // record is 14 + 31 bytes (type, 2 + 1 path, flags, mode, mtime, tag).
     type Check = fn(&ProtoError) -> bool;
     let bad_record: Check = |e| matches!(e, ProtoError::BadRecord);
     let cases: [(usize, Check); 9] = [
-        (0, |e| {
-            matches!(e, ProtoError::UnsupportedVersion { got: 3 })
-        }),
+        (
+            0,
+            |e| matches!(e, ProtoError::UnsupportedVersion { got } if *got == PROTOCOL_VERSION ^ 1),
+        ),
         (1, |e| matches!(e, ProtoError::MalformedRecord(_))),
-        // Length 29 -> 65,565: the record never completes.
+        // Length 31 -> 65,567: the record never completes.
         (3, |e| matches!(e, ProtoError::Truncated)),
         (6, bad_record),
         (13, bad_record),
         (14, bad_record),
         (15, bad_record),
         (20, bad_record),
-        (HEADER_LEN + 29 - 1, bad_record),
+        (HEADER_LEN + 31 - 1, bad_record),
     ];
     for (at, expect) in cases {
         let mut w = established();
         let (rec, _) = two_client_records(&mut w);
-        assert_eq!(rec.len(), HEADER_LEN + 29);
+        assert_eq!(rec.len(), HEADER_LEN + 31);
         let err = must_fail(&mut w.server, &flip(&rec, at), w.now);
         assert!(expect(&err), "byte {at}: {err:?}");
         server_told_client(&mut w, &err);
@@ -67,7 +68,7 @@ fn records_bit_flipped_replayed_dropped_reordered_reflected() {
     let (first, _) = two_client_records(&mut w);
     assert_eq!(
         feed(&mut w.server, &first, w.now).unwrap(),
-        vec![Got::Upload("a".into(), 10, false)]
+        vec![Got::mkdir("a")]
     );
     let err = feed(&mut w.server, &first, w.now).unwrap_err();
     assert!(matches!(err, ProtoError::BadRecord), "{err:?}");
@@ -140,7 +141,7 @@ fn cut_connection_mid_transfer_is_truncation_not_an_end() {
     assert!(matches!(err, ProtoError::Truncated), "{err:?}");
     let bytes = out(&mut w.server, w.now);
     assert_eq!(
-        sole_alert(&mut w.server, &bytes, 3),
+        sole_alert(&mut w.server, &bytes, 2),
         AlertCode::ProtocolError
     );
 }
@@ -176,7 +177,7 @@ fn unsealable_record_leaves_nothing_and_the_alert_takes_its_number() {
 fn openssl_seal_failure_leaves_nothing_on_the_wire() {
     let mut w = established();
     w.client.sealer.fail_next_seal();
-    let err = w.client.request_download("secret-name.txt").unwrap_err();
+    let err = w.client.request_download("secret-name.txt", 1).unwrap_err();
     assert!(matches!(err, ProtoError::Crypto(_)), "{err:?}");
     assert_eq!(w.client.pending_output(), 0);
     assert!(!w.client.wants_write());

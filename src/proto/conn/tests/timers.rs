@@ -100,7 +100,7 @@ fn idle_deadline_moves_with_activity() {
         t0 + Duration::from_secs(60)
     );
     w.now = t0 + Duration::from_secs(50);
-    w.client.request_list().unwrap();
+    w.client.request_list("").unwrap();
     w.c2s().unwrap();
     assert_eq!(
         w.server.poll_timeout().unwrap(),
@@ -148,7 +148,7 @@ fn handle_timeout_is_a_no_op_until_the_idle_deadline_then_next_event_reports_it(
         Err(ProtoError::IdleTimeout)
     ));
     assert!(matches!(
-        w.client.request_list(),
+        w.client.request_list(""),
         Err(ProtoError::IdleTimeout)
     ));
     assert!(w.client.poll_timeout().is_none());
@@ -228,42 +228,39 @@ fn both_time_out_at(w: &mut World, deadline: Instant) {
 
 /// RESULT 8 asking for 30 s holds the idle timer (5 s) of the server that
 /// sends it and of the client that receives it, whichever request it
-/// refuses: neither times out before 30 + 5 s. Fails on the pre-hold
-/// timers, which cut both at 5 s.
+/// answers: neither times out before 30 + 5 s. Fails on the pre-hold
+/// timers, which cut both at 5 s, and on a hold applied to one kind of
+/// answer only (a refusal, or an answer given later under a ticket).
 #[test]
 fn a_rate_limit_wait_holds_both_idle_timers() {
-    for request in ["upload", "download", "list"] {
+    for request in ["upload", "mkdir", "download", "list"] {
         let mut w = idle_5s();
         let t0 = w.now;
         match request {
-            "upload" => w.client.request_upload("f", 1, false).unwrap(),
-            "download" => w.client.request_download("f").unwrap(),
-            _ => w.client.request_list().unwrap(),
+            "upload" => {
+                w.client.request_upload("f", 1, false, None).unwrap();
+            }
+            "mkdir" => w.client.request_mkdir("d", None).unwrap(),
+            "download" => w.client.request_download("f", 1).unwrap(),
+            _ => w.client.request_list("").unwrap(),
         }
         assert_eq!(w.c2s().unwrap().len(), 1, "{request}");
         let wait = Outcome::rate_limited(30, "rate limit reached");
-        w.server.refuse(&wait).unwrap();
-        assert_eq!(w.s2c().unwrap(), vec![Got::Outcome(wait)]);
+        match request {
+            "upload" => {
+                let t = w.ticket();
+                w.server.refuse_upload(t, wait.clone()).unwrap();
+            }
+            "mkdir" => {
+                let t = w.ticket();
+                w.server.answer(t, wait.clone()).unwrap();
+            }
+            _ => w.server.refuse(&wait).unwrap(),
+        }
+        assert_eq!(w.s2c().unwrap(), vec![Got::Outcome(wait)], "{request}");
         both_alive_until(&mut w, t0 + Duration::from_secs(35));
         both_time_out_at(&mut w, t0 + Duration::from_secs(35));
     }
-}
-
-/// The hold is the peer's too when the client is the one that sends
-/// RESULT 8 (refusing a download).
-#[test]
-fn a_rate_limit_wait_from_the_client_holds_both_idle_timers() {
-    let mut w = idle_5s();
-    let t0 = w.now;
-    w.client.request_download("f").unwrap();
-    w.c2s().unwrap();
-    w.server.offer_download(1).unwrap();
-    assert_eq!(w.s2c().unwrap(), vec![Got::Offered(1)]);
-    let wait = Outcome::rate_limited(30, "later");
-    w.client.refuse(&wait).unwrap();
-    assert_eq!(w.c2s().unwrap(), vec![Got::Outcome(wait)]);
-    both_alive_until(&mut w, t0 + Duration::from_secs(35));
-    both_time_out_at(&mut w, t0 + Duration::from_secs(35));
 }
 
 /// Activity during the hold does not shorten it, another RESULT without
@@ -274,8 +271,8 @@ fn activity_after_a_rate_limit_wait_counts_as_before() {
     let mut w = idle_5s();
     let t0 = w.now;
     let refuse = |w: &mut World, outcome: Outcome| {
-        w.client.request_list().unwrap();
-        assert_eq!(w.c2s().unwrap(), vec![Got::List]);
+        w.client.request_list("").unwrap();
+        assert_eq!(w.c2s().unwrap(), vec![Got::List(String::new())]);
         w.server.refuse(&outcome).unwrap();
         assert_eq!(w.s2c().unwrap(), vec![Got::Outcome(outcome)]);
     };
