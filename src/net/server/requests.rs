@@ -189,7 +189,10 @@ fn on_mkdir(
         return Ok(s.conn.answer(ticket, wait)?);
     }
     charge(s, shared, now, Cost::Cheap);
-    let outcome = match (shared.root.make_dir(&path, None), shared.upload_policy.cap(meta)) {
+    let outcome = match (
+        shared.root.make_dir(&path, None),
+        shared.upload_policy.cap(meta),
+    ) {
         (Ok(()), Some(meta)) => {
             let job = Job::DirMeta {
                 token,
