@@ -133,7 +133,9 @@ fn records(c: &mut Criterion) {
     let (mut client, mut server) = pair(&s, now, &mut buf);
     let chunk = vec![0x5au8; 64 * 1024];
     // One huge upload so the benchmark never runs out of announced bytes.
-    client.request_upload("bench", u64::MAX / 2, false).unwrap();
+    client
+        .request_upload("bench", u64::MAX / 2, false, None)
+        .unwrap();
     c2s(&mut client, &mut server, &mut buf, now);
     server.accept().unwrap();
     s2c(&mut server, &mut client, &mut buf, now);

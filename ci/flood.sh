@@ -127,10 +127,12 @@ tally() {
         planned != "" && planned != n ? " of " planned " planned" : "", s, worst
     }' "$1"
 }
-# errors TALLY: the distinct failure messages, first three.
+# errors TALLY: the distinct failure messages, first three (not the summary
+# line a command prints on stderr when every file went through).
 errors() {
   [ -s "$1.err" ] || return 0
-  grep -v '^ *$' "$1.err" | sort | uniq -c | sort -rn | head -3 | sed 's/^/      /' || true
+  grep -v '^ *$' "$1.err" | grep -Ev '^sft: (put|get) [0-9]+ file\(s\): [0-9]+ ok, 0 failed' |
+    sort | uniq -c | sort -rn | head -3 | sed 's/^/      /' || true
 }
 # honest_refusals: what the server's log says it refused 127.0.0.1 for (the
 # log caps refusal lines per second, so under a flood this is a sample).

@@ -62,6 +62,9 @@ fn put_and_get_print_one_object_per_file_and_a_summary() {
         if *n == "b.bin" {
             assert_eq!(o["outcome"], "failed");
             assert_eq!(o["code"], "Exists");
+            // Its data went out before the refusal came back (no ACCEPT),
+            // but nothing was moved: a refusal says 0.
+            assert_eq!(o["size"], 0);
             assert!(o["message"].is_string());
             assert_eq!(o["sha256"], Value::Null);
             assert_eq!(o["exit"], 1);
@@ -130,30 +133,43 @@ fn ls_json_gives_back_names_with_spaces_and_quotes_exactly() {
     let names = ["a name with spaces.txt", "say \"hi\".txt", "plain"];
     let files: Vec<(&str, &[u8])> = names.iter().map(|n| (*n, n.as_bytes())).collect();
     let server = Server::start_with_root(&client.public_key(), &files);
+    // Listings carry directories too, with their kind and mode.
+    let dir = server.root.join("sub dir");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o751)).unwrap();
     let out = client.sft(&["ls", &server.target(), "--accept-new", "--json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let objs = lines(&out);
+    assert_eq!(objs.len(), 5, "{objs:?}");
     let mut sorted = names.to_vec();
+    sorted.push("sub dir");
     sorted.sort_unstable();
-    let got: Vec<&str> = objs[..3]
+    let got: Vec<&str> = objs[..4]
         .iter()
         .map(|o| o["name"].as_str().unwrap())
         .collect();
     assert_eq!(got, sorted);
-    for o in &objs[..3] {
+    for o in &objs[..4] {
         assert_eq!(o["type"], "entry");
-        assert_eq!(o["size"], o["name"].as_str().unwrap().len());
+        assert_eq!(o["path"], o["name"]);
         assert!(o["mtime"].is_i64());
         assert!(o["mtime_utc"].as_str().unwrap().ends_with('Z'));
+        if o["name"] == "sub dir" {
+            assert_eq!((&o["kind"], &o["size"]), (&"dir".into(), &0.into()));
+            assert_eq!(o["mode"], "751");
+        } else {
+            assert_eq!(o["kind"], "file");
+            assert_eq!(o["size"], o["name"].as_str().unwrap().len());
+        }
     }
-    let s = &objs[3];
+    // The summary counts the files.
+    let s = &objs[4];
     assert_eq!(
         (&s["type"], &s["op"], &s["files"]),
         (&"summary".into(), &"ls".into(), &3.into())
     );
     let total: usize = names.iter().map(|n| n.len()).sum();
     assert_eq!((&s["bytes"], &s["exit"]), (&total.into(), &0.into()));
-    assert_eq!(objs.len(), 4);
 }
 
 #[test]

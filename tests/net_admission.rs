@@ -43,12 +43,12 @@ fn a_key_holds_at_most_half_of_the_slots_while_another_key_is_served() {
     }
     // Another key gets a free slot.
     let mut c = server.session_as(other).unwrap();
-    assert!(c.list().unwrap().is_ok());
+    assert!(c.list("").unwrap().is_ok());
     // A slot of the first key freed is its own again.
     a.close().unwrap();
     let mut d = server.session().unwrap();
     for s in [&mut b, &mut d] {
-        assert!(s.list().unwrap().is_ok());
+        assert!(s.list("").unwrap().is_ok());
     }
 }
 
@@ -94,7 +94,7 @@ fn a_proven_host_is_never_evicted_by_a_half_handshake_flood() {
                         let mut s = server
                             .session()
                             .unwrap_or_else(|e| panic!("round {round}, client {i}: {e}"));
-                        assert!(s.list().unwrap().is_ok(), "round {round}, client {i}");
+                        assert!(s.list("").unwrap().is_ok(), "round {round}, client {i}");
                         s.close().unwrap();
                     })
                 })
@@ -122,19 +122,19 @@ fn a_key_over_its_request_budget_waits_while_another_key_is_served() {
     // Exactly the burst, then one past it: told to wait (20 minutes for a
     // token of 3 per hour), and the session goes on.
     for i in 0..3 {
-        assert!(a.list().unwrap().is_ok(), "request {i}");
+        assert!(a.list("").unwrap().is_ok(), "request {i}");
     }
-    let refused = a.list().unwrap().unwrap_err();
+    let refused = a.list("").unwrap().unwrap_err();
     assert_eq!(refused.code, sft::proto::msgs::ResultCode::RateLimited);
     assert_eq!(refused.retry_after_secs, 1200);
     // The other key's budget is its own; a new session of the first key
     // is not a new budget.
     let mut b = server.session_as(other.unwrap()).unwrap();
     for i in 0..3 {
-        assert!(b.list().unwrap().is_ok(), "other key, request {i}");
+        assert!(b.list("").unwrap().is_ok(), "other key, request {i}");
     }
     let mut again = server.session().unwrap();
-    assert!(again.list().unwrap().is_err());
+    assert!(again.list("").unwrap().is_err());
 }
 
 #[test]
@@ -152,8 +152,11 @@ fn a_long_listing_costs_a_request_per_page() {
         std::fs::File::create(server.root.path().join(format!("f{i}"))).unwrap();
     }
     let mut s = server.session().unwrap();
-    assert_eq!(s.list().unwrap().unwrap().len(), n, "3 of 4 tokens");
-    assert!(s.list().unwrap().is_ok(), "the last token starts one more");
-    let refused = s.list().unwrap().unwrap_err();
+    assert_eq!(s.list("").unwrap().unwrap().len(), n, "3 of 4 tokens");
+    assert!(
+        s.list("").unwrap().is_ok(),
+        "the last token starts one more"
+    );
+    let refused = s.list("").unwrap().unwrap_err();
     assert_eq!(refused.code, sft::proto::msgs::ResultCode::RateLimited);
 }

@@ -1,7 +1,8 @@
 //! The client session against a scripted server: a real `ServerConnection`
 //! on a blocking socket in a thread, doing what an honest server would not
-//! (offering 2^64 - 1 bytes, closing mid-download, corrupting a record), so
-//! the client's side of each defect is checked at the net layer.
+//! (offering more than the GET's max_size, closing mid-download, corrupting
+//! a record), so the client's side of each defect is checked at the net
+//! layer.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -12,20 +13,21 @@ use std::time::Instant;
 
 use sft::crypto::ed25519::{Fingerprint, SigningKey};
 use sft::fs::ReceiveRoot;
-use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
+use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, Step, CONNECT_TIMEOUT};
 use sft::proto::conn::{ServerConnection, ServerEvent};
 use sft::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
-use sft::proto::msgs::{ResultCode, SessionParams};
+use sft::proto::msgs::{Meta, ResultCode, SessionParams};
 use sft::proto::timers::Timeouts;
-use sft::proto::{AlertCode, ProtoError};
+use sft::proto::{AlertCode, ProtoError, TransferError};
 use tempfile::TempDir;
 
 /// What the scripted server saw, owned.
 #[derive(Debug, PartialEq)]
 enum Saw {
     Established,
-    Download(String),
-    Outcome(ResultCode),
+    /// A GET: its path and max_size.
+    Download(String, u64),
+    Closed,
     Other(String),
 }
 
@@ -58,8 +60,10 @@ impl Wire {
             if let Some(ev) = self.conn.next_event()? {
                 let saw = match ev {
                     ServerEvent::Authenticated { .. } => Saw::Established,
-                    ServerEvent::DownloadRequested { name } => Saw::Download(name),
-                    ServerEvent::Outcome(o) => Saw::Outcome(o.code),
+                    ServerEvent::DownloadRequested { path, max_size } => {
+                        Saw::Download(path, max_size)
+                    }
+                    ServerEvent::Closed => Saw::Closed,
                     other => Saw::Other(format!("{other:?}")),
                 };
                 if saw == Saw::Established {
@@ -73,6 +77,11 @@ impl Wire {
             let n = self.sock.read(&mut buf).unwrap_or(0);
             self.conn.read_tls(&mut &buf[..n], Instant::now()).unwrap();
         }
+    }
+
+    /// Offers the GET's file: `size` bytes, no metadata of note.
+    fn offer(&mut self, size: u64) {
+        self.conn.offer_download(size, Meta::default()).unwrap();
     }
 }
 
@@ -145,60 +154,101 @@ fn names(dir: &TempDir) -> Vec<String> {
         .collect()
 }
 
-/// Defect 11: an offer over the client's limit (1,001 bytes against 1,000)
-/// or over the free space of its directory (2^64 - 1 bytes, no limit set)
-/// is refused before any data moves; today's main accepted it and wrote
-/// whatever arrived.
+/// Downloads `name` into `root` as one request.
+fn get(session: &mut Session, name: &str, root: &ReceiveRoot) -> Result<ResultCode, ClientError> {
+    let step = Step::Get {
+        remote: name.into(),
+        local: name.into(),
+        preserve: false,
+    };
+    let report = session.run_one(step, Some(root))?.unwrap();
+    Ok(report.outcome.code)
+}
+
+/// The GET says how large a file the client takes: its own limit, or the
+/// free space of the directory it stores into, whichever is smaller. A
+/// server that honours it refuses a larger file before any data moves
+/// (RESULT 3), and the client reports the refusal.
 #[test]
-fn an_offer_larger_than_the_limit_or_the_free_space_is_refused() {
-    for (size, limit) in [(u64::MAX, u64::MAX), (1001, 1000)] {
+fn the_get_carries_the_limit_or_the_free_space_whichever_is_smaller() {
+    let (dir, root) = download_root();
+    // Other processes change the free space; the disk's size bounds it.
+    let fs = rustix::fs::statvfs(dir.path()).unwrap();
+    let disk = fs.f_blocks * fs.f_frsize;
+    for limit in [1000, u64::MAX] {
         let server = scripted(move |w| {
-            assert_eq!(w.next().unwrap(), Saw::Download("big.bin".into()));
-            w.conn.offer_download(size).unwrap();
+            let saw = w.next().unwrap();
+            w.conn
+                .refuse(&sft::proto::msgs::Outcome::new(ResultCode::TooLarge, "big"))
+                .unwrap();
             w.flush();
-            vec![w.next().unwrap()]
+            vec![saw]
         });
         let mut session = server.session(limit);
-        let (dir, root) = download_root();
-        let report = session.get("big.bin", &root, &mut |_, _| {}).unwrap();
-        assert_eq!(report.outcome.code, ResultCode::TooLarge, "{size}");
-        assert_eq!(report.bytes, 0);
-        assert!(names(&dir).is_empty(), "nothing was staged");
         assert_eq!(
-            server.script.join().unwrap(),
-            vec![Saw::Outcome(ResultCode::TooLarge)],
-            "the server heard the refusal"
+            get(&mut session, "big.bin", &root).unwrap(),
+            ResultCode::TooLarge
         );
+        assert!(names(&dir).is_empty(), "nothing was staged");
+        let saw = server.script.join().unwrap();
+        let [Saw::Download(path, asked)] = &saw[..] else {
+            panic!("{saw:?}");
+        };
+        assert_eq!(path, "big.bin");
+        if limit == 1000 {
+            assert_eq!(*asked, 1000);
+        } else {
+            assert!(
+                0 < *asked && *asked <= disk,
+                "{asked} of a {disk}-byte disk"
+            );
+        }
     }
 }
 
-/// An offer at the limit exactly is taken.
+/// Defect 11, in v3: a server that offers more than the GET's max_size
+/// (1,001 bytes against 1,000) breaks the protocol; the client ends the
+/// session before any data is stored. At the limit the file is taken.
 #[test]
-fn an_offer_at_the_limit_is_accepted() {
-    let server = scripted(|w| {
-        assert_eq!(w.next().unwrap(), Saw::Download("f.bin".into()));
-        w.conn.offer_download(1000).unwrap();
-        w.flush();
-        // Read the ACCEPT, then send the data.
-        while !w.conn.wants_data() {
-            let mut buf = [0u8; 4096];
-            let n = w.sock.read(&mut buf).unwrap();
-            w.conn.read_tls(&mut &buf[..n], Instant::now()).unwrap();
-            while w.conn.next_event().unwrap().is_some() {}
+fn an_offer_past_the_max_size_ends_the_session_and_one_at_it_is_stored() {
+    for size in [1000, 1001] {
+        let server = scripted(move |w| {
+            assert_eq!(w.next().unwrap(), Saw::Download("f.bin".into(), 1000));
+            w.offer(size);
+            w.conn.send_data(&vec![7u8; size as usize]).unwrap();
+            w.flush();
+            // The client sends nothing for a download: next comes its
+            // CLOSE (an honest end) or its alert.
+            vec![match w.next() {
+                Ok(saw) => saw,
+                Err(ProtoError::PeerAlert(code)) => Saw::Other(format!("alert {code:?}")),
+                Err(e) => Saw::Other(format!("{e:?}")),
+            }]
+        });
+        let mut session = server.session(1000);
+        let (dir, root) = download_root();
+        let got = get(&mut session, "f.bin", &root);
+        if size == 1000 {
+            assert_eq!(got.unwrap(), ResultCode::Ok);
+            assert_eq!(names(&dir), vec!["f.bin".to_string()]);
+            assert_eq!(
+                std::fs::read(dir.path().join("f.bin")).unwrap(),
+                [7u8; 1000]
+            );
+            session.close().unwrap();
+            assert_eq!(server.script.join().unwrap(), vec![Saw::Closed]);
+        } else {
+            match got {
+                Err(ClientError::Proto(ProtoError::Transfer(TransferError::OfferTooLarge))) => {}
+                other => panic!("{size} bytes: {other:?}"),
+            }
+            assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+            assert_eq!(
+                server.script.join().unwrap(),
+                vec![Saw::Other(format!("alert {:?}", AlertCode::ProtocolError))]
+            );
         }
-        w.conn.send_data(&[7u8; 1000]).unwrap();
-        w.flush();
-        vec![w.next().unwrap()]
-    });
-    let mut session = server.session(1000);
-    let (dir, root) = download_root();
-    let report = session.get("f.bin", &root, &mut |_, _| {}).unwrap();
-    assert_eq!(report.outcome.code, ResultCode::Ok);
-    assert_eq!(names(&dir), vec!["f.bin".to_string()]);
-    assert_eq!(
-        server.script.join().unwrap(),
-        vec![Saw::Outcome(ResultCode::Ok)]
-    );
+    }
 }
 
 /// Defect 10: a server that closes in order in the middle of a download is
@@ -207,15 +257,8 @@ fn an_offer_at_the_limit_is_accepted() {
 #[test]
 fn a_server_close_mid_download_is_server_closed() {
     let server = scripted(|w| {
-        assert_eq!(w.next().unwrap(), Saw::Download("f.bin".into()));
-        w.conn.offer_download(1 << 20).unwrap();
-        w.flush();
-        while !w.conn.wants_data() {
-            let mut buf = [0u8; 4096];
-            let n = w.sock.read(&mut buf).unwrap();
-            w.conn.read_tls(&mut &buf[..n], Instant::now()).unwrap();
-            while w.conn.next_event().unwrap().is_some() {}
-        }
+        assert!(matches!(w.next().unwrap(), Saw::Download(..)));
+        w.offer(1 << 20);
         w.conn.send_data(&[1u8; 1000]).unwrap();
         w.conn.close().unwrap();
         w.flush();
@@ -223,36 +266,39 @@ fn a_server_close_mid_download_is_server_closed() {
     });
     let mut session = server.session(u64::MAX);
     let (dir, root) = download_root();
-    let err = session.get("f.bin", &root, &mut |_, _| {}).unwrap_err();
+    let err = get(&mut session, "f.bin", &root).unwrap_err();
     assert!(matches!(err, ClientError::ServerClosed), "{err:?}");
     assert!(names(&dir).is_empty(), "{:?}", names(&dir));
     server.script.join().unwrap();
 }
 
 /// Defect 6: a client that finds a record tampered with sends its alert
-/// before it gives up, and the server hears BadRecord (today's main sent
-/// nothing).
+/// before it gives up, and the server hears BadRecord.
 #[test]
 fn a_client_that_detects_tampering_tells_the_server() {
     let server = scripted(|w| {
-        assert_eq!(w.next().unwrap(), Saw::Download("f.bin".into()));
-        w.conn.offer_download(10).unwrap();
-        let mut offer = w.take_output();
-        let last = offer.len() - 1;
-        offer[last] ^= 1; // a bit of the tag
-        w.sock.write_all(&offer).unwrap();
+        assert!(matches!(w.next().unwrap(), Saw::Download(..)));
+        // The whole file (OFFER, CHUNK, END): a server reads nothing
+        // while it sends one.
+        w.offer(10);
+        w.conn.send_data(&[5u8; 10]).unwrap();
+        let mut records = w.take_output();
+        let last = records.len() - 1;
+        records[last] ^= 1; // a bit of END's tag
+        w.sock.write_all(&records).unwrap();
         vec![match w.next() {
             Err(ProtoError::PeerAlert(code)) => Saw::Other(format!("alert {code:?}")),
             other => Saw::Other(format!("{other:?}")),
         }]
     });
     let mut session = server.session(u64::MAX);
-    let (_dir, root) = download_root();
-    let err = session.get("f.bin", &root, &mut |_, _| {}).unwrap_err();
+    let (dir, root) = download_root();
+    let err = get(&mut session, "f.bin", &root).unwrap_err();
     assert!(
         matches!(err, ClientError::Proto(ProtoError::BadRecord)),
         "{err:?}"
     );
+    assert!(names(&dir).is_empty(), "{:?}", names(&dir));
     assert_eq!(
         server.script.join().unwrap(),
         vec![Saw::Other(format!("alert {:?}", AlertCode::BadRecord))]

@@ -10,8 +10,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sft::fs::open_local_source;
-use sft::net::client::ClientError;
+use sft::fs::FsError;
+use sft::net::client::{BatchObserver, ClientError, Report};
 use sft::net::server::{Rate, MAX_CLOSING, MAX_RATE_REFUSALS_IN_A_ROW};
 use sft::proto::conn::busy_record;
 use sft::proto::limiter::DEFAULT_MAX_PENDING_PER_SOURCE;
@@ -39,7 +39,7 @@ fn a_busy_refusal_at_the_cap_is_read_even_after_the_client_sent_hello() {
     }
     // The session holding the slot was never disturbed.
     let mut a = a;
-    assert!(a.list().unwrap().is_ok());
+    assert!(a.list("").unwrap().is_ok());
     a.close().unwrap();
 }
 
@@ -74,7 +74,7 @@ fn max_pending_per_source_then_one_more_is_refused() {
     let mut other = connect_from("127.0.0.3", server.addr);
     admitted_half_way(&mut other);
     let mut honest = server.session().unwrap();
-    assert!(honest.list().unwrap().is_ok());
+    assert!(honest.list("").unwrap().is_ok());
     drop(held);
 }
 
@@ -88,17 +88,17 @@ fn the_request_after_max_rate_refusals_in_a_row_ends_the_session() {
         }
     });
     let mut s = server.session().unwrap();
-    assert!(s.list().unwrap().is_ok());
+    assert!(s.list("").unwrap().is_ok());
     // The first refusal announces an hour's wait (20 minutes per token of
     // 1 per hour, rounded); then exactly the limit of requests that do not
     // wait is refused and the session goes on...
     for i in 0..=MAX_RATE_REFUSALS_IN_A_ROW {
-        let refused = s.list().unwrap().unwrap_err();
+        let refused = s.list("").unwrap().unwrap_err();
         assert_eq!(refused.code, ResultCode::RateLimited, "refusal {i}");
     }
     // ...and one past: the server closes (gracefully: no reset, the stream
     // ends).
-    match s.list() {
+    match s.list("") {
         Err(ClientError::Proto(ProtoError::Truncated)) => {}
         other => panic!("expected the session cut, got {other:?}"),
     }
@@ -108,12 +108,12 @@ fn the_request_after_max_rate_refusals_in_a_row_ends_the_session() {
 fn shutdown_sends_alert_9_to_an_established_session() {
     let mut server = Running::start(|_| {});
     let mut s = server.session().unwrap();
-    assert!(s.list().unwrap().is_ok());
+    assert!(s.list("").unwrap().is_ok());
     // run() returns once the session's socket is closed (here: the linger
     // ends, as this client sends nothing more); the alert and the end of
     // stream then wait in the client's socket.
     server.stop().unwrap();
-    match s.list() {
+    match s.list("") {
         Err(ClientError::Proto(ProtoError::PeerAlert(AlertCode::ShuttingDown))) => {}
         other => panic!("expected ShuttingDown, got {other:?}"),
     }
@@ -128,18 +128,35 @@ fn shutdown_mid_upload_tells_the_uploader_and_removes_the_partial_file() {
     let mut s = server.session().unwrap();
     let (started_tx, started) = mpsc::channel();
     let (go, go_rx) = mpsc::channel::<()>();
-    let uploader = thread::spawn(move || {
-        let source = open_local_source(&path).unwrap();
-        let mut paused = false;
-        let r = s.put(source, path.clone(), "big.bin", false, &mut |sent| {
-            // Pause once, mid-upload, until the server has been told to stop.
-            if !paused && sent >= 1 << 20 {
-                paused = true;
-                started_tx.send(()).unwrap();
-                go_rx.recv().unwrap();
+    /// Pauses once, mid-upload, until the server has been told to stop.
+    struct PauseOnce {
+        sent: u64,
+        paused: bool,
+        started: mpsc::Sender<()>,
+        go: mpsc::Receiver<()>,
+    }
+    impl BatchObserver for PauseOnce {
+        fn bytes(&mut self, n: u64) {
+            self.sent += n;
+            if !self.paused && self.sent >= 1 << 20 {
+                self.paused = true;
+                self.started.send(()).unwrap();
+                self.go.recv().unwrap();
             }
-        });
-        r.map(|report| report.outcome)
+        }
+        fn done(&mut self, _: usize, result: Result<Report, FsError>) {
+            panic!("the upload was answered: {result:?}");
+        }
+        fn waiting(&mut self, _: usize, _: Duration) {}
+    }
+    let uploader = thread::spawn(move || {
+        let mut pause = PauseOnce {
+            sent: 0,
+            paused: false,
+            started: started_tx,
+            go: go_rx,
+        };
+        s.run_batch(vec![put(&path, "big.bin")], None, &mut pause)
     });
     started.recv().unwrap();
     server.stop.shutdown();
@@ -187,14 +204,13 @@ fn a_stop_as_an_upload_completes_never_contradicts_its_client() {
             }
         });
         let mut s = server.session().unwrap();
-        let source = open_local_source(&path).unwrap();
-        let answer = s.put(source, path.clone(), "f.bin", false, &mut |_| {});
+        let answer = s.run_one(put(&path, "f.bin"), None);
         watcher.join().unwrap();
         drop(s);
         server.stop().unwrap();
         let names = server.root_names();
         match answer {
-            Ok(r) if r.outcome.code == ResultCode::Ok => {
+            Ok(Ok(r)) if r.outcome.code == ResultCode::Ok => {
                 assert_eq!(names, vec!["f.bin".to_string()], "run {run}")
             }
             other => assert!(
@@ -218,6 +234,6 @@ fn refused_connects_past_the_closing_bound_still_hear_busy_and_sessions_go_on() 
         assert_eq!(got, BUSY, "connect {i}");
         held.push(sock);
     }
-    assert!(a.list().unwrap().is_ok());
+    assert!(a.list("").unwrap().is_ok());
     a.close().unwrap();
 }

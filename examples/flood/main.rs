@@ -65,7 +65,7 @@ enum Cmd {
         /// Distinct source addresses (127.0.0.2 on)
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
         sources: u32,
-        /// Connections held per source address (8 is today's per-address cap of unauthenticated connections)
+        /// Connections held per source address
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
         per_source: u32,
     },

@@ -85,7 +85,7 @@ pub(crate) fn measure(run: &Run, auth: &Auth, every: Duration) -> Result<(), Str
         }
         let t0 = Instant::now();
         let got = conn
-            .request_list()
+            .request_list("")
             .map_err(|e| e.to_string())
             .and_then(|()| answer(&mut conn, &mut sock));
         let took_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -142,7 +142,7 @@ pub(crate) fn listhold(run: &Run, auth: &Auth, clients: u32) -> Result<(), Strin
     let mut held = Vec::new();
     for _ in 0..clients {
         let (mut conn, mut sock) = establish(auth, run.target, Some(4096))?;
-        conn.request_list().map_err(|e| e.to_string())?;
+        conn.request_list("").map_err(|e| e.to_string())?;
         flush(&mut conn, &mut sock).map_err(|e| format!("write: {e}"))?;
         held.push((conn, sock));
     }

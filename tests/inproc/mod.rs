@@ -8,18 +8,22 @@
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use sft::crypto::ed25519::{Fingerprint, SigningKey};
-use sft::fs::ReceiveRoot;
-use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
+use sft::fs::{FsError, ReceiveRoot};
+use sft::net::client::{
+    BatchObserver, ClientError, Report, ServerTrust, Session, SessionOptions, Step, CONNECT_TIMEOUT,
+};
 use sft::net::server::{ClientPolicy, Limits, ServeOptions, Server, ShutdownHandle, Timeouts};
-use sft::proto::conn::ClientConnection;
+use sft::proto::conn::{ClientConnection, ClientEvent};
 use sft::proto::handshake::client::ClientConfig;
 use sft::proto::handshake::Ephemeral;
+use sft::proto::msgs::{ListEntry, Meta, Outcome};
+use sft::proto::ProtoError;
 use tempfile::TempDir;
 
 /// Hang guard for blocking reads; never an assertion on time.
@@ -27,7 +31,7 @@ pub const GUARD: Duration = Duration::from_secs(60);
 
 /// The Busy refusal on the wire: a plaintext alert record (type 3), length
 /// 1, sequence number 0, code 8.
-pub const BUSY: [u8; 15] = [2, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 8];
+pub const BUSY: [u8; 15] = [3, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 8];
 
 pub struct Running {
     pub addr: SocketAddr,
@@ -155,4 +159,209 @@ pub fn admitted_half_way(sock: &mut TcpStream) {
     let mut header = [0u8; 2];
     sock.read_exact(&mut header).unwrap();
     assert_ne!(header[1], BUSY[1], "a CHALLENGE, not a plaintext alert");
+}
+
+// ---- requests through a Session ------------------------------------------------------
+
+/// Upload `local` as `remote`: no overwrite, no metadata.
+pub fn put(local: &Path, remote: &str) -> Step {
+    Step::Put {
+        local: local.to_path_buf(),
+        remote: remote.to_string(),
+        overwrite: false,
+        preserve: false,
+        nofollow: false,
+    }
+}
+
+/// Download `remote` into the root as `local`.
+pub fn get(remote: &str, local: &str) -> Step {
+    Step::Get {
+        remote: remote.to_string(),
+        local: local.to_string(),
+        preserve: false,
+    }
+}
+
+/// Make the directory `remote`, with `meta` if given.
+pub fn mkdir(remote: &str, meta: Option<Meta>) -> Step {
+    Step::Mkdir {
+        remote: remote.to_string(),
+        meta,
+    }
+}
+
+/// Writes `content` to `dir/name`; returns the path.
+pub fn local_file(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+/// Everything a batch reported, in the order it came.
+#[derive(Default)]
+pub struct Seen {
+    pub done: Vec<(usize, Result<Report, FsError>)>,
+    pub waits: Vec<(usize, Duration)>,
+    pub bytes: u64,
+}
+
+impl Seen {
+    /// The request indexes in the order they were reported.
+    pub fn order(&self) -> Vec<usize> {
+        self.done.iter().map(|(i, _)| *i).collect()
+    }
+
+    /// The server's answer to request `index` (which must have one).
+    pub fn outcome(&self, index: usize) -> &Outcome {
+        match self.done.iter().find(|(i, _)| *i == index) {
+            Some((_, Ok(report))) => &report.outcome,
+            other => panic!("request {index}: {other:?}"),
+        }
+    }
+}
+
+impl BatchObserver for Seen {
+    fn bytes(&mut self, n: u64) {
+        self.bytes += n;
+    }
+    fn done(&mut self, index: usize, result: Result<Report, FsError>) {
+        self.done.push((index, result));
+    }
+    fn waiting(&mut self, index: usize, wait: Duration) {
+        self.waits.push((index, wait));
+    }
+}
+
+// ---- a raw client, driven by hand ----------------------------------------------------
+
+/// What the raw client saw, owned.
+#[derive(Debug, PartialEq)]
+pub enum Got {
+    Outcome(Outcome),
+    Offered { size: u64, meta: Meta },
+    Data(Vec<u8>),
+    Complete([u8; 32]),
+    Corrupt,
+    Listing(Vec<ListEntry>),
+    Closed,
+}
+
+impl Got {
+    /// Whether this event completes the answer to one request.
+    pub fn is_answer(&self) -> bool {
+        matches!(
+            self,
+            Got::Outcome(_) | Got::Complete(_) | Got::Corrupt | Got::Listing(_)
+        )
+    }
+}
+
+/// A protocol client on a blocking socket: requests are queued on `conn`,
+/// `flush` writes them, `read` takes what the server sent.
+pub struct Raw {
+    pub conn: ClientConnection,
+    pub sock: TcpStream,
+}
+
+impl Raw {
+    /// A session with the harness's client key.
+    pub fn connect(server: &Running) -> Raw {
+        let mut raw = Raw {
+            conn: ClientConnection::new(
+                ClientConfig {
+                    identity: server.client_key.clone(),
+                    trust: ServerTrust::Pinned(server.host_fp),
+                },
+                Ephemeral::generate().unwrap(),
+                Timeouts::default(),
+                Instant::now(),
+            )
+            .unwrap(),
+            sock: TcpStream::connect(server.addr).unwrap(),
+        };
+        raw.sock.set_read_timeout(Some(GUARD)).unwrap();
+        while !raw.conn.is_established() {
+            raw.flush();
+            raw.read().unwrap();
+        }
+        raw
+    }
+
+    /// Writes everything the connection has queued.
+    pub fn flush(&mut self) {
+        while self.conn.wants_write() {
+            self.conn.write_tls(&mut self.sock, Instant::now()).unwrap();
+        }
+    }
+
+    /// Queues an upload of `data` as `path` and writes it all.
+    pub fn upload(&mut self, path: &str, data: &[u8], meta: Option<Meta>) {
+        self.conn
+            .request_upload(path, data.len() as u64, false, meta)
+            .unwrap();
+        for chunk in data.chunks(sft::proto::CHUNK_LEN) {
+            self.conn.send_data(chunk).unwrap();
+            self.flush();
+        }
+        self.flush();
+    }
+
+    /// One blocking read (the end of stream included), then every event
+    /// it brought. A hang guard, not a timing assertion, bounds the read.
+    pub fn read(&mut self) -> Result<Vec<Got>, ProtoError> {
+        let mut buf = vec![0u8; 1 << 16];
+        let n = loop {
+            match self.sock.read(&mut buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break 0,
+                r => break r.expect("hang guard: nothing from the server"),
+            }
+        };
+        // The receive buffer may take less than one read brought: feed it
+        // in turns, taking the events between.
+        let mut bytes = &buf[..n];
+        let mut got = Vec::new();
+        loop {
+            self.conn.read_tls(&mut bytes, Instant::now()).unwrap();
+            while let Some(ev) = self.conn.next_event()? {
+                got.push(match ev {
+                    ClientEvent::Established { .. } => continue,
+                    ClientEvent::Outcome(o) => Got::Outcome(o),
+                    ClientEvent::DownloadOffered { size, meta } => Got::Offered { size, meta },
+                    ClientEvent::Data(d) => Got::Data(d.to_vec()),
+                    ClientEvent::ReceiveComplete { sha256 } => Got::Complete(sha256),
+                    ClientEvent::ReceiveCorrupt => Got::Corrupt,
+                    ClientEvent::Listing(l) => Got::Listing(l),
+                    ClientEvent::Closed => Got::Closed,
+                    other => panic!("unexpected {other:?}"),
+                });
+            }
+            if bytes.is_empty() {
+                break;
+            }
+        }
+        Ok(got)
+    }
+
+    /// Reads until `answers` requests are answered; every event, in order.
+    pub fn answers(&mut self, answers: usize) -> Result<Vec<Got>, ProtoError> {
+        let mut got = Vec::new();
+        while got.iter().filter(|g: &&Got| g.is_answer()).count() < answers {
+            got.extend(self.read()?);
+        }
+        Ok(got)
+    }
+
+    /// Sends CLOSE and reads until the server's: the session ended in
+    /// order.
+    pub fn close(mut self) -> Result<(), ProtoError> {
+        self.conn.close()?;
+        self.flush();
+        loop {
+            if self.read()?.contains(&Got::Closed) {
+                return Ok(());
+            }
+        }
+    }
 }

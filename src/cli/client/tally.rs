@@ -224,7 +224,9 @@ impl Tally {
             "op": self.op,
             "path": path.map(|p| p.display().to_string()),
             "name": name,
-            "size": r.map_or(0, |r| r.bytes),
+            // A refused upload's data went out before its refusal came
+            // back; nothing of it was stored.
+            "size": r.filter(|_| why.is_none()).map_or(0, |r| r.bytes),
             "sha256": r.and_then(|r| r.sha256).map(hex::encode),
             "seconds": r.map_or(0.0, |r| r.elapsed.as_secs_f64()),
             "outcome": outcome,

@@ -291,9 +291,16 @@ mod tests {
         let mut plan = Plan::new((0..4).map(mkdir).collect());
         let a = fly(&mut plan, t0);
         let b = fly(&mut plan, t0);
-        plan.in_flight.push_back(fly(&mut plan, t0)); // c, still unanswered
-        assert!(matches!(plan.rate_limited(a, &limited(2), ZERO, t0), Ok(w) if w == secs(2)));
-        assert!(matches!(plan.rate_limited(b, &limited(1), ZERO, t0), Ok(w) if w == secs(1)));
+        let c = fly(&mut plan, t0);
+        plan.in_flight.push_back(c); // still unanswered
+        assert_eq!(
+            plan.rate_limited(a, &limited(2), ZERO, t0).ok(),
+            Some(secs(2))
+        );
+        assert_eq!(
+            plan.rate_limited(b, &limited(1), ZERO, t0).ok(),
+            Some(secs(1))
+        );
         // Paused for the longest wait, and until c is answered.
         assert!(plan.next(t0 + secs(1)).is_none());
         assert!(plan.next(t0 + secs(3)).is_none(), "c is in flight");

@@ -106,6 +106,12 @@ impl Session {
             };
             while let Some(ev) = self.conn.next_event()? {
                 on_event(b, ev, now)?;
+                if b.plan.finished() {
+                    // Every request is answered: what follows (the
+                    // server's alert as it stops, say) is the session's
+                    // next operation's to report, not this batch's.
+                    return self.flush();
+                }
             }
             self.start_requests(b, now)?;
             let blocked = match pump::write(&mut self.conn, &mut self.sock, now) {

@@ -96,6 +96,17 @@ mod tests {
             (FsError::Exists("a".into()), ResultCode::Exists),
             (FsError::NotRegular("a".into()), ResultCode::NotAllowed),
             (FsError::BadName("a".into()), ResultCode::BadName),
+            // A symlink or a file on the way, or where a directory must be.
+            (FsError::NotDir("a/b".into()), ResultCode::NotAllowed),
+            // The reason names the client's path and its look-alike, both
+            // relative to the root.
+            (
+                FsError::LookAlike {
+                    name: "d/cafe\u{301}".into(),
+                    existing: "d/caf\u{e9}".into(),
+                },
+                ResultCode::BadName,
+            ),
             (io_error(io::ErrorKind::NotFound), ResultCode::NotFound),
             (
                 io_error(io::ErrorKind::PermissionDenied),

@@ -173,9 +173,9 @@ fn on_upload(
     }
 }
 
-/// Creates a directory at once (the uploads behind it need it), or has the
-/// committer set its metadata after the uploads queued before it; a cheap
-/// request either way. The answer goes out in its turn.
+/// Creates a directory at once (the requests behind it may go inside it),
+/// then, with metadata, has the committer set it after the uploads queued
+/// before it; a cheap request either way. The answer goes out in its turn.
 fn on_mkdir(
     s: &mut Session,
     token: Token,
@@ -189,20 +189,23 @@ fn on_mkdir(
         return Ok(s.conn.answer(ticket, wait)?);
     }
     charge(s, shared, now, Cost::Cheap);
-    if let Some(meta) = shared.upload_policy.cap(meta) {
-        let job = Job::DirMeta {
-            token,
-            ticket,
-            root: shared.root.clone(),
-            path,
-            meta,
-        };
-        let _ = shared.commits.send(job);
-        return Ok(());
-    }
-    let outcome = match shared.root.make_dir(&path, None) {
-        Ok(()) => Outcome::ok(),
-        Err(e) => {
+    let outcome = match (
+        shared.root.make_dir(&path, None),
+        shared.upload_policy.cap(meta),
+    ) {
+        (Ok(()), Some(meta)) => {
+            let job = Job::DirMeta {
+                token,
+                ticket,
+                root: shared.root.clone(),
+                path,
+                meta,
+            };
+            let _ = shared.commits.send(job);
+            return Ok(());
+        }
+        (Ok(()), None) => Outcome::ok(),
+        (Err(e), _) => {
             let outcome = refusal_for(&e);
             log_refusal(s, shared, now, &what, &outcome);
             outcome

@@ -22,7 +22,7 @@ use crate::proto::handshake::client::{ClientConfig, ServerTrust};
 use crate::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use crate::proto::handshake::Ephemeral;
 use crate::proto::limiter::{Rate, DEFAULT_SOURCE_RATE};
-use crate::proto::msgs::SessionParams;
+use crate::proto::msgs::{Outcome, SessionParams};
 use crate::proto::timers::Timeouts;
 use crate::proto::{ProtoError, CHUNK_LEN};
 
@@ -70,7 +70,9 @@ pub(super) struct Bench {
     pub session: Session,
     pub shared: Shared,
     pipe: Pipe,
-    _jobs: mpsc::Receiver<Job>,
+    /// The committer's queue: nothing runs it unless a test does
+    /// ([`Bench::commit_all`]), so upload answers stay owed until then.
+    jobs: mpsc::Receiver<Job>,
     _dir: TempDir,
 }
 
@@ -123,13 +125,14 @@ impl Bench {
                 upload_policy: UploadPolicy {
                     max_file_size: u64::MAX,
                     allow_overwrite: false,
+                    max_mode: 0o777,
                 },
                 commits,
                 read_buf: vec![0u8; CHUNK_LEN],
                 refusals: RefusalLog::new(now),
             },
             pipe: Pipe::default(),
-            _jobs: jobs,
+            jobs,
             _dir: dir,
         };
         while !bench.client.is_established() {
@@ -162,6 +165,27 @@ impl Bench {
             Token(2),
             &mut self.shared,
         )
+    }
+
+    /// Does the committer's queued work, as its thread would, and gives
+    /// each answer (Ok, or the failure as a refusal).
+    pub fn commit_all(&mut self) {
+        for job in self.jobs.try_iter() {
+            let (ticket, done) = match job {
+                Job::Writeback(_) => continue,
+                Job::Commit { commit, .. } => (commit.ticket, commit.staged.commit().map(|_| ())),
+                Job::DirMeta {
+                    ticket,
+                    root,
+                    path,
+                    meta,
+                    ..
+                } => (ticket, root.make_dir(&path, Some(meta))),
+            };
+            let outcome =
+                done.map_or_else(|e| super::outcomes::refusal_for(&e), |()| Outcome::ok());
+            self.session.conn.answer(ticket, outcome).unwrap();
+        }
     }
 
     /// Hands the server's output to the client; returns the client's

@@ -139,7 +139,7 @@ fn produce_listing(s: &mut Session, shared: &mut Shared, now: Instant) -> Result
         ListingStep::More => charge(s, shared, now, Cost::Work),
         ListingStep::Done { entries } => {
             s.listing = None;
-            info!("listing ({entries} files) to {}", s.who());
+            info!("listing ({entries} entries) to {}", s.who());
         }
         ListingStep::SourceFailed(e) => {
             s.listing = None;
@@ -179,7 +179,7 @@ mod tests {
                 std::fs::hard_link(root.join(&group[0]), root.join(name)).unwrap();
             }
         }
-        b.client.request_list().unwrap();
+        b.client.request_list("").unwrap();
         b.send();
         b.stall(true);
         // The client reads nothing: each turn reads one page and hands
@@ -226,11 +226,13 @@ mod tests {
         for sent in [EVENTS_PER_TURN, EVENTS_PER_TURN + 1] {
             let mut b = Bench::established(DEFAULT_KEY_RATE, &[]);
             let size = 2 * EVENTS_PER_TURN as u64;
-            b.client.request_upload("tiny.bin", size, false).unwrap();
+            b.client
+                .request_upload("tiny.bin", size, false, None)
+                .unwrap();
+            // The OFFER alone first: its turn accepts the upload.
             b.send();
             assert_eq!(b.turn().unwrap(), Turn::Idle);
-            b.receive().unwrap();
-            assert!(b.client.wants_data(), "the upload was accepted");
+            assert!(b.session.upload.is_some(), "the upload was accepted");
             // One byte per record: one event each.
             for _ in 0..sent {
                 b.client.send_data(&[7]).unwrap();
@@ -247,25 +249,68 @@ mod tests {
     #[test]
     fn a_turn_runs_rounds_per_turn_rounds_and_leaves_the_rest_for_the_next() {
         // A round sends full chunks until the output reaches SEND_HIGH_WATER:
-        // four (their record overhead tips the fourth over the mark).
+        // four (their record overhead tips the fourth over the mark). No
+        // ACCEPT: the turn that reads the GET offers the file and starts
+        // sending it.
         let per_round = (SEND_HIGH_WATER / CHUNK_LEN) as u64;
         let limit = ROUNDS_PER_TURN as u64 * per_round * CHUNK_LEN as u64;
-        for (size, turns) in [(limit, 1), (limit + 1, 2)] {
+        let sent = |b: &Bench| b.session.download.as_ref().unwrap().file.sent();
+        for size in [limit, limit + 1] {
             let name = "big.bin";
             let mut b = Bench::established(DEFAULT_KEY_RATE, &[(name, size as usize)]);
-            b.client.request_download(name).unwrap();
+            b.client.request_download(name, size).unwrap();
             b.send();
-            assert_eq!(b.turn().unwrap(), Turn::Idle);
-            assert!(b.receive().unwrap()[0].starts_with("DownloadOffered"));
-            b.client.accept().unwrap();
-            b.send();
-            let sent = |b: &Bench| b.session.download.as_ref().unwrap().file.sent();
-            for _ in 1..turns {
-                assert_eq!(b.turn().unwrap(), Turn::MoreWork, "{size} bytes");
+            // The turn ends after its rounds, or because the file ended
+            // (requests pipelined behind it may be read now): either way
+            // it is served again.
+            assert_eq!(b.turn().unwrap(), Turn::MoreWork, "{size} bytes");
+            if size > limit {
                 assert_eq!(sent(&b), limit, "{size} bytes");
+                assert_eq!(b.turn().unwrap(), Turn::Idle, "{size} bytes");
             }
-            assert_eq!(b.turn().unwrap(), Turn::Idle, "{size} bytes");
-            assert_eq!(sent(&b), size);
+            assert!(b.session.download.is_none(), "{size} bytes: all sent");
+            let events = b.receive().unwrap();
+            assert!(events[0].starts_with("DownloadOffered"), "{events:?}");
+            assert!(events.last().unwrap().starts_with("ReceiveComplete"));
         }
+    }
+
+    /// PROTOCOL.md §4.3, server rules 4 and 5: a GET read while answers are
+    /// owed is held, and the turn waits for the committer without going
+    /// round (no busy loop over the buffered request); once the answers
+    /// are given, the GET is served after them.
+    #[test]
+    fn a_get_behind_owed_uploads_waits_for_the_committer_and_follows_their_results() {
+        let mut b = Bench::established(DEFAULT_KEY_RATE, &[]);
+        for i in 0..3u8 {
+            let path = format!("u{i}");
+            assert_eq!(
+                b.client.request_upload(&path, 1, false, None).unwrap(),
+                None
+            );
+            b.client.send_data(&[i]).unwrap();
+        }
+        b.client.request_download("u1", u64::MAX).unwrap();
+        b.send();
+        for _ in 0..2 {
+            assert_eq!(b.turn().unwrap(), Turn::Idle);
+            assert_eq!(b.session.conn.answers_owed(), 3);
+            assert!(b.session.conn.waits_for_app(), "the GET is held");
+            assert!(b.session.download.is_none());
+            assert_eq!(b.receive().unwrap(), Vec::<String>::new());
+        }
+        b.commit_all();
+        b.turn().unwrap();
+        let events = b.receive().unwrap();
+        assert_eq!(events.len(), 6, "{events:?}");
+        for e in &events[..3] {
+            assert!(e.starts_with("Outcome(Outcome { code: Ok"), "{events:?}");
+        }
+        assert!(
+            events[3].starts_with("DownloadOffered { size: 1"),
+            "{events:?}"
+        );
+        assert_eq!(events[4], "data");
+        assert!(events[5].starts_with("ReceiveComplete"), "{events:?}");
     }
 }

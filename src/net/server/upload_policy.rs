@@ -73,6 +73,7 @@ mod tests {
     const POLICY: UploadPolicy = UploadPolicy {
         max_file_size: 1000,
         allow_overwrite: false,
+        max_mode: 0o755,
     };
 
     fn code(d: UploadDecision) -> Option<ResultCode> {
@@ -140,5 +141,23 @@ mod tests {
             code(decide_upload(both, POLICY)),
             Some(ResultCode::TooLarge)
         );
+    }
+
+    #[test]
+    fn a_mode_is_capped_by_max_mode_and_never_gets_special_bits() {
+        let meta = |mode| Some(Meta { mode, mtime: -7 });
+        // Within the cap the mode is kept; the mtime always is.
+        assert_eq!(POLICY.cap(meta(0o755)), meta(0o755));
+        assert_eq!(POLICY.cap(meta(0o640)), meta(0o640));
+        // Past it, the bits the server does not allow are dropped.
+        assert_eq!(POLICY.cap(meta(0o777)), meta(0o755));
+        assert_eq!(POLICY.cap(meta(0o757)), meta(0o755));
+        // A max_mode with special bits still never grants them.
+        let lax = UploadPolicy {
+            max_mode: 0o7777,
+            ..POLICY
+        };
+        assert_eq!(lax.cap(meta(0o4777)), meta(0o777));
+        assert_eq!(POLICY.cap(None), None);
     }
 }
