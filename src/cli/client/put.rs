@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use sft::net::client::Step;
-use sft::proto::msgs::Meta;
 use sft::proto::name::{display_safe, sanitize_path};
 
 use super::connect::{check_target, connect};
@@ -107,10 +106,7 @@ fn steps(args: &PutArgs, plan: &Plan) -> (Vec<Step>, Vec<Item>) {
             let Some(meta) = d.meta else { continue };
             steps.push(Step::Mkdir {
                 remote: d.remote.clone(),
-                meta: Some(Meta {
-                    mode: meta.mode,
-                    mtime: meta.mtime,
-                }),
+                meta: Some(meta),
             });
             items.push(Item::Dir {
                 remote: d.remote.clone(),

@@ -18,32 +18,18 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use sft::proto::msgs::{Meta, MAX_MODE};
 use sft::proto::name::sanitize;
+use sft::proto::{MAX_DEPTH, MAX_PATH_LEN};
 
 use crate::cli::error::{CliError, Exit};
 
-/// Longest remote path, in bytes of UTF-8 (components and the '/' between
-/// them).
-pub const MAX_PATH_LEN: usize = 4096;
-
-/// Most components in a remote path.
-pub const MAX_DEPTH: usize = 64;
-
-/// What `-p` preserves of a file or directory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Meta {
-    /// Permission bits only (`mode & 0o777`).
-    pub mode: u32,
-    /// Modification time, seconds since the Unix epoch.
-    pub mtime: i64,
-}
-
-impl Meta {
-    fn of(m: &Metadata) -> Meta {
-        Meta {
-            mode: m.mode() & 0o777,
-            mtime: m.mtime(),
-        }
+/// What `-p` preserves of a local file or directory: its permission bits
+/// (never setuid, setgid or sticky) and whole-second mtime.
+fn meta_of(m: &Metadata) -> Meta {
+    Meta {
+        mode: m.mode() & MAX_MODE,
+        mtime: m.mtime(),
     }
 }
 
@@ -226,7 +212,7 @@ impl Plan {
         };
         self.dirs.push(PlanDir {
             remote: remote.path.clone(),
-            meta: Some(Meta::of(meta)),
+            meta: Some(meta_of(meta)),
         });
         for name in names {
             let path = local.join(&name);
@@ -258,7 +244,7 @@ impl Plan {
             local: local.to_path_buf(),
             remote: remote.path,
             size: meta.len(),
-            meta: Meta::of(meta),
+            meta: meta_of(meta),
         });
     }
 

@@ -96,14 +96,7 @@ impl Session {
 
     fn drive_batch(&mut self, b: &mut Batch<'_>) -> Result<(), ClientError> {
         loop {
-            if self.cancel.is_cancelled() {
-                return Err(ClientError::Interrupted);
-            }
-            let now = Instant::now();
-            let end = match pump::read(&mut self.conn, &mut self.sock, now) {
-                Ok(end) => end,
-                Err(e) => return Err(self.socket_failure(e)),
-            };
+            let (now, end) = self.read_in()?;
             while let Some(ev) = self.conn.next_event()? {
                 on_event(b, ev, now)?;
                 if b.plan.finished() {
@@ -114,10 +107,7 @@ impl Session {
                 }
             }
             self.start_requests(b, now)?;
-            let blocked = match pump::write(&mut self.conn, &mut self.sock, now) {
-                Ok(blocked) => blocked,
-                Err(e) => return Err(self.socket_failure(e)),
-            };
+            let blocked = self.write_out(now)?;
             if b.plan.finished() {
                 return self.flush();
             }

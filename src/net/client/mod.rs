@@ -220,14 +220,7 @@ impl Session {
 
     fn drive<T: Task>(&mut self, task: &mut T) -> Result<T::Output, ClientError> {
         loop {
-            if self.cancel.is_cancelled() {
-                return Err(ClientError::Interrupted);
-            }
-            let now = Instant::now();
-            let end = match pump::read(&mut self.conn, &mut self.sock, now) {
-                Ok(end) => end,
-                Err(e) => return Err(self.socket_failure(e)),
-            };
+            let (now, end) = self.read_in()?;
             while let Some(ev) = self.conn.next_event()? {
                 match task.on_event(ev)? {
                     Reply::Continue => {}
@@ -235,10 +228,7 @@ impl Session {
                     Reply::Done(out) => return self.flush().map(|()| out),
                 }
             }
-            let blocked = match pump::write(&mut self.conn, &mut self.sock, now) {
-                Ok(blocked) => blocked,
-                Err(e) => return Err(self.socket_failure(e)),
-            };
+            let blocked = self.write_out(now)?;
             if end == ReadEnd::Eof {
                 // A cut session is reported by next_event as Truncated;
                 // here the stream ended where no record was due.
@@ -249,6 +239,24 @@ impl Session {
             }
             self.wait_until(None)?;
         }
+    }
+
+    /// One read pass of a driving loop, after checking for Ctrl-C: the
+    /// time it started and how it ended.
+    fn read_in(&mut self) -> Result<(Instant, ReadEnd), ClientError> {
+        if self.cancel.is_cancelled() {
+            return Err(ClientError::Interrupted);
+        }
+        let now = Instant::now();
+        match pump::read(&mut self.conn, &mut self.sock, now) {
+            Ok(end) => Ok((now, end)),
+            Err(e) => Err(self.socket_failure(e)),
+        }
+    }
+
+    /// One write pass of a driving loop: whether output remains.
+    fn write_out(&mut self, now: Instant) -> Result<bool, ClientError> {
+        pump::write(&mut self.conn, &mut self.sock, now).map_err(|e| self.socket_failure(e))
     }
 
     /// A socket error: the server may have sent an alert before it closed

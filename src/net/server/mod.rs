@@ -7,6 +7,7 @@
 //! - `turn`: one connection's bounded turn (read, events, data, write).
 //! - `requests`: what each event of a session does.
 //! - `upload_policy`: the pure upload decision (size limit, overwrite rule).
+//! - `uploads`: staging an upload, storing it through the committer, MKDIR.
 //! - `outcomes`: file errors and admission decisions as RESULTs.
 //! - `committer`: the thread that fsyncs and renames finished uploads, so
 //!   other connections keep moving.
@@ -33,6 +34,7 @@ mod requests;
 mod testkit;
 mod turn;
 mod upload_policy;
+mod uploads;
 
 use std::collections::HashMap;
 use std::io;

@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 use log::{info, warn};
 use mio::Token;
 
-use super::committer::{Commit, Job};
-use super::outcomes::{rate_refusal, refusal, refusal_for, upload_refusal_for};
-use super::peer::{Download, DriveError, Session, Shared, Upload};
-use super::upload_policy::{decide_upload, UploadDecision, UploadRequest};
+use super::committer::Job;
+use super::outcomes::{rate_refusal, refusal, refusal_for};
+use super::peer::{Download, DriveError, Session, Shared};
+use super::upload_policy::UploadRequest;
+use super::uploads::{on_mkdir, on_received, on_upload};
 use crate::fs::FsError;
-use crate::net::transfer::{Incoming, Outgoing};
-use crate::proto::conn::{ServerEvent as Event, Ticket, SEND_HIGH_WATER};
+use crate::net::transfer::Outgoing;
+use crate::proto::conn::{ServerEvent as Event, SEND_HIGH_WATER};
 use crate::proto::limiter::{ClientKey, Cost};
 use crate::proto::msgs::{Meta, Outcome, ResultCode};
 use crate::proto::name::display_safe;
@@ -126,129 +127,6 @@ pub(super) fn handle_events(
     Ok(false)
 }
 
-fn on_upload(
-    s: &mut Session,
-    shared: &mut Shared,
-    now: Instant,
-    (name, ticket, meta): (String, Ticket, Option<Meta>),
-    req: UploadRequest,
-) -> Result<(), DriveError> {
-    let what = format!("upload {name:?}");
-    if let Some(wait) = check_budget(s, shared, now)? {
-        log_refusal(s, shared, now, &what, &wait);
-        return Ok(s.conn.refuse_upload(ticket, wait)?);
-    }
-    let policy = shared.upload_policy;
-    let staged = match decide_upload(req, policy) {
-        UploadDecision::Stage { replace } => shared
-            .root
-            .begin(&name, req.size, replace, policy.cap(meta))
-            .map_err(|e| upload_refusal_for(&e, policy.allow_overwrite)),
-        UploadDecision::Refuse(outcome) => Err(outcome),
-    };
-    match staged {
-        Ok(staged) => {
-            charge(s, shared, now, Cost::Work);
-            s.conn.accept()?;
-            info!(
-                "upload {name:?} ({} bytes) from {} started",
-                req.size,
-                s.who()
-            );
-            s.upload = Some(Upload {
-                file: Incoming::new(staged),
-                ticket,
-                name,
-                size: req.size,
-                started: now,
-                written_back: 0,
-            });
-            Ok(())
-        }
-        Err(outcome) => {
-            charge(s, shared, now, Cost::Cheap);
-            log_refusal(s, shared, now, &what, &outcome);
-            Ok(s.conn.refuse_upload(ticket, outcome)?)
-        }
-    }
-}
-
-/// Creates a directory at once (the requests behind it may go inside it),
-/// then, with metadata, has the committer set it after the uploads queued
-/// before it; a cheap request either way. The answer goes out in its turn.
-fn on_mkdir(
-    s: &mut Session,
-    token: Token,
-    shared: &mut Shared,
-    now: Instant,
-    (path, meta, ticket): (String, Option<Meta>, Ticket),
-) -> Result<(), DriveError> {
-    let what = format!("directory {path:?}");
-    if let Some(wait) = check_budget(s, shared, now)? {
-        log_refusal(s, shared, now, &what, &wait);
-        return Ok(s.conn.answer(ticket, wait)?);
-    }
-    charge(s, shared, now, Cost::Cheap);
-    let outcome = match (
-        shared.root.make_dir(&path, None),
-        shared.upload_policy.cap(meta),
-    ) {
-        (Ok(()), Some(meta)) => {
-            let job = Job::DirMeta {
-                token,
-                ticket,
-                root: shared.root.clone(),
-                path,
-                meta,
-            };
-            let _ = shared.commits.send(job);
-            return Ok(());
-        }
-        (Ok(()), None) => Outcome::ok(),
-        (Err(e), _) => {
-            let outcome = refusal_for(&e);
-            log_refusal(s, shared, now, &what, &outcome);
-            outcome
-        }
-    };
-    Ok(s.conn.answer(ticket, outcome)?)
-}
-
-fn on_received(s: &mut Session, token: Token, shared: &mut Shared) -> Result<(), DriveError> {
-    let Some(upload) = s.upload.take() else {
-        return Err(ProtoError::InvalidCall("file data without an upload").into());
-    };
-    let Upload {
-        file,
-        ticket,
-        name,
-        size,
-        started,
-        ..
-    } = upload;
-    match file.finish() {
-        Err(e) => {
-            warn!("upload {name:?} from {} failed: {e}", s.who());
-            s.conn.answer(ticket, refusal_for(&e))?;
-        }
-        // The committer answers through the waker, in its turn; the client
-        // goes on sending meanwhile.
-        Ok(staged) => {
-            let _ = shared.commits.send(Job::Commit {
-                token,
-                commit: Box::new(Commit {
-                    staged,
-                    ticket,
-                    name,
-                    size,
-                    started,
-                }),
-            });
-        }
-    }
-    Ok(())
-}
-
 fn on_download(
     s: &mut Session,
     shared: &mut Shared,
@@ -359,7 +237,7 @@ pub(super) fn log_download_end(s: &Session, dl: &Download) {
 /// was given has passed (`rate_refusals` counts such requests in a row; a
 /// client that waits as told is never cut off, however often it is
 /// refused).
-fn check_budget(
+pub(super) fn check_budget(
     s: &mut Session,
     shared: &mut Shared,
     now: Instant,
@@ -411,7 +289,13 @@ fn refuse(
 
 /// One log line (within the refusal log's budget) saying who asked for
 /// `what` and why it was refused.
-fn log_refusal(s: &Session, shared: &mut Shared, now: Instant, what: &str, outcome: &Outcome) {
+pub(super) fn log_refusal(
+    s: &Session,
+    shared: &mut Shared,
+    now: Instant,
+    what: &str,
+    outcome: &Outcome,
+) {
     if shared.refusals.allow(now) {
         info!(
             "refused {what} for {}: {}",

@@ -4,6 +4,7 @@
 
 mod answers;
 mod calls;
+mod requests;
 
 pub use answers::Ticket;
 pub use calls::ListingStep;
@@ -348,102 +349,6 @@ impl ServerConnection {
         }
         let body = self.core.bytes(range).to_vec();
         self.on_request(t, &body)
-    }
-
-    /// A request read while idle (or a held GET or LIST, once no answers
-    /// are owed).
-    fn on_request(&mut self, t: u8, body: &[u8]) -> Result<Option<Ev>, ProtoError> {
-        let (next, ev) = match t {
-            inner::OFFER => {
-                let offer = Offer::parse(body)?;
-                match name::sanitize_path(&offer.path) {
-                    Ok(p) => {
-                        let ticket = self.answers.owe();
-                        let receiver = Receiver::offered(offer.size);
-                        let op = Op::Upload(receiver, Some(ticket));
-                        (op, Ev::UploadRequested(p, offer, ticket))
-                    }
-                    Err(e) => {
-                        self.queue_answer(Outcome::new(ResultCode::BadName, e.to_string()))?;
-                        (Op::Upload(Receiver::skipping(), None), Ev::NameRefused(e))
-                    }
-                }
-            }
-            inner::MKDIR => {
-                let mkdir = Mkdir::parse(body)?;
-                match name::sanitize_path(&mkdir.path) {
-                    Ok(p) => {
-                        let ticket = self.answers.owe();
-                        (Op::Idle, Ev::MkdirRequested(p, mkdir, ticket))
-                    }
-                    Err(e) => {
-                        self.queue_answer(Outcome::new(ResultCode::BadName, e.to_string()))?;
-                        (Op::Idle, Ev::NameRefused(e))
-                    }
-                }
-            }
-            inner::GET => {
-                let get = Get::parse(body)?;
-                match name::sanitize_path(&get.path) {
-                    Ok(p) => (
-                        Op::DownloadDecision(get.path),
-                        Ev::DownloadRequested(p, get.max_size),
-                    ),
-                    Err(e) => {
-                        self.queue_answer(Outcome::new(ResultCode::BadName, e.to_string()))?;
-                        (Op::Idle, Ev::NameRefused(e))
-                    }
-                }
-            }
-            inner::LIST => {
-                let raw = msgs::parse_list(body)?;
-                let path = if raw.is_empty() {
-                    Ok(String::new())
-                } else {
-                    name::sanitize_path(&raw)
-                };
-                match path {
-                    Ok(p) => (Op::Listing(ListingPager::default()), Ev::ListRequested(p)),
-                    Err(e) => {
-                        self.queue_answer(Outcome::new(ResultCode::BadName, e.to_string()))?;
-                        (Op::Idle, Ev::NameRefused(e))
-                    }
-                }
-            }
-            t => {
-                return Err(ProtoError::UnexpectedMessage {
-                    got: msgs::inner_name(t),
-                    state: "idle",
-                })
-            }
-        };
-        self.set_op(next);
-        Ok(Some(ev))
-    }
-
-    fn set_op(&mut self, op: Op) {
-        if let Phase::Open(slot) = &mut self.phase {
-            *slot = op;
-        }
-    }
-
-    /// Owes one answer that is known now (a refused name, a corrupt file)
-    /// and sends what may go out.
-    fn queue_answer(&mut self, outcome: Outcome) -> Result<(), ProtoError> {
-        let ticket = self.answers.owe();
-        self.answers.give(ticket, outcome);
-        self.flush_answers()
-    }
-
-    /// Sends every owed answer that is known and whose turn has come. Once
-    /// this side closes, nothing more is sent.
-    fn flush_answers(&mut self) -> Result<(), ProtoError> {
-        while let Some(outcome) = self.answers.next_ready() {
-            if !self.core.closing() {
-                self.core.send_outcome(&outcome)?;
-            }
-        }
-        Ok(())
     }
 }
 
