@@ -44,6 +44,9 @@ pub struct Staged {
     /// Applied to the file just before it is moved into place.
     meta: Option<Meta>,
     committed: bool,
+    /// Whether [`sync`](Staged::sync) succeeded (the commit does not sync
+    /// the file again).
+    synced: bool,
 }
 
 impl Staged {
@@ -66,6 +69,7 @@ impl Staged {
             overwrite,
             meta,
             committed: false,
+            synced: false,
         }
     }
 
@@ -244,8 +248,20 @@ impl Staged {
         })
     }
 
-    /// Everything of a commit but the directory's fsync.
-    fn place(&mut self) -> Result<(), FsError> {
+    /// The first step of a commit, which a caller gathering a group of
+    /// files may take for each as it arrives: checks the byte count,
+    /// applies the metadata given to [`ReceiveRoot::begin`] (modification
+    /// time, then mode masked to 0o777) on the open file, and fsyncs it.
+    /// Nothing is visible under the final name yet.
+    ///
+    /// # Errors
+    /// [`FsError::SizeMismatch`] when fewer bytes were written than
+    /// announced; [`FsError::Io`] when setting the metadata or the fsync
+    /// fails.
+    pub fn sync(&mut self) -> Result<(), FsError> {
+        if self.synced {
+            return Ok(());
+        }
         if self.written != self.expected {
             return Err(FsError::SizeMismatch {
                 expected: self.expected,
@@ -257,6 +273,13 @@ impl Staged {
                 .map_err(|e| self.err("set time and mode of", e.into()))?;
         }
         self.file.sync_all().map_err(|e| self.err("fsync", e))?;
+        self.synced = true;
+        Ok(())
+    }
+
+    /// Everything of a commit but the directory's fsync.
+    fn place(&mut self) -> Result<(), FsError> {
+        self.sync()?;
         let Target {
             parent,
             path,

@@ -66,7 +66,16 @@ pub(super) fn spawn_committer(
     thread::Builder::new()
         .name("sft-commit".into())
         .spawn(move || {
-            for job in job_rx {
+            // A job taken from the queue while gathering a group, done next.
+            let mut next = None;
+            loop {
+                let job = match next.take() {
+                    Some(job) => job,
+                    None => match job_rx.recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    },
+                };
                 let done = match job {
                     Job::Writeback(file) => {
                         // A failure here resurfaces at the commit's own fsync.
@@ -74,20 +83,23 @@ pub(super) fn spawn_committer(
                         continue;
                     }
                     Job::Commit { token, commit } => {
-                        let Commit {
-                            staged,
-                            ticket,
-                            name,
-                            size,
-                            started,
-                        } = *commit;
-                        CommitDone {
-                            token,
-                            ticket,
-                            name,
-                            upload: Some((size, started)),
-                            result: staged.commit().map(|_| ()),
+                        // Each file is fsynced as it is taken; uploads that
+                        // arrive meanwhile join the group, whose moves then
+                        // share one fsync per directory.
+                        let mut group = vec![synced(token, commit)];
+                        while group.len() < GROUP_COMMIT_MAX {
+                            match job_rx.try_recv() {
+                                Ok(Job::Commit { token, commit }) => {
+                                    group.push(synced(token, commit));
+                                }
+                                Ok(other) => {
+                                    next = Some(other);
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
                         }
+                        commit_group(group)
                     }
                     Job::DirMeta {
                         token,
@@ -95,21 +107,69 @@ pub(super) fn spawn_committer(
                         root,
                         path,
                         meta,
-                    } => CommitDone {
+                    } => vec![CommitDone {
                         token,
                         ticket,
                         result: root.make_dir(&path, Some(meta)),
                         name: path,
                         upload: None,
-                    },
+                    }],
                 };
-                if done_tx.send(done).is_err() {
-                    return;
+                for d in done {
+                    if done_tx.send(d).is_err() {
+                        return;
+                    }
                 }
                 let _ = waker.wake();
             }
         })?;
     Ok((job_tx, done_rx))
+}
+
+/// Most uploads committed as one group (64).
+const GROUP_COMMIT_MAX: usize = 64;
+
+/// An upload taken into a group, with how its file's fsync went.
+type Synced = (Token, Box<Commit>, Result<(), FsError>);
+
+/// Takes `commit` into a group: fsyncs its file now ([`Staged::sync`]).
+fn synced(token: Token, mut commit: Box<Commit>) -> Synced {
+    let result = commit.staged.sync();
+    (token, commit, result)
+}
+
+/// Finishes a group of uploads whose files were synced as they were taken
+/// ([`Staged::commit_all`]): one answer each, in the order taken; a file
+/// whose fsync failed is answered with that error (dropping it removes
+/// it), the others are moved into place with one fsync per directory.
+fn commit_group(group: Vec<Synced>) -> Vec<CommitDone> {
+    let mut answers = Vec::with_capacity(group.len());
+    let mut staged = Vec::with_capacity(group.len());
+    let mut slots = Vec::with_capacity(group.len());
+    for (token, commit, result) in group {
+        let Commit {
+            staged: s,
+            ticket,
+            name,
+            size,
+            started,
+        } = *commit;
+        if result.is_ok() {
+            slots.push(answers.len());
+            staged.push(s);
+        }
+        answers.push(CommitDone {
+            token,
+            ticket,
+            name,
+            upload: Some((size, started)),
+            result,
+        });
+    }
+    for (slot, result) in slots.into_iter().zip(Staged::commit_all(staged)) {
+        answers[slot].result = result.map(|_| ());
+    }
+    answers
 }
 
 impl Server {
