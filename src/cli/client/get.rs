@@ -142,6 +142,7 @@ fn get_paths(args: GetArgs, tally: &mut Tally) -> Result<(), CliError> {
         items,
         progress,
         reported: 0,
+        paused_until: None,
     };
     let run = c.session.run_batch(steps, Some(&root), &mut obs);
     let left = obs.left();

@@ -3,7 +3,7 @@
 //! own log (`-v`).
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::info;
 use sft::fs::FsError;
@@ -36,6 +36,8 @@ pub(super) struct Observer<'a> {
     pub progress: BatchProgress,
     /// Requests reported so far.
     pub reported: usize,
+    /// Until when the rate-limit pause announced last lasts.
+    pub paused_until: Option<Instant>,
 }
 
 impl Observer<'_> {
@@ -124,6 +126,13 @@ impl BatchObserver for Observer<'_> {
     }
 
     fn waiting(&mut self, index: usize, wait: Duration) {
+        // The requests in flight when the limit was reached are all
+        // refused at once: one line for the pause, not one per request.
+        let now = Instant::now();
+        if self.paused_until.is_some_and(|until| now < until) {
+            return;
+        }
+        self.paused_until = Some(now + wait);
         let remote = match &self.items[index] {
             Item::Dir { remote } | Item::File { remote, .. } => remote.clone(),
         };

@@ -141,6 +141,7 @@ fn put_plan(args: &PutArgs, plan: Plan, tally: &mut Tally) -> Result<(), CliErro
         items,
         progress,
         reported: 0,
+        paused_until: None,
     };
     let run = c.session.run_batch(steps, None, &mut obs);
     let left = obs.left();
