@@ -98,8 +98,10 @@ PY
 export SFT_HOME=$WORK/sft-home
 mkdir -p "$SFT_HOME" "$WORK/sft-root"
 SFT_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# RUNS uploads of FILES requests each in a minute would pass the default per-key
+# burst (20,000); this measures transfer, not admission, so the key rate is raised.
 "$SFT" serve --listen "127.0.0.1:$SFT_PORT" --root "$WORK/sft-root" --allow-any-client \
-  >"$WORK/sft-serve.log" 2>&1 &
+  --key-rate 1000000/60s >"$WORK/sft-serve.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do
   "$SFT" ls -q --accept-new "127.0.0.1:$SFT_PORT" >/dev/null 2>&1 && break
