@@ -161,7 +161,7 @@ fn round(i: usize, local: &Path) -> Vec<Step> {
         remote,
         overwrite: false,
         preserve,
-        nofollow: true,
+        within: None,
     };
     let get = |remote: &str, local: String| Step::Get {
         remote: remote.to_string(),

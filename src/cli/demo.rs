@@ -100,7 +100,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
             remote: "demo.bin".into(),
             overwrite: false,
             preserve: false,
-            nofollow: false,
+            within: None,
         };
         let up = session.run_one(put, None).map_err(internal)??;
         if up.outcome.code != ResultCode::Ok {

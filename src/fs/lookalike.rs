@@ -14,7 +14,7 @@
 use rustix::fd::AsFd;
 use rustix::fs::{AtFlags, Dir};
 use rustix::io::Errno;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 /// The ASCII characters with a non-ASCII canonical equivalent, and that
 /// equivalent.
@@ -90,7 +90,9 @@ fn scan(dir: impl AsFd, name: &str) -> rustix::io::Result<Option<String>> {
 /// name is its own NFC form; otherwise the comparison stops at the first
 /// character that differs.
 fn same_nfc(other: &str, target: &str) -> bool {
-    if other.is_ascii() {
+    // Most names are already in NFC (all ASCII ones are): then a byte
+    // compare settles it, and only the others are normalized.
+    if other.is_ascii() || is_nfc_quick(other.chars()) == IsNormalized::Yes {
         other == target
     } else {
         other.nfc().eq(target.chars())

@@ -35,6 +35,7 @@ impl ReceiveRoot {
         let parent = walk::open_dir(self, dir)?;
         let mut kind = walk::kind_of(self, &parent, name, path)?;
         if kind.is_none() {
+            let _names = self.names_lock();
             self.refuse_lookalike(&parent, name, path)?;
             kind = match rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(DIR_MODE)) {
                 Ok(()) => {

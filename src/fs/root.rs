@@ -13,7 +13,7 @@ use std::fs::{self, DirBuilder, File};
 use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
@@ -37,6 +37,10 @@ pub struct ReceiveRoot {
     pub(super) fd: Arc<OwnedFd>,
     /// The canonical path when opened, for messages only (never re-resolved).
     pub(super) dir: PathBuf,
+    /// Held from a look-alike check to the create or move it allows, so
+    /// two names that look the same cannot both pass (the event loop makes
+    /// directories while the committer moves files in).
+    names: Arc<Mutex<()>>,
 }
 
 impl ReceiveRoot {
@@ -70,6 +74,7 @@ impl ReceiveRoot {
         Ok(Self {
             fd: Arc::new(fd),
             dir: shown,
+            names: Arc::new(Mutex::new(())),
         })
     }
 
@@ -154,6 +159,12 @@ impl ReceiveRoot {
     /// # Errors
     /// [`FsError::LookAlike`] naming both paths; [`FsError::Io`] when the
     /// directory cannot be inspected or read.
+    /// Holds the look-alike lock (see [`ReceiveRoot`]) until the guard is
+    /// dropped. A poisoned lock is taken anyway: it guards no data.
+    pub(super) fn names_lock(&self) -> MutexGuard<'_, ()> {
+        self.names.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub(super) fn refuse_lookalike(
         &self,
         dir: impl AsFd,

@@ -4,6 +4,9 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+
 use super::meta::MAX_MODE;
 use super::{io_err, FsError};
 
@@ -33,24 +36,36 @@ pub fn open_local_source(path: &Path) -> Result<SourceFile, FsError> {
     open_regular(path, &path.display().to_string())
 }
 
-/// Opens a file found by walking a local tree for upload (client side):
-/// like [`open_local_source`], but a symlink in the last component is
-/// refused (`O_NOFOLLOW`), so an entry swapped for a link after the walk
-/// is not followed.
+/// Opens the file `rel` found by walking the local directory `base` (an
+/// upload's argument, client side): `base` is opened as the user named it,
+/// then each component of `rel` relative to the directory before it,
+/// never following a symlink (`O_NOFOLLOW`), so a directory or file of
+/// the tree swapped for a link after the walk cannot make sft read a file
+/// from outside the tree.
 ///
 /// # Errors
-/// As [`open_local_source`]; [`FsError::NotRegular`] for a symlink.
-pub fn open_tree_source(path: &Path) -> Result<SourceFile, FsError> {
+/// As [`open_local_source`]; [`FsError::NotRegular`] when a component is
+/// now a symlink (or a directory of the path is no longer a directory).
+pub fn open_tree_source(base: &Path, rel: &Path) -> Result<SourceFile, FsError> {
+    let path = base.join(rel);
     let shown = path.display().to_string();
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => FsError::NotRegular(shown.clone()),
-            _ => io_err("open", path)(e),
-        })?;
-    regular_source(file, path, &shown)
+    let moved = |e: Errno| match e {
+        Errno::LOOP | Errno::NOTDIR => FsError::NotRegular(shown.clone()),
+        e => io_err("open", &path)(e.into()),
+    };
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let mut dir = rustix::fs::open(base, dir_flags, Mode::empty()).map_err(moved)?;
+    let mut parts = rel.iter().peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let fd = rustix::fs::openat(&dir, part, flags, Mode::empty()).map_err(moved)?;
+            return regular_source(File::from(fd), &path, &shown);
+        }
+        dir = rustix::fs::openat(&dir, part, dir_flags | OFlags::NOFOLLOW, Mode::empty())
+            .map_err(moved)?;
+    }
+    Err(FsError::NotRegular(shown))
 }
 
 /// Opens `path` read-only, then requires a regular file.

@@ -291,6 +291,7 @@ impl Staged {
         } else {
             RenameFlags::NOREPLACE
         };
+        let _names = self.root.names_lock();
         let exists = walk::check_target(&self.root, parent, name, path, self.overwrite)?;
         if !exists {
             self.root.refuse_lookalike(parent, name, path)?;

@@ -170,7 +170,7 @@ pub fn put(local: &Path, remote: &str) -> Step {
         remote: remote.to_string(),
         overwrite: false,
         preserve: false,
-        nofollow: false,
+        within: None,
     }
 }
 

@@ -195,6 +195,7 @@ fn walk(
         return Ok(());
     }
     let mut todo = VecDeque::from([(remote.to_string(), local, meta_of(&entry))]);
+    let mut walked = 0;
     while let Some((dir, local, meta)) = todo.pop_front() {
         if let Err(e) = root.make_dir(&local, None) {
             tally.dir_failed(&format!("{local}/"), None, &e.to_string());
@@ -213,6 +214,7 @@ fn walk(
             meta,
         });
         let mut entries = entries;
+        walked = super::walk_budget(walked, entries.len())?;
         entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         for e in entries {
             let (r, l) = (format!("{dir}/{}", e.name), format!("{local}/{}", e.name));

@@ -72,6 +72,7 @@ fn list(args: LsArgs) -> Result<(usize, u64), CliError> {
     let (mut files, mut bytes) = (0usize, 0u64);
     // (server path, path shown relative to the listed directory)
     let mut todo = VecDeque::from([(top, String::new())]);
+    let mut walked = 0;
     while let Some((dir, shown)) = todo.pop_front() {
         let listing = c.session.list(&dir).map_err(session_error)?;
         let mut entries = listing.map_err(|o| {
@@ -80,6 +81,7 @@ fn list(args: LsArgs) -> Result<(usize, u64), CliError> {
                 format!("listing {dir:?} refused: {}", display_safe(&o.reason)),
             )
         })?;
+        walked = super::walk_budget(walked, entries.len())?;
         // The server sends its directory order.
         entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         for e in entries {

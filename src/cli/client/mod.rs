@@ -14,6 +14,8 @@ mod put;
 mod tally;
 mod tree;
 
+use super::error::{CliError, Exit};
+
 pub use get::{get, GetArgs};
 pub use ls::{ls, LsArgs};
 pub use put::{put, PutArgs};
@@ -28,12 +30,38 @@ fn dir_arg(path: &str) -> &str {
     }
 }
 
+/// Most entries `get -r` and `ls -R` take from a server's tree in all
+/// (1,000,000): the client's own memory bound, as one listing's is.
+const MAX_WALK_ENTRIES: usize = 1_000_000;
+
+/// Adds a listing of `more` entries to the `walked` so far; past
+/// [`MAX_WALK_ENTRIES`] the walk ends (exit 1), whatever the server sends.
+fn walk_budget(walked: usize, more: usize) -> Result<usize, CliError> {
+    let total = walked.saturating_add(more);
+    if total > MAX_WALK_ENTRIES {
+        return Err(CliError::new(
+            Exit::FileFailed,
+            format!("the tree has more than {MAX_WALK_ENTRIES} entries, more than sft takes in one walk"),
+        )
+        .hint("fetch or list its subdirectories one by one"));
+    }
+    Ok(total)
+}
+
 /// Default server port.
 pub const DEFAULT_PORT: u16 = 5555;
 
 #[cfg(test)]
 mod tests {
     use super::dir_arg;
+
+    #[test]
+    fn a_walk_takes_entries_up_to_its_limit_and_not_one_more() {
+        use super::{walk_budget, MAX_WALK_ENTRIES};
+        assert_eq!(walk_budget(0, MAX_WALK_ENTRIES).unwrap(), MAX_WALK_ENTRIES);
+        assert!(walk_budget(MAX_WALK_ENTRIES, 1).is_err());
+        assert!(walk_budget(usize::MAX, usize::MAX).is_err());
+    }
 
     #[test]
     fn a_trailing_slash_on_a_remote_directory_is_dropped_and_nothing_else_changes() {

@@ -91,8 +91,17 @@ fn steps(args: &PutArgs, plan: &Plan) -> (Vec<Step>, Vec<Item>) {
             overwrite: args.overwrite,
             preserve: args.preserve,
             // A file named on the command line is followed if it is a
-            // symlink (as scp does); one found in a tree never is.
-            nofollow: !named.contains(f.local.as_path()),
+            // symlink (as scp does); one found in a tree is opened from
+            // the directory argument down, never through a symlink.
+            within: if named.contains(f.local.as_path()) {
+                None
+            } else {
+                f.local
+                    .ancestors()
+                    .skip(1)
+                    .find(|a| named.contains(a))
+                    .map(Path::to_path_buf)
+            },
         });
         items.push(Item::File {
             local: f.local.clone(),

@@ -34,9 +34,10 @@ pub enum Step {
         overwrite: bool,
         /// Send the file's mode and mtime for the server to apply (`-p`).
         preserve: bool,
-        /// Open `local` without following a symlink in its last component
-        /// (a file found by walking a tree).
-        nofollow: bool,
+        /// The directory argument `local` was found under by walking it:
+        /// the file is then opened from there without following a symlink
+        /// (a file named on the command line is opened as named).
+        within: Option<PathBuf>,
     },
     /// Download `remote` into the local root as `local` (a path relative
     /// to the root); with `preserve`, apply the server's mode and mtime.
@@ -210,11 +211,13 @@ pub fn jitter(bound: Duration) -> Duration {
 }
 
 /// The file an upload step sends, opened just before its request goes out.
-pub(super) fn open_upload(local: &std::path::Path, nofollow: bool) -> Result<SourceFile, FsError> {
-    if nofollow {
-        crate::fs::open_tree_source(local)
-    } else {
-        crate::fs::open_local_source(local)
+pub(super) fn open_upload(
+    local: &std::path::Path,
+    within: Option<&std::path::Path>,
+) -> Result<SourceFile, FsError> {
+    match within.and_then(|base| Some((base, local.strip_prefix(base).ok()?))) {
+        Some((base, rel)) => crate::fs::open_tree_source(base, rel),
+        None => crate::fs::open_local_source(local),
     }
 }
 

@@ -161,10 +161,10 @@ impl Session {
                 remote,
                 overwrite,
                 preserve,
-                nofollow,
+                within,
             } => {
                 let index = flight.queued.index;
-                let source = match open_upload(local, *nofollow) {
+                let source = match open_upload(local, within.as_deref()) {
                     Ok(s) => s,
                     Err(e) => {
                         b.obs.done(index, Err(e));

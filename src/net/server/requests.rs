@@ -96,7 +96,9 @@ pub(super) fn handle_events(
             }
             Event::ReceiveComplete { .. } => on_received(s, token, shared)?,
             Event::ReceiveCorrupt => {
-                if let Some(up) = s.upload.take() {
+                // A corrupt upload costs its key one request: its log line
+                // is within the refusal log's budget, like a refusal's.
+                if let Some(up) = s.upload.take().filter(|_| shared.refusals.allow(now)) {
                     warn!(
                         "upload {:?} from {} discarded: SHA-256 mismatch",
                         up.name,
@@ -197,7 +199,9 @@ fn on_list(
         return refuse(s, shared, now, "listing", &wait);
     }
     let lister = shared.root.lister(path).map_err(|e| {
-        warn!("listing {path:?} for {} failed: {e}", s.who());
+        if shared.refusals.allow(now) {
+            warn!("listing {path:?} for {} failed: {e}", s.who());
+        }
         match e {
             FsError::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 refusal(ResultCode::NotFound, "no such directory on the server")

@@ -79,11 +79,16 @@ pub(super) fn on_mkdir(
         log_refusal(s, shared, now, &what, &wait);
         return Ok(s.conn.answer(ticket, wait)?);
     }
-    charge(s, shared, now, Cost::Cheap);
-    let outcome = match (
-        shared.root.make_dir(&path, None),
-        shared.upload_policy.cap(meta),
-    ) {
+    let made = shared.root.make_dir(&path, None);
+    // A directory made (or found) is served work, a refusal a cheap one
+    // (PROTOCOL.md §6).
+    let cost = if made.is_ok() {
+        Cost::Work
+    } else {
+        Cost::Cheap
+    };
+    charge(s, shared, now, cost);
+    let outcome = match (made, shared.upload_policy.cap(meta)) {
         (Ok(()), Some(meta)) => {
             let job = Job::DirMeta {
                 token,
