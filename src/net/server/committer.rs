@@ -83,14 +83,14 @@ pub(super) fn spawn_committer(
                         continue;
                     }
                     Job::Commit { token, commit } => {
-                        // Each file is fsynced as it is taken; uploads that
-                        // arrive meanwhile join the group, whose moves then
-                        // share one fsync per directory.
-                        let mut group = vec![synced(token, commit)];
-                        while group.len() < GROUP_COMMIT_MAX {
+                        // The uploads waiting now form a group: their files
+                        // are fsynced together, their moves share one fsync
+                        // per directory.
+                        let mut taken = vec![(token, commit)];
+                        while taken.len() < GROUP_COMMIT_MAX {
                             match job_rx.try_recv() {
                                 Ok(Job::Commit { token, commit }) => {
-                                    group.push(synced(token, commit));
+                                    taken.push((token, commit));
                                 }
                                 Ok(other) => {
                                     next = Some(other);
@@ -99,7 +99,7 @@ pub(super) fn spawn_committer(
                                 Err(_) => break,
                             }
                         }
-                        commit_group(group)
+                        commit_group(sync_all(taken))
                     }
                     Job::DirMeta {
                         token,
@@ -132,10 +132,30 @@ const GROUP_COMMIT_MAX: usize = 64;
 /// An upload taken into a group, with how its file's fsync went.
 type Synced = (Token, Box<Commit>, Result<(), FsError>);
 
-/// Takes `commit` into a group: fsyncs its file now ([`Staged::sync`]).
-fn synced(token: Token, mut commit: Box<Commit>) -> Synced {
-    let result = commit.staged.sync();
-    (token, commit, result)
+/// Threads that fsync the files of one group at once (at most 8): a disk
+/// completes concurrent fsyncs in fewer journal commits and flushes than
+/// the same fsyncs one after another.
+const SYNC_THREADS: usize = 8;
+
+/// fsyncs the files of a group ([`Staged::sync`]): the uploads that were
+/// waiting when the committer took the first, several at once.
+fn sync_all(taken: Vec<(Token, Box<Commit>)>) -> Vec<Synced> {
+    let mut group: Vec<Synced> = taken.into_iter().map(|(t, c)| (t, c, Ok(()))).collect();
+    if let [(_, commit, result)] = group.as_mut_slice() {
+        *result = commit.staged.sync();
+        return group;
+    }
+    let per = group.len().div_ceil(SYNC_THREADS).max(1);
+    std::thread::scope(|scope| {
+        for part in group.chunks_mut(per) {
+            scope.spawn(move || {
+                for (_, commit, result) in part {
+                    *result = commit.staged.sync();
+                }
+            });
+        }
+    });
+    group
 }
 
 /// Finishes a group of uploads whose files were synced as they were taken
