@@ -13,9 +13,8 @@ use sft::proto::msgs::{EntryKind, Meta, ResultCode};
 use sft::proto::name::{display_safe, sanitize_path};
 
 use super::connect::{check_target, connect};
-use super::exit::{aborted, session_error};
-use super::observe::{Item, Observer};
-use super::progress::BatchProgress;
+use super::exit::session_error;
+use super::observe::{run_batch, Item};
 use super::tally::{OutputArgs, Tally};
 use crate::cli::error::{CliError, Exit};
 use crate::cli::TrustArgs;
@@ -135,22 +134,7 @@ fn get_paths(args: GetArgs, tally: &mut Tally) -> Result<(), CliError> {
             planned: *size,
         });
     }
-    let bytes = fetch.files.iter().map(|f| f.2).sum();
-    let progress = BatchProgress::new(fetch.files.len() as u64, bytes, tally.shows_progress());
-    let mut obs = Observer {
-        tally,
-        items,
-        progress,
-        reported: 0,
-        paused_until: None,
-    };
-    let run = c.session.run_batch(steps, Some(&root), &mut obs);
-    let left = obs.left();
-    obs.progress.finish();
-    if let Err(e) = run {
-        return Err(aborted(e, &c.target, left));
-    }
-    let _ = c.session.close();
+    run_batch(c, steps, items, Some(&root), tally)?;
     if args.preserve {
         // Deepest first, once their files are in: a directory's mtime is
         // then the server's, and a read-only one was still writable while

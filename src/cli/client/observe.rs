@@ -6,18 +6,21 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use log::info;
-use sft::fs::FsError;
-use sft::net::client::{BatchObserver, Report};
+use sft::fs::{FsError, ReceiveRoot};
+use sft::net::client::{BatchObserver, Report, Step};
 use sft::proto::msgs::ResultCode;
 use sft::proto::name::display_safe;
 
+use super::connect::Connected;
+use super::exit::aborted;
 use super::progress::BatchProgress;
 use super::tally::Tally;
+use crate::cli::error::CliError;
 
 /// What a request of the batch is, for its result line.
 pub(super) enum Item {
     /// A remote directory (created, or given its metadata): only a failure
-    /// is reported, and it counts as a failed file.
+    /// is reported, and it fails the command without counting as a file.
     Dir { remote: String },
     /// A file: `local` is where it is read from or stored, `remote` its
     /// path on the server, `shown` how the success line names it.
@@ -29,20 +32,53 @@ pub(super) enum Item {
     },
 }
 
+/// Runs `steps` (described by `items`, one each) in the connected
+/// session with a progress display and each result counted in `tally`,
+/// storing downloads under `root`; then closes the session.
+///
+/// # Errors
+/// A session-level failure, naming how many files were left undone.
+pub(super) fn run_batch(
+    mut c: Connected,
+    steps: Vec<Step>,
+    items: Vec<Item>,
+    root: Option<&ReceiveRoot>,
+    tally: &mut Tally,
+) -> Result<(), CliError> {
+    let (files, bytes) = items.iter().fold((0u64, 0u64), |(n, b), i| match i {
+        Item::File { planned, .. } => (n + 1, b.saturating_add(*planned)),
+        Item::Dir { .. } => (n, b),
+    });
+    let progress = BatchProgress::new(files, bytes, tally.shows_progress());
+    let mut obs = Observer {
+        tally,
+        items,
+        progress,
+        reported: 0,
+        paused_until: None,
+    };
+    let run = c.session.run_batch(steps, root, &mut obs);
+    let left = obs.left();
+    obs.progress.finish();
+    run.map_err(|e| aborted(e, &c.target, left))?;
+    let _ = c.session.close();
+    Ok(())
+}
+
 /// Reports a batch's results to a tally and a progress display.
-pub(super) struct Observer<'a> {
-    pub tally: &'a mut Tally,
-    pub items: Vec<Item>,
-    pub progress: BatchProgress,
+struct Observer<'a> {
+    tally: &'a mut Tally,
+    items: Vec<Item>,
+    progress: BatchProgress,
     /// Requests reported so far.
-    pub reported: usize,
+    reported: usize,
     /// Until when the rate-limit pause announced last lasts.
-    pub paused_until: Option<Instant>,
+    paused_until: Option<Instant>,
 }
 
 impl Observer<'_> {
     /// Files not yet reported (for a batch cut short).
-    pub(super) fn left(&self) -> usize {
+    fn left(&self) -> usize {
         self.items[self.reported..]
             .iter()
             .filter(|i| matches!(i, Item::File { .. }))

@@ -9,9 +9,7 @@ use sft::net::client::Step;
 use sft::proto::name::{display_safe, sanitize_path};
 
 use super::connect::{check_target, connect};
-use super::exit::aborted;
-use super::observe::{Item, Observer};
-use super::progress::BatchProgress;
+use super::observe::{run_batch, Item};
 use super::tally::{OutputArgs, Tally};
 use super::tree::{plan_upload, Plan};
 use crate::cli::error::{CliError, Exit};
@@ -142,24 +140,6 @@ fn put_plan(args: &PutArgs, plan: Plan, tally: &mut Tally) -> Result<(), CliErro
         return Ok(());
     }
     let (steps, items) = steps(args, &plan);
-    let bytes: u64 = plan.files.iter().map(|f| f.size).sum();
-    let mut c = connect(&args.server, args.trust.clone(), u64::MAX)?;
-    let progress = BatchProgress::new(plan.files.len() as u64, bytes, tally.shows_progress());
-    let mut obs = Observer {
-        tally,
-        items,
-        progress,
-        reported: 0,
-        paused_until: None,
-    };
-    let run = c.session.run_batch(steps, None, &mut obs);
-    let left = obs.left();
-    obs.progress.finish();
-    match run {
-        Ok(()) => {
-            let _ = c.session.close();
-            Ok(())
-        }
-        Err(e) => Err(aborted(e, &c.target, left)),
-    }
+    let c = connect(&args.server, args.trust.clone(), u64::MAX)?;
+    run_batch(c, steps, items, None, tally)
 }
