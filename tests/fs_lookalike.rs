@@ -7,6 +7,9 @@ use std::path::Path;
 use sft::fs::{FsError, ReceiveRoot};
 use tempfile::TempDir;
 
+mod fsutil;
+use fsutil::names;
+
 /// "café" with a precomposed é (NFC) and with e + COMBINING ACUTE (NFD).
 const CAFE_NFC: &str = "caf\u{e9}";
 const CAFE_NFD: &str = "cafe\u{301}";
@@ -23,16 +26,6 @@ fn receive(root: &ReceiveRoot, path: &str, overwrite: bool) -> Result<(), FsErro
     let mut staged = root.begin(path, 1, overwrite, None)?;
     staged.write_all(b"x")?;
     staged.commit().map(|_| ())
-}
-
-/// Every name in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
 }
 
 /// Asserts `result` is a look-alike refusal of `name` because of `existing`.

@@ -5,11 +5,13 @@
 use std::fs;
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::Path;
 use std::process::Command;
 
 use sft::fs::{FsError, Kind, ReceiveRoot, TEMP_PREFIX};
 use tempfile::TempDir;
+
+mod fsutil;
+use fsutil::names;
 
 /// A fresh root `recv` and an empty directory `outside` beside it.
 fn root() -> (TempDir, ReceiveRoot) {
@@ -17,16 +19,6 @@ fn root() -> (TempDir, ReceiveRoot) {
     fs::create_dir(tmp.path().join("outside")).unwrap();
     let root = ReceiveRoot::open_or_create(&tmp.path().join("recv")).unwrap();
     (tmp, root)
-}
-
-/// Every name in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
 }
 
 fn receive(root: &ReceiveRoot, path: &str, data: &[u8]) -> Result<(), FsError> {

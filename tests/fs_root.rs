@@ -5,20 +5,12 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::symlink;
-use std::path::Path;
 
 use sft::fs::{ReceiveRoot, Staged};
 use tempfile::TempDir;
 
-/// Every name in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
-}
+mod fsutil;
+use fsutil::names;
 
 fn stage(root: &ReceiveRoot, name: &str, data: &str, overwrite: bool) -> Staged {
     root.begin(name, data.len() as u64, overwrite, None)

@@ -9,21 +9,14 @@ use std::time::{Duration, UNIX_EPOCH};
 use sft::fs::{open_local_source, Entry, FsError, Kind, ReceiveRoot, TEMP_PREFIX};
 use tempfile::TempDir;
 
+mod fsutil;
+use fsutil::names;
+
 /// A fresh root inside a temporary directory (the directory is kept alive).
 fn root() -> (TempDir, ReceiveRoot) {
     let tmp = TempDir::new().unwrap();
     let root = ReceiveRoot::open_or_create(&tmp.path().join("recv")).unwrap();
     (tmp, root)
-}
-
-/// Every name in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
 }
 
 fn temp_files(dir: &Path) -> Vec<String> {

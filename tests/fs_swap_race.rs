@@ -9,24 +9,16 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{symlink, MetadataExt};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::fs::{renameat_with, RenameFlags, CWD};
 use sft::fs::{Meta, ReceiveRoot};
 use tempfile::TempDir;
 
-const ROUNDS: usize = 2_000;
+mod fsutil;
+use fsutil::names;
 
-/// Every name in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
-}
+const ROUNDS: usize = 2_000;
 
 /// One round of everything a server does with a path through `d`; every
 /// error is ignored. Returns whether `d/secret` (only outside) was ever
