@@ -2,7 +2,6 @@
 //! whose NFC form equals that of a different name in the same directory.
 
 use std::fs;
-use std::path::Path;
 
 use sft::fs::{FsError, ReceiveRoot};
 use tempfile::TempDir;
