@@ -134,7 +134,7 @@ fn records(c: &mut Criterion) {
     let chunk = vec![0x5au8; 64 * 1024];
     // One huge upload so the benchmark never runs out of announced bytes.
     client
-        .request_upload("bench", u64::MAX / 2, false, None)
+        .request_upload("bench", u64::MAX / 2, false, None, false)
         .unwrap();
     c2s(&mut client, &mut server, &mut buf, now);
     server.accept().unwrap();

@@ -60,7 +60,7 @@ impl Wire {
             if let Some(ev) = self.conn.next_event()? {
                 let saw = match ev {
                     ServerEvent::Authenticated { .. } => Saw::Established,
-                    ServerEvent::DownloadRequested { path, max_size } => {
+                    ServerEvent::DownloadRequested { path, max_size, .. } => {
                         Saw::Download(path, max_size)
                     }
                     ServerEvent::Closed => Saw::Closed,
@@ -81,7 +81,9 @@ impl Wire {
 
     /// Offers the GET's file: `size` bytes, no metadata of note.
     fn offer(&mut self, size: u64) {
-        self.conn.offer_download(size, Meta::default()).unwrap();
+        self.conn
+            .offer_download(size, Meta::default(), None)
+            .unwrap();
     }
 }
 

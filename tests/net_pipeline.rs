@@ -102,7 +102,7 @@ fn a_get_and_a_list_after_owed_uploads_are_served_after_their_results() {
     }
     // Sent right behind the uploads' ENDs, before any of them is stored:
     // a GET of one of them, and a LIST of the root.
-    raw.conn.request_download("u5", u64::MAX).unwrap();
+    raw.conn.request_download("u5", u64::MAX, None).unwrap();
     raw.conn.request_list("").unwrap();
     raw.flush();
     let got = raw.answers(files.len() + 2).unwrap();

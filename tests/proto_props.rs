@@ -14,8 +14,9 @@ use sft::proto::codec::{Reader, Writer};
 use sft::proto::conn::MAX_LISTING_ENTRIES;
 use sft::proto::msgs::{
     encode_list, encode_listing, parse_chunk, parse_end, parse_list, parse_listing, Challenge,
-    EntryKind, Established, Get, Hello, ListEntry, Meta, Mkdir, Offer, Outcome, Response,
-    ResultCode, SessionParams, ESTABLISHED_LEN, MAX_MODE, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS,
+    EntryKind, Established, Get, Hello, ListEntry, Meta, Mkdir, Offer, Outcome, Prefix, Response,
+    ResultCode, SessionParams, ESTABLISHED_LEN, MAX_MODE, MAX_OFFSET, MAX_REASON_LEN,
+    MAX_RETRY_AFTER_SECS,
 };
 use sft::proto::name::{is_hidden, sanitize, sanitize_path};
 use sft::proto::record::{Header, RecordType, CHALLENGE_LEN, HEADER_LEN, HELLO_LEN};
@@ -352,8 +353,9 @@ proptest! {
         overwrite in any::<bool>(),
         preserve in any::<bool>(),
         meta in meta(),
+        resume in any::<bool>(),
     ) {
-        let m = Offer { path, size, overwrite, preserve, meta };
+        let m = Offer { path, size, overwrite, preserve, meta, resume };
         let body = m.encode();
         prop_assert_eq!(body.len(), 21 + m.path.len());
         let parsed = Offer::parse(&body);
@@ -411,12 +413,19 @@ proptest! {
     fn get_and_list_round_trip_up_to_the_path_limit(
         path in bytes(MAX_PATH_LEN + 40),
         max_size in any::<u64>(),
+        offset in any::<u64>(),
+        sha256 in any::<[u8; 32]>(),
     ) {
-        let get = Get { path: path.clone(), max_size };
+        let held = if offset == 0 { Prefix::NONE } else { Prefix { offset, sha256 } };
+        let get = Get { path: path.clone(), max_size, held };
         let parsed = Get::parse(&get.encode());
         let listed = parse_list(&encode_list(&path));
-        if path.len() <= MAX_PATH_LEN {
+        let held_ok = offset <= max_size && offset <= MAX_OFFSET;
+        if path.len() <= MAX_PATH_LEN && held_ok {
             prop_assert_eq!(parsed.unwrap(), get);
+            prop_assert_eq!(listed.unwrap(), path);
+        } else if path.len() <= MAX_PATH_LEN {
+            prop_assert!(parsed.is_err());
             prop_assert_eq!(listed.unwrap(), path);
         } else {
             prop_assert!(parsed.is_err());

@@ -206,7 +206,7 @@ fn session() -> Vec<(String, Vec<u8>)> {
         mtime: MTIME,
     };
     c.request_mkdir("photos", None).unwrap();
-    c.request_upload("photos/a.txt", 5, false, Some(file_meta))
+    c.request_upload("photos/a.txt", 5, false, Some(file_meta), false)
         .unwrap();
     c.send_data(b"hello").unwrap();
     c.request_mkdir("photos", Some(dir_meta)).unwrap();
@@ -226,15 +226,15 @@ fn session() -> Vec<(String, Vec<u8>)> {
     }
     step("s->c RESULT, RESULT, RESULT", false, 3, &mut c, &mut s, t);
 
-    c.request_download("notes.txt", 10 << 30).unwrap();
+    c.request_download("notes.txt", 10 << 30, None).unwrap();
     step("c->s GET", true, 1, &mut c, &mut s, t);
-    s.offer_download(5, file_meta).unwrap();
+    s.offer_download(5, file_meta, None).unwrap();
     s.send_data(b"notes").unwrap();
     // DownloadOffered, Data, ReceiveComplete; nothing goes back.
     step("s->c OFFER, CHUNK, END", false, 3, &mut c, &mut s, t);
     assert!(!c.wants_write());
 
-    c.request_download("missing.txt", 10 << 30).unwrap();
+    c.request_download("missing.txt", 10 << 30, None).unwrap();
     step("c->s GET (refused)", true, 1, &mut c, &mut s, t);
     s.refuse(&Outcome::new(ResultCode::NotFound, "no such file"))
         .unwrap();

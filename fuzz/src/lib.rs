@@ -234,7 +234,7 @@ impl Endpoint for ClientConnection {
                 ("request_list", self.request_list(path))
             }
             1 => {
-                let r = self.request_upload(path, (arg & 15).into(), arg & 16 != 0, meta);
+                let r = self.request_upload(path, (arg & 15).into(), arg & 16 != 0, meta, false);
                 ("request_upload", r.map(drop))
             }
             2 => {
@@ -243,7 +243,7 @@ impl Endpoint for ClientConnection {
                 } else {
                     (arg & 15).into()
                 };
-                ("request_download", self.request_download(path, max))
+                ("request_download", self.request_download(path, max, None))
             }
             3 => ("request_mkdir", self.request_mkdir(path, meta)),
             4 => ("send_data", self.send_data(&data(arg)).map(drop)),
@@ -396,7 +396,7 @@ impl Endpoint for ServerConnection {
                 ("answer", r)
             }
             3 => ("refuse", self.refuse(&refusal(arg))),
-            4 => ("offer_download", self.offer_download(arg.into(), META)),
+            4 => ("offer_download", self.offer_download(arg.into(), META, None)),
             5 => {
                 let one = [ListEntry {
                     kind: EntryKind::File,

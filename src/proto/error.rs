@@ -185,6 +185,11 @@ pub enum TransferError {
     /// A download OFFER announces more bytes than the GET's max_size.
     #[error("the server offered a file larger than the size asked for")]
     OfferTooLarge,
+    /// A resume the rules do not allow: an offset past the file's size, a
+    /// client RESUME that neither takes the server's offset with its hash
+    /// nor starts again at 0, or a download resumed that was not asked to.
+    #[error("the peer's resume point is not one the rules allow")]
+    BadResume,
 }
 
 /// One-byte alert code sent in an ALERT message (docs/PROTOCOL.md).

@@ -115,6 +115,7 @@ impl Hostile {
             overwrite,
             preserve: false,
             meta: Meta::default(),
+            resume: false,
         };
         self.send(inner::OFFER, &offer.encode());
         self.send(inner::CHUNK, &[&0u64.to_be_bytes()[..], data].concat());
@@ -139,6 +140,7 @@ impl Hostile {
         let get = Get {
             path: path.to_vec(),
             max_size: u64::MAX,
+            held: sft::proto::msgs::Prefix::NONE,
         };
         self.send(inner::GET, &get.encode());
         let (t, body) = self.recv();

@@ -298,7 +298,7 @@ impl Raw {
     /// Queues an upload of `data` as `path` and writes it all.
     pub fn upload(&mut self, path: &str, data: &[u8], meta: Option<Meta>) {
         self.conn
-            .request_upload(path, data.len() as u64, false, meta)
+            .request_upload(path, data.len() as u64, false, meta, false)
             .unwrap();
         for chunk in data.chunks(sft::proto::CHUNK_LEN) {
             self.conn.send_data(chunk).unwrap();
@@ -328,7 +328,11 @@ impl Raw {
                 got.push(match ev {
                     ClientEvent::Established { .. } => continue,
                     ClientEvent::Outcome(o) => Got::Outcome(o),
-                    ClientEvent::DownloadOffered { size, meta } => Got::Offered { size, meta },
+                    ClientEvent::DownloadOffered {
+                        size,
+                        meta,
+                        from: 0,
+                    } => Got::Offered { size, meta },
                     ClientEvent::Data(d) => Got::Data(d.to_vec()),
                     ClientEvent::ReceiveComplete { sha256 } => Got::Complete(sha256),
                     ClientEvent::ReceiveCorrupt => Got::Corrupt,

@@ -190,9 +190,9 @@ impl Session {
                     source.size,
                     local.display()
                 );
-                flight.sha256 = self
-                    .conn
-                    .request_upload(remote, source.size, *overwrite, meta)?;
+                flight.sha256 =
+                    self.conn
+                        .request_upload(remote, source.size, *overwrite, meta, false)?;
                 if flight.sha256.is_none() {
                     b.sending = Some(Sending {
                         index,
@@ -217,7 +217,7 @@ impl Session {
                 let room = root.available_space().unwrap_or(u64::MAX);
                 info!("request {}: GET {remote:?}", flight.queued.index);
                 self.conn
-                    .request_download(remote, self.max_file_size.min(room))?;
+                    .request_download(remote, self.max_file_size.min(room), None)?;
             }
         }
         b.plan.in_flight.push_back(flight);
@@ -293,7 +293,7 @@ fn on_event(b: &mut Batch<'_>, ev: ClientEvent<'_>, now: Instant) -> Result<(), 
                 r.sha256 = sha;
                 b.obs.done(flight.queued.index, Ok(r));
             }
-            ClientEvent::DownloadOffered { size, meta } => {
+            ClientEvent::DownloadOffered { size, meta, .. } => {
                 let flight = b.plan.in_flight.front().ok_or(out_of_place())?;
                 let (
                     Step::Get {

@@ -72,6 +72,7 @@ pub(super) fn handle_events(
                 overwrite,
                 meta,
                 ticket,
+                ..
             } => on_upload(
                 s,
                 shared,
@@ -95,7 +96,8 @@ pub(super) fn handle_events(
                 }
             }
             Event::ReceiveComplete { .. } => on_received(s, token, shared)?,
-            Event::ReceiveCorrupt => {
+            Event::ResumeAgreed { .. } => {}
+            Event::ReceiveCorrupt | Event::ReceiveAbandoned => {
                 // A corrupt upload costs its key one request: its log line
                 // is within the refusal log's budget, like a refusal's.
                 if let Some(up) = s.upload.take().filter(|_| shared.refusals.allow(now)) {
@@ -106,7 +108,7 @@ pub(super) fn handle_events(
                     );
                 }
             }
-            Event::DownloadRequested { path, max_size } => {
+            Event::DownloadRequested { path, max_size, .. } => {
                 on_download(s, shared, now, path, max_size)?
             }
             Event::ListRequested { path } => on_list(s, shared, now, &path)?,
@@ -161,7 +163,7 @@ fn on_download(
                 mode: source.mode,
                 mtime: source.mtime,
             };
-            s.conn.offer_download(source.size, meta)?;
+            s.conn.offer_download(source.size, meta, None)?;
             info!(
                 "download {name:?} ({} bytes) to {} offered",
                 source.size,

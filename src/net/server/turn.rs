@@ -227,7 +227,7 @@ mod tests {
             let mut b = Bench::established(DEFAULT_KEY_RATE, &[]);
             let size = 2 * EVENTS_PER_TURN as u64;
             b.client
-                .request_upload("tiny.bin", size, false, None)
+                .request_upload("tiny.bin", size, false, None, false)
                 .unwrap();
             // The OFFER alone first: its turn accepts the upload.
             b.send();
@@ -258,7 +258,7 @@ mod tests {
         for size in [limit, limit + 1] {
             let name = "big.bin";
             let mut b = Bench::established(DEFAULT_KEY_RATE, &[(name, size as usize)]);
-            b.client.request_download(name, size).unwrap();
+            b.client.request_download(name, size, None).unwrap();
             b.send();
             // The turn ends after its rounds, or because the file ended
             // (requests pipelined behind it may be read now): either way
@@ -285,12 +285,14 @@ mod tests {
         for i in 0..3u8 {
             let path = format!("u{i}");
             assert_eq!(
-                b.client.request_upload(&path, 1, false, None).unwrap(),
+                b.client
+                    .request_upload(&path, 1, false, None, false)
+                    .unwrap(),
                 None
             );
             b.client.send_data(&[i]).unwrap();
         }
-        b.client.request_download("u1", u64::MAX).unwrap();
+        b.client.request_download("u1", u64::MAX, None).unwrap();
         b.send();
         for _ in 0..2 {
             assert_eq!(b.turn().unwrap(), Turn::Idle);

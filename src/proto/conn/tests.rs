@@ -14,6 +14,7 @@ mod listing;
 mod pipeline;
 mod records;
 mod refusals;
+mod resume;
 mod tampering;
 mod timers;
 mod transfer;
@@ -52,6 +53,10 @@ enum Got {
     ServerKeyUnknown(VerifyingKey),
     /// A download offered: its size and meta.
     Offered(u64, Meta),
+    /// A download offered resumed: its size, and the offset data starts at.
+    Resumed(u64, u64),
+    /// The server offers to resume an upload after this many bytes.
+    ResumeOffered(u64),
     Listing(Vec<ListEntry>),
     Outcome(Outcome),
     // server
@@ -59,8 +64,14 @@ enum Got {
     Upload(String, u64, bool, Option<Meta>, Tk),
     /// A MKDIR: path, meta, ticket.
     Mkdir(String, Option<Meta>, Tk),
+    /// An upload offered for resume: path, size, ticket.
+    UploadResume(String, u64, Tk),
+    /// The client's RESUME: its data starts at this offset.
+    ResumeAgreed(u64),
     /// A GET: path, max_size.
     Download(String, u64),
+    /// A GET holding a prefix: path, max_size, what it holds.
+    DownloadHeld(String, u64, crate::proto::msgs::Prefix),
     /// A LIST: path.
     List(String),
     NameRefused(NameError),
@@ -70,6 +81,8 @@ enum Got {
     /// A file arrived whole; its SHA-256.
     Complete([u8; 32]),
     Corrupt,
+    /// END of 32 zero bytes: the sender abandoned the file.
+    Abandoned,
     Closed,
 }
 
@@ -98,7 +111,7 @@ impl Got {
     /// The ticket an upload or MKDIR event carries.
     fn ticket(&self) -> Option<Ticket> {
         match self {
-            Got::Upload(.., Tk(t)) | Got::Mkdir(.., Tk(t)) => *t,
+            Got::Upload(.., Tk(t)) | Got::Mkdir(.., Tk(t)) | Got::UploadResume(.., Tk(t)) => *t,
             _ => None,
         }
     }
@@ -114,10 +127,17 @@ impl Endpoint for ClientConnection {
         Ok(self.next_event()?.map(|ev| match ev {
             ClientEvent::ServerKeyUnknown(k) => Got::ServerKeyUnknown(k),
             ClientEvent::Established { .. } => Got::Established,
-            ClientEvent::DownloadOffered { size, meta } => Got::Offered(size, meta),
+            ClientEvent::DownloadOffered {
+                size,
+                meta,
+                from: 0,
+            } => Got::Offered(size, meta),
+            ClientEvent::DownloadOffered { size, from, .. } => Got::Resumed(size, from),
+            ClientEvent::ResumeOffered { offset } => Got::ResumeOffered(offset),
             ClientEvent::Data(d) => Got::Data(d.to_vec()),
             ClientEvent::ReceiveComplete { sha256 } => Got::Complete(sha256),
             ClientEvent::ReceiveCorrupt => Got::Corrupt,
+            ClientEvent::ReceiveAbandoned => Got::Abandoned,
             ClientEvent::Listing(l) => Got::Listing(l),
             ClientEvent::Outcome(o) => Got::Outcome(o),
             ClientEvent::Closed => Got::Closed,
@@ -133,19 +153,38 @@ impl Endpoint for ServerConnection {
             ServerEvent::UploadRequested {
                 path,
                 size,
+                resume: true,
+                ticket,
+                ..
+            } => Got::UploadResume(path, size, Tk(Some(ticket))),
+            ServerEvent::UploadRequested {
+                path,
+                size,
                 overwrite,
                 meta,
                 ticket,
+                ..
             } => Got::Upload(path, size, overwrite, meta, Tk(Some(ticket))),
+            ServerEvent::ResumeAgreed { offset } => Got::ResumeAgreed(offset),
             ServerEvent::MkdirRequested { path, meta, ticket } => {
                 Got::Mkdir(path, meta, Tk(Some(ticket)))
             }
-            ServerEvent::DownloadRequested { path, max_size } => Got::Download(path, max_size),
+            ServerEvent::DownloadRequested {
+                path,
+                max_size,
+                held: None,
+            } => Got::Download(path, max_size),
+            ServerEvent::DownloadRequested {
+                path,
+                max_size,
+                held: Some(held),
+            } => Got::DownloadHeld(path, max_size, held),
             ServerEvent::ListRequested { path } => Got::List(path),
             ServerEvent::NameRefused(e) => Got::NameRefused(e),
             ServerEvent::Data(d) => Got::Data(d.to_vec()),
             ServerEvent::ReceiveComplete { sha256 } => Got::Complete(sha256),
             ServerEvent::ReceiveCorrupt => Got::Corrupt,
+            ServerEvent::ReceiveAbandoned => Got::Abandoned,
             ServerEvent::Closed => Got::Closed,
         });
         if got == Some(Got::Established) {

@@ -14,7 +14,8 @@ pub use listing::{
     encode_listing, parse_listing, EntryKind, ListEntry, ListingPager, PAGE_ENTRIES,
 };
 pub use request::{
-    encode_list, parse_chunk, parse_end, parse_list, Get, Meta, Mkdir, Offer, MAX_MODE,
+    encode_list, encode_resume, parse_chunk, parse_end, parse_list, parse_resume, Get, Meta, Mkdir,
+    Offer, Prefix, EMPTY_SHA256, MAX_MODE, MAX_OFFSET,
 };
 pub use result::{Outcome, ResultCode, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS};
 
@@ -48,6 +49,9 @@ pub mod inner {
     pub const LISTING: u8 = 0x17;
     /// Request to create a directory (or set its metadata).
     pub const MKDIR: u8 = 0x18;
+    /// Where a resumed upload's data starts, and the hash of the bytes
+    /// before it: the server's offer, then the client's choice.
+    pub const RESUME: u8 = 0x19;
 }
 
 /// A name for an inner type, for error messages.
@@ -66,6 +70,7 @@ pub fn inner_name(t: u8) -> &'static str {
         inner::RESULT => "RESULT",
         inner::LISTING => "LISTING",
         inner::MKDIR => "MKDIR",
+        inner::RESUME => "RESUME",
         _ => "unknown",
     }
 }

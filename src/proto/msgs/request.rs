@@ -42,6 +42,72 @@ impl Meta {
 const FLAG_OVERWRITE: u8 = 1;
 /// OFFER flag bit 1 (MKDIR flag bit 0): apply the carried [`Meta`].
 const FLAG_PRESERVE: u8 = 2;
+/// OFFER flag bit 2: an upload asks to resume (the client waits for
+/// RESUME); a download's data starts at the GET's offset.
+const FLAG_RESUME: u8 = 4;
+
+/// SHA-256 of the empty string (FIPS 180-4): the prefix hash of offset 0.
+pub const EMPTY_SHA256: [u8; DIGEST_LEN] = [
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+];
+
+/// Largest resume offset on the wire: 2^63 - 1 bytes. A larger one makes
+/// the body malformed.
+pub const MAX_OFFSET: u64 = i64::MAX as u64;
+
+/// A resume point: the first `offset` bytes of a file, and their SHA-256
+/// ([`EMPTY_SHA256`] for offset 0). Carried by GET and RESUME.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prefix {
+    /// Bytes held, at most [`MAX_OFFSET`].
+    pub offset: u64,
+    /// SHA-256 of those bytes.
+    pub sha256: [u8; DIGEST_LEN],
+}
+
+impl Prefix {
+    /// No bytes held: offset 0 and [`EMPTY_SHA256`].
+    pub const NONE: Prefix = Prefix {
+        offset: 0,
+        sha256: EMPTY_SHA256,
+    };
+
+    fn put(&self, v: &mut Vec<u8>) {
+        v.put_u64(self.offset);
+        v.extend_from_slice(&self.sha256);
+    }
+
+    fn read(r: &mut Reader<'_>, what: &'static str) -> Result<Self, ProtoError> {
+        let offset = r.u64()?;
+        let sha256 = r.array()?;
+        // One encoding per meaning: offset 0 carries the empty string's hash.
+        if offset > MAX_OFFSET || offset == 0 && sha256 != EMPTY_SHA256 {
+            return Err(ProtoError::MalformedMessage(what));
+        }
+        Ok(Prefix { offset, sha256 })
+    }
+}
+
+/// Encodes a RESUME body: offset u64 || SHA-256 of the first offset bytes
+/// (40 bytes).
+pub fn encode_resume(prefix: &Prefix) -> Vec<u8> {
+    let mut v = Vec::with_capacity(40);
+    prefix.put(&mut v);
+    v
+}
+
+/// Parses a RESUME body.
+///
+/// # Errors
+/// `MalformedMessage` unless exactly 40 bytes, for an offset over
+/// [`MAX_OFFSET`], or offset 0 with another hash than [`EMPTY_SHA256`].
+pub fn parse_resume(b: &[u8]) -> Result<Prefix, ProtoError> {
+    let mut r = Reader::new(b, "RESUME");
+    let prefix = Prefix::read(&mut r, "RESUME")?;
+    r.finish()?;
+    Ok(prefix)
+}
 
 /// OFFER: a file the client sends (upload; its data follows at once) or
 /// the server's answer to GET.
@@ -57,6 +123,9 @@ pub struct Offer {
     pub preserve: bool,
     /// The sender's permission bits and modification time.
     pub meta: Meta,
+    /// Upload: the client asks to resume and waits for RESUME. Download:
+    /// the data starts at the GET's offset.
+    pub resume: bool,
 }
 
 impl Offer {
@@ -67,7 +136,8 @@ impl Offer {
         v.put_vec16(&self.path);
         v.put_u64(self.size);
         let flags = if self.overwrite { FLAG_OVERWRITE } else { 0 }
-            | if self.preserve { FLAG_PRESERVE } else { 0 };
+            | if self.preserve { FLAG_PRESERVE } else { 0 }
+            | if self.resume { FLAG_RESUME } else { 0 };
         v.put_u8(flags);
         self.meta.put(&mut v);
         v
@@ -85,7 +155,7 @@ impl Offer {
         let flags = r.u8()?;
         let meta = Meta::read(&mut r, "OFFER")?;
         r.finish()?;
-        if flags & !(FLAG_OVERWRITE | FLAG_PRESERVE) != 0 {
+        if flags & !(FLAG_OVERWRITE | FLAG_PRESERVE | FLAG_RESUME) != 0 {
             return Err(ProtoError::MalformedMessage("OFFER"));
         }
         Ok(Offer {
@@ -94,6 +164,7 @@ impl Offer {
             overwrite: flags & FLAG_OVERWRITE != 0,
             preserve: flags & FLAG_PRESERVE != 0,
             meta,
+            resume: flags & FLAG_RESUME != 0,
         })
     }
 }
@@ -144,34 +215,50 @@ impl Mkdir {
 }
 
 /// GET: a download request; the server refuses a file larger than
-/// `max_size` bytes (RESULT 3) before any data moves.
+/// `max_size` bytes (RESULT 3) before any data moves. A client holding
+/// the first bytes of the file from an earlier download names them in
+/// `held`; the server resumes after them if its file starts with them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Get {
     /// Raw path bytes as sent.
     pub path: Vec<u8>,
     /// Largest size the client takes, in bytes.
     pub max_size: u64,
+    /// What the client holds ([`Prefix::NONE`]: nothing).
+    pub held: Prefix,
 }
 
 impl Get {
-    /// Encodes the body: path (u16 length + bytes), max_size u64.
+    /// Encodes the body: path (u16 length + bytes), max_size u64, offset
+    /// u64, prefix SHA-256 (50 + path bytes).
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(10 + self.path.len());
+        let mut v = Vec::with_capacity(50 + self.path.len());
         v.put_vec16(&self.path);
         v.put_u64(self.max_size);
+        self.held.put(&mut v);
         v
     }
 
     /// Parses a body.
     ///
     /// # Errors
-    /// `MalformedMessage` on bad lengths or paths over [`MAX_PATH_LEN`].
+    /// `MalformedMessage` on bad lengths, paths over [`MAX_PATH_LEN`], an
+    /// offset over `max_size` or [`MAX_OFFSET`], or offset 0 with another
+    /// hash than [`EMPTY_SHA256`].
     pub fn parse(b: &[u8]) -> Result<Self, ProtoError> {
         let mut r = Reader::new(b, "GET");
         let path = r.vec16(MAX_PATH_LEN)?.to_vec();
         let max_size = r.u64()?;
+        let held = Prefix::read(&mut r, "GET")?;
         r.finish()?;
-        Ok(Get { path, max_size })
+        if held.offset > max_size {
+            return Err(ProtoError::MalformedMessage("GET"));
+        }
+        Ok(Get {
+            path,
+            max_size,
+            held,
+        })
     }
 }
 
@@ -205,7 +292,8 @@ pub fn parse_chunk(b: &[u8]) -> Result<(u64, &[u8]), ProtoError> {
     Ok((offset, r.rest()))
 }
 
-/// Parses an END body: the whole-file SHA-256 (32 bytes).
+/// Parses an END body: the whole-file SHA-256 (32 bytes; 32 zero bytes
+/// mean the sender abandons the file, PROTOCOL.md §4.4).
 ///
 /// # Errors
 /// `MalformedMessage` unless exactly 32 bytes.
@@ -232,6 +320,7 @@ mod tests {
             overwrite: true,
             preserve: true,
             meta,
+            resume: true,
         };
         assert_eq!(offer.encode().len(), 21 + 3);
         assert_eq!(Offer::parse(&offer.encode()).unwrap(), offer);
@@ -244,7 +333,12 @@ mod tests {
         let get = Get {
             path: b"x".to_vec(),
             max_size: u64::MAX,
+            held: Prefix {
+                offset: MAX_OFFSET,
+                sha256: [7; 32],
+            },
         };
+        assert_eq!(get.encode().len(), 50 + 1);
         assert_eq!(Get::parse(&get.encode()).unwrap(), get);
         assert_eq!(parse_list(&encode_list(b"")).unwrap(), b"");
 
@@ -263,7 +357,7 @@ mod tests {
             Err(ProtoError::MalformedMessage("OFFER"))
         ));
         let mut body = offer.encode();
-        body[mode_at - 1] = 4;
+        body[mode_at - 1] = 8;
         assert!(Offer::parse(&body).is_err());
         let mut body = mkdir.encode();
         body[2 + MAX_PATH_LEN] = 2;
@@ -271,5 +365,55 @@ mod tests {
         let mut trailing = get.encode();
         trailing.push(0);
         assert!(Get::parse(&trailing).is_err());
+    }
+
+    #[test]
+    fn resume_offsets_hold_at_2_pow_63_minus_1_and_offset_0_has_one_encoding() {
+        let at = Prefix {
+            offset: MAX_OFFSET,
+            sha256: [1; 32],
+        };
+        assert_eq!(parse_resume(&encode_resume(&at)).unwrap(), at);
+        let past = Prefix {
+            offset: MAX_OFFSET + 1,
+            ..at
+        };
+        assert!(matches!(
+            parse_resume(&encode_resume(&past)),
+            Err(ProtoError::MalformedMessage("RESUME"))
+        ));
+        assert_eq!(
+            parse_resume(&encode_resume(&Prefix::NONE)).unwrap(),
+            Prefix::NONE
+        );
+        let zero_other = Prefix {
+            offset: 0,
+            sha256: [0; 32],
+        };
+        assert!(parse_resume(&encode_resume(&zero_other)).is_err());
+        assert_eq!(
+            crate::crypto::hash::sha256(b"").unwrap(),
+            EMPTY_SHA256,
+            "the constant is SHA-256 of the empty string"
+        );
+
+        // GET: the offset may equal max_size, not pass it.
+        let mut get = Get {
+            path: b"f".to_vec(),
+            max_size: 10,
+            held: Prefix {
+                offset: 10,
+                sha256: [2; 32],
+            },
+        };
+        assert_eq!(Get::parse(&get.encode()).unwrap(), get);
+        get.held.offset = 11;
+        assert!(matches!(
+            Get::parse(&get.encode()),
+            Err(ProtoError::MalformedMessage("GET"))
+        ));
+        get.max_size = u64::MAX;
+        get.held.offset = MAX_OFFSET + 1;
+        assert!(Get::parse(&get.encode()).is_err());
     }
 }

@@ -14,7 +14,10 @@
 //! (each carries its offset, which must be the next byte expected); a chunk
 //! past the announced size, data after END and an END with bytes missing
 //! are protocol errors. The whole-file SHA-256 is computed while the bytes
-//! stream on both sides and compared in constant time at END.
+//! stream on both sides and compared in constant time at END. A resumed
+//! file starts at an offset both sides hold, with a hash state that has
+//! absorbed the bytes before it; an END of 32 zero bytes, at any point,
+//! abandons the file ([`ABANDONED`]).
 
 use crate::crypto::ct;
 use crate::crypto::hash::{Sha256, DIGEST_LEN};
@@ -26,6 +29,10 @@ mod sender;
 
 pub use receiver::{Chunk, Receiver};
 pub use sender::Sender;
+
+/// The END body of a file its sender abandons (its source changed, or
+/// the receiver refused it): 32 zero bytes, at any point of its data.
+pub const ABANDONED: [u8; DIGEST_LEN] = [0; DIGEST_LEN];
 
 /// Byte accounting and running hash of one file in flight.
 pub struct Progress {
@@ -44,6 +51,23 @@ impl Progress {
             size,
             next: 0,
             hash: Sha256::new()?,
+        })
+    }
+
+    /// Goes on with a file of `size` bytes whose first `offset` bytes both
+    /// sides already hold: `hash` has absorbed exactly those bytes, so END
+    /// still carries the whole file's SHA-256.
+    ///
+    /// # Errors
+    /// `InvalidCall` when `offset` is past `size`.
+    pub fn resumed(size: u64, offset: u64, hash: Sha256) -> Result<Self, ProtoError> {
+        if offset > size {
+            return Err(ProtoError::InvalidCall("resume offset past the size"));
+        }
+        Ok(Progress {
+            size,
+            next: offset,
+            hash,
         })
     }
 

@@ -3,6 +3,7 @@
 //! what the application may send next; the connection seals the messages.
 
 use super::Progress;
+use crate::crypto::hash::Sha256;
 use crate::proto::{ProtoError, CHUNK_LEN};
 
 /// One file being sent: its byte accounting and running hash until END.
@@ -16,7 +17,24 @@ impl Sender {
     /// # Errors
     /// `Crypto` if the hash cannot start.
     pub fn start(size: u64) -> Result<(Self, Option<[u8; 32]>), ProtoError> {
-        let progress = Progress::new(size)?;
+        Self::from_progress(Progress::new(size)?)
+    }
+
+    /// Goes on with a file of `size` bytes from `offset`, both sides
+    /// holding the bytes before it (`hash` has absorbed exactly those).
+    /// When nothing remains, the whole-file SHA-256 is returned at once.
+    ///
+    /// # Errors
+    /// `InvalidCall` when `offset` is past `size`; `Crypto`.
+    pub fn resumed(
+        size: u64,
+        offset: u64,
+        hash: Sha256,
+    ) -> Result<(Self, Option<[u8; 32]>), ProtoError> {
+        Self::from_progress(Progress::resumed(size, offset, hash)?)
+    }
+
+    fn from_progress(progress: Progress) -> Result<(Self, Option<[u8; 32]>), ProtoError> {
         if progress.complete() {
             return Ok((Sender(None), Some(progress.finish()?)));
         }

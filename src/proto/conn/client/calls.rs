@@ -2,6 +2,7 @@
 //! event, and the data it supplies.
 
 use super::*;
+use crate::crypto::ct;
 
 impl ClientConnection {
     /// Trusts the server key reported by [`ClientEvent::ServerKeyUnknown`]
@@ -32,7 +33,7 @@ impl ClientConnection {
     /// [`MAX_IN_FLIGHT`] requests await their answers.
     pub fn can_request(&self) -> bool {
         self.core.check_open().is_ok()
-            && matches!(&self.phase, Phase::Open(r) if r.sending.is_none() && r.pending.len() < MAX_IN_FLIGHT)
+            && matches!(&self.phase, Phase::Open(r) if r.sending.is_none() && r.resuming.is_none() && r.pending.len() < MAX_IN_FLIGHT)
     }
 
     /// Requests sent and not yet fully answered.
@@ -49,6 +50,12 @@ impl ClientConnection {
     /// Returns the whole-file SHA-256 for an empty file (its END went out
     /// with the OFFER). The server's RESULT comes in request order.
     ///
+    /// With `resume`, the OFFER asks to resume an interrupted upload and no
+    /// data follows yet: [`ClientEvent::ResumeOffered`] (or the upload's
+    /// refusal) comes next, answered with
+    /// [`resume_upload`](Self::resume_upload); no other request goes out
+    /// meanwhile.
+    ///
     /// # Errors
     /// The sticky error once failed, `Closed` once closing; `Name` for a
     /// path the rule refuses; `InvalidCall` unless [`can_request`](Self::can_request).
@@ -58,6 +65,7 @@ impl ClientConnection {
         size: u64,
         overwrite: bool,
         meta: Option<Meta>,
+        resume: bool,
     ) -> Result<Option<[u8; 32]>, ProtoError> {
         // The sticky error and `Closed` come before any local refusal.
         self.core.check_open()?;
@@ -69,7 +77,15 @@ impl ClientConnection {
             overwrite,
             preserve: meta.is_some(),
             meta: meta.unwrap_or_default(),
+            resume,
         };
+        if resume {
+            self.core.send(inner::OFFER, &[&offer.encode()])?;
+            let reqs = self.requests()?;
+            reqs.pending.push_back(Pending::Upload);
+            reqs.resuming = Some(Resuming::Asked { size });
+            return Ok(None);
+        }
         let (sender, empty) = Sender::start(size)?;
         self.core.send(inner::OFFER, &[&offer.encode()])?;
         if let Some(hash) = empty {
@@ -81,6 +97,64 @@ impl ClientConnection {
             reqs.sending = Some(sender);
         }
         Ok(empty)
+    }
+
+    /// Answers [`ClientEvent::ResumeOffered`]: `own` is this side's
+    /// SHA-256 of the first bytes of its file up to the server's offset and
+    /// a hash state that has absorbed exactly them (`None` when it cannot
+    /// say, e.g. its file is shorter). When the hash equals the server's
+    /// (compared in constant time), RESUME takes the server's offset and
+    /// the data goes on from there; otherwise RESUME says 0 and the whole
+    /// file is sent. Returns the offset the data starts at, and the
+    /// whole-file SHA-256 when no data remains (END went out).
+    ///
+    /// # Errors
+    /// `InvalidCall` (nothing changes) unless the server offered a resume
+    /// point; `Crypto`.
+    pub fn resume_upload(
+        &mut self,
+        own: Option<([u8; 32], Sha256)>,
+    ) -> Result<(u64, Option<[u8; 32]>), ProtoError> {
+        self.core.check_open()?;
+        let reqs = self.requests()?;
+        let Some(Resuming::Offered { size, held }) = reqs.resuming else {
+            return Err(ProtoError::InvalidCall("no resume point was offered"));
+        };
+        let agreed = match own {
+            Some((sha256, hash)) if held.offset > 0 && ct::eq(&sha256, &held.sha256) => {
+                Some((held, hash))
+            }
+            _ => None,
+        };
+        let (prefix, (sender, end)) = match agreed {
+            Some((held, hash)) => (held, Sender::resumed(size, held.offset, hash)?),
+            None => (Prefix::NONE, Sender::start(size)?),
+        };
+        reqs.resuming = None;
+        if end.is_none() {
+            reqs.sending = Some(sender);
+        }
+        self.core
+            .send(inner::RESUME, &[&msgs::encode_resume(&prefix)])?;
+        if let Some(hash) = end {
+            self.core.send(inner::END, &[&hash])?;
+        }
+        Ok((prefix.offset, end))
+    }
+
+    /// Abandons the upload being sent (its source changed): END of 32
+    /// zero bytes goes out in place of the rest. The server discards the
+    /// file and answers RESULT 6 in its turn; other requests may follow.
+    ///
+    /// # Errors
+    /// `InvalidCall` unless an upload's data is being sent; `Crypto`.
+    pub fn abandon_send(&mut self) -> Result<(), ProtoError> {
+        self.core.check_open()?;
+        let reqs = self.requests()?;
+        if reqs.sending.take().is_none() {
+            return Err(ProtoError::InvalidCall("not sending a file"));
+        }
+        self.core.send(inner::END, &[&ABANDONED])
     }
 
     /// Asks for the directory `path` (its parent must exist; an existing
@@ -104,23 +178,40 @@ impl ClientConnection {
     }
 
     /// Asks for the file `path`, refused by the server (RESULT 3) if larger
-    /// than `max_size` bytes.
+    /// than `max_size` bytes. With `held`, this side holds the file's first
+    /// bytes from an interrupted download: their count and SHA-256, and a
+    /// hash state that has absorbed exactly them. The server resumes after
+    /// them if its file starts with them ([`ClientEvent::DownloadOffered`]
+    /// says from where).
     ///
     /// # Errors
-    /// As [`request_upload`](Self::request_upload).
-    pub fn request_download(&mut self, path: &str, max_size: u64) -> Result<(), ProtoError> {
+    /// As [`request_upload`](Self::request_upload); `InvalidCall` when
+    /// `held` is empty, past `max_size` or past [`msgs::MAX_OFFSET`].
+    pub fn request_download(
+        &mut self,
+        path: &str,
+        max_size: u64,
+        held: Option<(Prefix, Sha256)>,
+    ) -> Result<(), ProtoError> {
         self.core.check_open()?;
         own_path(path)?;
+        if held.as_ref().is_some_and(|(p, _)| {
+            p.offset == 0 || p.offset > max_size || p.offset > msgs::MAX_OFFSET
+        }) {
+            return Err(ProtoError::InvalidCall("no resume point within max_size"));
+        }
         self.ready_for_request()?;
         let get = Get {
             path: path.as_bytes().to_vec(),
             max_size,
+            held: held.as_ref().map_or(Prefix::NONE, |(p, _)| *p),
         };
         self.core.send(inner::GET, &[&get.encode()])?;
         let asked = get.path;
+        let held = held.map(|(p, hash)| (p.offset, hash));
         self.requests()?
             .pending
-            .push_back(Pending::Get(asked, max_size));
+            .push_back(Pending::Get(asked, max_size, held));
         Ok(())
     }
 

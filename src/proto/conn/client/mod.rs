@@ -11,6 +11,7 @@ use std::ops::{Deref, DerefMut, Range};
 use std::time::{Duration, Instant};
 
 use crate::crypto::ed25519::VerifyingKey;
+use crate::crypto::hash::Sha256;
 
 use super::core::{BeforeKeys, ConnectionCore, Incoming};
 use super::own_path;
@@ -18,10 +19,12 @@ use crate::proto::handshake::client::{
     AfterChallenge, AwaitChallenge, AwaitEstablished, AwaitTrust, ClientConfig,
 };
 use crate::proto::handshake::Ephemeral;
-use crate::proto::msgs::{self, inner, Get, ListEntry, Meta, Mkdir, Offer, Outcome, SessionParams};
+use crate::proto::msgs::{
+    self, inner, Get, ListEntry, Meta, Mkdir, Offer, Outcome, Prefix, SessionParams,
+};
 use crate::proto::record::RecordType;
 use crate::proto::timers::Timeouts;
-use crate::proto::transfer::{Chunk, Receiver, Sender};
+use crate::proto::transfer::{Chunk, Receiver, Sender, ABANDONED};
 use crate::proto::{ProtoError, TransferError, MAX_IN_FLIGHT};
 
 /// Most entries a client accepts in one listing (10,000,000): a guard on
@@ -41,10 +44,16 @@ pub enum ClientEvent<'a> {
         server: VerifyingKey,
         params: SessionParams,
     },
+    /// The server offers to resume the upload just offered for resume
+    /// after the first `offset` bytes, which it holds: call
+    /// [`ClientConnection::resume_upload`] with this side's hash of its
+    /// own first `offset` bytes (or `None` to start again).
+    ResumeOffered { offset: u64 },
     /// The server offers the file asked for (the oldest GET not yet
     /// answered), `size` bytes, with its permission bits and mtime; its
-    /// data follows.
-    DownloadOffered { size: u64, meta: Meta },
+    /// data follows from `from`: the offset the GET said this side holds
+    /// (resumed), or 0 (start again: drop the bytes held).
+    DownloadOffered { size: u64, meta: Meta, from: u64 },
     /// File data of the download, in order.
     Data(&'a [u8]),
     /// Every byte of the download arrived and the SHA-256 matched: store
@@ -52,6 +61,9 @@ pub enum ClientEvent<'a> {
     ReceiveComplete { sha256: [u8; 32] },
     /// The download's SHA-256 did not match. Discard the data.
     ReceiveCorrupt,
+    /// The server abandoned the download (its file changed while it was
+    /// sent). Discard the data.
+    ReceiveAbandoned,
     /// The complete listing of the oldest LIST, in the server's order
     /// (unspecified).
     Listing(Vec<ListEntry>),
@@ -66,14 +78,20 @@ pub enum ClientEvent<'a> {
 enum Ev {
     ServerKeyUnknown(VerifyingKey),
     Established(VerifyingKey, SessionParams),
-    DownloadOffered(u64, Meta),
+    ResumeOffered(u64),
+    DownloadOffered(u64, Meta, u64),
     Data(Range<usize>),
     ReceiveComplete([u8; 32]),
     ReceiveCorrupt,
+    ReceiveAbandoned,
     Listing(Vec<ListEntry>),
     Outcome(Outcome),
     Closed,
 }
+
+/// A GET's resume point: the bytes held, and a hash that has absorbed
+/// exactly them.
+type Held = Option<(u64, Sha256)>;
 
 /// A request sent and not yet fully answered.
 enum Pending {
@@ -81,9 +99,9 @@ enum Pending {
     Upload,
     /// MKDIR sent; answered by RESULT.
     Mkdir,
-    /// GET sent for these path bytes and at most this many bytes;
-    /// waiting for OFFER or a refusal.
-    Get(Vec<u8>, u64),
+    /// GET sent for these path bytes and at most this many bytes, holding
+    /// these bytes; waiting for OFFER or a refusal.
+    Get(Vec<u8>, u64, Held),
     /// The GET's OFFER arrived: the download's receiving side.
     Download(Receiver),
     /// LIST sent; the entries so far.
@@ -102,12 +120,23 @@ impl Pending {
     }
 }
 
+/// An upload offered for resume, before its data: nothing else goes out
+/// meanwhile.
+enum Resuming {
+    /// OFFER sent; the server's RESUME (or a refusal) comes next.
+    Asked { size: u64 },
+    /// The server offered this prefix; the application answers.
+    Offered { size: u64, held: Prefix },
+}
+
 /// The open session's requests.
 #[derive(Default)]
 struct Requests {
     /// Sent and not yet answered, oldest first (at most
     /// [`MAX_IN_FLIGHT`]).
     pending: VecDeque<Pending>,
+    /// The newest upload, offered for resume, before its data.
+    resuming: Option<Resuming>,
     /// The newest upload while its data is being sent (no other request
     /// may go out until its END has).
     sending: Option<Sender>,
@@ -198,10 +227,14 @@ impl ClientConnection {
         Ok(Some(match ev {
             Ev::ServerKeyUnknown(k) => ClientEvent::ServerKeyUnknown(k),
             Ev::Established(server, params) => ClientEvent::Established { server, params },
-            Ev::DownloadOffered(size, meta) => ClientEvent::DownloadOffered { size, meta },
+            Ev::ResumeOffered(offset) => ClientEvent::ResumeOffered { offset },
+            Ev::DownloadOffered(size, meta, from) => {
+                ClientEvent::DownloadOffered { size, meta, from }
+            }
             Ev::Data(r) => ClientEvent::Data(self.core.bytes(r)),
             Ev::ReceiveComplete(sha256) => ClientEvent::ReceiveComplete { sha256 },
             Ev::ReceiveCorrupt => ClientEvent::ReceiveCorrupt,
+            Ev::ReceiveAbandoned => ClientEvent::ReceiveAbandoned,
             Ev::Listing(l) => ClientEvent::Listing(l),
             Ev::Outcome(o) => ClientEvent::Outcome(o),
             Ev::Closed => ClientEvent::Closed,
@@ -270,6 +303,19 @@ impl ClientConnection {
             got: msgs::inner_name(t),
             state: reqs.state_name(),
         };
+        if t == inner::RESUME {
+            // Not in answer order: the upload asked for it waits, and
+            // nothing was sent after it.
+            let Some(Resuming::Asked { size }) = reqs.resuming else {
+                return Err(unexpected(reqs));
+            };
+            let held = msgs::parse_resume(body)?;
+            if held.offset > size {
+                return Err(ProtoError::Transfer(TransferError::BadResume));
+            }
+            reqs.resuming = Some(Resuming::Offered { size, held });
+            return Ok(Some(Ev::ResumeOffered(held.offset)));
+        }
         let Some(front) = reqs.pending.front_mut() else {
             return Err(unexpected(reqs));
         };
@@ -286,7 +332,18 @@ impl ClientConnection {
                         return Err(ProtoError::Transfer(TransferError::OkEarly));
                     }
                     reqs.sending = None;
-                    self.core.send_unprompted(inner::END, &[0; 32])?;
+                    self.core.send_unprompted(inner::END, &ABANDONED)?;
+                }
+                // An upload offered for resume may be refused before its
+                // RESUME, never after (its data is owed first).
+                if reqs.pending.is_empty() {
+                    match reqs.resuming {
+                        Some(Resuming::Asked { .. }) if outcome.code != msgs::ResultCode::Ok => {
+                            reqs.resuming = None;
+                        }
+                        Some(_) => return Err(ProtoError::Transfer(TransferError::OkEarly)),
+                        None => {}
+                    }
                 }
                 Ev::Outcome(outcome)
             }
@@ -305,7 +362,7 @@ impl ClientConnection {
                 reqs.pending.pop_front();
                 Ev::Outcome(outcome)
             }
-            (inner::OFFER, Pending::Get(asked, max_size)) => {
+            (inner::OFFER, Pending::Get(asked, max_size, held)) => {
                 let offer = Offer::parse(body)?;
                 // The offer must name exactly the bytes asked for: a server
                 // may not substitute another path.
@@ -315,12 +372,21 @@ impl ClientConnection {
                 if offer.size > *max_size {
                     return Err(ProtoError::Transfer(TransferError::OfferTooLarge));
                 }
-                let mut receiver = Receiver::offered(offer.size);
-                receiver.accept()?;
+                let (receiver, from) = match (offer.resume, held.take()) {
+                    (false, _) => {
+                        let mut receiver = Receiver::offered(offer.size, false);
+                        receiver.accept()?;
+                        (receiver, 0)
+                    }
+                    (true, Some((offset, hash))) => {
+                        (Receiver::resumed(offer.size, offset, hash)?, offset)
+                    }
+                    (true, None) => return Err(ProtoError::Transfer(TransferError::BadResume)),
+                };
                 if let Some(front) = reqs.pending.front_mut() {
                     *front = Pending::Download(receiver);
                 }
-                Ev::DownloadOffered(offer.size, offer.meta)
+                Ev::DownloadOffered(offer.size, offer.meta, from)
             }
             (inner::CHUNK | inner::END, Pending::Download(receiver)) => {
                 match receiver.on_message(t, body)? {
@@ -332,6 +398,10 @@ impl ClientConnection {
                     Chunk::Corrupt => {
                         reqs.pending.pop_front();
                         Ev::ReceiveCorrupt
+                    }
+                    Chunk::Abandoned => {
+                        reqs.pending.pop_front();
+                        Ev::ReceiveAbandoned
                     }
                     Chunk::Skipped | Chunk::SkipEnded => {
                         return Err(ProtoError::InvalidCall("a download is never skipped"))
@@ -365,7 +435,7 @@ impl ClientConnection {
     fn ready_for_request(&mut self) -> Result<&mut Requests, ProtoError> {
         self.core.check_open()?;
         let reqs = self.requests()?;
-        if reqs.sending.is_some() {
+        if reqs.sending.is_some() || reqs.resuming.is_some() {
             return Err(ProtoError::InvalidCall(
                 "the upload's data must be sent before another request",
             ));

@@ -2,6 +2,8 @@
 //! event, and the data it supplies.
 
 use super::*;
+use crate::crypto::hash::Sha256;
+use crate::proto::transfer::ABANDONED;
 
 impl ServerConnection {
     /// Admits the client the last [`ServerEvent::Authenticated`] named:
@@ -44,9 +46,31 @@ impl ServerConnection {
             .map_err(|e| self.core.fail_unless_misuse(e))
     }
 
+    /// Accepts an upload offered for resume, holding `held` of its bytes
+    /// (`hash` has absorbed exactly them) or nothing (`None`): sends RESUME
+    /// with that offset and hash at once (not in answer order: the client
+    /// waits for it). [`ServerEvent::ResumeAgreed`] follows with the
+    /// client's choice, then the data.
+    ///
+    /// # Errors
+    /// `InvalidCall` (nothing changes) unless an upload offered for resume
+    /// awaits a decision, or when `held` runs past its size; `Crypto`.
+    pub fn accept_resume(&mut self, held: Option<(Prefix, Sha256)>) -> Result<(), ProtoError> {
+        self.core.check_open()?;
+        let Phase::Open(Op::Upload(receiver, _)) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("no upload awaits a decision"));
+        };
+        let offered = receiver
+            .accept_resume(held)
+            .map_err(|e| self.core.fail_unless_misuse(e))?;
+        self.core
+            .send(inner::RESUME, &[&msgs::encode_resume(&offered)])
+    }
+
     /// Refuses the upload being offered, or gives up on the one being
-    /// received (a write failed): its remaining data is skipped, and
-    /// `outcome` (not Ok) is its answer under `ticket`, the upload's.
+    /// received (a write failed): its remaining data is skipped (an offer
+    /// made for resume has none), and `outcome` (not Ok) is its answer
+    /// under `ticket`, the upload's.
     ///
     /// # Errors
     /// `InvalidCall` (changing nothing) unless an upload is offered or
@@ -63,6 +87,9 @@ impl ServerConnection {
             return Err(ProtoError::InvalidCall("a refusal cannot be Ok"));
         }
         receiver.skip()?;
+        if receiver.is_ended() {
+            self.set_op(Op::Idle);
+        }
         self.answer(ticket, outcome)
     }
 
@@ -106,19 +133,37 @@ impl ServerConnection {
 
     /// Offers the requested file, `size` bytes with `meta`; its data
     /// follows through [`send_data`](Self::send_data). The OFFER carries
-    /// exactly the path bytes of the GET. An empty file's END goes out at
-    /// once.
+    /// exactly the path bytes of the GET. With `resumed`, a hash that has
+    /// absorbed exactly the bytes the GET said the client holds (the
+    /// application checked that its file starts with them), the OFFER says
+    /// so and the data starts after them. When no data remains, END goes
+    /// out at once.
     ///
     /// # Errors
-    /// `InvalidCall` unless a download request is pending; `Crypto`.
-    pub fn offer_download(&mut self, size: u64, meta: Meta) -> Result<(), ProtoError> {
+    /// `InvalidCall` (nothing changes) unless a download request is
+    /// pending, or when resuming a GET that held nothing or more than
+    /// `size` bytes; `Crypto`.
+    pub fn offer_download(
+        &mut self,
+        size: u64,
+        meta: Meta,
+        resumed: Option<Sha256>,
+    ) -> Result<(), ProtoError> {
         self.core.check_open()?;
         let Phase::Open(op) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no download request is pending"));
         };
         // A refused call changes nothing: the operation in progress stays.
-        let Op::DownloadDecision(asked) = op else {
+        let Op::DownloadDecision(asked, held) = op else {
             return Err(ProtoError::InvalidCall("no download request is pending"));
+        };
+        let resume = resumed.is_some();
+        let (sender, empty) = match resumed {
+            Some(_) if held.offset == 0 || held.offset > size => {
+                return Err(ProtoError::InvalidCall("nothing held to resume after"));
+            }
+            Some(hash) => Sender::resumed(size, held.offset, hash)?,
+            None => Sender::start(size)?,
         };
         let offer = Offer {
             path: std::mem::take(asked),
@@ -126,8 +171,8 @@ impl ServerConnection {
             overwrite: false,
             preserve: false,
             meta,
+            resume,
         };
-        let (sender, empty) = Sender::start(size)?;
         *op = if empty.is_some() {
             Op::Idle
         } else {
@@ -198,7 +243,7 @@ impl ServerConnection {
     pub fn refuse(&mut self, outcome: &Outcome) -> Result<(), ProtoError> {
         self.core.check_open()?;
         match &mut self.phase {
-            Phase::Open(op @ (Op::DownloadDecision(_) | Op::Listing(_)))
+            Phase::Open(op @ (Op::DownloadDecision(..) | Op::Listing(_)))
                 if outcome.code != ResultCode::Ok =>
             {
                 *op = Op::Idle;
@@ -206,6 +251,21 @@ impl ServerConnection {
             _ => return Err(ProtoError::InvalidCall("nothing to refuse")),
         }
         self.core.send_outcome(outcome)
+    }
+
+    /// Abandons the download being sent (its source changed): END of 32
+    /// zero bytes goes out in place of the rest, and the client discards
+    /// the file.
+    ///
+    /// # Errors
+    /// `InvalidCall` unless a download is being sent; `Crypto`.
+    pub fn abandon_send(&mut self) -> Result<(), ProtoError> {
+        self.core.check_open()?;
+        let Phase::Open(op @ Op::Download(_)) = &mut self.phase else {
+            return Err(ProtoError::InvalidCall("not sending a file"));
+        };
+        *op = Op::Idle;
+        self.core.send(inner::END, &[&ABANDONED])
     }
 
     /// Whether the application should supply more download data now:

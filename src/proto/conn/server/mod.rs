@@ -20,7 +20,7 @@ use crate::proto::handshake::server::{
     AwaitHello, AwaitResponse, ServerConfig, ServerEphemeral, Verified,
 };
 use crate::proto::msgs::{
-    self, inner, Get, ListEntry, ListingPager, Meta, Mkdir, Offer, Outcome, ResultCode,
+    self, inner, Get, ListEntry, ListingPager, Meta, Mkdir, Offer, Outcome, Prefix, ResultCode,
 };
 use crate::proto::name::{self, NameError};
 use crate::proto::record::RecordType;
@@ -38,17 +38,25 @@ pub enum ServerEvent<'a> {
     /// refuse it with [`ConnectionCore::refuse_busy`]. Nothing else may be
     /// called before one of the two.
     Authenticated { client: VerifyingKey },
-    /// The client offers a file (its data follows at once): call
-    /// [`ServerConnection::accept`] or [`ServerConnection::refuse_upload`].
-    /// The file's answer is owed under `ticket`.
+    /// The client offers a file: call [`ServerConnection::accept`] (its
+    /// data follows at once) or, with `resume`, [`ServerConnection::accept_resume`]
+    /// (the client waits for this side's RESUME), or
+    /// [`ServerConnection::refuse_upload`]. The file's answer is owed under
+    /// `ticket`.
     UploadRequested {
         path: String,
         size: u64,
         overwrite: bool,
         /// Permission bits and mtime to apply, when the client asked.
         meta: Option<Meta>,
+        /// The client asks to resume an interrupted upload.
+        resume: bool,
         ticket: Ticket,
     },
+    /// The client's RESUME arrived and agrees: its data follows from
+    /// `offset`, which is either the offset this side offered (its hash
+    /// matched) or 0 (start again: drop the bytes held).
+    ResumeAgreed { offset: u64 },
     /// The client asks for a directory (mkdir of the last component; with
     /// `meta`, also set its mode and mtime): answer under `ticket` with
     /// [`ServerConnection::answer`].
@@ -58,8 +66,13 @@ pub enum ServerEvent<'a> {
         ticket: Ticket,
     },
     /// The client asks for a file no larger than `max_size` bytes: offer it
-    /// or refuse.
-    DownloadRequested { path: String, max_size: u64 },
+    /// or refuse. With `held`, the client holds the file's first bytes: if
+    /// this side's file starts with them, offer it resumed after them.
+    DownloadRequested {
+        path: String,
+        max_size: u64,
+        held: Option<Prefix>,
+    },
     /// The client asks for the listing of the directory `path` (empty for
     /// the root): send its pages while [`ServerConnection::wants_listing`],
     /// or refuse.
@@ -75,6 +88,9 @@ pub enum ServerEvent<'a> {
     /// The upload's SHA-256 did not match; its RESULT 6 is queued. Discard
     /// the data.
     ReceiveCorrupt,
+    /// The client abandoned the upload (its source changed); its RESULT 6
+    /// is queued. Discard the data.
+    ReceiveAbandoned,
     /// The client closed the session in order.
     Closed,
 }
@@ -84,12 +100,14 @@ enum Ev {
     Authenticated(VerifyingKey),
     UploadRequested(String, Offer, Ticket),
     MkdirRequested(String, Mkdir, Ticket),
-    DownloadRequested(String, u64),
+    ResumeAgreed(u64),
+    DownloadRequested(String, u64, Prefix),
     ListRequested(String),
     NameRefused(NameError),
     Data(Range<usize>),
     ReceiveComplete([u8; 32]),
     ReceiveCorrupt,
+    ReceiveAbandoned,
     Closed,
 }
 
@@ -100,8 +118,9 @@ enum Op {
     /// skipping), and the ticket of its answer (`None` when the answer was
     /// queued at once: a refused path).
     Upload(Receiver, Option<Ticket>),
-    /// GET received for these path bytes; the application decides.
-    DownloadDecision(Vec<u8>),
+    /// GET received for these path bytes, the client holding this prefix;
+    /// the application decides.
+    DownloadDecision(Vec<u8>, Prefix),
     /// OFFER sent: the download's sending side.
     Download(Sender),
     /// LIST received: the application sends pages until the last, or
@@ -114,7 +133,7 @@ impl Op {
         match self {
             Op::Idle => "idle",
             Op::Upload(r, _) => r.state_name(),
-            Op::DownloadDecision(_) => "deciding on a download",
+            Op::DownloadDecision(..) => "deciding on a download",
             Op::Download(s) => s.state_name(),
             Op::Listing(_) => "sending a listing",
         }
@@ -126,7 +145,7 @@ impl Op {
     fn holds_input(&self) -> bool {
         match self {
             Op::Upload(r, _) => r.is_offered(),
-            Op::DownloadDecision(_) | Op::Download(_) | Op::Listing(_) => true,
+            Op::DownloadDecision(..) | Op::Download(_) | Op::Listing(_) => true,
             Op::Idle => false,
         }
     }
@@ -235,6 +254,7 @@ impl ServerConnection {
                 size: offer.size,
                 overwrite: offer.overwrite,
                 meta: offer.preserve.then_some(offer.meta),
+                resume: offer.resume,
                 ticket,
             },
             Ev::MkdirRequested(path, mkdir, ticket) => ServerEvent::MkdirRequested {
@@ -242,14 +262,18 @@ impl ServerConnection {
                 meta: mkdir.preserve.then_some(mkdir.meta),
                 ticket,
             },
-            Ev::DownloadRequested(path, max_size) => {
-                ServerEvent::DownloadRequested { path, max_size }
-            }
+            Ev::ResumeAgreed(offset) => ServerEvent::ResumeAgreed { offset },
+            Ev::DownloadRequested(path, max_size, held) => ServerEvent::DownloadRequested {
+                path,
+                max_size,
+                held: (held.offset > 0).then_some(held),
+            },
             Ev::ListRequested(path) => ServerEvent::ListRequested { path },
             Ev::NameRefused(e) => ServerEvent::NameRefused(e),
             Ev::Data(r) => ServerEvent::Data(self.core.bytes(r)),
             Ev::ReceiveComplete(sha256) => ServerEvent::ReceiveComplete { sha256 },
             Ev::ReceiveCorrupt => ServerEvent::ReceiveCorrupt,
+            Ev::ReceiveAbandoned => ServerEvent::ReceiveAbandoned,
             Ev::Closed => ServerEvent::Closed,
         }))
     }
@@ -311,13 +335,16 @@ impl ServerConnection {
             return Err(ProtoError::InvalidCall("no open session"));
         };
         if let Op::Upload(receiver, ticket) = op {
-            if !matches!(t, inner::CHUNK | inner::END) {
+            if !matches!(t, inner::CHUNK | inner::END | inner::RESUME) {
                 return Err(ProtoError::UnexpectedMessage {
                     got: msgs::inner_name(t),
                     state: receiver.state_name(),
                 });
             }
             let body = self.core.bytes(range.clone());
+            if t == inner::RESUME {
+                return Ok(Some(Ev::ResumeAgreed(receiver.on_resume(body)?)));
+            }
             return match receiver.on_message(t, body)? {
                 Chunk::Data(at) => Ok(Some(Ev::Data(range.start + at..range.end))),
                 Chunk::Skipped => Ok(None),
@@ -329,16 +356,20 @@ impl ServerConnection {
                     *op = Op::Idle;
                     Ok(Some(Ev::ReceiveComplete(hash)))
                 }
-                Chunk::Corrupt => {
+                end @ (Chunk::Corrupt | Chunk::Abandoned) => {
                     let ticket = *ticket;
                     *op = Op::Idle;
-                    let mismatch =
-                        Outcome::new(ResultCode::HashMismatch, "whole-file SHA-256 mismatch");
+                    let (reason, ev) = if end == Chunk::Corrupt {
+                        ("whole-file SHA-256 mismatch", Ev::ReceiveCorrupt)
+                    } else {
+                        ("abandoned by the sender", Ev::ReceiveAbandoned)
+                    };
                     if let Some(ticket) = ticket {
-                        self.answers.give(ticket, mismatch);
+                        self.answers
+                            .give(ticket, Outcome::new(ResultCode::HashMismatch, reason));
                         self.flush_answers()?;
                     }
-                    Ok(Some(Ev::ReceiveCorrupt))
+                    Ok(Some(ev))
                 }
             };
         }

@@ -13,13 +13,19 @@ impl ServerConnection {
                 match name::sanitize_path(&offer.path) {
                     Ok(p) => {
                         let ticket = self.answers.owe();
-                        let receiver = Receiver::offered(offer.size);
+                        let receiver = Receiver::offered(offer.size, offer.resume);
                         let op = Op::Upload(receiver, Some(ticket));
                         (op, Ev::UploadRequested(p, offer, ticket))
                     }
                     Err(e) => {
                         self.queue_answer(Outcome::new(ResultCode::BadName, e.to_string()))?;
-                        (Op::Upload(Receiver::skipping(), None), Ev::NameRefused(e))
+                        // A client asking to resume sends nothing more.
+                        let op = if offer.resume {
+                            Op::Idle
+                        } else {
+                            Op::Upload(Receiver::skipping(), None)
+                        };
+                        (op, Ev::NameRefused(e))
                     }
                 }
             }
@@ -40,8 +46,8 @@ impl ServerConnection {
                 let get = Get::parse(body)?;
                 match name::sanitize_path(&get.path) {
                     Ok(p) => (
-                        Op::DownloadDecision(get.path),
-                        Ev::DownloadRequested(p, get.max_size),
+                        Op::DownloadDecision(get.path, get.held),
+                        Ev::DownloadRequested(p, get.max_size, get.held),
                     ),
                     Err(e) => {
                         self.queue_answer(Outcome::new(ResultCode::BadName, e.to_string()))?;

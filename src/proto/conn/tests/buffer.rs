@@ -46,7 +46,7 @@ fn the_buffer_is_small_until_established_then_takes_the_largest_record() {
     // A full CHUNK each way arrives as one record and one event.
     let full = data(CHUNK_LEN);
     w.client
-        .request_upload("f", CHUNK_LEN as u64, false, None)
+        .request_upload("f", CHUNK_LEN as u64, false, None, false)
         .unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("f", CHUNK_LEN as u64)]);
     let ticket = w.ticket();

@@ -28,7 +28,7 @@ fn application_misuse_is_refused_locally_and_changes_nothing() {
         Err(ProtoError::InvalidCall(_))
     ));
     assert!(matches!(
-        w.server.offer_download(1, Meta::default()),
+        w.server.offer_download(1, Meta::default(), None),
         Err(ProtoError::InvalidCall(_))
     ));
     assert!(matches!(
@@ -42,11 +42,11 @@ fn application_misuse_is_refused_locally_and_changes_nothing() {
     ));
     // Paths this side would send must pass the path rule.
     assert!(matches!(
-        w.client.request_upload("a/../b", 1, false, None),
+        w.client.request_upload("a/../b", 1, false, None, false),
         Err(ProtoError::Name(NameError::NotRelative(p))) if p == "a/../b"
     ));
     assert!(matches!(
-        w.client.request_download("../x", 1),
+        w.client.request_download("../x", 1, None),
         Err(ProtoError::Name(NameError::NotRelative(_)))
     ));
     assert!(matches!(
@@ -61,7 +61,7 @@ fn application_misuse_is_refused_locally_and_changes_nothing() {
     quiet(&mut w);
 
     // While an upload's data remains, no other request may go out.
-    w.client.request_upload("a", 2, false, None).unwrap();
+    w.client.request_upload("a", 2, false, None, false).unwrap();
     assert!(!w.client.can_request());
     assert!(matches!(
         w.client.request_list(""),
@@ -133,7 +133,7 @@ fn refused_calls_leave_the_handshake_and_the_transfer_in_progress() {
     // offer_download during an upload, and during a download.
     let mut w = receiving_upload(4);
     assert!(matches!(
-        w.server.offer_download(4, Meta::default()),
+        w.server.offer_download(4, Meta::default(), None),
         Err(ProtoError::InvalidCall(_))
     ));
     w.client.send_data(b"abcd").unwrap();
@@ -143,7 +143,7 @@ fn refused_calls_leave_the_handshake_and_the_transfer_in_progress() {
     );
     let mut w = receiving_download(4);
     assert!(matches!(
-        w.server.offer_download(4, Meta::default()),
+        w.server.offer_download(4, Meta::default(), None),
         Err(ProtoError::InvalidCall(_))
     ));
     assert!(w.server.wants_data());
@@ -183,11 +183,13 @@ fn requests_with_refused_paths_get_the_sticky_error_or_closed() {
     assert!(matches!(w.client.next_event(), Err(ProtoError::Truncated)));
     out(&mut w.client, w.now);
     let calls = [
-        w.client.request_download("../x", 1),
-        w.client.request_upload("a/../b", 1, false, None).map(drop),
+        w.client.request_download("../x", 1, None),
+        w.client
+            .request_upload("a/../b", 1, false, None, false)
+            .map(drop),
         w.client.request_mkdir("/d", None),
         w.client.request_list("a//b"),
-        w.client.request_download("f", 1),
+        w.client.request_download("f", 1, None),
     ];
     for r in calls {
         assert!(matches!(r, Err(ProtoError::Truncated)), "{r:?}");
@@ -197,8 +199,10 @@ fn requests_with_refused_paths_get_the_sticky_error_or_closed() {
     let mut w = established();
     w.client.close().unwrap();
     let calls = [
-        w.client.request_download("../x", 1),
-        w.client.request_upload("a/../b", 1, false, None).map(drop),
+        w.client.request_download("../x", 1, None),
+        w.client
+            .request_upload("a/../b", 1, false, None, false)
+            .map(drop),
         w.client.request_mkdir("/d", None),
         w.client.request_list("a//b"),
     ];
@@ -217,7 +221,7 @@ fn the_client_reports_the_sent_and_verified_hashes() {
     let content = data(CHUNK_LEN + 1);
     upload(&mut w, "a", &content, CHUNK_LEN); // checks send_data's hash
     assert_eq!(
-        w.client.request_upload("e", 0, false, None).unwrap(),
+        w.client.request_upload("e", 0, false, None, false).unwrap(),
         Some(sha(&[]))
     );
     assert!(w.client.can_request(), "an empty file's END went out");
@@ -235,7 +239,7 @@ fn the_client_reports_the_sent_and_verified_hashes() {
 
     let mut w = receiving_download(3);
     send_raw(&mut w.server, inner::CHUNK, &chunk(0, b"abc"));
-    send_raw(&mut w.server, inner::END, &[0; 32]);
+    send_raw(&mut w.server, inner::END, &[1; 32]);
     assert_eq!(
         w.s2c().unwrap(),
         vec![Got::Data(b"abc".to_vec()), Got::Corrupt]
@@ -257,7 +261,7 @@ fn the_client_reports_the_sent_and_verified_hashes() {
 fn the_upload_in_progress_is_answered_only_under_its_own_ticket() {
     let mut w = established();
     w.client.request_mkdir("d", None).unwrap();
-    w.client.request_upload("f", 2, false, None).unwrap();
+    w.client.request_upload("f", 2, false, None, false).unwrap();
     w.client.send_data(b"a").unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::mkdir("d"), Got::upload("f", 2)]);
     let (d, f) = (w.ticket(), w.ticket());

@@ -81,7 +81,7 @@ fn nothing_is_sent_after_close_and_calls_say_closed() {
     let t = w.ticket();
     w.server.answer(t, Outcome::ok()).unwrap();
     assert!(matches!(
-        w.server.offer_download(5, Meta::default()),
+        w.server.offer_download(5, Meta::default(), None),
         Err(ProtoError::Closed)
     ));
     assert!(matches!(
@@ -102,7 +102,7 @@ fn nothing_is_sent_after_close_and_calls_say_closed() {
     // A server deciding on a GET reads nothing, not even CLOSE, until it
     // has decided (§4.3 rule 5); then it reads the CLOSE.
     let mut w = established();
-    w.client.request_download("f", 1).unwrap();
+    w.client.request_download("f", 1, None).unwrap();
     w.client.close().unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::Download("f".into(), 1)]);
     assert!(w.server.waits_for_app());
@@ -133,7 +133,7 @@ fn a_closing_server_reads_on_to_the_clients_close() {
 
     // Deciding on an upload, whose data and a MKDIR follow.
     let mut w = established();
-    w.client.request_upload("f", 3, false, None).unwrap();
+    w.client.request_upload("f", 3, false, None, false).unwrap();
     w.client.send_data(b"abc").unwrap();
     w.client.request_mkdir("d", None).unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("f", 3)]);
@@ -145,7 +145,7 @@ fn a_closing_server_reads_on_to_the_clients_close() {
 
     // Deciding on a GET, and holding a LIST behind an owed answer.
     let mut w = established();
-    w.client.request_download("f", 1).unwrap();
+    w.client.request_download("f", 1, None).unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::Download("f".into(), 1)]);
     w.server.close().unwrap();
     ends_in_order(&mut w);

@@ -33,7 +33,10 @@ pub(super) fn data(n: usize) -> Vec<u8> {
 /// Returns what the server received.
 pub(super) fn upload(w: &mut World, path: &str, content: &[u8], piece: usize) -> Vec<u8> {
     let size = content.len() as u64;
-    let mut hash = w.client.request_upload(path, size, false, None).unwrap();
+    let mut hash = w
+        .client
+        .request_upload(path, size, false, None, false)
+        .unwrap();
     assert_eq!(hash.is_some(), content.is_empty());
     assert_eq!(w.c2s().unwrap(), vec![Got::upload(path, size)]);
     let ticket = w.ticket();
@@ -77,9 +80,9 @@ pub(super) const FILE_META: Meta = Meta {
 /// `piece` bytes); returns what the client received.
 pub(super) fn download(w: &mut World, path: &str, content: &[u8], piece: usize) -> Vec<u8> {
     let size = content.len() as u64;
-    w.client.request_download(path, u64::MAX).unwrap();
+    w.client.request_download(path, u64::MAX, None).unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::Download(path.into(), u64::MAX)]);
-    w.server.offer_download(size, FILE_META).unwrap();
+    w.server.offer_download(size, FILE_META, None).unwrap();
     let mut received = Vec::new();
     let mut sent = 0;
     let mut offered = false;
@@ -118,7 +121,9 @@ pub(super) fn download(w: &mut World, path: &str, content: &[u8], piece: usize) 
 /// in `tickets`.
 pub(super) fn receiving_upload(size: u64) -> World {
     let mut w = established();
-    w.client.request_upload("f", size, false, None).unwrap();
+    w.client
+        .request_upload("f", size, false, None, false)
+        .unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("f", size)]);
     w.server.accept().unwrap();
     w
@@ -128,9 +133,11 @@ pub(super) fn receiving_upload(size: u64) -> World {
 /// (offered; no data sent yet).
 pub(super) fn receiving_download(size: u64) -> World {
     let mut w = established();
-    w.client.request_download("f", u64::MAX).unwrap();
+    w.client.request_download("f", u64::MAX, None).unwrap();
     w.c2s().unwrap();
-    w.server.offer_download(size, Meta::default()).unwrap();
+    w.server
+        .offer_download(size, Meta::default(), None)
+        .unwrap();
     let got = w.s2c().unwrap();
     assert_eq!(got[0], Got::Offered(size, Meta::default()));
     w

@@ -61,7 +61,9 @@ fn upload_and_download_cross_many_key_updates_intact() {
 /// KEY_UPDATE, CHUNK, CHUNK, CHUNK, KEY_UPDATE, ... Returns them and the
 /// index of the first KEY_UPDATE.
 fn upload_records(w: &mut World) -> (Vec<Vec<u8>>, usize) {
-    w.client.request_upload("f", 1000, false, None).unwrap();
+    w.client
+        .request_upload("f", 1000, false, None, false)
+        .unwrap();
     w.c2s().unwrap();
     w.server.accept().unwrap();
     for i in 0..10u8 {
@@ -122,7 +124,9 @@ fn key_update_before_its_place_is_fatal() {
     for before in [0, 2u64] {
         let mut w = updating_world();
         if before == 2 {
-            w.client.request_upload("f", 1000, false, None).unwrap();
+            w.client
+                .request_upload("f", 1000, false, None, false)
+                .unwrap();
             w.c2s().unwrap();
             w.server.accept().unwrap();
             w.client.send_data(&[1; 100]).unwrap();

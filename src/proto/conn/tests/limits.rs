@@ -144,7 +144,9 @@ fn path_limits_at_the_limit_and_one_past() {
     let deep = vec!["d"; MAX_DEPTH].join("/");
     let mut w = established();
     for path in [&name, &long, &deep] {
-        w.client.request_upload(path, 1, false, None).unwrap();
+        w.client
+            .request_upload(path, 1, false, None, false)
+            .unwrap();
         assert_eq!(w.c2s().unwrap(), vec![Got::upload(path, 1)]);
         let t = w.ticket();
         w.server
@@ -162,7 +164,7 @@ fn path_limits_at_the_limit_and_one_past() {
         (format!("{deep}/d"), NameError::TooDeep(MAX_DEPTH + 1)),
     ];
     for (path, want) in past {
-        let err = w.client.request_download(&path, 1).unwrap_err();
+        let err = w.client.request_download(&path, 1, None).unwrap_err();
         assert!(matches!(&err, ProtoError::Name(e) if *e == want), "{err:?}");
         let err = w.client.request_mkdir(&path, None).unwrap_err();
         assert!(matches!(&err, ProtoError::Name(e) if *e == want), "{err:?}");
@@ -174,6 +176,7 @@ fn path_limits_at_the_limit_and_one_past() {
         let get = Get {
             path: vec![b'p'; len],
             max_size: 1,
+            held: crate::proto::msgs::Prefix::NONE,
         };
         get.encode()
     };
@@ -202,7 +205,7 @@ fn path_limits_at_the_limit_and_one_past() {
 fn reason_length_at_the_limit_and_past() {
     let refuse = |reason: String| {
         let mut w = established();
-        w.client.request_download("x", 1).unwrap();
+        w.client.request_download("x", 1, None).unwrap();
         w.c2s().unwrap();
         w.server
             .refuse(&Outcome::new(ResultCode::NotFound, reason))
@@ -219,7 +222,7 @@ fn reason_length_at_the_limit_and_past() {
     assert_eq!(refuse("é".repeat(200)), "é".repeat(127));
 
     let mut w = established();
-    w.client.request_download("x", 1).unwrap();
+    w.client.request_download("x", 1, None).unwrap();
     w.c2s().unwrap();
     let long = "r".repeat(MAX_REASON_LEN + 1);
     let body = [
@@ -242,7 +245,7 @@ fn reason_length_at_the_limit_and_past() {
 #[test]
 fn retry_after_at_the_limit_and_past() {
     let asked = |w: &mut World| {
-        w.client.request_download("x", 1).unwrap();
+        w.client.request_download("x", 1, None).unwrap();
         w.c2s().unwrap();
     };
     for secs in [1, MAX_RETRY_AFTER_SECS] {
@@ -297,7 +300,7 @@ fn an_outcome_built_by_hand_is_sent_with_a_valid_wait() {
     ];
     for (code, given, sent) in cases {
         let mut w = established();
-        w.client.request_download("x", 1).unwrap();
+        w.client.request_download("x", 1, None).unwrap();
         w.c2s().unwrap();
         let outcome = Outcome {
             code,

@@ -32,7 +32,7 @@ fn results_sent(side: &mut ServerConnection, now: Instant) -> Vec<Outcome> {
 fn answers_go_out_in_request_order_whatever_order_they_are_given_in() {
     let mut w = established();
     w.client.request_mkdir("a", None).unwrap();
-    w.client.request_upload("b", 3, false, None).unwrap();
+    w.client.request_upload("b", 3, false, None, false).unwrap();
     w.client.send_data(b"abc").unwrap();
     w.client.request_mkdir("c", None).unwrap();
     w.client.request_mkdir("d", None).unwrap();
@@ -102,9 +102,11 @@ fn the_client_keeps_at_most_max_in_flight_requests_pending() {
     let queued = w.client.pending_output();
     let refused = [
         w.client.request_mkdir("x", None),
-        w.client.request_download("x", 1),
+        w.client.request_download("x", 1, None),
         w.client.request_list(""),
-        w.client.request_upload("x", 1, false, None).map(drop),
+        w.client
+            .request_upload("x", 1, false, None, false)
+            .map(drop),
     ];
     for r in refused {
         assert!(matches!(r, Err(ProtoError::InvalidCall(_))), "{r:?}");
@@ -181,9 +183,9 @@ fn the_server_reads_nothing_more_while_max_in_flight_answers_are_owed() {
 #[test]
 fn a_get_behind_an_owed_answer_is_served_after_that_result() {
     let mut w = established();
-    w.client.request_upload("a", 3, false, None).unwrap();
+    w.client.request_upload("a", 3, false, None, false).unwrap();
     w.client.send_data(b"abc").unwrap();
-    w.client.request_download("a", 3).unwrap();
+    w.client.request_download("a", 3, None).unwrap();
     w.client.request_mkdir("m", None).unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("a", 3)]);
     w.server.accept().unwrap();
@@ -197,7 +199,7 @@ fn a_get_behind_an_owed_answer_is_served_after_that_result() {
     let t = w.ticket();
     w.server.answer(t, Outcome::ok()).unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::Download("a".into(), 3)]);
-    w.server.offer_download(3, FILE_META).unwrap();
+    w.server.offer_download(3, FILE_META, None).unwrap();
     w.server.send_data(b"abc").unwrap();
     assert_eq!(
         w.s2c().unwrap(),
@@ -238,6 +240,7 @@ fn a_list_or_a_refused_get_behind_an_owed_answer_waits_for_it() {
         &crate::proto::msgs::Get {
             path: b"../x".to_vec(),
             max_size: 1,
+            held: crate::proto::msgs::Prefix::NONE,
         }
         .encode(),
     );

@@ -177,7 +177,10 @@ fn unsealable_record_leaves_nothing_and_the_alert_takes_its_number() {
 fn openssl_seal_failure_leaves_nothing_on_the_wire() {
     let mut w = established();
     w.client.sealer.fail_next_seal();
-    let err = w.client.request_download("secret-name.txt", 1).unwrap_err();
+    let err = w
+        .client
+        .request_download("secret-name.txt", 1, None)
+        .unwrap_err();
     assert!(matches!(err, ProtoError::Crypto(_)), "{err:?}");
     assert_eq!(w.client.pending_output(), 0);
     assert!(!w.client.wants_write());

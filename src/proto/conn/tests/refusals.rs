@@ -16,7 +16,9 @@ fn exists() -> Outcome {
 /// (its RESULT 1 sent) before reading any of its data.
 fn skipping(size: u64) -> World {
     let mut w = established();
-    w.client.request_upload("f", size, false, None).unwrap();
+    w.client
+        .request_upload("f", size, false, None, false)
+        .unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("f", size)]);
     let t = w.ticket();
     w.server.refuse_upload(t, exists()).unwrap();
@@ -94,7 +96,9 @@ fn a_bad_chunk_or_message_while_skipping_is_fatal() {
 #[test]
 fn a_refusal_while_sending_makes_the_client_cut_the_file_with_end() {
     let mut w = established();
-    w.client.request_upload("f", 100, false, None).unwrap();
+    w.client
+        .request_upload("f", 100, false, None, false)
+        .unwrap();
     w.client.send_data(&[1; 10]).unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("f", 100)]);
     let t = w.ticket();
@@ -123,9 +127,9 @@ fn a_refusal_while_sending_makes_the_client_cut_the_file_with_end() {
 #[test]
 fn only_the_upload_being_sent_is_cut_and_ok_for_it_is_fatal() {
     let mut w = established();
-    w.client.request_upload("a", 1, false, None).unwrap();
+    w.client.request_upload("a", 1, false, None, false).unwrap();
     w.client.send_data(b"a").unwrap();
-    w.client.request_upload("b", 2, false, None).unwrap();
+    w.client.request_upload("b", 2, false, None, false).unwrap();
     w.client.send_data(b"b").unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("a", 1)]);
     let t = w.ticket();
@@ -156,6 +160,7 @@ fn a_bad_path_in_offer_is_answered_in_its_place_and_its_data_skipped() {
         overwrite: false,
         preserve: false,
         meta: Meta::default(),
+        resume: false,
     };
     send_raw(&mut w.client, inner::OFFER, &offer.encode());
     send_raw(&mut w.client, inner::CHUNK, &chunk(0, b"abc"));
@@ -202,12 +207,12 @@ fn a_bad_path_in_offer_is_answered_in_its_place_and_its_data_skipped() {
 #[test]
 fn a_corrupt_uploads_result_6_waits_for_the_answer_owed_before_it() {
     let mut w = established();
-    w.client.request_upload("a", 1, false, None).unwrap();
+    w.client.request_upload("a", 1, false, None, false).unwrap();
     w.client.send_data(b"a").unwrap();
-    w.client.request_upload("b", 1, false, None).unwrap();
+    w.client.request_upload("b", 1, false, None, false).unwrap();
     // b's data sent raw with a wrong hash (the client's own END is right).
     send_raw(&mut w.client, inner::CHUNK, &chunk(0, b"b"));
-    send_raw(&mut w.client, inner::END, &[0; 32]);
+    send_raw(&mut w.client, inner::END, &[1; 32]);
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("a", 1)]);
     w.server.accept().unwrap();
     assert_eq!(
@@ -253,6 +258,7 @@ fn a_download_offer_must_be_the_file_asked_for() {
         overwrite,
         preserve,
         meta: Meta::default(),
+        resume: false,
     };
     let other_name = ProtoError::Transfer(TransferError::OfferedOtherName);
     let too_large = ProtoError::Transfer(TransferError::OfferTooLarge);
@@ -270,7 +276,7 @@ fn a_download_offer_must_be_the_file_asked_for() {
     ];
     for (o, want) in cases {
         let mut w = established();
-        w.client.request_download("d/sub/a.txt", 5).unwrap();
+        w.client.request_download("d/sub/a.txt", 5, None).unwrap();
         assert_eq!(
             w.c2s().unwrap(),
             vec![Got::Download("d/sub/a.txt".into(), 5)]
@@ -280,7 +286,7 @@ fn a_download_offer_must_be_the_file_asked_for() {
     }
     // An exact echo at max_size is taken.
     let mut w = established();
-    w.client.request_download("d/sub/a.txt", 5).unwrap();
+    w.client.request_download("d/sub/a.txt", 5, None).unwrap();
     w.c2s().unwrap();
     let meta = Meta {
         mode: 0o777,

@@ -238,10 +238,10 @@ fn a_rate_limit_wait_holds_both_idle_timers() {
         let t0 = w.now;
         match request {
             "upload" => {
-                w.client.request_upload("f", 1, false, None).unwrap();
+                w.client.request_upload("f", 1, false, None, false).unwrap();
             }
             "mkdir" => w.client.request_mkdir("d", None).unwrap(),
-            "download" => w.client.request_download("f", 1).unwrap(),
+            "download" => w.client.request_download("f", 1, None).unwrap(),
             _ => w.client.request_list("").unwrap(),
         }
         assert_eq!(w.c2s().unwrap().len(), 1, "{request}");

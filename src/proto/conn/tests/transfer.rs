@@ -25,7 +25,7 @@ fn handshake_then_upload_download_mkdir_list_and_close() {
     w.client.request_mkdir("d", None).unwrap();
     w.client.request_mkdir("d/e", Some(meta)).unwrap();
     w.client
-        .request_upload("d/e/f", 1, true, Some(meta))
+        .request_upload("d/e/f", 1, true, Some(meta), false)
         .unwrap();
     w.client.send_data(b"x").unwrap();
     assert_eq!(
@@ -94,9 +94,9 @@ fn handshake_then_upload_download_mkdir_list_and_close() {
 #[test]
 fn an_empty_download_is_offer_then_end() {
     let mut w = established();
-    w.client.request_download("e", 0).unwrap();
+    w.client.request_download("e", 0, None).unwrap();
     w.c2s().unwrap();
-    w.server.offer_download(0, FILE_META).unwrap();
+    w.server.offer_download(0, FILE_META, None).unwrap();
     assert!(!w.server.wants_data() && !w.server.waits_for_app());
     let bytes = out(&mut w.server, w.now);
     let opened = open_own(&mut w.server, &bytes);
@@ -115,7 +115,7 @@ fn refusals_answer_the_request_and_the_session_goes_on() {
     let mut w = established();
     // Upload refused: its data is skipped, the client cuts it with END.
     w.client
-        .request_upload("exists.txt", 5, false, None)
+        .request_upload("exists.txt", 5, false, None, false)
         .unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("exists.txt", 5)]);
     let t = w.ticket();
@@ -131,7 +131,7 @@ fn refusals_answer_the_request_and_the_session_goes_on() {
     w.server.answer(t, missing.clone()).unwrap();
     assert_eq!(w.s2c().unwrap(), vec![Got::Outcome(missing)]);
     // Download refused.
-    w.client.request_download("nope.txt", 1).unwrap();
+    w.client.request_download("nope.txt", 1, None).unwrap();
     w.c2s().unwrap();
     let missing = Outcome::new(ResultCode::NotFound, "no such file");
     w.server.refuse(&missing).unwrap();
@@ -164,7 +164,7 @@ fn wrong_hash_is_not_fatal() {
     // server's key).
     let mut w = receiving_upload(3);
     send_raw(&mut w.client, inner::CHUNK, &chunk(0, b"abc"));
-    send_raw(&mut w.client, inner::END, &[0; 32]);
+    send_raw(&mut w.client, inner::END, &[1; 32]);
     assert_eq!(
         w.c2s().unwrap(),
         vec![Got::Data(b"abc".to_vec()), Got::Corrupt]
@@ -192,7 +192,7 @@ fn wrong_hash_is_not_fatal() {
     // Download: the client reports it and sends nothing.
     let mut w = receiving_download(3);
     send_raw(&mut w.server, inner::CHUNK, &chunk(0, b"abc"));
-    send_raw(&mut w.server, inner::END, &[0; 32]);
+    send_raw(&mut w.server, inner::END, &[1; 32]);
     assert_eq!(
         w.s2c().unwrap(),
         vec![Got::Data(b"abc".to_vec()), Got::Corrupt]

@@ -40,7 +40,7 @@ fn upload_violations_are_protocol_errors() {
             vec![0; 7],
             ProtoError::MalformedMessage("CHUNK"),
         ),
-        (60, inner::END, vec![0; 32], t(TransferError::EndEarly)),
+        (60, inner::END, vec![1; 32], t(TransferError::EndEarly)),
     ];
     for (before, ty, body, want) in cases {
         let mut w = receiving_upload(100);
@@ -77,7 +77,9 @@ fn upload_violations_are_protocol_errors() {
         unexpected("LIST", "receiving file data"),
     );
     let mut w = established();
-    w.client.request_upload("f", 10, false, None).unwrap();
+    w.client
+        .request_upload("f", 10, false, None, false)
+        .unwrap();
     w.c2s().unwrap();
     let t = w.ticket();
     w.server
@@ -127,11 +129,11 @@ fn download_and_answer_violations_are_protocol_errors() {
         t(TransferError::ChunkLength),
     );
     let mut w = receiving_download(100);
-    client_fails(&mut w, inner::END, &[0; 32], t(TransferError::EndEarly));
+    client_fails(&mut w, inner::END, &[1; 32], t(TransferError::EndEarly));
 
     // RESULT Ok for a GET or a LIST.
     let mut w = established();
-    w.client.request_download("f", 1).unwrap();
+    w.client.request_download("f", 1, None).unwrap();
     w.c2s().unwrap();
     client_fails(
         &mut w,
@@ -155,7 +157,7 @@ fn download_and_answer_violations_are_protocol_errors() {
     let mut w = established();
     client_fails(&mut w, inner::RESULT, &result, unexpected("RESULT", "idle"));
     let mut w = established();
-    w.client.request_download("f", 1).unwrap();
+    w.client.request_download("f", 1, None).unwrap();
     w.c2s().unwrap();
     client_fails(
         &mut w,
@@ -164,7 +166,7 @@ fn download_and_answer_violations_are_protocol_errors() {
         unexpected("CHUNK", "awaiting OFFER"),
     );
     let mut w = established();
-    w.client.request_download("f", 1).unwrap();
+    w.client.request_download("f", 1, None).unwrap();
     w.c2s().unwrap();
     client_fails(
         &mut w,
@@ -190,6 +192,7 @@ fn download_and_answer_violations_are_protocol_errors() {
         overwrite: false,
         preserve: false,
         meta: Meta::default(),
+        resume: false,
     };
     let mut w = established();
     w.client.request_mkdir("d", None).unwrap();
