@@ -97,11 +97,38 @@ impl Sha256 {
             limit: PEEK_LIMIT,
             got: self.len,
         })?;
-        let mut copy =
-            Hasher::new(MessageDigest::sha256()).map_err(backend("EVP_DigestInit_ex"))?;
-        copy.update(absorbed).map_err(backend("EVP_DigestUpdate"))?;
-        to_array(copy.finish().map_err(backend("EVP_DigestFinal_ex"))?)
+        rehash(absorbed)
     }
+
+    /// The digest of everything absorbed so far, of any length, leaving
+    /// the state usable (a file's prefix hash, then the rest of the file).
+    /// Up to [`PEEK_LIMIT`] bytes it rehashes the kept copy, as
+    /// [`peek`](Sha256::peek) does; past that it finishes a copy of the
+    /// digest context (`Hasher::clone`, which in the openssl crate panics
+    /// only when OpenSSL cannot allocate or copy a context, that is when the
+    /// process is out of memory).
+    ///
+    /// # Errors
+    /// `CryptoError::Backend` on an OpenSSL failure.
+    pub fn digest_so_far(&self) -> Result<[u8; DIGEST_LEN]> {
+        match self.absorbed.as_deref() {
+            Some(absorbed) => rehash(absorbed),
+            None => to_array(
+                self.hasher
+                    .clone()
+                    .finish()
+                    .map_err(backend("EVP_DigestFinal_ex"))?,
+            ),
+        }
+    }
+}
+
+/// SHA-256 of `data` in a new context (not counted in the statistics: the
+/// bytes were counted when absorbed).
+fn rehash(data: &[u8]) -> Result<[u8; DIGEST_LEN]> {
+    let mut copy = Hasher::new(MessageDigest::sha256()).map_err(backend("EVP_DigestInit_ex"))?;
+    copy.update(data).map_err(backend("EVP_DigestUpdate"))?;
+    to_array(copy.finish().map_err(backend("EVP_DigestFinal_ex"))?)
 }
 
 fn to_array(digest: DigestBytes) -> Result<[u8; DIGEST_LEN]> {
@@ -113,4 +140,37 @@ fn to_array(digest: DigestBytes) -> Result<[u8; DIGEST_LEN]> {
             expected: DIGEST_LEN,
             got: digest.len(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `digest_so_far` after `n` bytes equals the one-shot digest, and the
+    /// state goes on to the right whole digest.
+    fn check_digest_so_far_at(n: usize) {
+        let data: Vec<u8> = (0..n + 100).map(|i| (i % 251) as u8).collect();
+        let mut h = Sha256::new().unwrap();
+        h.update(&data[..n]).unwrap();
+        assert_eq!(h.digest_so_far().unwrap(), sha256(&data[..n]).unwrap());
+        h.update(&data[n..]).unwrap();
+        assert_eq!(h.digest_so_far().unwrap(), sha256(&data).unwrap());
+        assert_eq!(h.finish().unwrap(), sha256(&data).unwrap());
+    }
+
+    #[test]
+    fn digest_so_far_is_right_with_the_kept_copy_and_past_it() {
+        check_digest_so_far_at(0);
+        // The last length `peek` answers (the kept copy is rehashed)...
+        check_digest_so_far_at(PEEK_LIMIT);
+        // ...and one past it (the context is copied).
+        check_digest_so_far_at(PEEK_LIMIT + 1);
+        let mut h = Sha256::new().unwrap();
+        h.update(&[0; PEEK_LIMIT + 1]).unwrap();
+        assert!(h.peek().is_err(), "the test covers the copy path");
+        assert_eq!(
+            h.digest_so_far().unwrap(),
+            sha256(&[0; PEEK_LIMIT + 1]).unwrap()
+        );
+    }
 }

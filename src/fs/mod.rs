@@ -13,6 +13,7 @@ mod list;
 mod lookalike;
 mod meta;
 mod mkdir;
+mod partial;
 mod root;
 mod source;
 mod staging;
@@ -27,6 +28,7 @@ use crate::crypto::CryptoError;
 
 pub use list::{Entry, Kind, Lister};
 pub use meta::Meta;
+pub use partial::{hash_prefix, partial_name};
 pub use root::ReceiveRoot;
 pub use source::open_tree_source;
 pub use source::{open_local_source, SourceFile};
@@ -34,8 +36,10 @@ pub use staging::Staged;
 
 /// Prefix of the temporary files a transfer writes before committing (in the
 /// root, whatever directory the file goes to), followed by 16 random hex
-/// characters (64 bits). [`ReceiveRoot::list`] hides them and path
-/// components starting with it are refused as [`FsError::BadName`].
+/// characters (64 bits) for a file staged by [`ReceiveRoot::begin`], or by
+/// 64 hex characters for a resumable partial ([`partial_name`]).
+/// [`ReceiveRoot::list`] hides them and path components starting with it
+/// are refused as [`FsError::BadName`].
 pub const TEMP_PREFIX: &str = ".sft-part-";
 
 /// Why a file-system operation on a receive root or source file failed.
@@ -83,9 +87,15 @@ pub enum FsError {
     /// The receive root exists but is not a directory.
     #[error("{0} exists but is not a directory")]
     NotADirectory(PathBuf),
-    /// No randomness was available to name a temporary file.
+    /// No randomness was available to name a temporary file, or no hash to
+    /// name a partial file ([`partial_name`]): OpenSSL failed.
     #[error("cannot name a temporary file: {0}")]
     Random(#[source] CryptoError),
+    /// The partial file of this path (from the root) is in use by another
+    /// transfer (its lock is held), or was committed or removed while it
+    /// was being opened ([`ReceiveRoot::begin_resumable`]).
+    #[error("{0} is being received by another transfer right now (its partial file is in use)")]
+    Busy(String),
     /// The file system has no room: `needed` bytes were asked for (the
     /// announced size, or what was left to write) and `available` bytes
     /// were free to an unprivileged writer when it was checked. The message

@@ -19,6 +19,7 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
+use super::partial::is_partial_name;
 use super::source::{regular_source, SourceFile};
 use super::staging::{Staged, Target};
 use super::{at_err, free_bytes, io_err, lookalike, walk, FsError, Meta, TEMP_PREFIX};
@@ -28,7 +29,7 @@ use crate::crypto::rand;
 const ROOT_MODE: u32 = 0o700;
 
 /// Mode of a temporary (and so of a received) file: owner read/write only.
-const TEMP_MODE: u32 = 0o600;
+pub(super) const TEMP_MODE: u32 = 0o600;
 
 /// A directory files are received into, held open. Clones share the handle.
 #[derive(Debug, Clone)]
@@ -182,9 +183,13 @@ impl ReceiveRoot {
     }
 
     /// Removes temporary files left by transfers that were cut by a crash or
-    /// a kill (regular `.sft-part-*` files only). Call it before serving,
-    /// when no transfer into this root is in progress. Returns how many
-    /// were removed.
+    /// a kill: regular `.sft-part-*` files, except resumable partials
+    /// ([`partial_name`]s, which [`sweep_partials`] removes by age). Call it
+    /// before serving, when no transfer into this root is in progress.
+    /// Returns how many were removed.
+    ///
+    /// [`partial_name`]: super::partial_name
+    /// [`sweep_partials`]: ReceiveRoot::sweep_partials
     ///
     /// # Errors
     /// [`FsError::Io`] when the directory cannot be read or a file removed.
@@ -198,7 +203,7 @@ impl ReceiveRoot {
                 .file_name()
                 .to_str()
                 .ok()
-                .filter(|n| n.starts_with(TEMP_PREFIX))
+                .filter(|n| n.starts_with(TEMP_PREFIX) && !is_partial_name(n))
             else {
                 continue;
             };
@@ -240,7 +245,7 @@ impl ReceiveRoot {
 }
 
 /// Refuses `needed` bytes unless they fit in `available` bytes.
-fn fits(needed: u64, available: u64) -> Result<(), FsError> {
+pub(super) fn fits(needed: u64, available: u64) -> Result<(), FsError> {
     if needed > available {
         return Err(FsError::DiskFull { needed, available });
     }

@@ -28,25 +28,31 @@ pub(super) struct Target {
 
 /// A temporary file being written for one received path.
 ///
-/// Created by [`ReceiveRoot::begin`]. Dropping it without a successful
-/// [`commit`](Staged::commit) removes the temporary file.
+/// Created by [`ReceiveRoot::begin`] or [`ReceiveRoot::begin_resumable`].
+/// Dropping it without a successful [`commit`](Staged::commit) removes the
+/// temporary file, unless it is a resumable partial holding bytes (see
+/// [`ReceiveRoot::begin_resumable`]).
 #[derive(Debug)]
 pub struct Staged {
     /// The root the file is staged in (a shared handle, not a path).
     root: ReceiveRoot,
-    file: File,
+    pub(super) file: File,
     /// The temporary file's name in the root.
     tmp: String,
     target: Target,
     expected: u64,
-    written: u64,
+    pub(super) written: u64,
+    /// Whether this is a partial kept when dropped with bytes in it; off
+    /// from [`sync`](Staged::sync) on (the finished file's metadata may be
+    /// on it) and in [`discard`](Staged::discard).
+    pub(super) resumable: bool,
     overwrite: bool,
     /// Applied to the file just before it is moved into place.
     meta: Option<Meta>,
     committed: bool,
     /// Whether [`sync`](Staged::sync) succeeded (the commit does not sync
     /// the file again).
-    synced: bool,
+    pub(super) synced: bool,
 }
 
 impl Staged {
@@ -66,6 +72,7 @@ impl Staged {
             target,
             expected,
             written: 0,
+            resumable: false,
             overwrite,
             meta,
             committed: false,
@@ -103,7 +110,7 @@ impl Staged {
     }
 
     /// [`FsError::Io`] for `op` on the temporary file.
-    fn err(&self, op: &'static str, source: io::Error) -> FsError {
+    pub(super) fn err(&self, op: &'static str, source: io::Error) -> FsError {
         FsError::Io {
             op,
             path: self.root.dir.join(&self.tmp),
@@ -118,6 +125,12 @@ impl Staged {
     /// # Errors
     /// [`FsError::Io`] when the descriptor cannot be duplicated.
     pub fn writeback_handle(&self) -> Result<File, FsError> {
+        self.dup()
+    }
+
+    /// A duplicate of the file's descriptor (sharing its position, which
+    /// `sync_data` and `read_at` do not use, and its lock if any).
+    pub(super) fn dup(&self) -> Result<File, FsError> {
         self.file
             .try_clone()
             .map_err(|e| self.err("duplicate handle of", e))
@@ -178,7 +191,8 @@ impl Staged {
     /// (the move fails with `EXDEV` when the directory is on another file
     /// system than the root, where files are staged, and with `EINVAL`
     /// where the file system cannot refuse to replace). On every error the
-    /// temporary file is removed.
+    /// temporary file is removed, a resumable one too (from
+    /// [`sync`](Staged::sync) on it is the finished file, not a partial).
     pub fn commit(self) -> Result<PathBuf, FsError> {
         let mut results = Staged::commit_all(vec![self]);
         results
@@ -252,7 +266,9 @@ impl Staged {
     /// files may take for each as it arrives: checks the byte count,
     /// applies the metadata given to [`ReceiveRoot::begin`] (modification
     /// time, then mode masked to 0o777) on the open file, and fsyncs it.
-    /// Nothing is visible under the final name yet.
+    /// Nothing is visible under the final name yet. From here on a
+    /// resumable file is no longer kept when dropped: it may carry the
+    /// final metadata (an old modification time, any mode).
     ///
     /// # Errors
     /// [`FsError::SizeMismatch`] when fewer bytes were written than
@@ -268,6 +284,7 @@ impl Staged {
                 got: self.written,
             });
         }
+        self.resumable = false;
         if let Some(wanted) = self.meta {
             meta::apply(&self.file, wanted)
                 .map_err(|e| self.err("set time and mode of", e.into()))?;
@@ -313,7 +330,10 @@ impl Staged {
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        if !self.committed {
+        // A resumable partial with bytes is kept for a later transfer; its
+        // lock goes when `file` closes, after this removal (if any).
+        let kept = self.resumable && self.written > 0;
+        if !self.committed && !kept {
             // Best effort: the error path has already been reported.
             let _ = rustix::fs::unlinkat(&*self.root.fd, &self.tmp, AtFlags::empty());
         }

@@ -59,7 +59,8 @@ pub(super) fn refusal_for(e: &FsError) -> Outcome {
         FsError::Io { .. }
         | FsError::SizeMismatch { .. }
         | FsError::NotADirectory(_)
-        | FsError::Random(_) => refusal(ResultCode::IoError, "server I/O error"),
+        | FsError::Random(_)
+        | FsError::Busy(_) => refusal(ResultCode::IoError, "server I/O error"),
     }
 }
 
