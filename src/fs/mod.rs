@@ -29,7 +29,7 @@ pub use list::{Entry, Kind, Lister};
 pub use meta::Meta;
 pub use root::ReceiveRoot;
 pub use source::open_tree_source;
-pub use source::{open_local_source, SourceFile};
+pub use source::{open_local_source, SourceError, SourceFile};
 pub use staging::Staged;
 
 /// Prefix of the temporary files a transfer writes before committing (in the
