@@ -56,7 +56,7 @@ impl FileSender for Fake {
     fn send_data(&mut self, data: &[u8]) -> Result<Option<[u8; 32]>, ProtoError> {
         assert!(!data.is_empty() && data.len() <= CHUNK_LEN);
         self.chunks.push(data.to_vec());
-        if self.hook.as_ref().is_some_and(|(at, _)| *at == self.chunks.len()) {
+        if self.hook.as_ref().map(|h| h.0) == Some(self.chunks.len()) {
             let (_, f) = self.hook.take().unwrap();
             f();
         }
