@@ -326,3 +326,16 @@ fn a_positional_read_leaves_the_handle_where_it_was() {
     src.file.read_to_end(&mut all).unwrap();
     assert_eq!(all, data);
 }
+
+#[test]
+fn the_end_check_reads_past_a_size_that_lags() {
+    // Linux reports files in /proc as 0 bytes long, yet they read data: a
+    // size that lags what is there, as on some network file systems.
+    let src = open_local_source(Path::new("/proc/self/stat")).unwrap();
+    assert_eq!(src.size, 0);
+    src.check_unchanged().unwrap();
+    assert!(matches!(
+        src.check_ends_at_size(),
+        Err(SourceError::Grew { from: 0, to: 1 })
+    ));
+}
