@@ -31,7 +31,7 @@ pub use meta::Meta;
 pub use partial::{hash_prefix, partial_name};
 pub use root::ReceiveRoot;
 pub use source::open_tree_source;
-pub use source::{open_local_source, SourceFile};
+pub use source::{open_local_source, SourceError, SourceFile};
 pub use staging::Staged;
 
 /// Prefix of the temporary files a transfer writes before committing (in the

@@ -3,9 +3,9 @@
 //! download); [`Incoming`] takes a receiving side's data and writes a
 //! staged file (the server's upload, the client's download).
 
-use std::io::{self, Read};
+use std::io;
 
-use crate::fs::{FsError, SourceFile, Staged};
+use crate::fs::{FsError, SourceError, SourceFile, Staged};
 use crate::proto::conn::{ClientConnection, ServerConnection};
 use crate::proto::{ProtoError, CHUNK_LEN};
 
@@ -41,15 +41,25 @@ impl FileSender for ServerConnection {
 /// Why feeding a file stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// The source could not be read to its announced size.
+    /// The source could not be read or inspected.
     #[error("{0}")]
     Read(io::Error),
+    /// The source changed since it was opened: it grew, shrank or was
+    /// written to. The text names the file and says what changed ("a.bin
+    /// changed while it was being sent: grew from 10 to 20 bytes"). The
+    /// chunk that showed it was not handed to the connection, so the
+    /// receiver never has bytes of the changed file past the ones it had.
+    #[error("{0}")]
+    Changed(String),
     /// The connection failed.
     #[error(transparent)]
     Proto(#[from] ProtoError),
 }
 
-/// A file being sent.
+/// A file being sent. Every chunk is read at its offset, then the source
+/// is checked against its state when opened ([`SourceFile::check_unchanged`],
+/// one `fstat`) before the chunk goes out; before the last chunk it must
+/// also end at its size ([`SourceFile::check_ends_at_size`]).
 pub struct Outgoing {
     source: SourceFile,
     sent: u64,
@@ -61,12 +71,41 @@ impl Outgoing {
         Outgoing { source, sent: 0 }
     }
 
+    /// Sends `source` from byte `offset` on (a resumed transfer: the
+    /// receiver holds the bytes before it); [`sent`](Self::sent) starts at
+    /// `offset`. Reads are positional, so the handle's position does not
+    /// matter (the prefix may have been read to hash it). A change since
+    /// the source was opened, while the prefix was hashed too, is caught
+    /// before the first chunk goes out; with `offset == size` no chunk is
+    /// read, so the caller checks the source itself
+    /// ([`SourceFile::check_ends_at_size`]).
+    ///
+    /// # Errors
+    /// `InvalidInput` when `offset` is past the size.
+    pub fn starting_at(source: SourceFile, offset: u64) -> io::Result<Self> {
+        if offset > source.size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "cannot resume {} at byte {offset}: it has {} bytes",
+                    source.name(),
+                    source.size
+                ),
+            ));
+        }
+        Ok(Outgoing {
+            source,
+            sent: offset,
+        })
+    }
+
     /// The announced size in bytes.
     pub fn size(&self) -> u64 {
         self.source.size
     }
 
-    /// Bytes handed to the connection so far.
+    /// Bytes handed to the connection so far, counted from the start of
+    /// the file (a resumed transfer starts at its offset).
     pub fn sent(&self) -> u64 {
         self.sent
     }
@@ -78,12 +117,14 @@ impl Outgoing {
     }
 
     /// Reads the next chunks into `buf` (at least `CHUNK_LEN` bytes) and
-    /// hands them to `conn` while it wants data. Returns the whole-file
-    /// SHA-256 once the last byte went out (END followed).
+    /// hands them to `conn` while it wants data, each after checking the
+    /// source is unchanged. Returns the whole-file SHA-256 once the last
+    /// byte went out (END followed).
     ///
     /// # Errors
-    /// `Read` when the file cannot be read, or ends before its announced
-    /// size (it shrank); `Proto` from the connection.
+    /// `Changed` when the source changed since it was opened (the chunk
+    /// that showed it is not handed over); `Read` when it cannot be read or
+    /// inspected; `Proto` from the connection.
     pub fn pump(
         &mut self,
         conn: &mut impl FileSender,
@@ -92,23 +133,36 @@ impl Outgoing {
         while conn.wants_data() {
             let left = self.source.size - self.sent;
             let want = left.min(CHUNK_LEN as u64).min(buf.len() as u64) as usize;
-            self.source.file.read_exact(&mut buf[..want]).map_err(|e| {
-                SendError::Read(if e.kind() == io::ErrorKind::UnexpectedEof {
-                    io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the file shrank while it was being sent",
-                    )
-                } else {
-                    e
+            let last = want as u64 == left;
+            let chunk = &mut buf[..want];
+            self.source
+                .read_exact_at(chunk, self.sent)
+                .and_then(|()| {
+                    if last {
+                        self.source.check_ends_at_size()
+                    } else {
+                        self.source.check_unchanged()
+                    }
                 })
-            })?;
-            let end = conn.send_data(&buf[..want])?;
+                .map_err(|e| self.failed(e))?;
+            let end = conn.send_data(chunk)?;
             self.sent += want as u64;
             if end.is_some() {
                 return Ok(end);
             }
         }
         Ok(None)
+    }
+
+    /// The [`SendError`] for a source error.
+    fn failed(&self, e: SourceError) -> SendError {
+        match e {
+            SourceError::Io(e) => SendError::Read(e),
+            change => SendError::Changed(format!(
+                "{} changed while it was being sent: {change}",
+                self.source.name()
+            )),
+        }
     }
 }
 

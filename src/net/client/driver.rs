@@ -238,6 +238,12 @@ impl Session {
                     path: s.local.clone(),
                     source,
                 },
+                // Until the abandon message is wired: ends the batch as a
+                // failed read did.
+                SendError::Changed(m) => ClientError::Read {
+                    path: s.local.clone(),
+                    source: std::io::Error::other(m),
+                },
                 SendError::Proto(p) => p.into(),
             })?;
         let moved = s.file.sent() - before;

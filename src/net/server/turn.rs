@@ -95,6 +95,9 @@ fn produce(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<bool, D
             .pump(&mut s.conn, &mut shared.read_buf)
             .map_err(|e| match e {
                 SendError::Read(e) => DriveError::Io(e),
+                // Until the abandon message is wired: ends the connection
+                // as a shrunk file did.
+                SendError::Changed(m) => DriveError::Io(std::io::Error::other(m)),
                 SendError::Proto(e) => DriveError::Proto(e),
             })?;
         if end.is_some() {
