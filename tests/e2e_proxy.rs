@@ -192,6 +192,26 @@ fn cut_ends_a_stalled_connection_and_later_ones_relay() {
 }
 
 #[test]
+fn each_connection_stalls_at_its_own_fault_after_a_release() {
+    let (addr, seen) = upstream(sink);
+    let faults = [
+        Fault::StallUp { after: 1000 },
+        Fault::StallUp { after: 500 },
+    ];
+    let proxy = Proxy::start(addr, &faults);
+    for (i, after) in [(0, 1000), (1, 500)] {
+        let sock = connect(&proxy);
+        (&sock).write_all(&data(5000)).unwrap();
+        // Right after the previous release, this waits for the new stall.
+        proxy.wait_stalled();
+        assert_eq!(proxy.conn(i).up(), after, "conn {i} held at its point");
+        proxy.release();
+        sock.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(seen.recv_timeout(PATIENCE).unwrap(), data(5000));
+    }
+}
+
+#[test]
 fn dropping_the_proxy_cuts_a_stalled_connection() {
     let (addr, seen) = upstream(sink);
     let proxy = Proxy::start(addr, &[Fault::StallUp { after: 1000 }]);
