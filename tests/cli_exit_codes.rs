@@ -6,7 +6,6 @@ mod e2e;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use e2e::proxy::{Fault, Proxy};
@@ -41,7 +40,7 @@ fn tampering_the_server_detects_mid_upload_exits_6_every_time() {
         // Somewhere in the middle of the file data, a different record
         // each run.
         let at = 1_000_000 + run * 77_777;
-        let proxy = Proxy::start(server.addr, Fault::FlipUp { at });
+        let proxy = Proxy::start(server.addr, &[Fault::FlipUp { at }]);
         let out = client.sft(&[
             "put",
             &proxy.addr.to_string(),
@@ -68,7 +67,7 @@ fn interrupting_a_download_exits_130_and_leaves_no_partial_file() {
     let client = Client::new();
     let content = vec![0x5a_u8; 8 << 20];
     let server = Server::start_with_root(&client.public_key(), &[("big.bin", &content)]);
-    let proxy = Proxy::start(server.addr, Fault::StallDown { after: 1 << 20 });
+    let proxy = Proxy::start(server.addr, &[Fault::StallDown { after: 1 << 20 }]);
     let out_dir = client.dir().join("downloads");
     std::fs::create_dir(&out_dir).unwrap();
     let child = Command::new(SFT)
@@ -81,10 +80,10 @@ fn interrupting_a_download_exits_130_and_leaves_no_partial_file() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Mid-transfer: a MiB has reached the client and its staging file exists.
-    assert!(wait_until(
-        || proxy.down.load(Ordering::SeqCst) >= 1 << 20 && !entries(&out_dir).is_empty()
-    ));
+    // Mid-transfer: the relay holds after a MiB and the client's staging
+    // file exists.
+    proxy.wait_stalled();
+    assert!(wait_until(|| !entries(&out_dir).is_empty()));
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
