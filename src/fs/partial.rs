@@ -147,6 +147,37 @@ impl ReceiveRoot {
         Ok((staged, held))
     }
 
+    /// The partial file this root holds for `path` from `owner`, if any,
+    /// opened read-only (without following a symlink) with its length, so
+    /// a receiver can hash what it holds before asking to resume. Nothing
+    /// is locked or created.
+    ///
+    /// # Errors
+    /// [`FsError::NotRegular`] (naming the partial) when its name is not a
+    /// regular file; [`FsError::Io`] when it cannot be opened or inspected.
+    pub fn held_partial(
+        &self,
+        path: &str,
+        owner: &[u8; 32],
+    ) -> Result<Option<(File, u64)>, FsError> {
+        let part = partial_name(owner, path)?;
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&*self.fd, &part, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(Errno::LOOP) => return Err(FsError::NotRegular(part)),
+            Err(e) => return Err(at_err("open partial file", &self.dir, &part, e)),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| at_err("inspect", &self.dir, &part, e))?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(FsError::NotRegular(part));
+        }
+        Ok(Some((
+            File::from(fd),
+            u64::try_from(st.st_size).unwrap_or(0),
+        )))
+    }
+
     /// Opens or creates the partial `part` in the root for reading and
     /// writing, checks that it is a regular file, locks it and checks that
     /// the name still names the locked file. Returns it and its length.

@@ -203,6 +203,12 @@ impl Incoming {
         &self.staged
     }
 
+    /// Drops the file received so far, partial file included (its data is
+    /// not the file's: corrupt, or its sender abandoned it).
+    pub fn discard(self) {
+        self.staged.discard();
+    }
+
     /// The staged file, ready to commit, once every byte arrived.
     ///
     /// # Errors

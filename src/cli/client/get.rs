@@ -3,6 +3,7 @@
 //! are made relative to the held output directory, never over an existing
 //! file, by the same rules as the server's ([`ReceiveRoot`]).
 
+use log::info;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
@@ -73,6 +74,10 @@ fn base(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// How long an interrupted download's partial file is kept for a later
+/// `get` of the same file to resume: a day, as the server keeps its own.
+const CLIENT_PARTIAL_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 /// The parent of a valid path ("" for the root).
 fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(p, _)| p)
@@ -88,6 +93,13 @@ fn get_paths(args: GetArgs, tally: &mut Tally) -> Result<(), CliError> {
         .hint("create it first, or choose another -o DIR"));
     }
     let root = ReceiveRoot::open_or_create(&args.output)?;
+    // Partial files of downloads interrupted more than a day ago are not
+    // kept forever; newer ones are resumed when their file is fetched.
+    match root.sweep_partials(CLIENT_PARTIAL_TTL) {
+        Ok(0) => {}
+        Ok(n) => info!("removed {n} partial file(s) older than a day"),
+        Err(e) => info!("could not sweep old partial files: {e}"),
+    }
     let mut wanted = Vec::new();
     for p in &args.paths {
         let p = super::dir_arg(p);

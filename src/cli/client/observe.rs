@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use bytesize::ByteSize;
 use log::info;
 use sft::fs::{FsError, ReceiveRoot};
 use sft::net::client::{BatchObserver, Report, Step};
@@ -149,7 +150,8 @@ impl BatchObserver for Observer<'_> {
                 shown,
                 planned,
             } => {
-                self.progress.file_done(ok, *planned, r.bytes);
+                let planned = planned.saturating_sub(r.resumed_from);
+                self.progress.file_done(ok, planned, r.bytes);
                 self.progress.suspend(|| {
                     if ok {
                         tally.ok(local, remote, &r, format_args!("{shown}: {}", rate(&r)));
@@ -159,6 +161,25 @@ impl BatchObserver for Observer<'_> {
                 })
             }
         }
+    }
+
+    fn resumed(&mut self, index: usize, held: u64, from: u64) {
+        self.progress.kept(from);
+        if !self.tally.notices() {
+            return;
+        }
+        let shown = match &self.items[index] {
+            Item::File { shown, .. } => shown.clone(),
+            Item::Dir { remote } => display_safe(remote),
+        };
+        let held = ByteSize(held);
+        self.progress.suspend(|| {
+            if from > 0 {
+                eprintln!("sft: {shown}: resuming after the {held} already there (SHA-256 of those bytes verified on both sides)");
+            } else {
+                eprintln!("sft: {shown}: the {held} already there differ from the file; sending it whole");
+            }
+        });
     }
 
     fn waiting(&mut self, index: usize, wait: Duration) {
@@ -198,9 +219,14 @@ fn local_failure(e: &FsError, local: &std::path::Path) -> String {
 /// "N bytes in S s, R MiB/s", or just the bytes for a quick one.
 pub(super) fn rate(r: &Report) -> String {
     let secs = r.elapsed.as_secs_f64();
+    let kept = if r.resumed_from > 0 {
+        format!(" (resumed: {} were already there)", r.resumed_from)
+    } else {
+        String::new()
+    };
     if secs < 0.05 {
-        return format!("{} bytes", r.bytes);
+        return format!("{} bytes{kept}", r.bytes);
     }
     let mib_s = r.bytes as f64 / (1 << 20) as f64 / secs;
-    format!("{} bytes in {secs:.2}s, {mib_s:.1} MiB/s", r.bytes)
+    format!("{} bytes in {secs:.2}s, {mib_s:.1} MiB/s{kept}", r.bytes)
 }

@@ -62,6 +62,12 @@ impl BatchProgress {
         self.show_length();
     }
 
+    /// `n` bytes counted in the total need not move (a resume kept them).
+    pub fn kept(&mut self, n: u64) {
+        self.total = self.total.saturating_sub(n);
+        self.show_length();
+    }
+
     /// A file ended, arrived (`ok`) or not: `planned` bytes were counted
     /// for it in the total, `moved` actually moved. The total then counts
     /// what moved, so a failed file's rest no longer counts toward the
@@ -140,6 +146,17 @@ mod tests {
         let mut p = BatchProgress::new(2, 30, false);
         p.file_done(false, 20, 0);
         assert_eq!(shown(&p), (0, 10, "1/2 files, 1 failed".into()));
+    }
+
+    #[test]
+    fn bytes_a_resume_kept_leave_the_total() {
+        let mut p = BatchProgress::new(1, 100, false);
+        p.kept(60);
+        p.bytes(40);
+        assert_eq!(shown(&p), (40, 40, "0/1 files".into()));
+        // The file's planned size less what was kept, against what moved.
+        p.file_done(true, 40, 40);
+        assert_eq!(shown(&p), (40, 40, "1/1 files".into()));
     }
 
     #[test]

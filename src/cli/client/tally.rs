@@ -84,6 +84,12 @@ impl Tally {
         }
     }
 
+    /// Whether notices about the work (a resume) go to stderr: not with
+    /// `-q`.
+    pub(super) fn notices(&self) -> bool {
+        !self.output.quiet
+    }
+
     /// Whether a progress display may be drawn: not with `-q`, `--json`
     /// or `-v` (log lines would tear it).
     pub(super) fn shows_progress(&self) -> bool {
@@ -226,7 +232,11 @@ impl Tally {
             "name": name,
             // A refused upload's data went out before its refusal came
             // back; nothing of it was stored.
-            "size": r.filter(|_| why.is_none()).map_or(0, |r| r.bytes),
+            // The whole file: the bytes moved and those a resume kept.
+            "size": r
+                .filter(|_| why.is_none())
+                .map_or(0, |r| r.bytes.saturating_add(r.resumed_from)),
+            "resumed_from": r.map_or(0, |r| r.resumed_from),
             "sha256": r.and_then(|r| r.sha256).map(hex::encode),
             "seconds": r.map_or(0.0, |r| r.elapsed.as_secs_f64()),
             "outcome": outcome,
@@ -337,6 +347,7 @@ mod tests {
             bytes: 0,
             elapsed: Duration::ZERO,
             sha256: None,
+            resumed_from: 0,
         }
     }
 

@@ -61,6 +61,9 @@ pub struct Report {
     /// The whole-file SHA-256, when a transfer ended `Ok` (verified by the
     /// receiver).
     pub sha256: Option<[u8; 32]>,
+    /// Bytes of the file the receiver already held from an interrupted
+    /// transfer and verified, so they did not move again (0: none).
+    pub resumed_from: u64,
 }
 
 /// Receives a batch's progress and results.
@@ -72,6 +75,13 @@ pub trait BatchObserver {
     fn done(&mut self, index: usize, result: Result<Report, FsError>);
     /// Request `index` was rate-limited and goes out again after `wait`.
     fn waiting(&mut self, index: usize, wait: Duration);
+    /// The receiver of file `index` held `held` bytes of it from an
+    /// interrupted transfer: the transfer goes on from `from`, which is
+    /// `held` when both sides' SHA-256 of those bytes matched, else 0
+    /// (they differ: the whole file moves again).
+    fn resumed(&mut self, index: usize, held: u64, from: u64) {
+        let _ = (index, held, from);
+    }
 }
 
 /// A request waiting to go out (again).
@@ -88,6 +98,11 @@ pub(super) struct InFlight {
     pub started: Instant,
     pub bytes: u64,
     pub sha256: Option<[u8; 32]>,
+    /// What the receiver held and verified (see [`Report::resumed_from`]).
+    pub resumed_from: u64,
+    /// Why this side abandoned the upload (its source changed): reported
+    /// in place of the server's RESULT 6.
+    pub changed: Option<String>,
 }
 
 /// The batch's bookkeeping, apart from the connection: what goes out next,
@@ -285,6 +300,8 @@ mod tests {
             started: now,
             bytes: 0,
             sha256: None,
+            resumed_from: 0,
+            changed: None,
         }
     }
 

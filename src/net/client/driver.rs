@@ -6,35 +6,34 @@ use std::time::{Duration, Instant};
 
 use log::info;
 
+use super::answers::{on_event, report, Receiving};
 use super::batch::{open_upload, BatchObserver, InFlight, Plan, Queued, Report, Step};
+use super::resume::{held_download, Resuming, RESUME_MIN_SIZE};
 use super::{ClientError, Session};
 use crate::fs::{FsError, ReceiveRoot};
 use crate::net::pump::{self, ReadEnd};
-use crate::net::transfer::{Incoming, Outgoing, SendError};
+use crate::net::transfer::{Outgoing, SendError};
 use crate::proto::conn::ClientEvent;
 use crate::proto::msgs::{Meta, Outcome, ResultCode};
 use crate::proto::{ProtoError, CHUNK_LEN};
 
 /// The upload whose data is going out.
-struct Sending {
-    index: usize,
-    file: Outgoing,
-    local: std::path::PathBuf,
-}
-
-/// The download whose data is coming in: its staged file, or why it
-/// cannot be stored (its data is then read and dropped).
-struct Receiving {
-    file: Result<Incoming, FsError>,
+pub(super) struct Sending {
+    pub index: usize,
+    pub file: Outgoing,
+    pub local: std::path::PathBuf,
 }
 
 /// A batch in progress on a session.
 pub(super) struct Batch<'a> {
-    plan: Plan,
-    root: Option<&'a ReceiveRoot>,
-    obs: &'a mut dyn BatchObserver,
-    sending: Option<Sending>,
-    receiving: Option<Receiving>,
+    pub plan: Plan,
+    pub root: Option<&'a ReceiveRoot>,
+    pub obs: &'a mut dyn BatchObserver,
+    pub resuming: Option<Resuming>,
+    pub sending: Option<Sending>,
+    pub receiving: Option<Receiving>,
+    /// The server's identity key: whose partial files a download resumes.
+    pub server: [u8; 32],
     buf: Vec<u8>,
 }
 
@@ -47,7 +46,8 @@ impl Session {
     /// A session failure ends the batch (the requests not yet reported
     /// were not done); `Read` when a local file cannot be read to the size
     /// it had when it was offered; `Interrupted` after
-    /// [`super::Canceller::cancel`] (a partial download is removed).
+    /// [`super::Canceller::cancel`] (a partial download is kept in its
+    /// partial file, for the next download of it to resume).
     pub fn run_batch(
         &mut self,
         steps: Vec<Step>,
@@ -58,8 +58,10 @@ impl Session {
             plan: Plan::new(steps),
             root,
             obs,
+            resuming: None,
             sending: None,
             receiving: None,
+            server: *self.server_key.as_bytes(),
             buf: vec![0u8; CHUNK_LEN],
         };
         let result = self.drive_batch(&mut batch);
@@ -98,6 +100,10 @@ impl Session {
         loop {
             let (now, end) = self.read_in()?;
             while let Some(ev) = self.conn.next_event()? {
+                if let ClientEvent::ResumeOffered { offset } = ev {
+                    self.on_resume_offered(b, offset)?;
+                    continue;
+                }
                 on_event(b, ev, now)?;
                 if b.plan.finished() {
                     // Every request is answered: what follows (the
@@ -146,6 +152,8 @@ impl Session {
             started: now,
             bytes: 0,
             sha256: None,
+            resumed_from: 0,
+            changed: None,
         };
         match &flight.queued.step {
             Step::Mkdir { remote, meta } => {
@@ -190,10 +198,17 @@ impl Session {
                     source.size,
                     local.display()
                 );
+                let resume = source.size >= RESUME_MIN_SIZE;
                 flight.sha256 =
                     self.conn
-                        .request_upload(remote, source.size, *overwrite, meta, false)?;
-                if flight.sha256.is_none() {
+                        .request_upload(remote, source.size, *overwrite, meta, resume)?;
+                if resume {
+                    b.resuming = Some(Resuming {
+                        index,
+                        source,
+                        local: local.clone(),
+                    });
+                } else if flight.sha256.is_none() {
                     b.sending = Some(Sending {
                         index,
                         file: Outgoing::new(source),
@@ -215,9 +230,14 @@ impl Session {
                 // The server refuses a file that would not fit before any
                 // data moves.
                 let room = root.available_space().unwrap_or(u64::MAX);
-                info!("request {}: GET {remote:?}", flight.queued.index);
-                self.conn
-                    .request_download(remote, self.max_file_size.min(room), None)?;
+                let max_size = self.max_file_size.min(room);
+                let held = held_download(root, local, &b.server, max_size);
+                info!(
+                    "request {}: GET {remote:?} holding {} bytes",
+                    flight.queued.index,
+                    held.as_ref().map_or(0, |(p, _)| p.offset)
+                );
+                self.conn.request_download(remote, max_size, held)?;
             }
         }
         b.plan.in_flight.push_back(flight);
@@ -230,22 +250,28 @@ impl Session {
             return Ok(());
         };
         let before = s.file.sent();
-        let end = s
-            .file
-            .pump(&mut self.conn, &mut b.buf)
-            .map_err(|e| match e {
-                SendError::Read(source) => ClientError::Read {
+        let pumped = s.file.pump(&mut self.conn, &mut b.buf);
+        let end = match pumped {
+            Ok(end) => end,
+            // The server stores nothing of an abandoned file and answers
+            // RESULT 6 in its turn; the file is reported failed then.
+            Err(SendError::Changed(why)) => {
+                info!("request {}: abandoned: {why}", s.index);
+                self.conn.abandon_send()?;
+                b.sending = None;
+                if let Some(flight) = b.plan.in_flight.back_mut() {
+                    flight.changed = Some(why);
+                }
+                return Ok(());
+            }
+            Err(SendError::Read(source)) => {
+                return Err(ClientError::Read {
                     path: s.local.clone(),
                     source,
-                },
-                // Until the abandon message is wired: ends the batch as a
-                // failed read did.
-                SendError::Changed(m) => ClientError::Read {
-                    path: s.local.clone(),
-                    source: std::io::Error::other(m),
-                },
-                SendError::Proto(p) => p.into(),
-            })?;
+                })
+            }
+            Err(SendError::Proto(p)) => return Err(p.into()),
+        };
         let moved = s.file.sent() - before;
         if moved > 0 {
             b.obs.bytes(moved);
@@ -261,119 +287,4 @@ impl Session {
         }
         Ok(())
     }
-}
-
-/// Handles one event of the batch: the answer, or part of it, to the
-/// oldest request in flight.
-fn on_event(b: &mut Batch<'_>, ev: ClientEvent<'_>, now: Instant) -> Result<(), ClientError> {
-    {
-        match ev {
-            ClientEvent::Outcome(outcome) => {
-                let flight = front(b)?;
-                if b.sending
-                    .as_ref()
-                    .is_some_and(|s| s.index == flight.queued.index)
-                {
-                    // Refused while its data was going out: the connection
-                    // ended it with END.
-                    b.sending = None;
-                }
-                if outcome.code == ResultCode::RateLimited {
-                    let asked = Duration::from_secs(u64::from(outcome.retry_after_secs));
-                    let jitter = super::batch::jitter(asked.min(super::batch::MAX_RATE_JITTER));
-                    let index = flight.queued.index;
-                    match b.plan.rate_limited(flight, &outcome, jitter, now) {
-                        Ok(wait) => b.obs.waiting(index, wait),
-                        Err(gave_up) => {
-                            let (flight, gave_up) = *gave_up;
-                            let r = report(&flight, gave_up, now);
-                            b.obs.done(index, Ok(r));
-                        }
-                    }
-                    return Ok(());
-                }
-                let sha = (outcome.code == ResultCode::Ok)
-                    .then_some(flight.sha256)
-                    .flatten();
-                let mut r = report(&flight, outcome, now);
-                r.sha256 = sha;
-                b.obs.done(flight.queued.index, Ok(r));
-            }
-            ClientEvent::DownloadOffered { size, meta, .. } => {
-                let flight = b.plan.in_flight.front().ok_or(out_of_place())?;
-                let (
-                    Step::Get {
-                        local, preserve, ..
-                    },
-                    Some(root),
-                ) = (&flight.queued.step, b.root)
-                else {
-                    return Err(out_of_place());
-                };
-                let file = root
-                    .begin(local, size, false, preserve.then_some(meta))
-                    .map(Incoming::new);
-                b.receiving = Some(Receiving { file });
-            }
-            ClientEvent::Data(data) => {
-                let r = b.receiving.as_mut().ok_or(out_of_place())?;
-                if let Ok(file) = &mut r.file {
-                    file.write(data);
-                }
-                if let Some(flight) = b.plan.in_flight.front_mut() {
-                    flight.bytes += data.len() as u64;
-                }
-                b.obs.bytes(data.len() as u64);
-            }
-            ClientEvent::ReceiveComplete { sha256 } => {
-                let flight = front(b)?;
-                let r = b.receiving.take().ok_or(out_of_place())?;
-                let stored = r
-                    .file
-                    .and_then(Incoming::finish)
-                    .and_then(|staged| staged.commit().map(|_| ()));
-                let index = flight.queued.index;
-                match stored {
-                    Ok(()) => {
-                        let mut r = report(&flight, Outcome::ok(), now);
-                        r.sha256 = Some(sha256);
-                        b.obs.done(index, Ok(r));
-                    }
-                    Err(e) => b.obs.done(index, Err(e)),
-                }
-            }
-            ClientEvent::ReceiveCorrupt => {
-                let flight = front(b)?;
-                b.receiving = None;
-                let outcome = Outcome::new(
-                    ResultCode::HashMismatch,
-                    "whole-file SHA-256 mismatch: the data received is not what the server sent",
-                );
-                b.obs
-                    .done(flight.queued.index, Ok(report(&flight, outcome, now)));
-            }
-            ClientEvent::Closed => return Err(ClientError::ServerClosed),
-            _ => return Err(out_of_place()),
-        }
-        Ok(())
-    }
-}
-
-/// The oldest request in flight, which the event answers.
-fn front(b: &mut Batch<'_>) -> Result<InFlight, ClientError> {
-    b.plan.in_flight.pop_front().ok_or_else(out_of_place)
-}
-
-fn report(flight: &InFlight, outcome: Outcome, now: Instant) -> Report {
-    Report {
-        outcome,
-        bytes: flight.bytes,
-        elapsed: now.saturating_duration_since(flight.started),
-        sha256: None,
-    }
-}
-
-/// An event the protocol layer never emits for the requests in flight.
-fn out_of_place() -> ClientError {
-    ProtoError::InvalidCall("event out of place for the requests in flight").into()
 }

@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+mod answers;
 mod batch;
 mod driver;
+mod resume;
 mod tasks;
 
 use super::pump::{self, ReadEnd};
@@ -28,6 +30,7 @@ use crate::proto::msgs::{ListEntry, Outcome, SessionParams};
 use crate::proto::timers::Timeouts;
 use crate::proto::ProtoError;
 pub use batch::{jitter, rate_wait, BatchObserver, Report, Step, MAX_RATE_JITTER, MAX_RATE_WAIT};
+pub use resume::RESUME_MIN_SIZE;
 use tasks::{Close, Handshake, List, Reply, Task};
 
 const SOCKET: Token = Token(0);

@@ -60,7 +60,8 @@ pub(super) fn refusal_for(e: &FsError) -> Outcome {
         | FsError::SizeMismatch { .. }
         | FsError::NotADirectory(_)
         | FsError::Random(_)
-        | FsError::Busy(_) => refusal(ResultCode::IoError, "server I/O error"),
+        | FsError::Busy(_)
+        | FsError::SourceChanged(_) => refusal(ResultCode::IoError, "server I/O error"),
     }
 }
 
