@@ -127,17 +127,25 @@ pub(super) fn on_event(
                 }
             }
             ClientEvent::ReceiveCorrupt | ClientEvent::ReceiveAbandoned => {
-                let why = if matches!(ev, ClientEvent::ReceiveCorrupt) {
-                    "whole-file SHA-256 mismatch: the data received is not what the server sent"
+                // A mismatch is an integrity failure (exit 6); a file the
+                // server abandoned is an ordinary failed file (exit 1).
+                let (code, why) = if matches!(ev, ClientEvent::ReceiveCorrupt) {
+                    (
+                        ResultCode::HashMismatch,
+                        "whole-file SHA-256 mismatch: the data received is not what the server sent",
+                    )
                 } else {
-                    "the server's file changed while it was being sent; nothing stored"
+                    (
+                        ResultCode::IoError,
+                        "the server's file changed while it was being sent; nothing stored",
+                    )
                 };
                 let flight = front(b)?;
                 // Never resumed: the bytes held are not the file's.
                 if let Some(Ok(file)) = b.receiving.take().map(|r| r.file) {
                     file.discard();
                 }
-                let outcome = Outcome::new(ResultCode::HashMismatch, why);
+                let outcome = Outcome::new(code, why);
                 b.obs
                     .done(flight.queued.index, Ok(report(&flight, outcome, now)));
             }
