@@ -19,7 +19,8 @@ pub enum Exit {
     ClientRefused = 5,
     /// The peer broke the protocol or data failed its integrity check.
     Protocol = 6,
-    /// Interrupted by SIGINT or SIGTERM (partial files removed), as shells report 128+2.
+    /// Interrupted by SIGINT or SIGTERM (a partly moved file is kept in its
+    /// partial file, to resume), as shells report 128+2.
     Interrupted = 130,
 }
 
@@ -44,7 +45,7 @@ impl Exit {
     fn meaning(self) -> &'static str {
         match self {
             Exit::FileFailed => {
-                "at least one file failed (refused, exists, not found, too large, local I/O)"
+                "at least one file failed (refused, exists, not found, too large, local I/O, changed while sent)"
             }
             Exit::Usage => "bad arguments or configuration",
             Exit::Connection => "could not connect, connection refused or cut, timed out",
@@ -53,7 +54,7 @@ impl Exit {
             }
             Exit::ClientRefused => "the server refused this client's key",
             Exit::Protocol => "protocol violation or failed integrity check",
-            Exit::Interrupted => "interrupted (Ctrl-C); partial files were removed",
+            Exit::Interrupted => "interrupted (Ctrl-C); a partly moved file is kept to resume",
         }
     }
 }
@@ -162,13 +163,13 @@ mod tests {
             "\
 Exit status:
   0  every requested file was confirmed
-  1  at least one file failed (refused, exists, not found, too large, local I/O)
+  1  at least one file failed (refused, exists, not found, too large, local I/O, changed while sent)
   2  bad arguments or configuration
   3  could not connect, connection refused or cut, timed out
   4  server identity not trusted (unknown host, changed key, --server-key mismatch)
   5  the server refused this client's key
   6  protocol violation or failed integrity check
-130  interrupted (Ctrl-C); partial files were removed"
+130  interrupted (Ctrl-C); a partly moved file is kept to resume"
         );
     }
 

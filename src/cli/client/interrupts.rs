@@ -34,7 +34,7 @@ impl Interrupts {
     }
 
     /// From now on a signal stops `session` cleanly (a partial download is
-    /// removed), waking it if it is waiting, and a second one ends the
+    /// kept for the next run to resume), waking it if it is waiting, and a second one ends the
     /// process at once.
     pub(super) fn cancel_session(self, session: &Session) {
         let canceller = session.canceller();

@@ -81,7 +81,7 @@ pub enum ClientError {
     /// A local read failed while sending (a file that shrank reads short).
     #[error("reading {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
-    /// The operation was cancelled (Ctrl-C); partial files were removed.
+    /// The operation was cancelled (Ctrl-C); a partly moved download is kept in its partial file.
     #[error("interrupted")]
     Interrupted,
 }

@@ -42,7 +42,10 @@ impl Session {
             source,
             local,
         } = b.resuming.take().ok_or_else(super::answers::out_of_place)?;
-        let own = if offset == 0 {
+        // When the server holds every byte, END follows at once: no chunk
+        // read would catch a file that grew or changed since it was opened.
+        let unchanged = offset < source.size || source.check_ends_at_size().is_ok();
+        let own = if offset == 0 || !unchanged {
             None
         } else {
             // A file now shorter than the offset, or unreadable, cannot
