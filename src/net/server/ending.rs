@@ -22,10 +22,13 @@ impl Server {
     /// Ends connection `token`: logs an abandoned transfer (a partial
     /// upload is removed, unless it is resumable and holds bytes: it is
     /// kept for its client to resume) and closes the socket gracefully.
+    /// The upload's file is closed (a partial unlocked) before the socket
+    /// is: a client that saw the end may resume it at once.
     pub(super) fn drop_peer(&mut self, token: Token) {
-        let Some(peer) = self.peers.remove(&token) else {
+        let Some(mut peer) = self.peers.remove(&token) else {
             return;
         };
+        let upload = peer.session.upload.take();
         let s = &peer.session;
         self.shared.admission.closed(peer.source, s.client.as_ref());
         if let Some(dl) = &s.download {
@@ -37,7 +40,7 @@ impl Server {
                 dl.file.size()
             );
         }
-        if let Some(up) = &s.upload {
+        if let Some(up) = &upload {
             let written = up.file.staged().written();
             info!(
                 "upload {:?} from {} abandoned after {written} of {} bytes{}",
@@ -47,6 +50,7 @@ impl Server {
                 if kept(up) { ", kept to resume" } else { "" }
             );
         }
+        drop(upload);
         self.close_gracefully(token, peer, Instant::now());
     }
 
