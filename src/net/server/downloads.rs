@@ -178,3 +178,46 @@ pub(super) fn abandon(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::Bench;
+    use super::super::turn::Turn;
+    use crate::proto::conn::SEND_HIGH_WATER;
+    use crate::proto::limiter::DEFAULT_KEY_RATE;
+
+    /// A file appended to while it is sent: the data stops, END of zeros
+    /// goes out (the client discards the file), and the session goes on.
+    #[test]
+    fn a_download_whose_source_changes_is_abandoned_and_the_session_goes_on() {
+        let size = 4 * SEND_HIGH_WATER;
+        let mut b = Bench::established(DEFAULT_KEY_RATE, &[("grows.bin", size), ("b", 1)]);
+        b.client
+            .request_download("grows.bin", u64::MAX, None)
+            .unwrap();
+        b.send();
+        // The client does not read: the server sends up to the mark.
+        b.stall(true);
+        assert_eq!(b.turn().unwrap(), Turn::Idle);
+        assert!(b.session.download.is_some(), "the file is not all out");
+        let path = b.shared.root.path().join("grows.bin");
+        let mut f = std::fs::File::options().append(true).open(path).unwrap();
+        std::io::Write::write_all(&mut f, b"more").unwrap();
+        b.stall(false);
+        b.turn().unwrap();
+        assert!(b.session.download.is_none());
+        let events = b.receive().unwrap();
+        assert!(events[0].starts_with("DownloadOffered"), "{events:?}");
+        assert_eq!(events.last().unwrap(), "ReceiveAbandoned", "{events:?}");
+        // The next request is served.
+        b.client.request_download("b", u64::MAX, None).unwrap();
+        b.send();
+        b.turn().unwrap();
+        let events = b.receive().unwrap();
+        assert!(
+            events[0].starts_with("DownloadOffered { size: 1"),
+            "{events:?}"
+        );
+        assert!(events.last().unwrap().starts_with("ReceiveComplete"));
+    }
+}

@@ -17,6 +17,7 @@
 //! - `hasher`: the thread that hashes held prefixes and sweeps expired
 //!   partials, for the same reason.
 //! - `refusal_log`: a cap on refusal lines in the log.
+//! - `options`: what the server is bound with.
 //! - `peer`: the state of one connection and what all connections share.
 //! - `iteration`: what one iteration of the loop may still do (deferred
 //!   work, handshake steps).
@@ -33,6 +34,7 @@ mod downloads;
 mod ending;
 mod hasher;
 mod iteration;
+mod options;
 mod outcomes;
 mod peer;
 mod refusal_log;
@@ -56,8 +58,6 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::pump;
-use crate::crypto::ed25519::SigningKey;
-use crate::fs::ReceiveRoot;
 use crate::proto::handshake::server::ServerConfig;
 use crate::proto::msgs::SessionParams;
 use crate::proto::CHUNK_LEN;
@@ -84,6 +84,7 @@ pub use closing::{
     CLOSE_DRAIN_BUDGET, CLOSE_LINGER, DRAIN_PER_TURN, MAX_CLOSE_UNSENT, MAX_CLOSING,
 };
 pub use iteration::HANDSHAKES_PER_TURN;
+pub use options::{ServeOptions, DEFAULT_MAX_MODE, DEFAULT_PARTIAL_TTL};
 pub use refusal_log::REFUSAL_LINES_PER_SEC;
 pub use requests::MAX_RATE_REFUSALS_IN_A_ROW;
 
@@ -99,43 +100,6 @@ const MAX_SLEEP: Duration = Duration::from_secs(1);
 
 /// How often admission forgets full token buckets (60 s).
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
-
-/// Everything `sft serve` needs to run. The server builds the protocol's
-/// handshake configuration and admission rule from these.
-pub struct ServeOptions {
-    /// Address to listen on (port 0 picks a free port).
-    pub listen: SocketAddr,
-    /// Where uploads land and downloads come from.
-    pub root: ReceiveRoot,
-    /// The server's host identity key.
-    pub identity: SigningKey,
-    /// Which client keys may connect.
-    pub clients: ClientPolicy,
-    /// Largest upload accepted, in bytes (announced to clients).
-    pub max_file_size: u64,
-    /// Handshake and idle timeouts (the idle timeout is announced too).
-    pub timeouts: Timeouts,
-    /// Connection caps and rates, per source and per key.
-    pub limits: Limits,
-    /// Whether a client may replace an existing file (`--overwrite`).
-    pub allow_overwrite: bool,
-    /// Permission bits a client may set with `-p` (masked; at most 0o777).
-    pub max_mode: u32,
-    /// How long a resumable partial upload is kept after it was last
-    /// written ([`DEFAULT_PARTIAL_TTL`]); older ones are swept at start and
-    /// then every quarter of this (at least every second, at most every
-    /// hour).
-    pub partial_ttl: Duration,
-}
-
-/// How long a partial upload is kept for its client to resume unless the
-/// server says otherwise (24 h).
-pub const DEFAULT_PARTIAL_TTL: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// The permission bits a client may set with `-p` unless the server says
-/// otherwise (`rwxr-xr-x`: nobody but the server's user can write what a
-/// client stored).
-pub const DEFAULT_MAX_MODE: u32 = 0o755;
 
 /// Stops a running [`Server`] from another thread.
 #[derive(Clone)]
