@@ -258,3 +258,31 @@ fn a_partial_outlives_a_server_stopped_mid_upload_and_resumes_on_the_next() {
     assert_eq!(fs::read(first.root.path().join("kept.bin")).unwrap(), data);
     raw.close().unwrap();
 }
+
+#[test]
+fn a_corrupt_resumable_upload_leaves_no_partial_to_resume() {
+    let server = Running::start(|_| {});
+    let data = content(1000, 9);
+    let mut h = Hostile::connect(&server);
+    let offer = Offer {
+        path: b"bad.bin".to_vec(),
+        size: data.len() as u64,
+        overwrite: false,
+        preserve: false,
+        meta: Meta::default(),
+        resume: true,
+    };
+    h.send(inner::OFFER, &offer.encode());
+    assert_eq!(h.recv().0, inner::RESUME);
+    h.send(inner::RESUME, &encode_resume(&Prefix::NONE));
+    h.send(inner::CHUNK, &[&0u64.to_be_bytes()[..], &data].concat());
+    let mut wrong = sha256(&data).unwrap();
+    wrong[31] ^= 1;
+    h.send(inner::END, &wrong);
+    let (t, body) = h.recv();
+    assert_eq!(t, inner::RESULT);
+    let code = sft::proto::msgs::Outcome::parse(&body).unwrap().code;
+    assert_eq!(code, ResultCode::HashMismatch);
+    assert!(!partial(&server, &server.client_key, "bad.bin").exists());
+    assert!(server.root_names().is_empty(), "{:?}", server.root_names());
+}
