@@ -7,11 +7,17 @@
 //! - `turn`: one connection's bounded turn (read, events, data, write).
 //! - `requests`: what each event of a session does.
 //! - `upload_policy`: the pure upload decision (size limit, overwrite rule).
-//! - `uploads`: staging an upload, storing it through the committer, MKDIR.
+//! - `uploads`: staging an upload (resumable when asked), storing it
+//!   through the committer, MKDIR.
+//! - `downloads`: offering a file (resumed after a prefix the client
+//!   holds), abandoning one whose source changes.
 //! - `outcomes`: file errors and admission decisions as RESULTs.
 //! - `committer`: the thread that fsyncs and renames finished uploads, so
 //!   other connections keep moving.
+//! - `hasher`: the thread that hashes held prefixes and sweeps expired
+//!   partials, for the same reason.
 //! - `refusal_log`: a cap on refusal lines in the log.
+//! - `options`: what the server is bound with.
 //! - `peer`: the state of one connection and what all connections share.
 //! - `iteration`: what one iteration of the loop may still do (deferred
 //!   work, handshake steps).
@@ -24,8 +30,11 @@ mod accept;
 mod admission;
 mod closing;
 mod committer;
+mod downloads;
 mod ending;
+mod hasher;
 mod iteration;
+mod options;
 mod outcomes;
 mod peer;
 mod refusal_log;
@@ -49,14 +58,13 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::pump;
-use crate::crypto::ed25519::SigningKey;
-use crate::fs::ReceiveRoot;
 use crate::proto::handshake::server::ServerConfig;
 use crate::proto::msgs::SessionParams;
 use crate::proto::CHUNK_LEN;
 use admission::Admission;
 use closing::{ClosingSet, Drain};
 use committer::{spawn_committer, CommitDone};
+use hasher::{spawn_hasher, sweep_every, HashJob, Hashed};
 use iteration::{Again, HandshakeBudget};
 use peer::{log_end, DriveError, Peer, Shared};
 use refusal_log::RefusalLog;
@@ -76,6 +84,7 @@ pub use closing::{
     CLOSE_DRAIN_BUDGET, CLOSE_LINGER, DRAIN_PER_TURN, MAX_CLOSE_UNSENT, MAX_CLOSING,
 };
 pub use iteration::HANDSHAKES_PER_TURN;
+pub use options::{ServeOptions, DEFAULT_MAX_MODE, DEFAULT_PARTIAL_TTL};
 pub use refusal_log::REFUSAL_LINES_PER_SEC;
 pub use requests::MAX_RATE_REFUSALS_IN_A_ROW;
 
@@ -91,34 +100,6 @@ const MAX_SLEEP: Duration = Duration::from_secs(1);
 
 /// How often admission forgets full token buckets (60 s).
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
-
-/// Everything `sft serve` needs to run. The server builds the protocol's
-/// handshake configuration and admission rule from these.
-pub struct ServeOptions {
-    /// Address to listen on (port 0 picks a free port).
-    pub listen: SocketAddr,
-    /// Where uploads land and downloads come from.
-    pub root: ReceiveRoot,
-    /// The server's host identity key.
-    pub identity: SigningKey,
-    /// Which client keys may connect.
-    pub clients: ClientPolicy,
-    /// Largest upload accepted, in bytes (announced to clients).
-    pub max_file_size: u64,
-    /// Handshake and idle timeouts (the idle timeout is announced too).
-    pub timeouts: Timeouts,
-    /// Connection caps and rates, per source and per key.
-    pub limits: Limits,
-    /// Whether a client may replace an existing file (`--overwrite`).
-    pub allow_overwrite: bool,
-    /// Permission bits a client may set with `-p` (masked; at most 0o777).
-    pub max_mode: u32,
-}
-
-/// The permission bits a client may set with `-p` unless the server says
-/// otherwise (`rwxr-xr-x`: nobody but the server's user can write what a
-/// client stored).
-pub const DEFAULT_MAX_MODE: u32 = 0o755;
 
 /// Stops a running [`Server`] from another thread.
 #[derive(Clone)]
@@ -153,13 +134,19 @@ pub struct Server {
     timeouts: Timeouts,
     shared: Shared,
     done: mpsc::Receiver<CommitDone>,
+    hashed: mpsc::Receiver<Hashed>,
     /// Sockets being closed gracefully.
     closing: ClosingSet,
     last_prune: Instant,
+    partial_ttl: Duration,
+    /// When expired partials are swept next.
+    next_sweep: Instant,
 }
 
 impl Server {
-    /// Binds the listener and starts the committer thread.
+    /// Binds the listener, starts the committer and hasher threads, and
+    /// has the hasher sweep the partials older than `partial_ttl` before
+    /// any other job.
     ///
     /// # Errors
     /// The bind or poll setup error.
@@ -170,6 +157,13 @@ impl Server {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (commits, done) = spawn_committer(waker.clone())?;
+        let (hasher, hashed) = spawn_hasher(waker.clone())?;
+        let root = Arc::new(opts.root);
+        let _ = hasher.send(HashJob::Sweep {
+            root: root.clone(),
+            max_age: opts.partial_ttl,
+        });
+        let now = Instant::now();
         let upload_policy = UploadPolicy {
             max_file_size: opts.max_file_size,
             allow_overwrite: opts.allow_overwrite,
@@ -198,16 +192,20 @@ impl Server {
             config,
             timeouts: opts.timeouts,
             shared: Shared {
-                root: Arc::new(opts.root),
+                root,
                 admission: Admission::new(opts.limits, proving),
                 upload_policy,
                 commits,
+                hasher,
                 read_buf: vec![0u8; CHUNK_LEN],
-                refusals: RefusalLog::new(Instant::now()),
+                refusals: RefusalLog::new(now),
             },
             done,
+            hashed,
             closing: ClosingSet::new(),
-            last_prune: Instant::now(),
+            last_prune: now,
+            partial_ttl: opts.partial_ttl,
+            next_sweep: now + sweep_every(opts.partial_ttl),
         })
     }
 
@@ -302,7 +300,10 @@ impl Server {
     fn dispatch(&mut self, token: Token) {
         match token {
             LISTENER => self.accept(),
-            WAKER => self.finish_commits(),
+            WAKER => {
+                self.finish_commits();
+                self.finish_hashes();
+            }
             token => self.service(token),
         }
     }
@@ -363,7 +364,8 @@ impl Server {
     }
 
     /// Deadlines at `now`: connection timers, closing sockets, the refusal
-    /// log's summary, and the limiter's periodic prune.
+    /// log's summary, the limiter's periodic prune and the sweep of expired
+    /// partials (a job for the hasher thread).
     fn expire(&mut self, now: Instant) {
         let expired: Vec<Token> = self
             .peers
@@ -390,6 +392,13 @@ impl Server {
         if now.saturating_duration_since(self.last_prune) > PRUNE_EVERY {
             self.shared.admission.prune(now);
             self.last_prune = now;
+        }
+        if now >= self.next_sweep {
+            let _ = self.shared.hasher.send(HashJob::Sweep {
+                root: self.shared.root.clone(),
+                max_age: self.partial_ttl,
+            });
+            self.next_sweep = now + sweep_every(self.partial_ttl);
         }
     }
 }
