@@ -43,8 +43,13 @@ def mkdir(path, flags=0, mode=0, mtime=0):
     return vec16(path) + bytes([flags]) + meta(mode, mtime)
 
 
+# SHA-256 of the empty string: the prefix hash of offset 0.
+EMPTY_SHA256 = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+
+
 def get(path, max_size=10 << 30):
-    return vec16(path) + struct.pack(">Q", max_size)
+    """A GET holding nothing: offset 0 and SHA-256("")."""
+    return vec16(path) + struct.pack(">QQ", max_size, 0) + EMPTY_SHA256
 
 
 LIST_ROOT = vec16(b"")
@@ -110,7 +115,7 @@ seeds = {
         name: wire[label][:14]
         for name, label in [("hello", "c->s HELLO"), ("challenge", "s->c CHALLENGE"),
                             ("encrypted", "c->s GET")]
-    } | {"alert": bytes([3, 3, 0, 0, 0, 1]) + bytes(8)},
+    } | {"alert": bytes([4, 3, 0, 0, 0, 1]) + bytes(8)},
     "messages": {
         "hello": b"\x00" + HELLO,
         "challenge": b"\x01" + CHALLENGE,

@@ -3,6 +3,10 @@
 //! change to the wire is deliberate. Regenerate after an intended change
 //! with `SFT_REGENERATE_VECTORS=1 cargo test --release --test protocol_vectors`.
 //!
+//! Besides the handshake, a listing, a pipelined batch, a download and
+//! refusals, it resumes an upload (the server holds a prefix the client
+//! agrees with) and a download (the GET names the prefix the client holds).
+//!
 //! The session crosses no key update: a sender updates after
 //! `KEY_UPDATE_AFTER` = 2^21 - 1 records under one key, and the public API
 //! has no knob to lower that (the unit tests use a test-only one).
@@ -12,6 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sft::crypto::ed25519::SigningKey;
+use sft::crypto::hash::{sha256, Sha256};
 use sft::crypto::secret::Secret;
 use sft::crypto::x25519::EphemeralSecret;
 use sft::proto::conn::{
@@ -21,7 +26,7 @@ use sft::proto::conn::{
 use sft::proto::handshake::client::{ClientConfig, ServerTrust};
 use sft::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use sft::proto::handshake::Ephemeral;
-use sft::proto::msgs::{EntryKind, ListEntry, Meta, Outcome, ResultCode, SessionParams};
+use sft::proto::msgs::{EntryKind, ListEntry, Meta, Outcome, Prefix, ResultCode, SessionParams};
 use sft::proto::timers::Timeouts;
 
 const PATH: &str = concat!(
@@ -48,6 +53,18 @@ fn drain(c: &mut ConnectionCore, now: Instant) -> Vec<u8> {
     v
 }
 
+/// The first bytes of a file one side holds: their count and SHA-256, and
+/// a hash state that has absorbed exactly them.
+fn held(bytes: &[u8]) -> (Prefix, Sha256) {
+    let mut hash = Sha256::new().unwrap();
+    hash.update(bytes).unwrap();
+    let prefix = Prefix {
+        offset: bytes.len() as u64,
+        sha256: sha256(bytes).unwrap(),
+    };
+    (prefix, hash)
+}
+
 /// Delivers `bytes` to the client; returns how many events came out.
 fn to_client(c: &mut ClientConnection, bytes: &[u8], now: Instant) -> usize {
     c.read_tls(&mut &bytes[..], now).unwrap();
@@ -63,7 +80,8 @@ fn to_client(c: &mut ClientConnection, bytes: &[u8], now: Instant) -> usize {
 
 /// Delivers `bytes` to the server; returns how many events came out.
 /// A client that authenticates is admitted and every upload accepted at
-/// once; the tickets of uploads and MKDIRs go to `tickets`.
+/// once, one offered for resume with [`SERVER_HELD`] as the bytes the
+/// server holds; the tickets of uploads and MKDIRs go to `tickets`.
 fn to_server(
     s: &mut ServerConnection,
     bytes: &[u8],
@@ -75,26 +93,33 @@ fn to_server(
     loop {
         let (admit, accept) = match s.next_event().unwrap() {
             None => return n,
-            Some(ServerEvent::Authenticated { .. }) => (true, false),
-            Some(ServerEvent::UploadRequested { ticket, .. }) => {
+            Some(ServerEvent::Authenticated { .. }) => (true, None),
+            Some(ServerEvent::UploadRequested { ticket, resume, .. }) => {
                 tickets.push(ticket);
-                (false, true)
+                (false, Some(resume))
             }
             Some(ServerEvent::MkdirRequested { ticket, .. }) => {
                 tickets.push(ticket);
-                (false, false)
+                (false, None)
             }
-            Some(_) => (false, false),
+            Some(_) => (false, None),
         };
         if admit {
             s.admit().unwrap();
         }
-        if accept {
-            s.accept().unwrap();
+        match accept {
+            Some(false) => s.accept().unwrap(),
+            Some(true) => s.accept_resume(Some(held(SERVER_HELD))).unwrap(),
+            None => {}
         }
         n += 1;
     }
 }
+
+/// The file uploaded with resume, and the first bytes of it the server
+/// holds from an earlier, interrupted upload.
+const RESUMED_UPLOAD: &[u8] = b"hello, again";
+const SERVER_HELD: &[u8] = b"hello, ";
 
 /// The mtime of every file and directory in the session.
 const MTIME: i64 = 1_764_000_000;
@@ -234,6 +259,42 @@ fn session() -> Vec<(String, Vec<u8>)> {
     step("s->c OFFER, CHUNK, END", false, 3, &mut c, &mut s, t);
     assert!(!c.wants_write());
 
+    // An upload resumed: the server holds its first 7 bytes, the client's
+    // agree, and only the last 5 cross.
+    let size = RESUMED_UPLOAD.len() as u64;
+    c.request_upload("photos/b.txt", size, false, None, true)
+        .unwrap();
+    step("c->s OFFER (resume)", true, 1, &mut c, &mut s, t);
+    // ResumeOffered.
+    step("s->c RESUME", false, 1, &mut c, &mut s, t);
+    let (prefix, hash) = held(&RESUMED_UPLOAD[..SERVER_HELD.len()]);
+    let (from, end) = c.resume_upload(Some((prefix.sha256, hash))).unwrap();
+    assert_eq!((from, end), (SERVER_HELD.len() as u64, None));
+    c.send_data(&RESUMED_UPLOAD[SERVER_HELD.len()..]).unwrap();
+    assert!(!c.wants_data());
+    // ResumeAgreed, Data, ReceiveComplete.
+    step("c->s RESUME, CHUNK, END", true, 3, &mut c, &mut s, t);
+    let ticket = t.pop().unwrap();
+    s.answer(ticket, Outcome::ok()).unwrap();
+    step("s->c RESULT (resumed upload)", false, 1, &mut c, &mut s, t);
+
+    // A download resumed: the client holds "no" of "notes".
+    c.request_download("notes.txt", 10 << 30, Some(held(b"no")))
+        .unwrap();
+    step("c->s GET (holding 2 bytes)", true, 1, &mut c, &mut s, t);
+    s.offer_download(5, file_meta, Some(held(b"no").1)).unwrap();
+    s.send_data(b"tes").unwrap();
+    // DownloadOffered (from 2), Data, ReceiveComplete.
+    step(
+        "s->c OFFER (resumed), CHUNK, END",
+        false,
+        3,
+        &mut c,
+        &mut s,
+        t,
+    );
+    assert!(!c.wants_write());
+
     c.request_download("missing.txt", 10 << 30, None).unwrap();
     step("c->s GET (refused)", true, 1, &mut c, &mut s, t);
     s.refuse(&Outcome::new(ResultCode::NotFound, "no such file"))
@@ -253,10 +314,12 @@ fn session() -> Vec<(String, Vec<u8>)> {
 
 fn render(lines: &[(String, Vec<u8>)]) -> String {
     let mut out = String::from(
-        "# sft protocol version 3: a deterministic session, regenerated by tests/protocol_vectors.rs\n\
+        "# sft protocol version 4: a deterministic session, regenerated by tests/protocol_vectors.rs\n\
          # (docs/PROTOCOL.md section 8). Inputs: client identity seed 11*32, server identity seed\n\
          # 22*32 (RFC 8032 seeds), client ephemeral scalar 33*32, server ephemeral scalar 44*32\n\
          # (RFC 7748), client random 55*32, server random 66*32, max_file_size 10 GiB, idle 60 s.\n\
+         # Resumed: the server holds \"hello, \" of photos/b.txt (\"hello, again\"), the client \"no\"\n\
+         # of notes.txt (\"notes\").\n\
          # The two identity lines are public keys (hex). Every other line: label = hex of the bytes\n\
          # that crossed the wire, records with headers; a label naming several messages holds\n\
          # that many records back to back (split them by the length field).\n",
@@ -284,7 +347,7 @@ fn deterministic_session_matches_the_recorded_bytes() {
     let (want, got): (Vec<&str>, Vec<&str>) = (recorded.lines().collect(), text.lines().collect());
     let compared = want.iter().filter(|l| !l.starts_with('#')).count();
     println!("protocol vectors: {compared} records compared");
-    assert_eq!(compared, 18, "2 public keys and 16 wire steps");
+    assert_eq!(compared, 24, "2 public keys and 22 wire steps");
     for (w, g) in want.iter().zip(&got) {
         assert_eq!(w, g, "wire bytes changed");
     }

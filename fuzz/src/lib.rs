@@ -557,8 +557,8 @@ fn application_secrets(client: &[u8], server: &[u8]) -> (Prk, Prk) {
         };
         opener.accept_plaintext(&first).expect("record 0");
         let keys = DirectionKeys {
-            key: labelled(&prk, &format!("sft/3 {side} hs key"), &th_challenge),
-            iv: labelled(&prk, &format!("sft/3 {side} hs iv"), &th_challenge),
+            key: labelled(&prk, &format!("sft/4 {side} hs key"), &th_challenge),
+            iv: labelled(&prk, &format!("sft/4 {side} hs iv"), &th_challenge),
         };
         opener.set_keys(&keys).expect("AEAD key");
         let header =
@@ -573,8 +573,8 @@ fn application_secrets(client: &[u8], server: &[u8]) -> (Prk, Prk) {
     }
     let th_final = transcript.hash().expect("SHA-256");
     (
-        labelled(&prk, "sft/3 c ap traffic", &th_final),
-        labelled(&prk, "sft/3 s ap traffic", &th_final),
+        labelled(&prk, "sft/4 c ap traffic", &th_final),
+        labelled(&prk, "sft/4 s ap traffic", &th_final),
     )
 }
 

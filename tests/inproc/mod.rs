@@ -29,9 +29,9 @@ use tempfile::TempDir;
 /// Hang guard for blocking reads; never an assertion on time.
 pub const GUARD: Duration = Duration::from_secs(60);
 
-/// The Busy refusal on the wire: a plaintext alert record (type 3), length
+/// The Busy refusal on the wire: version 4, a plaintext alert record (type 3), length
 /// 1, sequence number 0, code 8.
-pub const BUSY: [u8; 15] = [3, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 8];
+pub const BUSY: [u8; 15] = [4, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 8];
 
 pub struct Running {
     pub addr: SocketAddr,

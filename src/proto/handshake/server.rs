@@ -38,7 +38,7 @@ pub struct ServerConfig {
 
 /// Where the server's ephemeral values (random and X25519 key) come from.
 pub enum ServerEphemeral {
-    /// Generated once a HELLO has parsed and carries version 2, just
+    /// Generated once a HELLO has parsed and carries our version, just
     /// before CHALLENGE: a connection that never sends a valid HELLO
     /// costs no key generation. Every real server uses this.
     Fresh,

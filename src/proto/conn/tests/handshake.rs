@@ -279,7 +279,7 @@ fn shutting_down_is_announced_before_and_after_keys() {
 }
 
 /// The server generates its ephemeral key only for a HELLO that parsed
-/// and carries version 2: with a generator that fails, creating the
+/// and carries our version: with a generator that fails, creating the
 /// connection and refusing a bad HELLO still work, and only a valid HELLO
 /// reaches the failure, which is answered like any failure before keys
 /// (a plaintext alert, here 6). Fails on a server that generates at
