@@ -63,7 +63,7 @@ fn tampering_the_server_detects_mid_upload_exits_6_every_time() {
 }
 
 #[test]
-fn interrupting_a_download_exits_130_and_leaves_no_partial_file() {
+fn interrupting_a_download_exits_130_and_keeps_its_partial_to_resume() {
     let client = Client::new();
     let content = vec![0x5a_u8; 8 << 20];
     let server = Server::start_with_root(&client.public_key(), &[("big.bin", &content)]);
@@ -80,10 +80,17 @@ fn interrupting_a_download_exits_130_and_leaves_no_partial_file() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Mid-transfer: the relay holds after a MiB and the client's staging
-    // file exists.
+    // Mid-transfer: the relay holds after a MiB and the client's partial
+    // file holds some of it.
     proxy.wait_stalled();
-    assert!(wait_until(|| !entries(&out_dir).is_empty()));
+    let held = || {
+        std::fs::read_dir(&out_dir)
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .max()
+            .unwrap_or(0)
+    };
+    assert!(wait_until(|| held() > 0));
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -96,9 +103,25 @@ fn interrupting_a_download_exits_130_and_leaves_no_partial_file() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        entries(&out_dir).is_empty(),
-        "the partial download was removed: {:?}",
-        entries(&out_dir)
-    );
+    // Nothing under the final name; the bytes received wait in the
+    // partial file, which the next get resumes.
+    let names = entries(&out_dir);
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with(".sft-part-") && names[0].len() == 10 + 64);
+    let kept = held();
+    assert!(kept > 0 && kept < content.len() as u64);
+    drop(proxy);
+    let out = client.sft(&[
+        "get",
+        &server.target(),
+        "big.bin",
+        "--server-key",
+        &server.host_fp,
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("resuming after"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(out_dir.join("big.bin")).unwrap(), content);
+    assert_eq!(entries(&out_dir), vec!["big.bin".to_string()]);
 }
