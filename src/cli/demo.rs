@@ -61,6 +61,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         timeouts: Timeouts::default(),
         limits: Limits::default(),
         allow_overwrite: false,
+        partial_ttl: sft::net::server::DEFAULT_PARTIAL_TTL,
     })
     .map_err(internal)?;
     let addr = server.local_addr().map_err(internal)?;

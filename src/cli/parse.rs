@@ -39,6 +39,14 @@ pub const MAX_RATE_COUNT: u32 = 1_000_000;
 /// 2 GiB.
 pub const MAX_CONNECTIONS: u32 = 4096;
 
+/// Shortest `--partial-ttl` (1 min): a client whose connection drops
+/// needs some time to come back and resume.
+pub const MIN_PARTIAL_TTL: Duration = Duration::from_secs(60);
+
+/// Longest `--partial-ttl` (30 days): a partial holds disk space (up to
+/// the file's size) until it expires.
+pub const MAX_PARTIAL_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
 /// Largest `--max-file-size` (1 PiB, 2^50 bytes): more than one file on
 /// any storage sft is likely to serve from, and 2^14 times below where a
 /// u64 byte count overflows.
@@ -64,6 +72,15 @@ pub fn idle_timeout(s: &str) -> Result<Duration, String> {
 /// A message for clap when `s` is not a duration or is out of range.
 pub fn handshake_timeout(s: &str) -> Result<Duration, String> {
     duration(s, MAX_HANDSHAKE_TIMEOUT)
+}
+
+/// `--partial-ttl`: how long a partial upload is kept after it was last
+/// written, a duration from [`MIN_PARTIAL_TTL`] to [`MAX_PARTIAL_TTL`].
+///
+/// # Errors
+/// A message for clap when `s` is not a duration or is out of range.
+pub fn partial_ttl(s: &str) -> Result<Duration, String> {
+    duration_within(s, MIN_PARTIAL_TTL, MAX_PARTIAL_TTL)
 }
 
 /// `--source-rate` and `--key-rate`: `N/DURATION`, e.g. `600/60s` (a
@@ -127,21 +144,23 @@ pub fn demo_size(s: &str) -> Result<u64, String> {
 
 /// A duration from [`MIN_DURATION`] to `max`.
 fn duration(s: &str, max: Duration) -> Result<Duration, String> {
+    duration_within(s, MIN_DURATION, max)
+}
+
+/// A duration from `min` to `max`.
+fn duration_within(s: &str, min: Duration, max: Duration) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 60s, 1m 30s, 2h)"))?;
-    if d < MIN_DURATION || d > max {
-        return Err(format!(
-            "must be from {} to {}",
-            show(MIN_DURATION),
-            show(max)
-        ));
+    if d < min || d > max {
+        return Err(format!("must be from {} to {}", show(min), show(max)));
     }
     Ok(d)
 }
 
-/// A duration bound as people write it: whole hours as `24h`, else as
-/// humantime prints it (`1s`).
+/// A duration bound as people write it: whole days as `30d`, whole hours
+/// as `24h`, else as humantime prints it (`1s`, `1m`).
 fn show(d: Duration) -> String {
     match d.as_secs() {
+        s if s > 86_400 && s % 86_400 == 0 => format!("{}d", s / 86_400),
         s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
         _ => humantime::format_duration(d).to_string(),
     }
@@ -199,6 +218,21 @@ mod tests {
             Err("must be from 1s to 1h".into())
         );
         assert!(handshake_timeout("999ms").is_err());
+    }
+
+    #[test]
+    fn partial_ttl_from_a_minute_to_thirty_days() {
+        assert_eq!(partial_ttl("1m"), Ok(MIN_PARTIAL_TTL));
+        assert_eq!(partial_ttl("30d"), Ok(MAX_PARTIAL_TTL));
+        assert_eq!(partial_ttl("24h"), Ok(Duration::from_secs(86_400)));
+        for past in ["59s 999ms 999us 999ns", "30d 1ns", "0s"] {
+            assert_eq!(
+                partial_ttl(past),
+                Err("must be from 1m to 30d".into()),
+                "{past}"
+            );
+        }
+        assert!(partial_ttl("a day").unwrap_err().contains("examples"));
     }
 
     #[test]

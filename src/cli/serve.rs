@@ -58,6 +58,9 @@ pub struct ServeArgs {
     /// Largest file accepted, 1 byte to 1PiB, e.g. 10GiB, 500MB, 1048576
     #[arg(long, value_name = "SIZE", default_value = "10GiB", value_parser = parse::max_file_size)]
     max_file_size: u64,
+    /// Keep an interrupted upload's bytes this long after its last write for its client to resume, 1m to 30d
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse::partial_ttl)]
+    partial_ttl: Duration,
 }
 
 /// The admission limits the flags ask for.
@@ -129,6 +132,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         limits,
         allow_overwrite: args.allow_overwrite,
         max_mode: args.max_mode,
+        partial_ttl: args.partial_ttl,
     })
     .map_err(|e| {
         CliError::new(
@@ -155,6 +159,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
 mod tests {
     use super::*;
     use clap::Parser;
+    use sft::net::server::DEFAULT_PARTIAL_TTL;
 
     #[derive(Parser)]
     struct Wrapper {
@@ -166,5 +171,6 @@ mod tests {
     fn the_flag_defaults_are_the_documented_limits() {
         let w = Wrapper::try_parse_from(["sft"]).unwrap();
         assert_eq!(limits(&w.serve), Limits::default());
+        assert_eq!(w.serve.partial_ttl, DEFAULT_PARTIAL_TTL);
     }
 }

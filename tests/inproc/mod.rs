@@ -60,6 +60,7 @@ impl Running {
             limits: Limits::default(),
             allow_overwrite: false,
             max_mode: 0o777,
+            partial_ttl: sft::net::server::DEFAULT_PARTIAL_TTL,
         };
         adjust(&mut opts);
         let server = Server::bind(opts).unwrap();

@@ -11,7 +11,7 @@ use mio::net::TcpStream;
 use mio::{Events, Token};
 
 use super::closing::Drain;
-use super::peer::{Peer, Session};
+use super::peer::{Peer, Session, Upload};
 use super::refusal_log;
 use super::turn::Turn;
 use super::Server;
@@ -20,7 +20,8 @@ use crate::proto::conn::busy_record;
 
 impl Server {
     /// Ends connection `token`: logs an abandoned transfer (a partial
-    /// upload is removed) and closes the socket gracefully.
+    /// upload is removed, unless it is resumable and holds bytes: it is
+    /// kept for its client to resume) and closes the socket gracefully.
     pub(super) fn drop_peer(&mut self, token: Token) {
         let Some(peer) = self.peers.remove(&token) else {
             return;
@@ -37,12 +38,13 @@ impl Server {
             );
         }
         if let Some(up) = &s.upload {
+            let written = up.file.staged().written();
             info!(
-                "upload {:?} from {} abandoned after {} of {} bytes",
+                "upload {:?} from {} abandoned after {written} of {} bytes{}",
                 up.name,
                 s.addr,
-                up.file.staged().written(),
-                up.size
+                up.size,
+                if kept(up) { ", kept to resume" } else { "" }
             );
         }
         self.close_gracefully(token, peer, Instant::now());
@@ -73,7 +75,8 @@ impl Server {
 
     /// Stops: uploads already complete are committed and answered, every
     /// session then hears alert 9 (ShuttingDown), partial uploads are
-    /// removed, and the sockets are closed gracefully, which takes at most
+    /// removed (resumable ones holding bytes are kept for their clients),
+    /// and the sockets are closed gracefully, which takes at most
     /// `CLOSE_LINGER`. New connections are no longer accepted.
     pub(super) fn stop(mut self, events: &mut Events) -> io::Result<()> {
         let _ = self.poll.registry().deregister(&mut self.listener);
@@ -81,15 +84,24 @@ impl Server {
         self.finish_queued_commits();
         let peers = std::mem::take(&mut self.peers);
         let open = peers.len();
-        let mut partial = 0;
+        let (mut removed, mut resumable) = (0, 0);
         let now = Instant::now();
         for (token, mut peer) in peers {
             peer.session.conn.shut_down();
-            // Dropping the staged upload removes its temporary file.
-            partial += usize::from(peer.session.upload.take().is_some());
+            // Dropping the staged upload removes its temporary file, or
+            // keeps a resumable partial's bytes.
+            if let Some(up) = peer.session.upload.take() {
+                if kept(&up) {
+                    resumable += 1;
+                } else {
+                    removed += 1;
+                }
+            }
             self.close_gracefully(token, peer, now);
         }
-        info!("shutting down: closed {open} connection(s), removed {partial} partial upload(s)");
+        info!(
+            "shutting down: closed {open} connection(s), removed {removed} partial upload(s), kept {resumable} to resume"
+        );
         refusal_log::summarize(self.shared.refusals.flush());
         while !self.closing.is_empty() {
             let timeout = if self.again.is_empty() {
@@ -117,4 +129,9 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// Whether dropping `up` keeps its file: a resumable partial holding bytes.
+fn kept(up: &Upload) -> bool {
+    up.resumable && up.file.staged().written() > 0
 }

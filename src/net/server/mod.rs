@@ -7,10 +7,15 @@
 //! - `turn`: one connection's bounded turn (read, events, data, write).
 //! - `requests`: what each event of a session does.
 //! - `upload_policy`: the pure upload decision (size limit, overwrite rule).
-//! - `uploads`: staging an upload, storing it through the committer, MKDIR.
+//! - `uploads`: staging an upload (resumable when asked), storing it
+//!   through the committer, MKDIR.
+//! - `downloads`: offering a file (resumed after a prefix the client
+//!   holds), abandoning one whose source changes.
 //! - `outcomes`: file errors and admission decisions as RESULTs.
 //! - `committer`: the thread that fsyncs and renames finished uploads, so
 //!   other connections keep moving.
+//! - `hasher`: the thread that hashes held prefixes and sweeps expired
+//!   partials, for the same reason.
 //! - `refusal_log`: a cap on refusal lines in the log.
 //! - `peer`: the state of one connection and what all connections share.
 //! - `iteration`: what one iteration of the loop may still do (deferred
@@ -24,7 +29,9 @@ mod accept;
 mod admission;
 mod closing;
 mod committer;
+mod downloads;
 mod ending;
+mod hasher;
 mod iteration;
 mod outcomes;
 mod peer;
@@ -57,6 +64,7 @@ use crate::proto::CHUNK_LEN;
 use admission::Admission;
 use closing::{ClosingSet, Drain};
 use committer::{spawn_committer, CommitDone};
+use hasher::{spawn_hasher, sweep_every, HashJob, Hashed};
 use iteration::{Again, HandshakeBudget};
 use peer::{log_end, DriveError, Peer, Shared};
 use refusal_log::RefusalLog;
@@ -113,7 +121,16 @@ pub struct ServeOptions {
     pub allow_overwrite: bool,
     /// Permission bits a client may set with `-p` (masked; at most 0o777).
     pub max_mode: u32,
+    /// How long a resumable partial upload is kept after it was last
+    /// written ([`DEFAULT_PARTIAL_TTL`]); older ones are swept at start and
+    /// then every quarter of this (at least every second, at most every
+    /// hour).
+    pub partial_ttl: Duration,
 }
+
+/// How long a partial upload is kept for its client to resume unless the
+/// server says otherwise (24 h).
+pub const DEFAULT_PARTIAL_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The permission bits a client may set with `-p` unless the server says
 /// otherwise (`rwxr-xr-x`: nobody but the server's user can write what a
@@ -153,13 +170,19 @@ pub struct Server {
     timeouts: Timeouts,
     shared: Shared,
     done: mpsc::Receiver<CommitDone>,
+    hashed: mpsc::Receiver<Hashed>,
     /// Sockets being closed gracefully.
     closing: ClosingSet,
     last_prune: Instant,
+    partial_ttl: Duration,
+    /// When expired partials are swept next.
+    next_sweep: Instant,
 }
 
 impl Server {
-    /// Binds the listener and starts the committer thread.
+    /// Binds the listener, starts the committer and hasher threads, and
+    /// has the hasher sweep the partials older than `partial_ttl` before
+    /// any other job.
     ///
     /// # Errors
     /// The bind or poll setup error.
@@ -170,6 +193,13 @@ impl Server {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (commits, done) = spawn_committer(waker.clone())?;
+        let (hasher, hashed) = spawn_hasher(waker.clone())?;
+        let root = Arc::new(opts.root);
+        let _ = hasher.send(HashJob::Sweep {
+            root: root.clone(),
+            max_age: opts.partial_ttl,
+        });
+        let now = Instant::now();
         let upload_policy = UploadPolicy {
             max_file_size: opts.max_file_size,
             allow_overwrite: opts.allow_overwrite,
@@ -198,16 +228,20 @@ impl Server {
             config,
             timeouts: opts.timeouts,
             shared: Shared {
-                root: Arc::new(opts.root),
+                root,
                 admission: Admission::new(opts.limits, proving),
                 upload_policy,
                 commits,
+                hasher,
                 read_buf: vec![0u8; CHUNK_LEN],
-                refusals: RefusalLog::new(Instant::now()),
+                refusals: RefusalLog::new(now),
             },
             done,
+            hashed,
             closing: ClosingSet::new(),
-            last_prune: Instant::now(),
+            last_prune: now,
+            partial_ttl: opts.partial_ttl,
+            next_sweep: now + sweep_every(opts.partial_ttl),
         })
     }
 
@@ -302,7 +336,10 @@ impl Server {
     fn dispatch(&mut self, token: Token) {
         match token {
             LISTENER => self.accept(),
-            WAKER => self.finish_commits(),
+            WAKER => {
+                self.finish_commits();
+                self.finish_hashes();
+            }
             token => self.service(token),
         }
     }
@@ -363,7 +400,8 @@ impl Server {
     }
 
     /// Deadlines at `now`: connection timers, closing sockets, the refusal
-    /// log's summary, and the limiter's periodic prune.
+    /// log's summary, the limiter's periodic prune and the sweep of expired
+    /// partials (a job for the hasher thread).
     fn expire(&mut self, now: Instant) {
         let expired: Vec<Token> = self
             .peers
@@ -390,6 +428,13 @@ impl Server {
         if now.saturating_duration_since(self.last_prune) > PRUNE_EVERY {
             self.shared.admission.prune(now);
             self.last_prune = now;
+        }
+        if now >= self.next_sweep {
+            let _ = self.shared.hasher.send(HashJob::Sweep {
+                root: self.shared.root.clone(),
+                max_age: self.partial_ttl,
+            });
+            self.next_sweep = now + sweep_every(self.partial_ttl);
         }
     }
 }

@@ -13,13 +13,15 @@ use mio::Interest;
 
 use super::admission::Admission;
 use super::committer::Job;
+use super::hasher::HashJob;
 use super::refusal_log::RefusalLog;
 use super::upload_policy::UploadPolicy;
 use crate::crypto::ed25519::Fingerprint;
-use crate::fs::{Lister, ReceiveRoot};
+use crate::fs::{Lister, ReceiveRoot, SourceFile};
 use crate::net::transfer::{Incoming, Outgoing};
 use crate::proto::conn::{ServerConnection, Ticket};
 use crate::proto::limiter::ClientKey;
+use crate::proto::msgs::Prefix;
 use crate::proto::ProtoError;
 
 /// An upload being received.
@@ -32,6 +34,29 @@ pub(super) struct Upload {
     pub started: Instant,
     /// Bytes written when the last background writeback was queued.
     pub written_back: u64,
+    /// Bytes its partial held when it was staged (0 unless offered for
+    /// resume); its data starts there when the client agrees.
+    pub held: u64,
+    /// Whether it is staged as a resumable partial, kept with its bytes
+    /// when the connection is cut.
+    pub resumable: bool,
+}
+
+/// What a session waits for from the hasher thread: the SHA-256 of a held
+/// prefix, before it can answer the request being decided.
+pub(super) enum Hashing {
+    /// The `held` bytes of the partial of the upload being offered.
+    Upload,
+    /// The first bytes of a file asked for, which the client holds.
+    Download(Box<HeldDownload>),
+}
+
+/// A download asked for with a held prefix, waiting for its hash.
+pub(super) struct HeldDownload {
+    pub source: SourceFile,
+    pub name: String,
+    /// What the client holds.
+    pub held: Prefix,
 }
 
 /// A download being sent.
@@ -60,6 +85,9 @@ pub(super) struct Session {
     pub addr: SocketAddr,
     /// The client's key, once authenticated.
     pub client: Option<Fingerprint>,
+    /// The client's Ed25519 public key bytes, once authenticated: the
+    /// owner of its partial files.
+    pub key: Option<[u8; 32]>,
     /// Requests refused for the rate limit since the last admitted one.
     pub rate_refusals: u32,
     /// When the last rate refusal said the key may ask again.
@@ -68,6 +96,8 @@ pub(super) struct Session {
     pub download: Option<Download>,
     /// The files of a listing being sent, read page by page.
     pub listing: Option<Lister>,
+    /// A prefix being hashed for the request being decided.
+    pub hashing: Option<Hashing>,
 }
 
 impl Session {
@@ -77,11 +107,13 @@ impl Session {
             conn,
             addr,
             client: None,
+            key: None,
             rate_refusals: 0,
             retry_at: None,
             upload: None,
             download: None,
             listing: None,
+            hashing: None,
         }
     }
 
@@ -100,6 +132,7 @@ pub(super) struct Shared {
     pub admission: Admission,
     pub upload_policy: UploadPolicy,
     pub commits: mpsc::Sender<Job>,
+    pub hasher: mpsc::Sender<HashJob>,
     /// Scratch buffer for download data.
     pub read_buf: Vec<u8>,
     pub refusals: RefusalLog,

@@ -8,15 +8,15 @@ use log::{info, warn};
 use mio::Token;
 
 use super::committer::Job;
+use super::downloads::on_download;
 use super::outcomes::{rate_refusal, refusal, refusal_for};
 use super::peer::{Download, DriveError, Session, Shared};
 use super::upload_policy::UploadRequest;
-use super::uploads::{on_mkdir, on_received, on_upload};
+use super::uploads::{discard, on_mkdir, on_received, on_resume_agreed, on_upload};
 use crate::fs::FsError;
-use crate::net::transfer::Outgoing;
 use crate::proto::conn::{ServerEvent as Event, SEND_HIGH_WATER};
 use crate::proto::limiter::{ClientKey, Cost};
-use crate::proto::msgs::{Meta, Outcome, ResultCode};
+use crate::proto::msgs::{Outcome, ResultCode};
 use crate::proto::name::display_safe;
 use crate::proto::{ProtoError, MAX_IN_FLIGHT};
 
@@ -65,20 +65,21 @@ pub(super) fn handle_events(
                 s.conn.admit()?;
                 info!("{} authenticated as {fp}", s.addr);
                 s.client = Some(fp);
+                s.key = Some(*key.as_bytes());
             }
             Event::UploadRequested {
                 path,
                 size,
                 overwrite,
                 meta,
+                resume,
                 ticket,
-                ..
             } => on_upload(
                 s,
-                shared,
-                now,
+                (token, shared, now),
                 (path, ticket, meta),
                 UploadRequest { size, overwrite },
+                resume,
             )?,
             Event::MkdirRequested { path, meta, ticket } => {
                 on_mkdir(s, token, shared, now, (path, meta, ticket))?
@@ -96,21 +97,19 @@ pub(super) fn handle_events(
                 }
             }
             Event::ReceiveComplete { .. } => on_received(s, token, shared)?,
-            Event::ResumeAgreed { .. } => {}
-            Event::ReceiveCorrupt | Event::ReceiveAbandoned => {
-                // A corrupt upload costs its key one request: its log line
-                // is within the refusal log's budget, like a refusal's.
-                if let Some(up) = s.upload.take().filter(|_| shared.refusals.allow(now)) {
-                    warn!(
-                        "upload {:?} from {} discarded: SHA-256 mismatch",
-                        up.name,
-                        s.who()
-                    );
-                }
-            }
-            Event::DownloadRequested { path, max_size, .. } => {
-                on_download(s, shared, now, path, max_size)?
-            }
+            Event::ResumeAgreed { offset } => on_resume_agreed(s, shared, offset)?,
+            Event::ReceiveCorrupt => discard(s, shared, now, "SHA-256 mismatch"),
+            Event::ReceiveAbandoned => discard(
+                s,
+                shared,
+                now,
+                "abandoned by the client (its file changed while it was sent)",
+            ),
+            Event::DownloadRequested {
+                path,
+                max_size,
+                held,
+            } => on_download(s, token, shared, now, (path, max_size, held))?,
             Event::ListRequested { path } => on_list(s, shared, now, &path)?,
             Event::NameRefused(e) => {
                 // Answered (RESULT 2, in its turn) by the protocol layer: a cheap
@@ -129,64 +128,6 @@ pub(super) fn handle_events(
         }
     }
     Ok(false)
-}
-
-fn on_download(
-    s: &mut Session,
-    shared: &mut Shared,
-    now: Instant,
-    name: String,
-    max_size: u64,
-) -> Result<(), DriveError> {
-    let what = format!("download {name:?}");
-    if let Some(wait) = check_budget(s, shared, now)? {
-        return refuse(s, shared, now, &what, &wait);
-    }
-    let opened = shared.root.open_source(&name).map_err(|e| refusal_for(&e));
-    let opened = opened.and_then(|source| {
-        if source.size > max_size {
-            Err(refusal(
-                ResultCode::TooLarge,
-                format!(
-                    "{} bytes, larger than the {max_size} bytes the client takes",
-                    source.size
-                ),
-            ))
-        } else {
-            Ok(source)
-        }
-    });
-    match opened {
-        Ok(source) => {
-            charge(s, shared, now, Cost::Work);
-            let meta = Meta {
-                mode: source.mode,
-                mtime: source.mtime,
-            };
-            s.conn.offer_download(source.size, meta, None)?;
-            info!(
-                "download {name:?} ({} bytes) to {} offered",
-                source.size,
-                s.who()
-            );
-            let download = Download {
-                file: Outgoing::new(source),
-                name,
-                started: now,
-            };
-            if download.file.is_done() {
-                // An empty file: its END went out with the OFFER.
-                log_download_end(s, &download);
-            } else {
-                s.download = Some(download);
-            }
-            Ok(())
-        }
-        Err(outcome) => {
-            charge(s, shared, now, Cost::Cheap);
-            refuse(s, shared, now, &what, &outcome)
-        }
-    }
 }
 
 /// Opens a directory of the root for a listing; the turn's produce step
@@ -282,7 +223,7 @@ pub(super) fn charge(s: &Session, shared: &mut Shared, now: Instant, cost: Cost)
 
 /// Refuses the pending GET or LIST with `outcome`, logged as
 /// [`log_refusal`] does.
-fn refuse(
+pub(super) fn refuse(
     s: &mut Session,
     shared: &mut Shared,
     now: Instant,

@@ -11,6 +11,7 @@ use tempfile::TempDir;
 
 use super::admission::{Admission, Limits};
 use super::committer::Job;
+use super::hasher::HashJob;
 use super::peer::{DriveError, Session, Shared};
 use super::refusal_log::RefusalLog;
 use super::turn::{drive, Turn};
@@ -73,6 +74,9 @@ pub(super) struct Bench {
     /// The committer's queue: nothing runs it unless a test does
     /// ([`Bench::commit_all`]), so upload answers stay owed until then.
     jobs: mpsc::Receiver<Job>,
+    /// The hasher's queue, kept open: nothing runs it (the resume tests
+    /// run a real server, tests/net_resume.rs).
+    _hash_jobs: mpsc::Receiver<HashJob>,
     _dir: TempDir,
 }
 
@@ -108,6 +112,7 @@ impl Bench {
         )
         .unwrap();
         let (commits, jobs) = mpsc::channel();
+        let (hasher, hash_jobs) = mpsc::channel();
         let mut bench = Bench {
             client,
             session: Session::new(conn, "192.0.2.1:5555".parse().unwrap()),
@@ -128,11 +133,13 @@ impl Bench {
                     max_mode: 0o777,
                 },
                 commits,
+                hasher,
                 read_buf: vec![0u8; CHUNK_LEN],
                 refusals: RefusalLog::new(now),
             },
             pipe: Pipe::default(),
             jobs,
+            _hash_jobs: hash_jobs,
             _dir: dir,
         };
         while !bench.client.is_established() {

@@ -8,6 +8,7 @@ use std::time::Instant;
 use log::{info, warn};
 use mio::Token;
 
+use super::downloads::abandon;
 use super::peer::{DriveError, Session, Shared};
 use super::requests::{charge, handle_events, log_download_end};
 use crate::fs::Kind;
@@ -85,25 +86,21 @@ pub(super) fn drive(
 }
 
 /// Feeds download data to the connection while it wants more, or one
-/// listing page if it wants one (then `true`). A file that shrank since it
-/// was offered ends the connection: the client sees a truncated transfer
-/// and keeps nothing.
+/// listing page if it wants one (then `true`). A file that changed since
+/// it was opened is abandoned (the client discards it) and the session
+/// goes on; a file that cannot be read ends the connection.
 fn produce(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<bool, DriveError> {
     if let Some(dl) = &mut s.download {
-        let end = dl
-            .file
-            .pump(&mut s.conn, &mut shared.read_buf)
-            .map_err(|e| match e {
-                SendError::Read(e) => DriveError::Io(e),
-                // Until the abandon message is wired: ends the connection
-                // as a shrunk file did.
-                SendError::Changed(m) => DriveError::Io(std::io::Error::other(m)),
-                SendError::Proto(e) => DriveError::Proto(e),
-            })?;
-        if end.is_some() {
-            if let Some(dl) = s.download.take() {
-                log_download_end(s, &dl);
+        match dl.file.pump(&mut s.conn, &mut shared.read_buf) {
+            Ok(Some(_)) => {
+                if let Some(dl) = s.download.take() {
+                    log_download_end(s, &dl);
+                }
             }
+            Ok(None) => {}
+            Err(SendError::Changed(why)) => abandon(s, shared, now, &why)?,
+            Err(SendError::Read(e)) => return Err(DriveError::Io(e)),
+            Err(SendError::Proto(e)) => return Err(DriveError::Proto(e)),
         }
     }
     produce_listing(s, shared, now)

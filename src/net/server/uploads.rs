@@ -1,5 +1,7 @@
-//! Uploads and directories: staging a file offered, storing it once every
-//! byte arrived (through the committer), and MKDIR.
+//! Uploads and directories: staging a file offered (as a resumable
+//! partial when the client asks to resume, its held bytes hashed off the
+//! loop), storing it once every byte arrived (through the committer),
+//! discarding it when it did not arrive whole, and MKDIR.
 
 use std::time::Instant;
 
@@ -7,22 +9,29 @@ use log::{info, warn};
 use mio::Token;
 
 use super::committer::{Commit, Job};
+use super::hasher::{HashJob, PrefixHash};
 use super::outcomes::{refusal_for, upload_refusal_for};
-use super::peer::{DriveError, Session, Shared, Upload};
+use super::peer::{DriveError, Hashing, Session, Shared, Upload};
 use super::requests::{charge, check_budget, log_refusal};
 use super::upload_policy::{decide_upload, UploadDecision, UploadRequest};
+use crate::fs::{FsError, Staged};
 use crate::net::transfer::Incoming;
 use crate::proto::conn::Ticket;
 use crate::proto::limiter::Cost;
-use crate::proto::msgs::{Meta, Outcome};
+use crate::proto::msgs::{Meta, Outcome, Prefix};
 use crate::proto::ProtoError;
 
+/// Answers an OFFER: refuses it, or stages the file and accepts it. An
+/// offer made for resume is staged as the client's resumable partial of
+/// that path; with bytes held, the hasher thread hashes them first
+/// ([`on_upload_hashed`] then sends RESUME), else RESUME 0 goes out at
+/// once. One request either way, however long the prefix.
 pub(super) fn on_upload(
     s: &mut Session,
-    shared: &mut Shared,
-    now: Instant,
+    (token, shared, now): (Token, &mut Shared, Instant),
     (name, ticket, meta): (String, Ticket, Option<Meta>),
     req: UploadRequest,
+    resume: bool,
 ) -> Result<(), DriveError> {
     let what = format!("upload {name:?}");
     if let Some(wait) = check_budget(s, shared, now)? {
@@ -31,36 +40,194 @@ pub(super) fn on_upload(
     }
     let policy = shared.upload_policy;
     let staged = match decide_upload(req, policy) {
-        UploadDecision::Stage { replace } => shared
-            .root
-            .begin(&name, req.size, replace, policy.cap(meta))
-            .map_err(|e| upload_refusal_for(&e, policy.allow_overwrite)),
+        UploadDecision::Stage { replace } => stage(
+            s,
+            shared,
+            &name,
+            (req.size, replace, policy.cap(meta)),
+            resume,
+        )
+        .map_err(|e| upload_refusal_for(&e, policy.allow_overwrite)),
         UploadDecision::Refuse(outcome) => Err(outcome),
     };
-    match staged {
-        Ok(staged) => {
-            charge(s, shared, now, Cost::Work);
-            s.conn.accept()?;
-            info!(
-                "upload {name:?} ({} bytes) from {} started",
-                req.size,
-                s.who()
-            );
-            s.upload = Some(Upload {
-                file: Incoming::new(staged),
-                ticket,
-                name,
-                size: req.size,
-                started: now,
-                written_back: 0,
-            });
-            Ok(())
-        }
+    let (staged, held, resumable) = match staged {
+        Ok(staged) => staged,
         Err(outcome) => {
             charge(s, shared, now, Cost::Cheap);
             log_refusal(s, shared, now, &what, &outcome);
-            Ok(s.conn.refuse_upload(ticket, outcome)?)
+            return Ok(s.conn.refuse_upload(ticket, outcome)?);
         }
+    };
+    charge(s, shared, now, Cost::Work);
+    if !resume {
+        s.conn.accept()?;
+    } else if held == 0 {
+        s.conn.accept_resume(None)?;
+    } else {
+        hash_held(s, token, shared, &staged, held, &name)?;
+    }
+    info!(
+        "upload {name:?} ({} bytes) from {} started",
+        req.size,
+        s.who()
+    );
+    s.upload = Some(Upload {
+        file: Incoming::new(staged),
+        ticket,
+        name,
+        size: req.size,
+        started: now,
+        written_back: held,
+        held,
+        resumable,
+    });
+    Ok(())
+}
+
+/// Stages `name` (`size` bytes, replacing an existing file when `replace`,
+/// with `meta`): as the client's resumable partial when `resume`, else (or
+/// when another session holds that partial) as a plain staged file.
+/// Returns it, the bytes it holds and whether it is resumable.
+fn stage(
+    s: &Session,
+    shared: &Shared,
+    name: &str,
+    (size, replace, meta): (u64, bool, Option<Meta>),
+    resume: bool,
+) -> Result<(Staged, u64, bool), FsError> {
+    if let (true, Some(owner)) = (resume, &s.key) {
+        match shared
+            .root
+            .begin_resumable(name, size, replace, meta, owner)
+        {
+            Ok((staged, held)) => return Ok((staged, held, true)),
+            Err(FsError::Busy(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let staged = shared.root.begin(name, size, replace, meta)?;
+    Ok((staged, 0, false))
+}
+
+/// Has the hasher thread hash the `held` bytes of `staged`; the upload's
+/// RESUME waits for [`on_upload_hashed`]. When that cannot start, RESUME 0
+/// goes out at once (the client starts again, and so does the file).
+fn hash_held(
+    s: &mut Session,
+    token: Token,
+    shared: &Shared,
+    staged: &Staged,
+    held: u64,
+    name: &str,
+) -> Result<(), DriveError> {
+    let queued = staged.prefix_handle().is_ok_and(|file| {
+        let job = HashJob::Prefix {
+            token,
+            file,
+            len: held,
+        };
+        shared.hasher.send(job).is_ok()
+    });
+    if queued {
+        s.hashing = Some(Hashing::Upload);
+        return Ok(());
+    }
+    warn!(
+        "upload {name:?} from {}: cannot hash its {held} held bytes; starting again",
+        s.who()
+    );
+    Ok(s.conn.accept_resume(None)?)
+}
+
+/// Sends the RESUME of the upload whose held bytes were hashed: their
+/// count and hash, or 0 when they could not be read.
+pub(super) fn on_upload_hashed(s: &mut Session, result: PrefixHash) -> Result<(), DriveError> {
+    let Some(up) = &s.upload else {
+        return Err(ProtoError::InvalidCall("a prefix hash without an upload").into());
+    };
+    let held = match result {
+        Ok((hash, sha256)) => Some((
+            Prefix {
+                offset: up.held,
+                sha256,
+            },
+            hash,
+        )),
+        Err(e) => {
+            warn!(
+                "upload {:?} from {}: cannot hash its {} held bytes: {e}",
+                up.name,
+                s.who(),
+                up.held
+            );
+            None
+        }
+    };
+    Ok(s.conn.accept_resume(held)?)
+}
+
+/// The client's RESUME: the data goes on after the held bytes, or starts
+/// again at 0 (then the held bytes are dropped).
+pub(super) fn on_resume_agreed(
+    s: &mut Session,
+    shared: &Shared,
+    offset: u64,
+) -> Result<(), DriveError> {
+    let who = s.who();
+    let Some(up) = s.upload.take() else {
+        return Err(ProtoError::InvalidCall("RESUME without an upload").into());
+    };
+    if offset > 0 || up.held == 0 {
+        if offset > 0 {
+            info!(
+                "upload {:?} from {who}: resuming after {offset} bytes",
+                up.name
+            );
+        }
+        s.upload = Some(up);
+        return Ok(());
+    }
+    info!(
+        "upload {:?} from {who}: restarting at 0 (its {} held bytes differ from the client's)",
+        up.name, up.held
+    );
+    let restarted = up.file.finish().and_then(|mut staged| {
+        staged.restart()?;
+        Ok(staged)
+    });
+    match restarted {
+        Ok(staged) => {
+            s.upload = Some(Upload {
+                file: Incoming::new(staged),
+                held: 0,
+                written_back: 0,
+                ..up
+            });
+            Ok(())
+        }
+        Err(e) => {
+            warn!("upload {:?} from {who} failed: {e}", up.name);
+            let outcome = upload_refusal_for(&e, shared.upload_policy.allow_overwrite);
+            Ok(s.conn.refuse_upload(up.ticket, outcome)?)
+        }
+    }
+}
+
+/// Removes the upload whose data did not arrive whole (`why`: its hash
+/// differs, or the client abandoned it), resumable or not: its bytes must
+/// not be resumed. Its RESULT 6 is already queued; it costs its key one
+/// request, so its log line is within the refusal log's budget.
+pub(super) fn discard(s: &mut Session, shared: &mut Shared, now: Instant, why: &str) {
+    let Some(up) = s.upload.take() else {
+        return;
+    };
+    if shared.refusals.allow(now) {
+        warn!("upload {:?} from {} discarded: {why}", up.name, s.who());
+    }
+    // After a write error the staged file is dropped by `finish`: a
+    // partial keeps the bytes written before it.
+    if let Ok(staged) = up.file.finish() {
+        staged.discard();
     }
 }
 

@@ -1,0 +1,180 @@
+//! Downloads: opening the file asked for, checking a prefix the client
+//! holds (hashed off the loop by the hasher thread), offering the file
+//! from 0 or resumed after that prefix, and abandoning one whose source
+//! changes while it is sent.
+
+use std::time::Instant;
+
+use log::{info, warn};
+use mio::Token;
+
+use super::hasher::{HashJob, PrefixHash};
+use super::outcomes::{refusal, refusal_for};
+use super::peer::{Download, DriveError, Hashing, HeldDownload, Session, Shared};
+use super::requests::{charge, check_budget, log_download_end, refuse};
+use crate::crypto::ct;
+use crate::crypto::hash::Sha256;
+use crate::fs::SourceFile;
+use crate::net::transfer::Outgoing;
+use crate::proto::limiter::Cost;
+use crate::proto::msgs::{Meta, Prefix, ResultCode};
+
+/// Answers a GET: refuses it, offers the file from 0, or, when the client
+/// holds a prefix no longer than the file, has the hasher thread hash the
+/// file's first bytes ([`on_download_hashed`] then offers it). One
+/// request either way, however long the prefix.
+pub(super) fn on_download(
+    s: &mut Session,
+    token: Token,
+    shared: &mut Shared,
+    now: Instant,
+    (name, max_size, held): (String, u64, Option<Prefix>),
+) -> Result<(), DriveError> {
+    let what = format!("download {name:?}");
+    if let Some(wait) = check_budget(s, shared, now)? {
+        return refuse(s, shared, now, &what, &wait);
+    }
+    let opened = shared.root.open_source(&name).map_err(|e| refusal_for(&e));
+    let opened = opened.and_then(|source| {
+        if source.size > max_size {
+            Err(refusal(
+                ResultCode::TooLarge,
+                format!(
+                    "{} bytes, larger than the {max_size} bytes the client takes",
+                    source.size
+                ),
+            ))
+        } else {
+            Ok(source)
+        }
+    });
+    let source = match opened {
+        Ok(source) => source,
+        Err(outcome) => {
+            charge(s, shared, now, Cost::Cheap);
+            return refuse(s, shared, now, &what, &outcome);
+        }
+    };
+    charge(s, shared, now, Cost::Work);
+    let Some(held) = held.filter(|h| h.offset <= source.size) else {
+        return offer(s, now, source, name, None);
+    };
+    let queued = source.file.try_clone().ok().is_some_and(|file| {
+        let job = HashJob::Prefix {
+            token,
+            file,
+            len: held.offset,
+        };
+        shared.hasher.send(job).is_ok()
+    });
+    if !queued {
+        return offer(s, now, source, name, None);
+    }
+    s.hashing = Some(Hashing::Download(Box::new(HeldDownload {
+        source,
+        name,
+        held,
+    })));
+    Ok(())
+}
+
+/// Offers a file whose held prefix was hashed: resumed after it when the
+/// hash equals the client's (compared in constant time) and, for a prefix
+/// that is the whole file, the file still ends there; else from 0.
+pub(super) fn on_download_hashed(
+    s: &mut Session,
+    now: Instant,
+    dl: HeldDownload,
+    result: PrefixHash,
+) -> Result<(), DriveError> {
+    let HeldDownload { source, name, held } = dl;
+    let resumed = match result {
+        Ok((hash, digest)) if ct::eq(&digest, &held.sha256) => {
+            // No chunk will be read to catch a change: look now.
+            let whole_changed = held.offset == source.size && source.check_ends_at_size().is_err();
+            (!whole_changed).then_some((held.offset, hash))
+        }
+        Ok(_) => None,
+        Err(e) => {
+            warn!(
+                "download {name:?} to {}: cannot hash its first {} bytes: {e}",
+                s.who(),
+                held.offset
+            );
+            None
+        }
+    };
+    if resumed.is_none() {
+        info!(
+            "download {name:?} to {}: restarting at 0 (the {} bytes the client holds differ)",
+            s.who(),
+            held.offset
+        );
+    }
+    offer(s, now, source, name, resumed)
+}
+
+/// Offers `source` and starts sending it: from the start, or after the
+/// first `offset` bytes (`hash` absorbed exactly them).
+fn offer(
+    s: &mut Session,
+    now: Instant,
+    source: SourceFile,
+    name: String,
+    resumed: Option<(u64, Sha256)>,
+) -> Result<(), DriveError> {
+    let size = source.size;
+    let meta = Meta {
+        mode: source.mode,
+        mtime: source.mtime,
+    };
+    let (from, hash) = resumed.map_or((0, None), |(from, hash)| (from, Some(hash)));
+    s.conn.offer_download(size, meta, hash)?;
+    let file = Outgoing::starting_at(source, from).map_err(DriveError::Io)?;
+    if from > 0 {
+        info!(
+            "download {name:?} ({size} bytes) to {} offered, resuming after {from} bytes",
+            s.who()
+        );
+    } else {
+        info!("download {name:?} ({size} bytes) to {} offered", s.who());
+    }
+    let download = Download {
+        file,
+        name,
+        started: now,
+    };
+    if download.file.is_done() {
+        // Nothing left to send: its END went out with the OFFER.
+        log_download_end(s, &download);
+    } else {
+        s.download = Some(download);
+    }
+    Ok(())
+}
+
+/// Abandons the download being sent because its source changed (`why`
+/// says how): END of 32 zero bytes goes out in place of the rest, the
+/// client discards what it got, and the session goes on. The log line is
+/// within the refusal log's budget.
+pub(super) fn abandon(
+    s: &mut Session,
+    shared: &mut Shared,
+    now: Instant,
+    why: &str,
+) -> Result<(), DriveError> {
+    let Some(dl) = s.download.take() else {
+        return Ok(());
+    };
+    s.conn.abandon_send()?;
+    if shared.refusals.allow(now) {
+        warn!(
+            "download {:?} to {} abandoned after {} of {} bytes: {why}",
+            dl.name,
+            s.who(),
+            dl.file.sent(),
+            dl.file.size()
+        );
+    }
+    Ok(())
+}
