@@ -140,6 +140,49 @@ impl Server {
     }
 }
 
+impl Server {
+    /// The server's Ed25519 public host key: the owner a downloading
+    /// client names its partial files after.
+    pub fn host_key(&self) -> [u8; 32] {
+        let key = sft::keys::load_identity(&self._home.path().join("host_identity")).unwrap();
+        *key.verifying_key().as_bytes()
+    }
+
+    /// Kills the server with SIGKILL (no shutdown of any kind) and starts
+    /// another on the same home (so the same host key) and root, with
+    /// `client_pub` and `extra` as for [`Server::start`]. The new server
+    /// listens on a new port and has a new log.
+    pub fn kill_and_restart(mut self, client_pub: Option<&Path>, extra: &[&str]) -> Server {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let home = std::mem::replace(&mut self._home, TempDir::new().unwrap());
+        let root = self.root.clone();
+        drop(self);
+        Server::launch(home, root, client_pub, extra)
+    }
+
+    /// Waits (bounded, 20 s) until a log line contains every one of
+    /// `parts`, and returns the first such line.
+    pub fn wait_line(&self, parts: &[&str]) -> Option<String> {
+        let find = || {
+            let log = self.log.lock().unwrap();
+            log.iter()
+                .find(|l| parts.iter().all(|p| l.contains(p)))
+                .cloned()
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(line) = find() {
+                return Some(line);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -184,6 +227,28 @@ impl Client {
 
     pub fn dir(&self) -> &Path {
         self.home.path()
+    }
+}
+
+impl Client {
+    /// The client's Ed25519 public key: the owner a server names this
+    /// client's partial uploads after.
+    pub fn key(&self) -> [u8; 32] {
+        *raw::identity(self.home.path()).verifying_key().as_bytes()
+    }
+
+    /// Starts `sft ARGS` as [`Client::sft`] runs it, with stdout and
+    /// stderr piped, for a test that kills it or acts while it runs.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        Command::new(SFT)
+            .env("SFT_HOME", self.home.path())
+            .current_dir(self.home.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     }
 }
 
@@ -305,5 +370,90 @@ pub mod raw {
 
     pub fn identity(home: &Path) -> SigningKey {
         sft::keys::load_identity(&home.join("identity")).unwrap()
+    }
+}
+
+// ---- partial files -----------------------------------------------------------------------
+
+/// Where a receive root `dir` keeps the partial file of `path` received
+/// from the peer whose public key is `owner`.
+pub fn partial_path(dir: &Path, owner: &[u8; 32], path: &str) -> PathBuf {
+    dir.join(sft::fs::partial_name(owner, path).unwrap())
+}
+
+/// The names in `dir` that are partial or temporary files (`.sft-part-`).
+pub fn temp_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".sft-part-"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Sets the mtime of `path` to `age` before now.
+pub fn set_age(path: &Path, age: Duration) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - age)
+        .unwrap();
+}
+
+/// Flips the lowest bit of byte `at` of `path`, in place.
+pub fn flip_byte(path: &Path, at: u64) {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut b = [0u8];
+    file.read_exact_at(&mut b, at).unwrap();
+    b[0] ^= 1;
+    file.write_all_at(&b, at).unwrap();
+}
+
+/// Waits (bounded, 20 s: a hang guard, never an assertion on time) until
+/// `done` holds; returns whether it did.
+pub fn wait_until(done: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// The length of the file at `path`, 0 when there is none.
+pub fn len_or_zero(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// A small seeded generator (xorshift64*) for test choices that print
+/// their seed: `SFT_TEST_SEED` when set, else one from the clock.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn from_env_or_clock() -> (Rng, u64) {
+        let seed = std::env::var("SFT_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap();
+                t.as_secs() ^ u64::from(t.subsec_nanos())
+            });
+        (Rng(seed | 1), seed)
+    }
+
+    /// A number in `lo..hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        lo + self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % (hi - lo)
     }
 }
