@@ -170,14 +170,9 @@ fn a_flipped_byte_in_the_client_partial_starts_again_from_zero() {
     assert_sent_whole(&server, &out, relayed, &dir, &content);
 }
 
-/// BUG (src/net/client/answers.rs, `ClientEvent::DownloadOffered`): the
-/// held count is read with `Staged::written` after `stage_download` has
-/// already restarted the partial (written 0) for an OFFER from 0, so
-/// `obs.resumed` is never called and nothing is said, where README.md
-/// promises "sft says so" and an upload does say it. Remove the `ignore`
-/// once fixed.
+/// A download whose held bytes differ says it is sent whole, as an upload
+/// does (the held count is the partial's before it is emptied).
 #[test]
-#[ignore = "BUG: a download whose held bytes differ does not say so (src/net/client/answers.rs)"]
 fn a_download_whose_held_bytes_differ_says_it_is_sent_whole() {
     let (server, content, client) = setup();
     let dir = out_dir(&client, "down");

@@ -8,7 +8,7 @@ use super::batch::{InFlight, Report, Step};
 use super::driver::Batch;
 use super::resume::stage_download;
 use super::ClientError;
-use crate::fs::{FsError, Staged};
+use crate::fs::FsError;
 use crate::net::transfer::Incoming;
 use crate::proto::conn::ClientEvent;
 use crate::proto::msgs::{Outcome, ResultCode};
@@ -90,13 +90,13 @@ pub(super) fn on_event(
                     &b.server,
                     from,
                 );
-                let held = file.as_ref().map_or(from, Staged::written);
-                if held > 0 || from > 0 {
-                    b.obs.resumed(flight.queued.index, held.max(from), from);
+                let held = file.as_ref().map_or(from, |(_, held)| *held);
+                if held > 0 {
+                    b.obs.resumed(flight.queued.index, held, from);
                 }
                 flight.resumed_from = from;
                 b.receiving = Some(Receiving {
-                    file: file.map(Incoming::new),
+                    file: file.map(|(staged, _)| Incoming::new(staged)),
                 });
             }
             ClientEvent::Data(data) => {

@@ -113,6 +113,7 @@ pub(super) fn held_download(
 /// Stages a download of `size` bytes offered from `from` (the offset the
 /// GET held, or 0) in the partial file for (`server`, `local`): its held
 /// bytes are kept when the server resumed after them, else dropped.
+/// Returns the staged file and how many bytes the partial held.
 ///
 /// # Errors
 /// As [`ReceiveRoot::begin_resumable`]; [`FsError::Busy`] also when the
@@ -124,12 +125,12 @@ pub(super) fn stage_download(
     (size, meta): (u64, Option<Meta>),
     server: &[u8; 32],
     from: u64,
-) -> Result<Staged, FsError> {
+) -> Result<(Staged, u64), FsError> {
     let (mut staged, held) = root.begin_resumable(local, size, false, meta, server)?;
     if from == 0 && held > 0 {
         staged.restart()?;
     } else if from != held {
         return Err(FsError::Busy(local.to_owned()));
     }
-    Ok(staged)
+    Ok((staged, held))
 }
