@@ -62,6 +62,7 @@ pub(super) fn on_download(
     let queued = source.file.try_clone().ok().is_some_and(|file| {
         let job = HashJob::Prefix {
             token,
+            owner: s.key.unwrap_or_default(),
             file,
             len: held.offset,
         };

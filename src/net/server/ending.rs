@@ -11,6 +11,7 @@ use mio::net::TcpStream;
 use mio::{Events, Token};
 
 use super::closing::Drain;
+use super::hasher::HashJob;
 use super::peer::{Peer, Session, Upload};
 use super::refusal_log;
 use super::turn::Turn;
@@ -30,6 +31,10 @@ impl Server {
         };
         let upload = peer.session.upload.take();
         let s = &peer.session;
+        if s.hashing.is_some() {
+            // Its prefix is not worth the hasher's time any more.
+            let _ = self.shared.hasher.send(HashJob::Cancel { token });
+        }
         self.shared.admission.closed(peer.source, s.client.as_ref());
         if let Some(dl) = &s.download {
             info!(

@@ -1,12 +1,15 @@
 //! The hasher thread: the slow steps of resuming and of keeping partials
-//! run here, in order, so the event loop keeps every other connection
-//! moving. It hashes the held prefix of a partial upload or of a file asked
-//! for with a held prefix (1 GiB is about a second of SHA-256), and sweeps
-//! expired partials. Answers come back through a channel and the loop's
-//! waker, like the committer's.
+//! run here, so the event loop keeps every other connection moving. It
+//! hashes the held prefix of a partial upload or of a file asked for with
+//! a held prefix (1 GiB is about a second of SHA-256), sharing itself
+//! fairly between client keys and dropping the work of a connection that
+//! has gone, and sweeps expired partials. Answers come back through a
+//! channel and the loop's waker, like the committer's.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
@@ -20,12 +23,20 @@ use super::peer::{log_end, Hashing};
 use super::uploads::on_upload_hashed;
 use super::Server;
 use crate::crypto::hash::{Sha256, DIGEST_LEN};
-use crate::fs::{hash_prefix, FsError, ReceiveRoot};
+use crate::fs::{FsError, ReceiveRoot};
 
-/// Work for the hasher thread, done in order.
+/// Work for the hasher thread.
 pub(super) enum HashJob {
-    /// Hash bytes `[0, len)` of `file` for connection `token`.
-    Prefix { token: Token, file: File, len: u64 },
+    /// Hash bytes `[0, len)` of `file` for connection `token`, whose
+    /// client key is `owner`.
+    Prefix {
+        token: Token,
+        owner: [u8; 32],
+        file: File,
+        len: u64,
+    },
+    /// Connection `token` has gone: drop its prefix job, if any.
+    Cancel { token: Token },
     /// Remove the partials of `root` not modified for `max_age`.
     Sweep {
         root: Arc<ReceiveRoot>,
@@ -44,7 +55,95 @@ pub(super) enum Hashed {
     Swept(Result<usize, FsError>),
 }
 
-/// Starts the hasher thread; it wakes `waker` after each job and ends
+/// Bytes hashed for one job before the next client key's turn: 8 MiB
+/// (about 7 ms here), so one key's gigabytes never hold up another's
+/// resume for longer than that.
+const SLICE: u64 = 8 << 20;
+
+/// Bytes read at a time: 256 KiB.
+const PIECE: usize = 256 * 1024;
+
+/// A prefix being hashed.
+struct Running {
+    token: Token,
+    file: File,
+    len: u64,
+    /// Bytes hashed so far.
+    hashed: u64,
+    state: Sha256,
+}
+
+impl Running {
+    /// Hashes up to the next [`SLICE`] bytes; `true` once every byte is
+    /// in (or on an error: a file now shorter than `len` is
+    /// `UnexpectedEof`).
+    fn step(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+        let stop = self.len.min(self.hashed.saturating_add(SLICE));
+        while self.hashed < stop {
+            let want = (stop - self.hashed).min(buf.len() as u64) as usize;
+            match self.file.read_at(&mut buf[..want], self.hashed) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    self.state.update(&buf[..n]).map_err(io::Error::other)?;
+                    self.hashed += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.hashed == self.len)
+    }
+
+    /// The hash once done: the state and the prefix's digest.
+    fn finish(self) -> PrefixHash {
+        let digest = self.state.digest_so_far().map_err(io::Error::other)?;
+        Ok((self.state, digest))
+    }
+}
+
+/// The prefixes being hashed, one queue per client key, served in turn a
+/// [`SLICE`] at a time: a key that asks for many (or huge) prefixes gets
+/// its share of the thread, never all of it.
+#[derive(Default)]
+struct Queues(VecDeque<([u8; 32], VecDeque<Running>)>);
+
+impl Queues {
+    fn push(&mut self, owner: [u8; 32], job: Running) {
+        match self.0.iter_mut().find(|(k, _)| *k == owner) {
+            Some((_, jobs)) => jobs.push_back(job),
+            None => self.0.push_back((owner, VecDeque::from([job]))),
+        }
+    }
+
+    fn cancel(&mut self, token: Token) {
+        for (_, jobs) in &mut self.0 {
+            jobs.retain(|j| j.token != token);
+        }
+        self.0.retain(|(_, jobs)| !jobs.is_empty());
+    }
+
+    /// One slice of the next key's oldest job; the job's answer once it
+    /// is done. The key then goes to the back of the line.
+    fn step(&mut self, buf: &mut [u8]) -> Option<Hashed> {
+        let (owner, mut jobs) = self.0.pop_front()?;
+        let mut answer = None;
+        if let Some(job) = jobs.front_mut() {
+            let step = job.step(buf);
+            if !matches!(step, Ok(false)) {
+                let job = jobs.pop_front()?;
+                let token = job.token;
+                let result = step.and_then(|_| job.finish());
+                answer = Some(Hashed::Prefix { token, result });
+            }
+        }
+        if !jobs.is_empty() {
+            self.0.push_back((owner, jobs));
+        }
+        answer
+    }
+}
+
+/// Starts the hasher thread; it wakes `waker` after each answer and ends
 /// when the job sender is dropped.
 pub(super) fn spawn_hasher(
     waker: Arc<Waker>,
@@ -54,16 +153,56 @@ pub(super) fn spawn_hasher(
     thread::Builder::new()
         .name("sft-hash".into())
         .spawn(move || {
-            for job in job_rx {
-                let done = match job {
-                    HashJob::Prefix { token, file, len } => Hashed::Prefix {
-                        token,
-                        result: hash_prefix(&file, len),
-                    },
-                    HashJob::Sweep { root, max_age } => Hashed::Swept(root.sweep_partials(max_age)),
+            let mut queues = Queues::default();
+            let mut buf = vec![0u8; PIECE];
+            loop {
+                // Wait for work only when there is none.
+                let first = if queues.0.is_empty() {
+                    match job_rx.recv() {
+                        Ok(job) => Some(job),
+                        Err(_) => return,
+                    }
+                } else {
+                    None
                 };
-                if done_tx.send(done).is_err() {
-                    return;
+                let mut answers = Vec::new();
+                for job in first.into_iter().chain(job_rx.try_iter()) {
+                    match job {
+                        HashJob::Prefix {
+                            token,
+                            owner,
+                            file,
+                            len,
+                        } => match Sha256::new() {
+                            Ok(state) => queues.push(
+                                owner,
+                                Running {
+                                    token,
+                                    file,
+                                    len,
+                                    hashed: 0,
+                                    state,
+                                },
+                            ),
+                            Err(e) => answers.push(Hashed::Prefix {
+                                token,
+                                result: Err(io::Error::other(e)),
+                            }),
+                        },
+                        HashJob::Cancel { token } => queues.cancel(token),
+                        HashJob::Sweep { root, max_age } => {
+                            answers.push(Hashed::Swept(root.sweep_partials(max_age)));
+                        }
+                    }
+                }
+                answers.extend(queues.step(&mut buf));
+                if answers.is_empty() {
+                    continue;
+                }
+                for answer in answers {
+                    if done_tx.send(answer).is_err() {
+                        return;
+                    }
                 }
                 let _ = waker.wake();
             }
@@ -126,6 +265,88 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
+    fn file_of(len: usize) -> (File, Vec<u8>) {
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&bytes).unwrap();
+        (f, bytes)
+    }
+
+    fn job(token: usize, file: &File, len: u64) -> Running {
+        Running {
+            token: Token(token),
+            file: file.try_clone().unwrap(),
+            len,
+            hashed: 0,
+            state: Sha256::new().unwrap(),
+        }
+    }
+
+    fn done(h: Option<Hashed>) -> Option<(usize, PrefixHash)> {
+        match h? {
+            Hashed::Prefix { token, result } => Some((token.0, result)),
+            Hashed::Swept(_) => None,
+        }
+    }
+
+    #[test]
+    fn keys_take_turns_a_slice_at_a_time_and_a_cancelled_job_is_never_answered() {
+        let big = 3 * SLICE as usize + 1;
+        let (f, bytes) = file_of(big);
+        let mut q = Queues::default();
+        let mut buf = vec![0u8; PIECE];
+        // Key A asks for a prefix of 3 slices and a byte, then another; key
+        // B for one small prefix after them.
+        q.push([1; 32], job(1, &f, big as u64));
+        q.push([1; 32], job(2, &f, 10));
+        q.push([2; 32], job(3, &f, 100));
+        // A's first slice, then B's whole (small) job: B waits one slice.
+        assert!(done(q.step(&mut buf)).is_none());
+        let (token, result) = done(q.step(&mut buf)).unwrap();
+        assert_eq!(token, 3);
+        let (_, digest) = result.unwrap();
+        assert_eq!(digest, crate::crypto::hash::sha256(&bytes[..100]).unwrap());
+        // Job 2 is cancelled (its connection went) before its turn.
+        q.cancel(Token(2));
+        // A's remaining slices: 2 more full and the last byte.
+        assert!(done(q.step(&mut buf)).is_none());
+        assert!(done(q.step(&mut buf)).is_none());
+        let (token, result) = done(q.step(&mut buf)).unwrap();
+        assert_eq!(token, 1);
+        let (mut state, digest) = result.unwrap();
+        assert_eq!(digest, crate::crypto::hash::sha256(&bytes).unwrap());
+        // The state goes on to a longer file's hash.
+        state.update(b"x").unwrap();
+        let mut longer = bytes.clone();
+        longer.push(b'x');
+        assert_eq!(
+            state.finish().unwrap(),
+            crate::crypto::hash::sha256(&longer).unwrap()
+        );
+        assert!(q.0.is_empty(), "job 2 was dropped, not answered");
+        assert!(q.step(&mut buf).is_none());
+    }
+
+    #[test]
+    fn a_prefix_past_the_end_of_its_file_is_an_error() {
+        let (f, _) = file_of(10);
+        let mut q = Queues::default();
+        q.push([1; 32], job(7, &f, 11));
+        let (token, result) = done(q.step(&mut vec![0u8; PIECE])).unwrap();
+        assert_eq!(token, 7);
+        assert!(
+            matches!(&result, Err(e) if e.kind() == io::ErrorKind::UnexpectedEof),
+            "a short file"
+        );
+        // Exactly the file's length is fine, and 0 bytes too.
+        q.push([1; 32], job(8, &f, 10));
+        q.push([2; 32], job(9, &f, 0));
+        assert!(done(q.step(&mut vec![0u8; PIECE])).unwrap().1.is_ok());
+        let (_, zero) = done(q.step(&mut vec![0u8; PIECE])).unwrap();
+        assert_eq!(zero.unwrap().1, crate::proto::msgs::EMPTY_SHA256);
+    }
 
     #[test]
     fn partials_are_swept_every_quarter_of_their_ttl_and_at_least_hourly() {

@@ -123,6 +123,7 @@ fn hash_held(
     let queued = staged.prefix_handle().is_ok_and(|file| {
         let job = HashJob::Prefix {
             token,
+            owner: s.key.unwrap_or_default(),
             file,
             len: held,
         };
