@@ -65,8 +65,10 @@ END = bytes.fromhex("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938
 # The download the harness's server sends: send_data(arg 4) is 5 bytes "x".
 CHUNK_X = struct.pack(">Q", 0) + b"xxxxx"
 
-CLOSE, ALERT, OFFER_T, GET_T, LIST_T, CHUNK_T, END_T, RESULT_T, LISTING_T, MKDIR_T = (
-    0x01, 0x02, 0x10, 0x11, 0x12, 0x14, 0x15, 0x16, 0x17, 0x18)
+CLOSE, ALERT, OFFER_T, GET_T, LIST_T, CHUNK_T, END_T, RESULT_T, LISTING_T, MKDIR_T, RESUME_T = (
+    0x01, 0x02, 0x10, 0x11, 0x12, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19)
+# RESUME holding nothing: offset 0 and SHA-256("").
+RESUME_NONE = struct.pack(">Q", 0) + EMPTY_SHA256
 
 
 def rec(inner, body=b""):
@@ -94,8 +96,9 @@ def wait(secs):
 # Shared calls, then each role's own.
 CLOSE_C, SHUT_DOWN = 0, 1
 (S_ACCEPT, S_REFUSE_UPLOAD, S_ANSWER, S_REFUSE, S_OFFER_DL, S_SEND_LISTING,
- S_SEND_DATA) = range(2, 9)
-C_REQ_LIST, C_REQ_UPLOAD, C_REQ_DOWNLOAD, C_REQ_MKDIR, C_SEND_DATA, C_TRUST = range(2, 8)
+ S_SEND_DATA, S_ACCEPT_RESUME, S_ABANDON) = range(2, 11)
+(C_REQ_LIST, C_REQ_UPLOAD, C_REQ_DOWNLOAD, C_REQ_MKDIR, C_SEND_DATA, C_TRUST,
+ C_RESUME_UPLOAD, C_REQ_UPLOAD_RESUME, C_ABANDON) = range(2, 11)
 
 
 def c_arg(path=0, size=0, overwrite=False, meta=False, unlimited=False):
@@ -128,6 +131,7 @@ seeds = {
         "listing": b"\x07" + LISTING,
         "mkdir": b"\x08" + mkdir(b"photos", 1, 0o755, MT),
         "list": b"\x09" + vec16(b"photos"),
+        "resume": b"\x0a" + struct.pack(">Q", 7) + bytes(range(32)),
     },
     "name": {
         "plain": b"hello.txt",
@@ -159,6 +163,12 @@ seeds = {
         + rec(GET_T, get(b"photos/a.txt")) + act(S_ACCEPT)
         + act(S_ANSWER, s_answer(2)) + act(S_ANSWER, s_answer(1)) + act(S_ANSWER, s_answer(0))
         + act(S_OFFER_DL, 5) + act(S_SEND_DATA, 4) + rec(CLOSE),
+        # An upload offered for resume, nothing held: RESUME 0 both ways,
+        # then its data; then a download the server abandons half-way.
+        "resume": b"\x02" + rec(OFFER_T, offer(b"hello.txt", 5, 4)) + act(S_ACCEPT_RESUME)
+        + rec(RESUME_T, RESUME_NONE) + rec(CHUNK_T, CHUNK) + rec(END_T, END) + act(S_ANSWER)
+        + rec(GET_T, get(b"hello.txt")) + act(S_OFFER_DL, 10) + act(S_SEND_DATA, 4)
+        + act(S_ABANDON) + rec(CLOSE),
         # A refused upload's data skipped up to END, then a MKDIR.
         "skip": b"\x02" + rec(OFFER_T, offer(b"hello.txt", 5)) + act(S_REFUSE_UPLOAD)
         + rec(CHUNK_T, CHUNK) + rec(END_T, bytes(32)) + rec(MKDIR_T, mkdir(b"photos")),
@@ -191,6 +201,12 @@ seeds = {
         + act(C_REQ_DOWNLOAD, c_arg(unlimited=True))
         + rec(OFFER_T, offer(b"hello.txt", 5, 0, 0o644, MT)) + rec(CHUNK_T, CHUNK)
         + rec(END_T, END) + act(CLOSE_C) + rec(CLOSE),
+        # An upload offered for resume: the server holds nothing, the
+        # client sends it whole; then an upload it abandons half-way.
+        "resume": b"\x02" + act(C_REQ_UPLOAD_RESUME, c_arg(size=5))
+        + rec(RESUME_T, RESUME_NONE) + act(C_RESUME_UPLOAD) + act(C_SEND_DATA, 4)
+        + rec(RESULT_T, RESULT_OK) + act(C_REQ_UPLOAD, c_arg(size=10)) + act(C_SEND_DATA, 4)
+        + act(C_ABANDON) + rec(RESULT_T, RESULT_EXISTS) + act(CLOSE_C) + rec(CLOSE),
         # The upload being sent is refused: the client cuts it with END and
         # asks again.
         "cut": b"\x02" + act(C_REQ_UPLOAD, c_arg(size=10)) + act(C_SEND_DATA, 4)

@@ -1,6 +1,6 @@
 //! Every message parser of `proto::msgs`, chosen by the first input byte
-//! (`% 10`: HELLO, CHALLENGE, RESPONSE, SESSION_ESTABLISHED, OFFER, GET,
-//! RESULT, LISTING, MKDIR, LIST); the rest is the body. Each parser has an exact wire layout, so an
+//! (`% 11`: HELLO, CHALLENGE, RESPONSE, SESSION_ESTABLISHED, OFFER, GET,
+//! RESULT, LISTING, MKDIR, LIST, RESUME); the rest is the body. Each parser has an exact wire layout, so an
 //! accepted body must re-encode (with the crate's encoder where one
 //! exists, else field by field) to exactly the input, and the re-encoding
 //! must parse to the same value. RESULT's wait must fit its code (1 to
@@ -12,8 +12,9 @@ use libfuzzer_sys::fuzz_target;
 use sft::proto::codec::Writer;
 use sft::proto::conn::MAX_LISTING_ENTRIES;
 use sft::proto::msgs::{
-    encode_list, encode_listing, parse_list, parse_listing, Challenge, Established, Get, Hello,
-    Mkdir, Offer, Outcome, Response, ResultCode, MAX_MODE, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS,
+    encode_list, encode_listing, encode_resume, parse_list, parse_listing, parse_resume, Challenge,
+    Established, Get, Hello, Mkdir, Offer, Outcome, Response, ResultCode, EMPTY_SHA256, MAX_MODE,
+    MAX_OFFSET, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS,
 };
 use sft::proto::{ProtoError, MAX_NAME_LEN, MAX_PATH_LEN, MAX_PLAINTEXT_LEN};
 
@@ -34,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
-    match which % 10 {
+    match which % 11 {
         0 => {
             if let Ok(m) = Hello::parse(body) {
                 let again = m.encode();
@@ -82,9 +83,13 @@ fuzz_target!(|data: &[u8]| {
         5 => {
             if let Ok(m) = Get::parse(body) {
                 assert!(m.path.len() <= MAX_PATH_LEN);
+                assert!(m.held.offset <= m.max_size && m.held.offset <= MAX_OFFSET);
+                assert!(m.held.offset > 0 || m.held.sha256 == EMPTY_SHA256);
                 let mut again = Vec::new();
                 again.put_vec16(&m.path);
                 again.put_u64(m.max_size);
+                again.put_u64(m.held.offset);
+                again.extend_from_slice(&m.held.sha256);
                 assert_eq!(again, m.encode());
                 assert_eq!(again, body);
                 assert_eq!(Get::parse(&again).ok(), Some(m));
@@ -104,6 +109,15 @@ fuzz_target!(|data: &[u8]| {
                 let again = encode_list(&path);
                 assert_eq!(again, body);
                 assert_eq!(parse_list(&again).ok(), Some(path));
+            }
+        }
+        10 => {
+            if let Ok(p) = parse_resume(body) {
+                assert!(p.offset <= MAX_OFFSET);
+                assert!(p.offset > 0 || p.sha256 == EMPTY_SHA256);
+                let again = encode_resume(&p);
+                assert_eq!(again, body);
+                assert_eq!(parse_resume(&again).ok(), Some(p));
             }
         }
         6 => {

@@ -174,7 +174,7 @@ fn client_path(arg: u8) -> &'static str {
 /// meta (bit 5); for a LIST the root when bits 6-7 are 0.
 impl Endpoint for ClientConnection {
     const TARGET: &'static str = "client_session";
-    const CALLS: u8 = 6;
+    const CALLS: u8 = 9;
     type App = ();
 
     fn fresh(mode: u8, now: Instant) -> Self {
@@ -247,7 +247,15 @@ impl Endpoint for ClientConnection {
             }
             3 => ("request_mkdir", self.request_mkdir(path, meta)),
             4 => ("send_data", self.send_data(&data(arg)).map(drop)),
-            _ => ("trust_server_key", self.trust_server_key()),
+            5 => ("trust_server_key", self.trust_server_key()),
+            // Starts again (no hash of its own): RESUME 0 and the data.
+            6 => ("resume_upload", self.resume_upload(None).map(drop)),
+            // An upload offered for resume: RESUME or a refusal comes next.
+            7 => {
+                let r = self.request_upload(path, (arg & 15).into(), arg & 16 != 0, meta, true);
+                ("request_upload", r.map(drop))
+            }
+            _ => ("abandon_send", self.abandon_send()),
         })
     }
 
@@ -290,7 +298,7 @@ const REQUESTS: [&str; 5] = [
 
 impl Endpoint for ServerConnection {
     const TARGET: &'static str = "server_session";
-    const CALLS: u8 = 7;
+    const CALLS: u8 = 9;
     type App = Tickets;
 
     fn fresh(_mode: u8, now: Instant) -> Self {
@@ -396,7 +404,10 @@ impl Endpoint for ServerConnection {
                 ("answer", r)
             }
             3 => ("refuse", self.refuse(&refusal(arg))),
-            4 => ("offer_download", self.offer_download(arg.into(), META, None)),
+            4 => (
+                "offer_download",
+                self.offer_download(arg.into(), META, None),
+            ),
             5 => {
                 let one = [ListEntry {
                     kind: EntryKind::File,
@@ -411,7 +422,10 @@ impl Endpoint for ServerConnection {
                 let page = self.send_listing_page(&mut items);
                 ("send_listing_page", page.map(|_| ()))
             }
-            _ => ("send_data", self.send_data(&data(arg)).map(drop)),
+            6 => ("send_data", self.send_data(&data(arg)).map(drop)),
+            // Holding nothing of an upload offered for resume: RESUME 0.
+            7 => ("accept_resume", self.accept_resume(None)),
+            _ => ("abandon_send", self.abandon_send()),
         })
     }
 }
@@ -1127,6 +1141,11 @@ mod tests {
                  DownloadRequested Closed",
                 "",
             ),
+            (
+                "resume",
+                "UploadRequested ResumeAgreed Data ReceiveComplete DownloadRequested Closed",
+                "",
+            ),
             ("skip", "UploadRequested MkdirRequested", "Truncated"),
             // The server closed first: end of stream is no truncation.
             ("download", "DownloadRequested", ""),
@@ -1151,6 +1170,7 @@ mod tests {
             ("raw-listing", "", "UnexpectedMessage"),
             ("list", "Listing Closed", ""),
             ("upload", "Outcome", "Truncated"),
+            ("resume", "ResumeOffered Outcome Outcome Closed", ""),
             (
                 "pipelined",
                 "Outcome Outcome Outcome DownloadOffered Data ReceiveComplete Closed",
