@@ -12,12 +12,12 @@ use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, SystemTime};
 
-use rustix::fs::{AtFlags, Dir, FileType, FlockOperation, Mode, OFlags, Stat};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
 use super::root::{fits, ReceiveRoot, TEMP_MODE};
 use super::staging::{Staged, Target};
-use super::{at_err, io_err, walk, FsError, Meta, TEMP_PREFIX};
+use super::{at_err, walk, FsError, Meta, TEMP_PREFIX};
 use crate::crypto::hash::{sha256, Sha256, DIGEST_LEN};
 
 /// Domain label hashed before the owner key and the path in
@@ -224,21 +224,10 @@ impl ReceiveRoot {
     /// [`FsError::Io`] when the root cannot be read, or a partial cannot be
     /// opened, inspected, locked or removed (the sweep stops there).
     pub fn sweep_partials(&self, max_age: Duration) -> Result<usize, FsError> {
-        let list_err = |e: Errno| io_err("list", &self.dir)(e.into());
         let now = SystemTime::now();
-        let mut dir = Dir::read_from(&*self.fd).map_err(list_err)?;
         let mut removed = 0;
-        while let Some(entry) = dir.read() {
-            let entry = entry.map_err(list_err)?;
-            let Some(name) = entry
-                .file_name()
-                .to_str()
-                .ok()
-                .filter(|n| is_partial_name(n))
-            else {
-                continue;
-            };
-            if self.sweep_one(name, now, max_age)? {
+        for name in self.names_where(is_partial_name)? {
+            if self.sweep_one(&name, now, max_age)? {
                 removed += 1;
             }
         }

@@ -194,19 +194,9 @@ impl ReceiveRoot {
     /// # Errors
     /// [`FsError::Io`] when the directory cannot be read or a file removed.
     pub fn remove_stale_parts(&self) -> Result<usize, FsError> {
-        let list_err = |e: Errno| io_err("list", &self.dir)(e.into());
-        let mut dir = Dir::read_from(&*self.fd).map_err(list_err)?;
+        let names = self.names_where(|n| n.starts_with(TEMP_PREFIX) && !is_partial_name(n))?;
         let mut removed = 0;
-        while let Some(entry) = dir.read() {
-            let entry = entry.map_err(list_err)?;
-            let Some(name) = entry
-                .file_name()
-                .to_str()
-                .ok()
-                .filter(|n| n.starts_with(TEMP_PREFIX) && !is_partial_name(n))
-            else {
-                continue;
-            };
+        for name in &names {
             if walk::kind_of(self, &*self.fd, name, name)? != Some(FileType::RegularFile) {
                 continue;
             }
@@ -217,6 +207,28 @@ impl ReceiveRoot {
             }
         }
         Ok(removed)
+    }
+
+    /// The names in the root (UTF-8 ones) that `wanted` accepts.
+    ///
+    /// # Errors
+    /// [`FsError::Io`] when the directory cannot be read.
+    pub(super) fn names_where(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Vec<String>, FsError> {
+        let list_err = |e: Errno| io_err("list", &self.dir)(e.into());
+        let mut dir = Dir::read_from(&*self.fd).map_err(list_err)?;
+        let mut names = Vec::new();
+        while let Some(entry) = dir.read() {
+            let entry = entry.map_err(list_err)?;
+            if let Ok(name) = entry.file_name().to_str() {
+                if wanted(name) {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+        Ok(names)
     }
 
     /// Opens the file `path` ("a/b/file", relative to the root) for
