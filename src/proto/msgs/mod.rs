@@ -6,6 +6,7 @@ mod handshake;
 mod listing;
 mod request;
 mod result;
+mod resume;
 
 pub use handshake::{
     Challenge, Established, Hello, Response, SessionParams, CHALLENGE_SIGNED_LEN, ESTABLISHED_LEN,
@@ -14,10 +15,10 @@ pub use listing::{
     encode_listing, parse_listing, EntryKind, ListEntry, ListingPager, PAGE_ENTRIES,
 };
 pub use request::{
-    encode_list, encode_resume, parse_chunk, parse_end, parse_list, parse_resume, Get, Meta, Mkdir,
-    Offer, Prefix, EMPTY_SHA256, MAX_MODE, MAX_OFFSET,
+    encode_list, parse_chunk, parse_end, parse_list, Get, Meta, Mkdir, Offer, MAX_MODE,
 };
 pub use result::{Outcome, ResultCode, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS};
+pub use resume::{encode_resume, parse_resume, Prefix, EMPTY_SHA256, MAX_OFFSET};
 
 /// Inner message types of encrypted records (the first plaintext byte).
 pub mod inner {
