@@ -95,6 +95,15 @@ impl Hostile {
         }
     }
 
+    /// Ends its side and reads until the server closes the connection:
+    /// the server has then dropped this session and what it held.
+    #[allow(dead_code)] // only some test binaries wait for the close
+    pub fn closed(mut self) {
+        let _ = self.sock.shutdown(std::net::Shutdown::Write);
+        let mut rest = Vec::new();
+        let _ = self.sock.read_to_end(&mut rest);
+    }
+
     pub fn send(&mut self, t: u8, body: &[u8]) {
         let mut out = Vec::new();
         self.sealer.seal(&mut out, t, &[body]).unwrap();
