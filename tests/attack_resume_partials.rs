@@ -5,7 +5,6 @@
 
 #[allow(dead_code)]
 mod hostile;
-#[allow(dead_code)]
 mod inproc;
 #[allow(dead_code)]
 mod resumer;
