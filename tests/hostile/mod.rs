@@ -35,6 +35,14 @@ pub enum Answer {
 
 impl Hostile {
     pub fn connect(server: &Running) -> Hostile {
+        Hostile::connect_as(server, server.client_key.clone())
+    }
+
+    /// A session with client key `identity` (which the server must accept).
+    pub fn connect_as(
+        server: &Running,
+        identity: std::sync::Arc<sft::crypto::ed25519::SigningKey>,
+    ) -> Hostile {
         let sock = TcpStream::connect(server.addr).unwrap();
         sock.set_read_timeout(Some(GUARD)).unwrap();
         let mut h = Hostile {
@@ -43,7 +51,7 @@ impl Hostile {
             opener: Opener::new(),
         };
         let config = ClientConfig {
-            identity: server.client_key.clone(),
+            identity,
             trust: ServerTrust::Pinned(server.host_fp),
         };
         let mut out = Vec::new();
@@ -93,6 +101,15 @@ impl Hostile {
                 return (t, body.to_vec());
             }
         }
+    }
+
+    /// Ends its side and reads until the server closes the connection:
+    /// the server has then dropped this session and what it held.
+    #[allow(dead_code)] // only some test binaries wait for the close
+    pub fn closed(mut self) {
+        let _ = self.sock.shutdown(std::net::Shutdown::Write);
+        let mut rest = Vec::new();
+        let _ = self.sock.read_to_end(&mut rest);
     }
 
     pub fn send(&mut self, t: u8, body: &[u8]) {

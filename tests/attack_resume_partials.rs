@@ -1,0 +1,123 @@
+//! Issue 10 attacks (helper H) on the server's partial files: things
+//! planted under a partial's name in the root, two sessions of one key on
+//! one path, and the disk a cut resumable upload keeps reserved. Against
+//! the in-process server (tests/inproc/) with raw clients; nothing sleeps.
+
+#[allow(dead_code)]
+mod hostile;
+mod inproc;
+#[allow(dead_code)]
+mod resumer;
+
+use std::fs;
+use std::net::Shutdown;
+use std::os::unix::fs::{symlink, MetadataExt};
+
+use inproc::*;
+use resumer::*;
+use sft::proto::msgs::ResultCode;
+use sft::proto::CHUNK_LEN;
+
+/// Offers `size` bytes as `path` for resume; the server's first answer.
+fn offer(raw: &mut Raw, path: &str, size: u64) -> Vec<Ev> {
+    raw.conn
+        .request_upload(path, size, false, None, true)
+        .unwrap();
+    raw.flush();
+    read(raw)
+}
+
+#[test]
+fn a_symlink_fifo_or_directory_at_a_partials_name_is_refused_and_never_followed() {
+    let server = Running::start(|_| {});
+    let outside = tempfile::TempDir::new().unwrap();
+    let victim = outside.path().join("victim");
+    fs::write(&victim, b"precious").unwrap();
+    let part = |p: &str| partial(&server, &server.client_key, p);
+    symlink(&victim, part("link.bin")).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        part("fifo.bin"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    fs::create_dir(part("dir.bin")).unwrap();
+    let mut raw = Raw::connect(&server);
+    for path in ["link.bin", "fifo.bin", "dir.bin"] {
+        let got = offer(&mut raw, path, 100);
+        assert!(
+            matches!(got.as_slice(), [Ev::Result(c)] if *c != ResultCode::Ok),
+            "{path}: {got:?}"
+        );
+    }
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    assert!(fs::symlink_metadata(part("link.bin")).unwrap().is_symlink());
+    // The session goes on.
+    raw.upload("ok.bin", b"ok", None);
+    assert_eq!(read(&mut raw), [Ev::Result(ResultCode::Ok)]);
+    raw.close().unwrap();
+}
+
+#[test]
+fn two_sessions_of_one_key_on_one_path_never_share_the_partial() {
+    let server = Running::start(|_| {});
+    let data = content(CHUNK_LEN * 3, 21);
+    cut_upload(Raw::connect(&server), "two.bin", &data, CHUNK_LEN);
+    let part = partial(&server, &server.client_key, "two.bin");
+    let held = fs::read(&part).unwrap().len();
+    // A resumes and sends one more chunk, holding the partial's lock.
+    let mut a = Raw::connect(&server);
+    let from = offer_resumable(&mut a, "two.bin", data.len() as u64);
+    assert_eq!(from, held as u64);
+    let own = prefix_hash(&data[..held]);
+    assert_eq!(a.conn.resume_upload(Some(own)).unwrap().0, from);
+    send_from(&mut a, &data[..held + CHUNK_LEN], held);
+    // B offers the same path: the partial is busy, B starts at 0 in a
+    // staging file of its own and stores the file.
+    let mut b = Raw::connect(&server);
+    assert_eq!(resume_upload(&mut b, "two.bin", &data), 0);
+    // A ends: the file exists now, so A's upload is refused, and the file
+    // is B's, whole.
+    send_from(&mut a, &data, held + CHUNK_LEN);
+    assert_eq!(
+        read_until(&mut a, |e| matches!(e, Ev::Result(_))),
+        [Ev::Result(ResultCode::Exists)]
+    );
+    assert_eq!(fs::read(server.root.path().join("two.bin")).unwrap(), data);
+    a.close().unwrap();
+    b.close().unwrap();
+}
+
+/// Allocated bytes of `path` on disk.
+fn allocated(path: &std::path::Path) -> u64 {
+    fs::metadata(path).unwrap().blocks() * 512
+}
+
+/// The server reserves an upload's announced size (`fallocate` with
+/// KEEP_SIZE). A resumable upload cut after a few bytes keeps its partial,
+/// and the partial must not keep that reservation: else each cut upload
+/// of a few bytes holds `max_file_size` of disk for the partial TTL (24 h),
+/// and a handful of them fill the server's disk for everyone.
+#[test]
+#[ignore = "bug (helper H): a cut partial keeps the whole announced size allocated for its TTL"]
+fn a_cut_resumable_upload_keeps_no_more_disk_than_the_bytes_it_holds() {
+    let server = Running::start(|_| {});
+    let size: u64 = 64 << 20;
+    let mut raw = Raw::connect(&server);
+    assert_eq!(offer_resumable(&mut raw, "hog.bin", size), 0);
+    raw.conn.resume_upload(None).unwrap();
+    raw.conn.send_data(b"x").unwrap();
+    raw.flush();
+    raw.sock.shutdown(Shutdown::Write).unwrap();
+    let _ = read_all(&mut raw.sock);
+    let part = partial(&server, &server.client_key, "hog.bin");
+    let len = fs::metadata(&part).unwrap().len();
+    assert_eq!(len, 1, "one byte held");
+    let on_disk = allocated(&part);
+    assert!(
+        on_disk <= 1 << 20,
+        "a 1-byte partial keeps {on_disk} bytes of disk allocated"
+    );
+}
