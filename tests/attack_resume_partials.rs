@@ -101,7 +101,6 @@ fn allocated(path: &std::path::Path) -> u64 {
 /// of a few bytes holds `max_file_size` of disk for the partial TTL (24 h),
 /// and a handful of them fill the server's disk for everyone.
 #[test]
-#[ignore = "bug (helper H): a cut partial keeps the whole announced size allocated for its TTL"]
 fn a_cut_resumable_upload_keeps_no_more_disk_than_the_bytes_it_holds() {
     let server = Running::start(|_| {});
     let size: u64 = 64 << 20;

@@ -336,6 +336,11 @@ impl Drop for Staged {
         if !self.committed && !kept {
             // Best effort: the error path has already been reported.
             let _ = rustix::fs::unlinkat(&*self.root.fd, &self.tmp, AtFlags::empty());
+        } else if !self.committed {
+            // A kept partial holds its bytes, not the space reserved for
+            // the rest of the file: truncating to its length gives back
+            // the blocks `reserve` allocated past it (best effort).
+            let _ = self.file.set_len(self.written);
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::net::transfer::SendError;
 use crate::proto::conn::{ListingStep, SEND_HIGH_WATER};
 use crate::proto::limiter::Cost;
 use crate::proto::msgs::{EntryKind, ListEntry};
+use crate::proto::ProtoError;
 
 /// Rounds one connection may run per wake-up before the others get a turn
 /// (each round moves at most a receive buffer in and a send high-water mark
@@ -57,6 +58,12 @@ pub(super) fn drive(
             return Ok(Turn::Idle);
         }
         let end = pump::read(&mut s.conn, sock, now).map_err(DriveError::Io)?;
+        if end == ReadEnd::Eof && s.hashing.is_some() {
+            // The connection reads no record while its resume point is
+            // hashed, so it would not see the end: a client that has left
+            // ends its session now, and its hashing with it.
+            return Err(DriveError::Proto(ProtoError::Truncated));
+        }
         let held_back = handle_events(s, token, shared, now, &mut budget)?;
         let waited = s.conn.waits_for_app();
         let paged = produce(s, shared, now)?;
