@@ -60,33 +60,43 @@ fn a_symlink_fifo_or_directory_at_a_partials_name_is_refused_and_never_followed(
     raw.close().unwrap();
 }
 
+/// A session that still holds a partial when a newer session of the same
+/// key asks to resume it (its connection died without the server
+/// noticing: a cut network path) is ended; the newer one is asked to wait
+/// a second (RESULT 8) and then resumes. The partial is never shared.
 #[test]
-fn two_sessions_of_one_key_on_one_path_never_share_the_partial() {
+fn a_newer_session_of_the_key_ends_the_one_holding_its_partial_and_resumes() {
     let server = Running::start(|_| {});
     let data = content(CHUNK_LEN * 3, 21);
     cut_upload(Raw::connect(&server), "two.bin", &data, CHUNK_LEN);
     let part = partial(&server, &server.client_key, "two.bin");
     let held = fs::read(&part).unwrap().len();
-    // A resumes and sends one more chunk, holding the partial's lock.
+    // A resumes and sends one more chunk, holding the partial's lock, and
+    // then goes silent (its path is dead, but its socket stays open).
     let mut a = Raw::connect(&server);
     let from = offer_resumable(&mut a, "two.bin", data.len() as u64);
     assert_eq!(from, held as u64);
     let own = prefix_hash(&data[..held]);
     assert_eq!(a.conn.resume_upload(Some(own)).unwrap().0, from);
     send_from(&mut a, &data[..held + CHUNK_LEN], held);
-    // B offers the same path: the partial is busy, B starts at 0 in a
-    // staging file of its own and stores the file.
+    // B offers the same path: told to wait a second, while A is ended.
     let mut b = Raw::connect(&server);
-    assert_eq!(resume_upload(&mut b, "two.bin", &data), 0);
-    // A ends: the file exists now, so A's upload is refused, and the file
-    // is B's, whole.
-    send_from(&mut a, &data, held + CHUNK_LEN);
     assert_eq!(
-        read_until(&mut a, |e| matches!(e, Ev::Result(_))),
-        [Ev::Result(ResultCode::Exists)]
+        offer(&mut b, "two.bin", data.len() as u64),
+        [Ev::Result(ResultCode::RateLimited)]
+    );
+
+    // B asks again and resumes after everything A had written.
+    let again = offer_resumable(&mut b, "two.bin", data.len() as u64);
+    assert_eq!(again, (held + CHUNK_LEN) as u64);
+    let own = prefix_hash(&data[..held + CHUNK_LEN]);
+    assert_eq!(b.conn.resume_upload(Some(own)).unwrap().0, again);
+    send_from(&mut b, &data, held + CHUNK_LEN);
+    assert_eq!(
+        read_until(&mut b, |e| matches!(e, Ev::Result(_))),
+        [Ev::Result(ResultCode::Ok)]
     );
     assert_eq!(fs::read(server.root.path().join("two.bin")).unwrap(), data);
-    a.close().unwrap();
     b.close().unwrap();
 }
 

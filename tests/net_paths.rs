@@ -149,7 +149,7 @@ impl BatchObserver for Results {
     fn done(&mut self, index: usize, result: Result<Report, FsError>) {
         self.0.push((index, result));
     }
-    fn waiting(&mut self, _: usize, _: Duration) {}
+    fn waiting(&mut self, _: usize, _: Duration, _: &str) {}
 }
 
 /// One round of requests through `d`: an upload, a directory with and

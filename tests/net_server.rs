@@ -147,7 +147,7 @@ fn shutdown_mid_upload_tells_the_uploader_and_removes_the_partial_file() {
         fn done(&mut self, _: usize, result: Result<Report, FsError>) {
             panic!("the upload was answered: {result:?}");
         }
-        fn waiting(&mut self, _: usize, _: Duration) {}
+        fn waiting(&mut self, _: usize, _: Duration, _: &str) {}
     }
     let uploader = thread::spawn(move || {
         let mut pause = PauseOnce {

@@ -229,7 +229,7 @@ impl BatchObserver for Seen {
     fn done(&mut self, index: usize, result: Result<Report, FsError>) {
         self.done.push((index, result));
     }
-    fn waiting(&mut self, index: usize, wait: Duration) {
+    fn waiting(&mut self, index: usize, wait: Duration, _: &str) {
         self.waits.push((index, wait));
     }
 }

@@ -182,7 +182,7 @@ impl BatchObserver for Observer<'_> {
         });
     }
 
-    fn waiting(&mut self, index: usize, wait: Duration) {
+    fn waiting(&mut self, index: usize, wait: Duration, why: &str) {
         // The requests in flight when the limit was reached are all
         // refused at once: one line for the pause, not one per request.
         let now = Instant::now();
@@ -195,8 +195,9 @@ impl BatchObserver for Observer<'_> {
         };
         self.progress.suspend(|| {
             eprintln!(
-                "sft: {}: the server's rate limit is reached; waiting {:.1} s as it asks",
+                "sft: {}: the server asks to wait ({}); waiting {:.1} s",
                 display_safe(&remote),
+                display_safe(why),
                 wait.as_secs_f64()
             )
         });

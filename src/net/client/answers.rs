@@ -56,7 +56,7 @@ pub(super) fn on_event(
                     let jitter = super::batch::jitter(asked.min(super::batch::MAX_RATE_JITTER));
                     let index = flight.queued.index;
                     match b.plan.rate_limited(flight, &outcome, jitter, now) {
-                        Ok(wait) => b.obs.waiting(index, wait),
+                        Ok(wait) => b.obs.waiting(index, wait, &outcome.reason),
                         Err(gave_up) => {
                             let (flight, gave_up) = *gave_up;
                             let r = report(&flight, gave_up, now);

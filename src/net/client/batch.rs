@@ -73,8 +73,9 @@ pub trait BatchObserver {
     /// Request `index` (its position in the batch) ended: the answer, or a
     /// local failure that kept it from being sent or stored.
     fn done(&mut self, index: usize, result: Result<Report, FsError>);
-    /// Request `index` was rate-limited and goes out again after `wait`.
-    fn waiting(&mut self, index: usize, wait: Duration);
+    /// Request `index` was asked to wait (RESULT 8, the server's reason
+    /// `why`) and goes out again after `wait`.
+    fn waiting(&mut self, index: usize, wait: Duration, why: &str);
     /// The receiver of file `index` held `held` bytes of it from an
     /// interrupted transfer: the transfer goes on from `from`, which is
     /// `held` when both sides' SHA-256 of those bytes matched, else 0

@@ -88,7 +88,7 @@ impl Session {
             fn done(&mut self, _: usize, result: Result<Report, FsError>) {
                 self.0 = Some(result);
             }
-            fn waiting(&mut self, _: usize, _: Duration) {}
+            fn waiting(&mut self, _: usize, _: Duration, _: &str) {}
         }
         let mut one = One(None);
         self.run_batch(vec![step], root, &mut one)?;

@@ -1,6 +1,7 @@
 //! The state of one connection and what all connections share: the data
 //! the other server modules work on, and how a connection's end is logged.
 
+use mio::Token;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::mpsc;
@@ -136,6 +137,11 @@ pub(super) struct Shared {
     /// Scratch buffer for download data.
     pub read_buf: Vec<u8>,
     pub refusals: RefusalLog,
+    /// Resumable partials another session of the same key still holds
+    /// when a new session asks to resume them: (the asking connection,
+    /// the key, the path). The server ends those older sessions after the
+    /// turn ([`super::Server::end_superseded`]).
+    pub superseded: Vec<(Token, [u8; 32], String)>,
 }
 
 /// Why a connection ended, for the log.

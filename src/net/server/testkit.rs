@@ -136,6 +136,7 @@ impl Bench {
                 hasher,
                 read_buf: vec![0u8; CHUNK_LEN],
                 refusals: RefusalLog::new(now),
+                superseded: Vec::new(),
             },
             pipe: Pipe::default(),
             jobs,

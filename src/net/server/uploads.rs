@@ -47,7 +47,20 @@ pub(super) fn on_upload(
             (req.size, replace, policy.cap(meta)),
             resume,
         )
-        .map_err(|e| upload_refusal_for(&e, policy.allow_overwrite)),
+        .map_err(|e| match e {
+            FsError::Busy(_) => {
+                // Its partial is held by an older session of this key,
+                // which the server now ends: ask again in a second.
+                if let Some(key) = s.key {
+                    shared.superseded.push((token, key, name.clone()));
+                }
+                Outcome::rate_limited(
+                    SUPERSEDE_WAIT_SECS,
+                    "an earlier, cut upload of this file still holds it; it is being ended",
+                )
+            }
+            e => upload_refusal_for(&e, policy.allow_overwrite),
+        }),
         UploadDecision::Refuse(outcome) => Err(outcome),
     };
     let (staged, held, resumable) = match staged {
@@ -84,10 +97,19 @@ pub(super) fn on_upload(
     Ok(())
 }
 
+/// Seconds a client is asked to wait (RESULT 8) when an older session of
+/// its key still holds the partial it asks to resume: the server ends that
+/// session at once, so the next try finds the partial free.
+const SUPERSEDE_WAIT_SECS: u64 = 1;
+
 /// Stages `name` (`size` bytes, replacing an existing file when `replace`,
-/// with `meta`): as the client's resumable partial when `resume`, else (or
-/// when another session holds that partial) as a plain staged file.
-/// Returns it, the bytes it holds and whether it is resumable.
+/// with `meta`): as the client's resumable partial when `resume`, else as a
+/// plain staged file. Returns it, the bytes it holds and whether it is
+/// resumable.
+///
+/// # Errors
+/// As the file layer's; [`FsError::Busy`] when another session holds the
+/// partial.
 fn stage(
     s: &Session,
     shared: &Shared,
@@ -101,7 +123,6 @@ fn stage(
             .begin_resumable(name, size, replace, meta, owner)
         {
             Ok((staged, held)) => return Ok((staged, held, true)),
-            Err(FsError::Busy(_)) => {}
             Err(e) => return Err(e),
         }
     }
