@@ -75,7 +75,7 @@ fn an_upload_whose_source_changes_is_abandoned_and_the_batch_goes_on() {
         let err = stderr(&out);
         assert_eq!(code(&out), 1, "{change:?}: {err}");
         assert!(
-            err.contains(&format!("{name} changed while it was being sent")),
+            err.contains(&format!("{name}: changed while it was being sent")),
             "{change:?}: {err}"
         );
         assert!(

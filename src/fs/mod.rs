@@ -96,9 +96,9 @@ pub enum FsError {
     /// was being opened ([`ReceiveRoot::begin_resumable`]).
     #[error("{0} is being received by another transfer right now (its partial file is in use)")]
     Busy(String),
-    /// A file being sent changed while it was read (the text names it and
-    /// says how, e.g. "a.bin changed while it was being sent: grew from 10
-    /// to 20 bytes"); the receiver stored nothing.
+    /// A file being sent changed while it was read (the text says how, e.g.
+    /// "changed while it was being sent: grew from 10 to 20 bytes"; the
+    /// caller names the file); the receiver stored nothing.
     #[error("{0}")]
     SourceChanged(String),
     /// The file system has no room: `needed` bytes were asked for (the

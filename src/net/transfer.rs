@@ -45,8 +45,8 @@ pub enum SendError {
     #[error("{0}")]
     Read(io::Error),
     /// The source changed since it was opened: it grew, shrank or was
-    /// written to. The text names the file and says what changed ("a.bin
-    /// changed while it was being sent: grew from 10 to 20 bytes"). The
+    /// written to. The text says what changed ("changed while it was being
+    /// sent: grew from 10 to 20 bytes"); the caller names the file. The
     /// chunk that showed it was not handed to the connection, so the
     /// receiver never has bytes of the changed file past the ones it had.
     #[error("{0}")]
@@ -158,10 +158,7 @@ impl Outgoing {
     fn failed(&self, e: SourceError) -> SendError {
         match e {
             SourceError::Io(e) => SendError::Read(e),
-            change => SendError::Changed(format!(
-                "{} changed while it was being sent: {change}",
-                self.source.name()
-            )),
+            change => SendError::Changed(format!("changed while it was being sent: {change}")),
         }
     }
 }
