@@ -225,8 +225,11 @@ fn the_sweep_removes_old_partials_and_keeps_fresh_locked_and_other_files() {
     left.sort();
     assert_eq!(names(&dir), left);
 
-    // Once unlocked, the old one goes too.
+    // Once unlocked (which gives back its reserved space and so counts as
+    // a write: its age starts again), it goes too when old.
     drop(locked);
+    assert_eq!(root.sweep_partials(DAY).unwrap(), 0);
+    age(&part(&dir, &ALICE, "locked"), 2 * DAY);
     assert_eq!(root.sweep_partials(DAY).unwrap(), 1);
     // A start's cleanup removes the random temporary names, not partials.
     assert_eq!(root.remove_stale_parts().unwrap(), 1);
