@@ -378,7 +378,8 @@ proptest! {
         body.put_u8(flags);
         body.put_u16(mode);
         body.put_i64(-1);
-        let valid = flags & !3 == 0 && u32::from(mode) <= MAX_MODE;
+        // Bits 0 to 2: overwrite, preserve, resume.
+        let valid = flags & !7 == 0 && u32::from(mode) <= MAX_MODE;
         prop_assert_eq!(Offer::parse(&body).is_ok(), valid);
         body.push(0);
         prop_assert!(Offer::parse(&body).is_err());
