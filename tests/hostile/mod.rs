@@ -112,6 +112,12 @@ impl Hostile {
         let _ = self.sock.read_to_end(&mut rest);
     }
 
+    /// The socket, to hang up in ways of the test's choosing.
+    #[allow(dead_code)] // only some test binaries hang up by hand
+    pub fn into_socket(self) -> TcpStream {
+        self.sock
+    }
+
     pub fn send(&mut self, t: u8, body: &[u8]) {
         let mut out = Vec::new();
         self.sealer.seal(&mut out, t, &[body]).unwrap();
