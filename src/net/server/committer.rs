@@ -25,6 +25,8 @@ pub(super) struct Commit {
     pub ticket: Ticket,
     pub name: String,
     pub size: u64,
+    /// Bytes that crossed the network (less than `size` when resumed).
+    pub moved: u64,
     pub started: Instant,
 }
 
@@ -51,8 +53,9 @@ pub(super) struct CommitDone {
     token: Token,
     ticket: Ticket,
     name: String,
-    /// The upload's size and start, or `None` for a directory's metadata.
-    upload: Option<(u64, Instant)>,
+    /// The upload's size, bytes moved and start, or `None` for a
+    /// directory's metadata.
+    upload: Option<(u64, u64, Instant)>,
     result: Result<(), FsError>,
 }
 
@@ -172,6 +175,7 @@ fn commit_group(group: Vec<Synced>) -> Vec<CommitDone> {
             ticket,
             name,
             size,
+            moved,
             started,
         } = *commit;
         if result.is_ok() {
@@ -182,7 +186,7 @@ fn commit_group(group: Vec<Synced>) -> Vec<CommitDone> {
             token,
             ticket,
             name,
-            upload: Some((size, started)),
+            upload: Some((size, moved, started)),
             result,
         });
     }
@@ -221,7 +225,7 @@ impl Server {
         let allow_overwrite = self.shared.upload_policy.allow_overwrite;
         let Some(peer) = self.peers.get_mut(&done.token) else {
             match (done.result, done.upload) {
-                (Ok(()), Some((size, _))) => info!(
+                (Ok(()), Some((size, ..))) => info!(
                     "stored {:?} ({size} bytes); its client left before the answer",
                     done.name
                 ),
@@ -232,13 +236,18 @@ impl Server {
         };
         let session = &mut peer.session;
         let outcome = match (done.result, done.upload) {
-            (Ok(()), Some((size, started))) => {
+            (Ok(()), Some((size, moved, started))) => {
                 let secs = started.elapsed().as_secs_f64();
+                let resumed = if moved < size {
+                    format!(" ({} held from before)", size - moved)
+                } else {
+                    String::new()
+                };
                 info!(
-                    "stored {:?} from {}: {size} bytes, {:.1} MiB/s",
+                    "stored {:?} from {}: {size} bytes{resumed}, {:.1} MiB/s",
                     done.name,
                     session.who(),
-                    size as f64 / (1 << 20) as f64 / secs.max(1e-9)
+                    moved as f64 / (1 << 20) as f64 / secs.max(1e-9)
                 );
                 Outcome::ok()
             }

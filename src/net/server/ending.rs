@@ -20,6 +20,38 @@ use crate::net::pump;
 use crate::proto::conn::busy_record;
 
 impl Server {
+    /// Ends the sessions whose resumable partial a newer session of the
+    /// same key asked to resume: an older session still holding it is one
+    /// whose connection died without the server noticing yet (a cut
+    /// network path), and its client has come back. The newer one was told
+    /// to ask again in a second (RESULT 8); by then the partial is free.
+    pub(super) fn end_superseded(&mut self) {
+        for (asking, key, path) in std::mem::take(&mut self.shared.superseded) {
+            let older: Vec<Token> = self
+                .peers
+                .iter()
+                .filter(|(t, p)| {
+                    **t != asking
+                        && p.session.key == Some(key)
+                        && p.session
+                            .upload
+                            .as_ref()
+                            .is_some_and(|u| u.resumable && u.name == path)
+                })
+                .map(|(t, _)| *t)
+                .collect();
+            for token in older {
+                if let Some(p) = self.peers.get(&token) {
+                    info!(
+                        "ending {}: a newer session of its key resumes {path:?}",
+                        p.session.who()
+                    );
+                }
+                self.drop_peer(token);
+            }
+        }
+    }
+
     /// Ends connection `token`: logs an abandoned transfer (a partial
     /// upload is removed, unless it is resumable and holds bytes: it is
     /// kept for its client to resume) and closes the socket gracefully.

@@ -165,8 +165,18 @@ pub(super) fn spawn_hasher(
                 } else {
                     None
                 };
+                // The jobs sent meanwhile; the server gone (the sender
+                // dropped) leaves nobody to answer.
+                let mut jobs: Vec<HashJob> = first.into_iter().collect();
+                loop {
+                    match job_rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(mpsc::TryRecvError::Empty) => break,
+                        Err(mpsc::TryRecvError::Disconnected) => return,
+                    }
+                }
                 let mut answers = Vec::new();
-                for job in first.into_iter().chain(job_rx.try_iter()) {
+                for job in jobs {
                     match job {
                         HashJob::Prefix {
                             token,

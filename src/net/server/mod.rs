@@ -53,11 +53,9 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use log::info;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::pump;
 use crate::proto::handshake::server::ServerConfig;
 use crate::proto::msgs::SessionParams;
 use crate::proto::CHUNK_LEN;
@@ -68,7 +66,7 @@ use hasher::{spawn_hasher, sweep_every, HashJob, Hashed};
 use iteration::{Again, HandshakeBudget};
 use peer::{log_end, DriveError, Peer, Shared};
 use refusal_log::RefusalLog;
-use turn::{drive, Turn};
+use turn::Turn;
 use upload_policy::UploadPolicy;
 
 /// Which client keys the server accepts (plain data from the protocol layer).
@@ -269,6 +267,11 @@ impl Server {
                 self.dispatch(token);
             }
             for event in events.iter() {
+                if event.is_read_closed() || event.is_error() {
+                    if let Some(peer) = self.peers.get_mut(&event.token()) {
+                        peer.session.peer_gone = true;
+                    }
+                }
                 self.dispatch(event.token());
             }
             self.expire(Instant::now());
@@ -317,83 +320,6 @@ impl Server {
             == Some(Drain::Open(Turn::MoreWork))
         {
             self.again(token);
-        }
-    }
-
-    fn serve_peer(&mut self, token: Token) {
-        let Some(peer) = self.peers.get_mut(&token) else {
-            return;
-        };
-        if peer.session.client.is_none() && !self.handshakes.take() {
-            self.again(token);
-            return;
-        }
-        let outcome = drive(&mut peer.session, &mut peer.sock, token, &mut self.shared);
-        let keep = match outcome {
-            Ok(turn) if !peer.session.conn.is_closed() => {
-                let wanted = pump::interest(&peer.session.conn);
-                let registry = self.poll.registry();
-                let ok = pump::update_interest(
-                    registry,
-                    &mut peer.sock,
-                    token,
-                    &mut peer.interest,
-                    wanted,
-                )
-                .is_ok();
-                if ok && turn == Turn::MoreWork {
-                    self.again(token);
-                }
-                ok
-            }
-            Ok(_) => {
-                // A CLOSE can come before authentication: such lines are
-                // within the budget of unauthenticated ones.
-                if peer.session.client.is_some() || self.shared.refusals.allow(Instant::now()) {
-                    info!("{} closed the session", peer.session.who());
-                }
-                false
-            }
-            Err(e) => {
-                log_end(&peer.session, &e, &mut self.shared.refusals, Instant::now());
-                false
-            }
-        };
-        if !keep {
-            self.drop_peer(token);
-        }
-        self.end_superseded();
-    }
-
-    /// Ends the sessions whose resumable partial a newer session of the
-    /// same key asked to resume: an older session still holding it is one
-    /// whose connection died without the server noticing yet (a cut
-    /// network path), and its client has come back. The newer one was told
-    /// to ask again in a second (RESULT 8); by then the partial is free.
-    fn end_superseded(&mut self) {
-        for (asking, key, path) in std::mem::take(&mut self.shared.superseded) {
-            let older: Vec<Token> = self
-                .peers
-                .iter()
-                .filter(|(t, p)| {
-                    **t != asking
-                        && p.session.key == Some(key)
-                        && p.session
-                            .upload
-                            .as_ref()
-                            .is_some_and(|u| u.resumable && u.name == path)
-                })
-                .map(|(t, _)| *t)
-                .collect();
-            for token in older {
-                if let Some(p) = self.peers.get(&token) {
-                    info!(
-                        "ending {}: a newer session of its key resumes {path:?}",
-                        p.session.who()
-                    );
-                }
-                self.drop_peer(token);
-            }
         }
     }
 

@@ -99,6 +99,9 @@ pub(super) struct Session {
     pub listing: Option<Lister>,
     /// A prefix being hashed for the request being decided.
     pub hashing: Option<Hashing>,
+    /// The client has closed its side (an end of stream read, or the
+    /// poller said so): a session waiting on the hasher for it ends.
+    pub peer_gone: bool,
 }
 
 impl Session {
@@ -109,6 +112,7 @@ impl Session {
             addr,
             client: None,
             key: None,
+            peer_gone: false,
             rate_refusals: 0,
             retry_at: None,
             upload: None,

@@ -9,15 +9,15 @@ use log::{info, warn};
 use mio::Token;
 
 use super::downloads::abandon;
-use super::peer::{DriveError, Session, Shared};
+use super::peer::{log_end, DriveError, Session, Shared};
 use super::requests::{charge, handle_events, log_download_end};
+use super::Server;
 use crate::fs::Kind;
 use crate::net::pump::{self, ReadEnd};
 use crate::net::transfer::SendError;
 use crate::proto::conn::{ListingStep, SEND_HIGH_WATER};
 use crate::proto::limiter::Cost;
 use crate::proto::msgs::{EntryKind, ListEntry};
-use crate::proto::ProtoError;
 
 /// Rounds one connection may run per wake-up before the others get a turn
 /// (each round moves at most a receive buffer in and a send high-water mark
@@ -58,12 +58,9 @@ pub(super) fn drive(
             return Ok(Turn::Idle);
         }
         let end = pump::read(&mut s.conn, sock, now).map_err(DriveError::Io)?;
-        if end == ReadEnd::Eof && s.hashing.is_some() {
-            // The connection reads no record while its resume point is
-            // hashed, so it would not see the end: a client that has left
-            // ends its session now, and its hashing with it.
-            return Err(DriveError::Proto(ProtoError::Truncated));
-        }
+        // The connection reads no record while a resume point is hashed,
+        // so it would not act on the end: noted here for the server.
+        s.peer_gone |= end == ReadEnd::Eof;
         let held_back = handle_events(s, token, shared, now, &mut budget)?;
         let waited = s.conn.waits_for_app();
         let paged = produce(s, shared, now)?;
@@ -154,6 +151,63 @@ fn produce_listing(s: &mut Session, shared: &mut Shared, now: Instant) -> Result
         }
     }
     Ok(true)
+}
+
+impl Server {
+    pub(super) fn serve_peer(&mut self, token: Token) {
+        let Some(peer) = self.peers.get_mut(&token) else {
+            return;
+        };
+        if peer.session.client.is_none() && !self.handshakes.take() {
+            self.again(token);
+            return;
+        }
+        let outcome = drive(&mut peer.session, &mut peer.sock, token, &mut self.shared);
+        let keep = match outcome {
+            // Waiting on the hasher, it reads no record: a client that has
+            // left ends its session (and its hashing) now, not when the
+            // whole prefix is hashed.
+            Ok(_) if peer.session.peer_gone && peer.session.hashing.is_some() => {
+                info!(
+                    "{} left while its resume point was being hashed",
+                    peer.session.who()
+                );
+                false
+            }
+            Ok(turn) if !peer.session.conn.is_closed() => {
+                let wanted = pump::interest(&peer.session.conn);
+                let registry = self.poll.registry();
+                let ok = pump::update_interest(
+                    registry,
+                    &mut peer.sock,
+                    token,
+                    &mut peer.interest,
+                    wanted,
+                )
+                .is_ok();
+                if ok && turn == Turn::MoreWork {
+                    self.again(token);
+                }
+                ok
+            }
+            Ok(_) => {
+                // A CLOSE can come before authentication: such lines are
+                // within the budget of unauthenticated ones.
+                if peer.session.client.is_some() || self.shared.refusals.allow(Instant::now()) {
+                    info!("{} closed the session", peer.session.who());
+                }
+                false
+            }
+            Err(e) => {
+                log_end(&peer.session, &e, &mut self.shared.refusals, Instant::now());
+                false
+            }
+        };
+        if !keep {
+            self.drop_peer(token);
+        }
+        self.end_superseded();
+    }
 }
 
 #[cfg(test)]

@@ -315,6 +315,7 @@ pub(super) fn on_received(
         started,
         ..
     } = upload;
+    let moved = file.received();
     match file.finish() {
         Err(e) => {
             warn!("upload {name:?} from {} failed: {e}", s.who());
@@ -330,6 +331,7 @@ pub(super) fn on_received(
                     ticket,
                     name,
                     size,
+                    moved,
                     started,
                 }),
             });
