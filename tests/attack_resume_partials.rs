@@ -12,6 +12,7 @@ mod resumer;
 use std::fs;
 use std::net::Shutdown;
 use std::os::unix::fs::{symlink, MetadataExt};
+use std::time::Duration;
 
 use inproc::*;
 use resumer::*;
@@ -60,32 +61,56 @@ fn a_symlink_fifo_or_directory_at_a_partials_name_is_refused_and_never_followed(
     raw.close().unwrap();
 }
 
-/// A session that still holds a partial when a newer session of the same
-/// key asks to resume it (its connection died without the server
-/// noticing: a cut network path) is ended; the newer one is asked to wait
-/// a second (RESULT 8) and then resumes. The partial is never shared.
-#[test]
-fn a_newer_session_of_the_key_ends_the_one_holding_its_partial_and_resumes() {
-    let server = Running::start(|_| {});
+/// The idle timeout of these servers: a twelfth of it (100 ms) is how long
+/// an upload's data must have stopped before a newer session of its key
+/// may end it to resume its partial.
+const IDLE: Duration = Duration::from_millis(1200);
+
+/// A session A that resumed `two.bin` and sent one more chunk, holding the
+/// partial's lock, and the partial's length before A: (A, data, held).
+fn holding(server: &Running) -> (Raw, Vec<u8>, usize) {
     let data = content(CHUNK_LEN * 3, 21);
-    cut_upload(Raw::connect(&server), "two.bin", &data, CHUNK_LEN);
-    let part = partial(&server, &server.client_key, "two.bin");
-    let held = fs::read(&part).unwrap().len();
-    // A resumes and sends one more chunk, holding the partial's lock, and
-    // then goes silent (its path is dead, but its socket stays open).
-    let mut a = Raw::connect(&server);
+    cut_upload(Raw::connect(server), "two.bin", &data, CHUNK_LEN);
+    let held = fs::read(partial(server, &server.client_key, "two.bin"))
+        .unwrap()
+        .len();
+    let mut a = Raw::connect(server);
     let from = offer_resumable(&mut a, "two.bin", data.len() as u64);
     assert_eq!(from, held as u64);
     let own = prefix_hash(&data[..held]);
     assert_eq!(a.conn.resume_upload(Some(own)).unwrap().0, from);
     send_from(&mut a, &data[..held + CHUNK_LEN], held);
-    // B offers the same path: told to wait a second, while A is ended.
+    (a, data, held)
+}
+
+/// A session whose data has stopped while it holds a partial (its path
+/// died, but its socket stays open) is ended when a newer session of the
+/// same key asks to resume that partial; the newer one is asked to wait a
+/// second (RESULT 8) and then resumes. The partial is never shared.
+#[test]
+fn a_newer_session_of_the_key_ends_a_stalled_one_holding_its_partial_and_resumes() {
+    let server = Running::start(|o| o.timeouts.idle = IDLE);
+    let (mut a, data, held) = holding(&server);
+    // Once A's last chunk is on disk, the server has taken it (its time
+    // is at most now); then A says nothing for longer than IDLE / 12,
+    // which is what the server compares the time since A's data with.
+    let part = partial(&server, &server.client_key, "two.bin");
+    let written = (held + CHUNK_LEN) as u64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while fs::metadata(&part).unwrap().len() < written {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A's chunk never landed"
+        );
+        std::thread::yield_now();
+    }
+    std::thread::sleep(IDLE / 12 + Duration::from_millis(20));
     let mut b = Raw::connect(&server);
     assert_eq!(
         offer(&mut b, "two.bin", data.len() as u64),
         [Ev::Result(ResultCode::RateLimited)]
     );
-
+    assert!(read_all(&mut a.sock).is_ok(), "A's session was ended");
     // B asks again and resumes after everything A had written.
     let again = offer_resumable(&mut b, "two.bin", data.len() as u64);
     assert_eq!(again, (held + CHUNK_LEN) as u64);
@@ -97,6 +122,27 @@ fn a_newer_session_of_the_key_ends_the_one_holding_its_partial_and_resumes() {
         [Ev::Result(ResultCode::Ok)]
     );
     assert_eq!(fs::read(server.root.path().join("two.bin")).unwrap(), data);
+    b.close().unwrap();
+}
+
+/// A session whose data still flows is never ended for a newer one of its
+/// key: the newer one is asked to wait, and the older one stores the file.
+#[test]
+fn a_newer_session_of_the_key_leaves_an_active_one_alone() {
+    let server = Running::start(|o| o.timeouts.idle = Duration::from_secs(3600));
+    let (mut a, data, held) = holding(&server);
+    let mut b = Raw::connect(&server);
+    assert_eq!(
+        offer(&mut b, "two.bin", data.len() as u64),
+        [Ev::Result(ResultCode::RateLimited)]
+    );
+    send_from(&mut a, &data, held + CHUNK_LEN);
+    assert_eq!(
+        read_until(&mut a, |e| matches!(e, Ev::Result(_))),
+        [Ev::Result(ResultCode::Ok)]
+    );
+    assert_eq!(fs::read(server.root.path().join("two.bin")).unwrap(), data);
+    a.close().unwrap();
     b.close().unwrap();
 }
 

@@ -21,11 +21,16 @@ use crate::proto::conn::busy_record;
 
 impl Server {
     /// Ends the sessions whose resumable partial a newer session of the
-    /// same key asked to resume: an older session still holding it is one
+    /// same key asked to resume, if that upload's data has stopped for a
+    /// twelfth of the idle timeout (5 s by default): such a session is one
     /// whose connection died without the server noticing yet (a cut
-    /// network path), and its client has come back. The newer one was told
-    /// to ask again in a second (RESULT 8); by then the partial is free.
+    /// network path), and its client has come back. One whose data still
+    /// flows is left alone (its newer twin is asked to wait, and gets the
+    /// file's answer once it is stored). The newer one was told to ask
+    /// again in a second (RESULT 8); by then the partial is free.
     pub(super) fn end_superseded(&mut self) {
+        let now = Instant::now();
+        let quiet = self.timeouts.idle / 12;
         for (asking, key, path) in std::mem::take(&mut self.shared.superseded) {
             let older: Vec<Token> = self
                 .peers
@@ -33,10 +38,11 @@ impl Server {
                 .filter(|(t, p)| {
                     **t != asking
                         && p.session.key == Some(key)
-                        && p.session
-                            .upload
-                            .as_ref()
-                            .is_some_and(|u| u.resumable && u.name == path)
+                        && p.session.upload.as_ref().is_some_and(|u| {
+                            u.resumable
+                                && u.name == path
+                                && now.saturating_duration_since(u.last_data) >= quiet
+                        })
                 })
                 .map(|(t, _)| *t)
                 .collect();

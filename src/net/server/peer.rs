@@ -41,6 +41,8 @@ pub(super) struct Upload {
     /// Whether it is staged as a resumable partial, kept with its bytes
     /// when the connection is cut.
     pub resumable: bool,
+    /// When its data last arrived (or it started).
+    pub last_data: Instant,
 }
 
 /// What a session waits for from the hasher thread: the SHA-256 of a held

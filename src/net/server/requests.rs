@@ -87,6 +87,7 @@ pub(super) fn handle_events(
             Event::Data(data) => {
                 if let Some(up) = &mut s.upload {
                     up.file.write(data);
+                    up.last_data = now;
                     let written = up.file.staged().written();
                     if written - up.written_back >= WRITEBACK_EVERY {
                         up.written_back = written;

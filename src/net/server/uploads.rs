@@ -50,13 +50,15 @@ pub(super) fn on_upload(
         .map_err(|e| match e {
             FsError::Busy(_) => {
                 // Its partial is held by an older session of this key,
-                // which the server now ends: ask again in a second.
+                // which the server ends if its data has stopped (a cut
+                // path it has not noticed): ask again in a second.
                 if let Some(key) = s.key {
                     shared.superseded.push((token, key, name.clone()));
                 }
                 Outcome::rate_limited(
                     SUPERSEDE_WAIT_SECS,
-                    "an earlier, cut upload of this file still holds it; it is being ended",
+                    "another session of this key holds this file's partial; \
+                     it is ended once its data has stopped",
                 )
             }
             e => upload_refusal_for(&e, policy.allow_overwrite),
@@ -93,13 +95,15 @@ pub(super) fn on_upload(
         written_back: held,
         held,
         resumable,
+        last_data: now,
     });
     Ok(())
 }
 
 /// Seconds a client is asked to wait (RESULT 8) when an older session of
 /// its key still holds the partial it asks to resume: the server ends that
-/// session at once, so the next try finds the partial free.
+/// session once its data has stopped for a while (see
+/// `Server::end_superseded`), so a later try finds the partial free.
 const SUPERSEDE_WAIT_SECS: u64 = 1;
 
 /// Stages `name` (`size` bytes, replacing an existing file when `replace`,
