@@ -183,6 +183,30 @@ fn a_symlink_under_the_partial_name_is_refused_and_not_followed() {
     assert_eq!(fs::read(&outside).unwrap(), b"secret");
 }
 
+/// A partial's name is predictable: a hard link planted under it (by
+/// someone who can write the directory) must not make sft append to, or
+/// truncate, the linked file, nor read it as held bytes.
+#[test]
+fn a_hard_link_under_the_partial_name_is_refused_and_left_alone() {
+    let (tmp, root, dir) = root();
+    let outside = tmp.path().join("outside");
+    fs::write(&outside, b"secret").unwrap();
+    fs::hard_link(&outside, part(&dir, &ALICE, "f")).unwrap();
+    let err = root
+        .begin_resumable("f", 3, false, None, &ALICE)
+        .unwrap_err();
+    assert!(matches!(err, FsError::NotRegular(_)), "{err:?}");
+    assert!(matches!(
+        root.held_partial("f", &ALICE),
+        Err(FsError::NotRegular(_))
+    ));
+    assert_eq!(fs::read(&outside).unwrap(), b"secret");
+    // One name only (the planted link removed): an ordinary partial.
+    fs::remove_file(&outside).unwrap();
+    let (_, held) = root.begin_resumable("f", 6, false, None, &ALICE).unwrap();
+    assert_eq!(held, 6);
+}
+
 #[test]
 fn resuming_applies_the_checks_of_begin() {
     let (_tmp, root, dir) = root();

@@ -60,7 +60,7 @@ pub enum FsError {
     Exists(String),
     /// The path (from the root) exists as a symlink, directory or other
     /// non-regular file.
-    #[error("{0} is a symlink or not a regular file; refusing")]
+    #[error("{0} is a symlink or not a regular file (or, for a partial file, has other hard links); refusing")]
     NotRegular(String),
     /// A directory of the path (the path up to it, from the root), or the
     /// directory to create, exists as a symlink or something other than a

@@ -61,6 +61,13 @@ fn is_stale(mtime: SystemTime, now: SystemTime, max_age: Duration) -> bool {
 }
 
 /// Whether two `stat`s describe the same file (device and inode).
+/// Whether `st` is a regular file with no other name: a partial's name is
+/// predictable, so a hard link planted under it by someone who can write
+/// the directory would have sft append to (or truncate) the linked file.
+fn lone_regular(st: &Stat) -> bool {
+    FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_nlink == 1
+}
+
 fn same_file(a: &Stat, b: &Stat) -> bool {
     (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 }
@@ -104,7 +111,8 @@ impl ReceiveRoot {
     /// another handle holds the partial's lock, or the name was committed
     /// or removed between the open and the lock (the caller may fall back
     /// to `begin`); [`FsError::NotRegular`] (naming the partial) when its
-    /// name is a symlink or not a regular file.
+    /// name is a symlink, not a regular file, or a file with other hard
+    /// links.
     pub fn begin_resumable(
         &self,
         path: &str,
@@ -154,7 +162,8 @@ impl ReceiveRoot {
     ///
     /// # Errors
     /// [`FsError::NotRegular`] (naming the partial) when its name is not a
-    /// regular file; [`FsError::Io`] when it cannot be opened or inspected.
+    /// regular file, or one with other hard links; [`FsError::Io`] when it
+    /// cannot be opened or inspected.
     pub fn held_partial(
         &self,
         path: &str,
@@ -169,7 +178,7 @@ impl ReceiveRoot {
             Err(e) => return Err(at_err("open partial file", &self.dir, &part, e)),
         };
         let st = rustix::fs::fstat(&fd).map_err(|e| at_err("inspect", &self.dir, &part, e))?;
-        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        if !lone_regular(&st) {
             return Err(FsError::NotRegular(part));
         }
         Ok(Some((
@@ -192,7 +201,7 @@ impl ReceiveRoot {
                 e => at_err("open partial file", &self.dir, part, e),
             })?;
         let st = rustix::fs::fstat(&fd).map_err(|e| at_err("inspect", &self.dir, part, e))?;
-        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        if !lone_regular(&st) {
             return Err(FsError::NotRegular(part.to_owned()));
         }
         match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
