@@ -167,6 +167,18 @@ impl Staged {
         self.written
     }
 
+    /// Whether it is a resumable partial ([`ReceiveRoot::begin_resumable`])
+    /// not yet synced for its commit: it holds the partial's lock.
+    pub fn is_resumable(&self) -> bool {
+        self.resumable
+    }
+
+    /// Whether dropping it keeps the file: a resumable partial holding
+    /// bytes.
+    pub fn kept_if_dropped(&self) -> bool {
+        self.resumable && self.written > 0
+    }
+
     /// Finishes the file: checks the byte count, applies the metadata
     /// given to [`ReceiveRoot::begin`] (modification time, then mode masked
     /// to 0o777, on the open file), fsyncs the file, moves it from the root
@@ -332,7 +344,7 @@ impl Drop for Staged {
     fn drop(&mut self) {
         // A resumable partial with bytes is kept for a later transfer; its
         // lock goes when `file` closes, after this removal (if any).
-        let kept = self.resumable && self.written > 0;
+        let kept = self.kept_if_dropped();
         if !self.committed && !kept {
             // Best effort: the error path has already been reported.
             let _ = rustix::fs::unlinkat(&*self.root.fd, &self.tmp, AtFlags::empty());

@@ -12,7 +12,7 @@ use mio::{Events, Token};
 
 use super::closing::Drain;
 use super::hasher::HashJob;
-use super::peer::{Peer, Session, Upload};
+use super::peer::{Peer, Session};
 use super::refusal_log;
 use super::turn::Turn;
 use super::Server;
@@ -39,7 +39,7 @@ impl Server {
                     **t != asking
                         && p.session.key == Some(key)
                         && p.session.upload.as_ref().is_some_and(|u| {
-                            u.resumable
+                            u.file.staged().is_resumable()
                                 && u.name == path
                                 && now.saturating_duration_since(u.last_data) >= quiet
                         })
@@ -90,7 +90,11 @@ impl Server {
                 up.name,
                 s.addr,
                 up.size,
-                if kept(up) { ", kept to resume" } else { "" }
+                if up.file.staged().kept_if_dropped() {
+                    ", kept to resume"
+                } else {
+                    ""
+                }
             );
         }
         drop(upload);
@@ -138,7 +142,7 @@ impl Server {
             // Dropping the staged upload removes its temporary file, or
             // keeps a resumable partial's bytes.
             if let Some(up) = peer.session.upload.take() {
-                if kept(&up) {
+                if up.file.staged().kept_if_dropped() {
                     resumable += 1;
                 } else {
                     removed += 1;
@@ -176,9 +180,4 @@ impl Server {
         }
         Ok(())
     }
-}
-
-/// Whether dropping `up` keeps its file: a resumable partial holding bytes.
-fn kept(up: &Upload) -> bool {
-    up.resumable && up.file.staged().written() > 0
 }

@@ -35,12 +35,6 @@ pub(super) struct Upload {
     pub started: Instant,
     /// Bytes written when the last background writeback was queued.
     pub written_back: u64,
-    /// Bytes its partial held when it was staged (0 unless offered for
-    /// resume); its data starts there when the client agrees.
-    pub held: u64,
-    /// Whether it is staged as a resumable partial, kept with its bytes
-    /// when the connection is cut.
-    pub resumable: bool,
     /// When its data last arrived (or it started).
     pub last_data: Instant,
 }

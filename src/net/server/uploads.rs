@@ -65,7 +65,7 @@ pub(super) fn on_upload(
         }),
         UploadDecision::Refuse(outcome) => Err(outcome),
     };
-    let (staged, held, resumable) = match staged {
+    let staged = match staged {
         Ok(staged) => staged,
         Err(outcome) => {
             charge(s, shared, now, Cost::Cheap);
@@ -74,12 +74,14 @@ pub(super) fn on_upload(
         }
     };
     charge(s, shared, now, Cost::Work);
+    // The bytes a resumable partial holds (0 for a plain staged file).
+    let held = staged.written();
     if !resume {
         s.conn.accept()?;
     } else if held == 0 {
         s.conn.accept_resume(None)?;
     } else {
-        hash_held(s, token, shared, &staged, held, &name)?;
+        hash_held(s, token, shared, &staged, &name)?;
     }
     info!(
         "upload {name:?} ({} bytes) from {} started",
@@ -93,8 +95,6 @@ pub(super) fn on_upload(
         size: req.size,
         started: now,
         written_back: held,
-        held,
-        resumable,
         last_data: now,
     });
     Ok(())
@@ -107,9 +107,9 @@ pub(super) fn on_upload(
 const SUPERSEDE_WAIT_SECS: u64 = 1;
 
 /// Stages `name` (`size` bytes, replacing an existing file when `replace`,
-/// with `meta`): as the client's resumable partial when `resume`, else as a
-/// plain staged file. Returns it, the bytes it holds and whether it is
-/// resumable.
+/// with `meta`): as the client's resumable partial when `resume` (holding
+/// the bytes of an earlier, cut upload, if any), else as a plain staged
+/// file.
 ///
 /// # Errors
 /// As the file layer's; [`FsError::Busy`] when another session holds the
@@ -120,21 +120,17 @@ fn stage(
     name: &str,
     (size, replace, meta): (u64, bool, Option<Meta>),
     resume: bool,
-) -> Result<(Staged, u64, bool), FsError> {
-    if let (true, Some(owner)) = (resume, &s.key) {
-        match shared
+) -> Result<Staged, FsError> {
+    match (resume, &s.key) {
+        (true, Some(owner)) => shared
             .root
             .begin_resumable(name, size, replace, meta, owner)
-        {
-            Ok((staged, held)) => return Ok((staged, held, true)),
-            Err(e) => return Err(e),
-        }
+            .map(|(staged, _)| staged),
+        _ => shared.root.begin(name, size, replace, meta),
     }
-    let staged = shared.root.begin(name, size, replace, meta)?;
-    Ok((staged, 0, false))
 }
 
-/// Has the hasher thread hash the `held` bytes of `staged`; the upload's
+/// Has the hasher thread hash the bytes `staged` holds; the upload's
 /// RESUME waits for [`on_upload_hashed`]. When that cannot start, RESUME 0
 /// goes out at once (the client starts again, and so does the file).
 fn hash_held(
@@ -142,9 +138,9 @@ fn hash_held(
     token: Token,
     shared: &Shared,
     staged: &Staged,
-    held: u64,
     name: &str,
 ) -> Result<(), DriveError> {
+    let held = staged.written();
     let queued = staged.prefix_handle().is_ok_and(|file| {
         let job = HashJob::Prefix {
             token,
@@ -171,20 +167,15 @@ pub(super) fn on_upload_hashed(s: &mut Session, result: PrefixHash) -> Result<()
     let Some(up) = &s.upload else {
         return Err(ProtoError::InvalidCall("a prefix hash without an upload").into());
     };
+    // No data arrives before RESUME: what is written is what was held.
+    let offset = up.file.staged().written();
     let held = match result {
-        Ok((hash, sha256)) => Some((
-            Prefix {
-                offset: up.held,
-                sha256,
-            },
-            hash,
-        )),
+        Ok((hash, sha256)) => Some((Prefix { offset, sha256 }, hash)),
         Err(e) => {
             warn!(
-                "upload {:?} from {}: cannot hash its {} held bytes: {e}",
+                "upload {:?} from {}: cannot hash its {offset} held bytes: {e}",
                 up.name,
                 s.who(),
-                up.held
             );
             None
         }
@@ -203,7 +194,9 @@ pub(super) fn on_resume_agreed(
     let Some(up) = s.upload.take() else {
         return Err(ProtoError::InvalidCall("RESUME without an upload").into());
     };
-    if offset > 0 || up.held == 0 {
+    // No data arrives before RESUME: what is written is what was held.
+    let held = up.file.staged().written();
+    if offset > 0 || held == 0 {
         if offset > 0 {
             info!(
                 "upload {:?} from {who}: resuming after {offset} bytes",
@@ -214,8 +207,8 @@ pub(super) fn on_resume_agreed(
         return Ok(());
     }
     info!(
-        "upload {:?} from {who}: restarting at 0 (its {} held bytes differ from the client's)",
-        up.name, up.held
+        "upload {:?} from {who}: restarting at 0 (its {held} held bytes differ from the client's)",
+        up.name
     );
     let restarted = up.file.finish().and_then(|mut staged| {
         staged.restart()?;
@@ -225,7 +218,6 @@ pub(super) fn on_resume_agreed(
         Ok(staged) => {
             s.upload = Some(Upload {
                 file: Incoming::new(staged),
-                held: 0,
                 written_back: 0,
                 ..up
             });
