@@ -28,7 +28,7 @@ use crate::crypto::CryptoError;
 
 pub use list::{Entry, Kind, Lister};
 pub use meta::Meta;
-pub use partial::{hash_prefix, partial_name};
+pub use partial::{hash_prefix, hash_range, partial_name};
 pub use root::ReceiveRoot;
 pub use source::open_tree_source;
 pub use source::{open_local_source, SourceError, SourceFile};

@@ -328,21 +328,39 @@ impl Staged {
 /// a partial's [`prefix_handle`](Staged::prefix_handle), or a source file.
 ///
 /// # Errors
-/// Kind `UnexpectedEof` when the file ends before `len` bytes; the read
-/// error when reading fails (other than `Interrupted`, which is retried);
-/// kind `Other` wrapping the `CryptoError` when OpenSSL fails.
+/// As [`hash_range`].
 pub fn hash_prefix(file: &File, len: u64) -> io::Result<(Sha256, [u8; DIGEST_LEN])> {
     let mut hash = Sha256::new().map_err(io::Error::other)?;
     let piece = usize::try_from(len).map_or(PREFIX_PIECE, |l| l.min(PREFIX_PIECE));
-    let mut buf = vec![0u8; piece];
-    let mut at = 0u64;
-    while at < len {
-        let want = usize::try_from(len - at).map_or(buf.len(), |l| l.min(buf.len()));
+    hash_range(file, &mut hash, 0..len, &mut vec![0u8; piece])?;
+    let digest = hash.digest_so_far().map_err(io::Error::other)?;
+    Ok((hash, digest))
+}
+
+/// Reads bytes `range` of `file` with `read_at` (its position is neither
+/// used nor moved), `buf.len()` bytes at a time (at least 1), into `hash`.
+///
+/// # Errors
+/// Kind `UnexpectedEof` when the file ends before `range.end`; the read
+/// error when reading fails (other than `Interrupted`, which is retried);
+/// kind `Other` wrapping the `CryptoError` when OpenSSL fails.
+pub fn hash_range(
+    file: &File,
+    hash: &mut Sha256,
+    range: std::ops::Range<u64>,
+    buf: &mut [u8],
+) -> io::Result<()> {
+    let mut at = range.start;
+    while at < range.end {
+        let want = usize::try_from(range.end - at).map_or(buf.len(), |l| l.min(buf.len()));
         let got = match file.read_at(&mut buf[..want], at) {
             Ok(0) => {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("the file ends at byte {at}, before the {len} bytes to hash"),
+                    format!(
+                        "the file ends at byte {at}, before the {} bytes to hash",
+                        range.end
+                    ),
                 ))
             }
             Ok(got) => got,
@@ -352,8 +370,7 @@ pub fn hash_prefix(file: &File, len: u64) -> io::Result<(Sha256, [u8; DIGEST_LEN
         hash.update(&buf[..got]).map_err(io::Error::other)?;
         at += got as u64;
     }
-    let digest = hash.digest_so_far().map_err(io::Error::other)?;
-    Ok((hash, digest))
+    Ok(())
 }
 
 #[cfg(test)]

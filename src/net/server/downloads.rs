@@ -8,7 +8,7 @@ use std::time::Instant;
 use log::{info, warn};
 use mio::Token;
 
-use super::hasher::{HashJob, PrefixHash};
+use super::hasher::{queue_prefix, PrefixHash};
 use super::outcomes::{refusal, refusal_for};
 use super::peer::{Download, DriveError, Hashing, HeldDownload, Session, Shared};
 use super::requests::{charge, check_budget, log_download_end, refuse};
@@ -59,15 +59,10 @@ pub(super) fn on_download(
     let Some(held) = held.filter(|h| h.offset <= source.size) else {
         return offer(s, now, source, name, None);
     };
-    let queued = source.file.try_clone().ok().is_some_and(|file| {
-        let job = HashJob::Prefix {
-            token,
-            owner: s.key.unwrap_or_default(),
-            file,
-            len: held.offset,
-        };
-        shared.hasher.send(job).is_ok()
-    });
+    let queued = source
+        .file
+        .try_clone()
+        .is_ok_and(|file| queue_prefix(shared, s, token, file, held.offset));
     if !queued {
         return offer(s, now, source, name, None);
     }

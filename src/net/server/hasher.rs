@@ -9,7 +9,6 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
@@ -19,11 +18,11 @@ use log::{info, warn};
 use mio::{Token, Waker};
 
 use super::downloads::on_download_hashed;
-use super::peer::{log_end, Hashing};
+use super::peer::{log_end, Hashing, Session, Shared};
 use super::uploads::on_upload_hashed;
 use super::Server;
 use crate::crypto::hash::{Sha256, DIGEST_LEN};
-use crate::fs::{FsError, ReceiveRoot};
+use crate::fs::{hash_range, FsError, ReceiveRoot};
 
 /// Work for the hasher thread.
 pub(super) enum HashJob {
@@ -42,6 +41,25 @@ pub(super) enum HashJob {
         root: Arc<ReceiveRoot>,
         max_age: Duration,
     },
+}
+
+/// Has the hasher hash bytes `[0, len)` of `file` for `s` (connection
+/// `token`; its client key decides whose turn it is). Returns whether the
+/// job was queued (not when the hasher thread has gone).
+pub(super) fn queue_prefix(
+    shared: &Shared,
+    s: &Session,
+    token: Token,
+    file: File,
+    len: u64,
+) -> bool {
+    let job = HashJob::Prefix {
+        token,
+        owner: s.key.unwrap_or_default(),
+        file,
+        len,
+    };
+    shared.hasher.send(job).is_ok()
 }
 
 /// A prefix's hash: the state that absorbed it, and its digest.
@@ -79,18 +97,8 @@ impl Running {
     /// `UnexpectedEof`).
     fn step(&mut self, buf: &mut [u8]) -> io::Result<bool> {
         let stop = self.len.min(self.hashed.saturating_add(SLICE));
-        while self.hashed < stop {
-            let want = (stop - self.hashed).min(buf.len() as u64) as usize;
-            match self.file.read_at(&mut buf[..want], self.hashed) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => {
-                    self.state.update(&buf[..n]).map_err(io::Error::other)?;
-                    self.hashed += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        hash_range(&self.file, &mut self.state, self.hashed..stop, buf)?;
+        self.hashed = stop;
         Ok(self.hashed == self.len)
     }
 

@@ -9,7 +9,7 @@ use log::{info, warn};
 use mio::Token;
 
 use super::committer::{Commit, Job};
-use super::hasher::{HashJob, PrefixHash};
+use super::hasher::{queue_prefix, PrefixHash};
 use super::outcomes::{refusal_for, upload_refusal_for};
 use super::peer::{DriveError, Hashing, Session, Shared, Upload};
 use super::requests::{charge, check_budget, log_refusal};
@@ -141,15 +141,9 @@ fn hash_held(
     name: &str,
 ) -> Result<(), DriveError> {
     let held = staged.written();
-    let queued = staged.prefix_handle().is_ok_and(|file| {
-        let job = HashJob::Prefix {
-            token,
-            owner: s.key.unwrap_or_default(),
-            file,
-            len: held,
-        };
-        shared.hasher.send(job).is_ok()
-    });
+    let queued = staged
+        .prefix_handle()
+        .is_ok_and(|file| queue_prefix(shared, s, token, file, held));
     if queued {
         s.hashing = Some(Hashing::Upload);
         return Ok(());
