@@ -60,7 +60,7 @@ fn another_key_offering_the_same_path_starts_at_0_and_leaves_the_partial_alone()
     let before = fs::read(&first).unwrap();
     assert!(!before.is_empty());
 
-    let mut raw = connect_as(&server, other.clone());
+    let mut raw = Raw::connect_as(&server, other.clone());
     assert_eq!(resume_upload(&mut raw, "shared.bin", &data), 0);
     assert_eq!(
         fs::read(server.root.path().join("shared.bin")).unwrap(),
@@ -250,7 +250,7 @@ fn a_partial_outlives_a_server_stopped_mid_upload_and_resumes_on_the_next() {
         o.root = sft::fs::ReceiveRoot::open_or_create(first.root.path()).unwrap();
         o.clients = ClientPolicy::Authorized([key.verifying_key()].into());
     });
-    let mut raw = connect_as(&next, key);
+    let mut raw = Raw::connect_as(&next, key);
     assert_eq!(
         resume_upload(&mut raw, "kept.bin", &data),
         held.len() as u64

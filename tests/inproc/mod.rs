@@ -268,10 +268,15 @@ pub struct Raw {
 impl Raw {
     /// A session with the harness's client key.
     pub fn connect(server: &Running) -> Raw {
+        Raw::connect_as(server, server.client_key.clone())
+    }
+
+    /// A session with the client key `identity`.
+    pub fn connect_as(server: &Running, identity: Arc<SigningKey>) -> Raw {
         let mut raw = Raw {
             conn: ClientConnection::new(
                 ClientConfig {
-                    identity: server.client_key.clone(),
+                    identity,
                     trust: ServerTrust::Pinned(server.host_fp),
                 },
                 Ephemeral::generate().unwrap(),

@@ -4,23 +4,19 @@
 //! sends.
 
 use std::io::Read;
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use sft::crypto::ed25519::SigningKey;
 use sft::crypto::hash::Sha256;
 use sft::fs::partial_name;
-use sft::net::client::ServerTrust;
-use sft::net::server::{ClientPolicy, Timeouts};
-use sft::proto::conn::{ClientConnection, ClientEvent};
-use sft::proto::handshake::client::ClientConfig;
-use sft::proto::handshake::Ephemeral;
+use sft::net::server::ClientPolicy;
+use sft::proto::conn::ClientEvent;
 use sft::proto::msgs::{Prefix, ResultCode};
 use sft::proto::CHUNK_LEN;
 
-use super::inproc::{Raw, Running, GUARD};
+use super::inproc::{Raw, Running};
 
 /// What a raw client saw, owned (the resume events included).
 #[derive(Debug, PartialEq)]
@@ -49,30 +45,6 @@ pub fn prefix_hash(data: &[u8]) -> ([u8; 32], Sha256) {
     let mut h = Sha256::new().unwrap();
     h.update(data).unwrap();
     (h.digest_so_far().unwrap(), h)
-}
-
-/// A raw client with key `identity`, established.
-pub fn connect_as(server: &Running, identity: Arc<SigningKey>) -> Raw {
-    let mut raw = Raw {
-        conn: ClientConnection::new(
-            ClientConfig {
-                identity,
-                trust: ServerTrust::Pinned(server.host_fp),
-            },
-            Ephemeral::generate().unwrap(),
-            Timeouts::default(),
-            Instant::now(),
-        )
-        .unwrap(),
-        sock: TcpStream::connect(server.addr).unwrap(),
-    };
-    raw.sock.set_read_timeout(Some(GUARD)).unwrap();
-    while !raw.conn.is_established() {
-        raw.flush();
-        raw.conn.read_tls(&mut raw.sock, Instant::now()).unwrap();
-        while raw.conn.next_event().unwrap().is_some() {}
-    }
-    raw
 }
 
 /// One blocking read, then every event it brought.
