@@ -12,6 +12,7 @@ use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, SystemTime};
 
+use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
@@ -171,20 +172,35 @@ impl ReceiveRoot {
     ) -> Result<Option<(File, u64)>, FsError> {
         let part = partial_name(owner, path)?;
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = match rustix::fs::openat(&*self.fd, &part, flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT) => return Ok(None),
-            Err(Errno::LOOP) => return Err(FsError::NotRegular(part)),
-            Err(e) => return Err(at_err("open partial file", &self.dir, &part, e)),
+        let Some((fd, st)) = self.open_lone(&part, flags)? else {
+            return Ok(None);
         };
-        let st = rustix::fs::fstat(&fd).map_err(|e| at_err("inspect", &self.dir, &part, e))?;
-        if !lone_regular(&st) {
-            return Err(FsError::NotRegular(part));
-        }
         Ok(Some((
             File::from(fd),
             u64::try_from(st.st_size).unwrap_or(0),
         )))
+    }
+
+    /// Opens the partial `part` in the root with `flags` (never following
+    /// a symlink; a created one gets mode 0600) and checks on the handle
+    /// that it is a regular file with no other name. `None` when it does
+    /// not exist.
+    ///
+    /// # Errors
+    /// [`FsError::NotRegular`] naming it otherwise; [`FsError::Io`] when it
+    /// cannot be opened or inspected.
+    fn open_lone(&self, part: &str, flags: OFlags) -> Result<Option<(OwnedFd, Stat)>, FsError> {
+        let fd = match rustix::fs::openat(&*self.fd, part, flags, Mode::from_raw_mode(TEMP_MODE)) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(Errno::LOOP) => return Err(FsError::NotRegular(part.to_owned())),
+            Err(e) => return Err(at_err("open partial file", &self.dir, part, e)),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| at_err("inspect", &self.dir, part, e))?;
+        if !lone_regular(&st) {
+            return Err(FsError::NotRegular(part.to_owned()));
+        }
+        Ok(Some((fd, st)))
     }
 
     /// Opens or creates the partial `part` in the root for reading and
@@ -195,15 +211,9 @@ impl ReceiveRoot {
         // not block; it is refused below.
         let flags =
             OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&*self.fd, part, flags, Mode::from_raw_mode(TEMP_MODE))
-            .map_err(|e| match e {
-                Errno::LOOP => FsError::NotRegular(part.to_owned()),
-                e => at_err("open partial file", &self.dir, part, e),
-            })?;
-        let st = rustix::fs::fstat(&fd).map_err(|e| at_err("inspect", &self.dir, part, e))?;
-        if !lone_regular(&st) {
-            return Err(FsError::NotRegular(part.to_owned()));
-        }
+        let (fd, st) = self
+            .open_lone(part, flags)?
+            .ok_or_else(|| at_err("open partial file", &self.dir, part, Errno::NOENT))?;
         match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
             Err(Errno::WOULDBLOCK) => return Err(FsError::Busy(path.to_owned())),
