@@ -82,7 +82,7 @@ struct Setup {
 fn setup() -> Setup {
     let client_key = Arc::new(SigningKey::generate().unwrap());
     let server = Arc::new(ServerConfig {
-        identity: SigningKey::generate().unwrap(),
+        identity: Arc::new(SigningKey::generate().unwrap()),
         clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
         params: SessionParams {
             max_file_size: u64::MAX,
@@ -134,7 +134,7 @@ fn records(c: &mut Criterion) {
     let chunk = vec![0x5au8; 64 * 1024];
     // One huge upload so the benchmark never runs out of announced bytes.
     client
-        .request_upload("bench", u64::MAX / 2, false, None, false)
+        .request_upload("bench", u64::MAX / 2, false, None, false, 0)
         .unwrap();
     c2s(&mut client, &mut server, &mut buf, now);
     server.accept().unwrap();

@@ -224,6 +224,80 @@ seeds = {
     },
 }
 
+
+
+def audit_seeds():
+    """Audit logs (docs/AUDIT.md) signed by the session's identity keys
+    (client seed 11*32, server seed 22*32: the fuzz target's host key), or
+    None without the `cryptography` package (the seeds are then kept)."""
+    try:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    except ImportError:
+        print("audit_verify: seeds kept (python3 cryptography package missing)")
+        return None
+    import hashlib
+    import json
+
+    client = Ed25519PrivateKey.from_private_bytes(b"\x11" * 32)
+    server = Ed25519PrivateKey.from_private_bytes(b"\x22" * 32)
+    pub = lambda k: k.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    th = hashlib.sha256(b"transcript").digest()
+
+    def statement(direction, path, data):
+        """The fields and signature of a statement (src/proto/evidence.rs)."""
+        context = b"sft/5 %s statement\0" % direction.encode()
+        fields = {"client": pub(client).hex(), "server": pub(server).hex(),
+                  "transcript_hash": th.hex(), "path": path, "size": len(data),
+                  "sha256": hashlib.sha256(data).hexdigest(), "stated_time": MT}
+        signed = (context + pub(client) + pub(server) + th + vec16(path.encode())
+                  + struct.pack(">Q", len(data)) + hashlib.sha256(data).digest()
+                  + struct.pack(">Q", MT))
+        sig = (client if direction == "upload" else server).sign(signed)
+        return fields, signed, sig
+
+    def log(groups):
+        lines, prev, seq = [], bytes(32), 0
+        for time, entries in groups:
+            for kind, args in entries + [("head", None)]:
+                seq += 1
+                e = {"seq": seq, "prev": prev.hex(), "kind": kind, "time": time}
+                if kind == "refusal":
+                    e.update(client=pub(client).hex(), request="download", path=args,
+                             code=4, reason="no such file")
+                elif kind == "head":
+                    head = b"sft/5 audit head\0" + struct.pack(">QQ", seq, time) + prev
+                    e["sig"] = server.sign(head).hex()
+                else:
+                    fields, signed, sig = statement(kind, *args)
+                    e.update(fields, statement_sig=sig.hex())
+                    if kind == "upload":
+                        receipt = (b"sft/5 upload receipt\0" + signed + sig
+                                   + struct.pack(">QQ", time, seq))
+                        e["receipt_sig"] = server.sign(receipt).hex()
+                text = json.dumps(e, sort_keys=True, separators=(",", ":"),
+                                  ensure_ascii=False).encode()
+                lines.append(text)
+                prev = hashlib.sha256(text).digest()
+        return b"".join(line + b"\n" for line in lines)
+
+    honest = [(MT + 1, [("upload", ("photos/a.txt", b"hello")), ("refusal", "secret"),
+                        ("download", ("photos/a.txt", b"hello"))]),
+              (MT + 2, [("refusal", "x/\u00e9\n"), ("upload", ("b.txt", b""))])]
+    whole = log(honest)
+    return {
+        "log": whole,
+        "one-refusal": log([(MT, [("refusal", "a")])]),
+        # Cut before its last head: entries 5 and 6 are not covered.
+        "cut": b"".join(whole.splitlines(keepends=True)[:-1]),
+        "one-line": whole.splitlines(keepends=True)[0],
+    }
+
+
+audit = audit_seeds()
+if audit is not None:
+    seeds["audit_verify"] = audit
+
 for target, files in seeds.items():
     d = CORPUS / target
     d.mkdir(parents=True, exist_ok=True)

@@ -185,25 +185,33 @@ pub fn load_identity(path: &Path) -> Result<SigningKey, KeyError> {
     SigningKey::from_pkcs8_pem(&pem).map_err(|e| malformed(&e.to_string()))
 }
 
-/// Reads the fingerprint of a key file: a private key (PEM) or a public-key
-/// line. A private key file is subject to the same permission check as
-/// [`load_identity`].
+/// Reads the public key of a key file: a private key (PEM) or a
+/// public-key line. A private key file is subject to the same permission
+/// check as [`load_identity`].
 ///
 /// # Errors
 /// As [`load_identity`], or `Malformed` when the file is neither form.
-pub fn fingerprint_of_file(path: &Path) -> Result<Fingerprint, KeyError> {
+pub fn public_key_of_file(path: &Path) -> Result<VerifyingKey, KeyError> {
     let text = zeroize::Zeroizing::new(fs::read(path).map_err(io_err("read", path))?);
     if text.starts_with(b"-----BEGIN") {
-        return Ok(load_identity(path)?.verifying_key().fingerprint());
+        return Ok(load_identity(path)?.verifying_key());
     }
     let text = String::from_utf8_lossy(&text);
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     PublicKeyLine::parse(line)
-        .map(|l| l.key.fingerprint())
+        .map(|l| l.key)
         .map_err(|reason| KeyError::Malformed {
             path: path.to_path_buf(),
             reason,
         })
+}
+
+/// Reads the fingerprint of a key file ([`public_key_of_file`]).
+///
+/// # Errors
+/// As [`public_key_of_file`].
+pub fn fingerprint_of_file(path: &Path) -> Result<Fingerprint, KeyError> {
+    public_key_of_file(path).map(|k| k.fingerprint())
 }
 
 /// Reads an authorized_keys file: one public-key line per client,
@@ -266,6 +274,15 @@ impl KnownHosts {
             }
         }
         Ok(KnownHosts { entries, skipped })
+    }
+
+    /// The names (`host:port`) recorded with fingerprint `fp`.
+    pub fn names_of(&self, fp: &Fingerprint) -> Vec<&str> {
+        self.entries
+            .iter()
+            .filter(|(_, f)| f == fp)
+            .map(|(h, _)| h.as_str())
+            .collect()
     }
 
     /// The fingerprint recorded for `host_port` (`host:port`), if any.

@@ -11,10 +11,13 @@
 //! [`crypto`] names OpenSSL.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod crypto;
+mod evidence_json;
 pub mod fs;
 pub mod keys;
 pub mod net;
 pub mod proto;
+pub mod receipt;
 #[cfg(test)]
 mod vectors;

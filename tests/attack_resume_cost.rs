@@ -76,7 +76,7 @@ fn victim_resume(server: &Running, data: &[u8]) -> (Duration, Option<u64>) {
     let mut raw = Raw::connect(server);
     let t = Instant::now();
     raw.conn
-        .request_upload("victim.bin", data.len() as u64, false, None, true)
+        .request_upload("victim.bin", data.len() as u64, false, None, true, T0)
         .unwrap();
     raw.flush();
     let mut buf = vec![0u8; 1 << 16];

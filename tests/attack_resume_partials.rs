@@ -22,7 +22,7 @@ use sft::proto::CHUNK_LEN;
 /// Offers `size` bytes as `path` for resume; the server's first answer.
 fn offer(raw: &mut Raw, path: &str, size: u64) -> Vec<Ev> {
     raw.conn
-        .request_upload(path, size, false, None, true)
+        .request_upload(path, size, false, None, true, T0)
         .unwrap();
     raw.flush();
     read(raw)

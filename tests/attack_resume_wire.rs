@@ -20,7 +20,7 @@ use inproc::*;
 use resumer::*;
 use sft::crypto::hash::sha256;
 use sft::proto::msgs::{
-    encode_resume, inner, inner_name, parse_resume, Get, Meta, Offer, Outcome, Prefix, ResultCode,
+    encode_resume, inner, inner_name, parse_resume, Get, Meta, Offer, Prefix, ResultCode,
     EMPTY_SHA256, MAX_OFFSET,
 };
 use sft::proto::CHUNK_LEN;
@@ -302,9 +302,8 @@ fn a_resumable_offer_smaller_than_the_partial_starts_at_0_and_one_equal_ends_at_
     let offered = offer_resume(&mut h, "e.bin", n);
     assert_eq!(offered.offset, n);
     h.send(inner::RESUME, &encode_resume(&offered));
-    h.send(inner::END, &sha256(&held).unwrap());
-    let (t, body) = h.recv();
-    assert_eq!(t, inner::RESULT);
-    assert_eq!(Outcome::parse(&body).unwrap().code, ResultCode::Ok);
+    let statement = h.statement(b"e.bin", n, sha256(&held).unwrap());
+    h.send_end(statement);
+    assert_eq!(h.result(), ResultCode::Ok);
     assert_eq!(fs::read(server.root.path().join("e.bin")).unwrap(), held);
 }

@@ -16,7 +16,7 @@ fn the_loser_of_a_commit_race_hears_that_the_server_never_overwrites() {
     // The slow uploader is staged first: the name is still free.
     let mut slow = raw::Raw::connect(server.addr, client.dir(), &server.host_fp);
     slow.conn
-        .request_upload("race.bin", SIZE as u64, false, None, false)
+        .request_upload("race.bin", SIZE as u64, false, None, false, 1_764_000_100)
         .unwrap();
     // No ACCEPT in v3: the server's log says when it has staged the file.
     while slow.conn.wants_write() {

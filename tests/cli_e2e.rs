@@ -244,7 +244,7 @@ fn connection_cut_mid_transfer_leaves_no_file() {
     let (server, client) = pair();
     let mut raw = raw::Raw::connect(server.addr, client.dir(), &server.host_fp);
     raw.conn
-        .request_upload("cut.bin", 10 << 20, false, None, false)
+        .request_upload("cut.bin", 10 << 20, false, None, false, 1_764_000_100)
         .unwrap();
     while !raw.conn.wants_data() {
         raw.step().unwrap();
@@ -292,7 +292,7 @@ fn sigterm_mid_upload_removes_the_partial_file() {
     let (mut server, client) = pair();
     let mut raw = raw::Raw::connect(server.addr, client.dir(), &server.host_fp);
     raw.conn
-        .request_upload("half.bin", 10 << 20, false, None, false)
+        .request_upload("half.bin", 10 << 20, false, None, false, 1_764_000_100)
         .unwrap();
     while !raw.conn.wants_data() {
         raw.step().unwrap();

@@ -49,6 +49,8 @@ impl Fake {
 }
 
 impl FileSender for Fake {
+    type Ended = [u8; 32];
+
     fn wants_data(&self) -> bool {
         (self.handed().len() as u64) < self.want
     }
@@ -137,7 +139,7 @@ fn an_unchanged_file_sends_every_byte_then_its_end() {
     assert_eq!(pump(&mut out, &mut conn).unwrap(), Some([7; 32]));
     assert_eq!(conn.chunks.len(), 3);
     assert_eq!(conn.handed(), data);
-    assert!(out.is_done());
+    assert_eq!(out.sent(), out.size());
 }
 
 #[test]
@@ -260,7 +262,7 @@ fn a_resumed_send_hands_over_only_the_bytes_from_its_offset() {
     assert_eq!(pump(&mut out, &mut conn).unwrap(), Some([7; 32]));
     assert_eq!(conn.handed(), &data[offset as usize..]);
     assert_eq!(out.sent(), data.len() as u64);
-    assert!(out.is_done());
+    assert_eq!(out.sent(), out.size());
 }
 
 #[test]
@@ -279,7 +281,7 @@ fn a_send_may_resume_at_the_size_but_not_past_it() {
     let tmp = TempDir::new().unwrap();
     let (_, _, src) = source(&tmp, 10);
     let out = Outgoing::starting_at(src, 10).unwrap();
-    assert!(out.is_done());
+    assert_eq!(out.sent(), out.size());
     let (_, _, src) = source(&tmp, 10);
     let err = Outgoing::starting_at(src, 11).err().unwrap();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);

@@ -14,7 +14,8 @@ use std::time::Instant;
 use sft::crypto::ed25519::{Fingerprint, SigningKey};
 use sft::fs::ReceiveRoot;
 use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, Step, CONNECT_TIMEOUT};
-use sft::proto::conn::{ServerConnection, ServerEvent};
+use sft::proto::conn::{ServerConnection, ServerEvent, Ticket};
+use sft::proto::evidence::{Receipt, Signed, Stored};
 use sft::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use sft::proto::msgs::{Meta, ResultCode, SessionParams};
 use sft::proto::timers::Timeouts;
@@ -27,6 +28,10 @@ enum Saw {
     Established,
     /// A GET: its path and max_size.
     Download(String, u64),
+    /// An upload offered, under this ticket.
+    Upload(Ticket),
+    /// An upload's data arrived whole, with the client's statement.
+    Arrived(Box<Signed>),
     Closed,
     Other(String),
 }
@@ -63,6 +68,8 @@ impl Wire {
                     ServerEvent::DownloadRequested { path, max_size, .. } => {
                         Saw::Download(path, max_size)
                     }
+                    ServerEvent::UploadRequested { ticket, .. } => Saw::Upload(ticket),
+                    ServerEvent::ReceiveComplete { signed } => Saw::Arrived(signed),
                     ServerEvent::Closed => Saw::Closed,
                     other => Saw::Other(format!("{other:?}")),
                 };
@@ -82,7 +89,7 @@ impl Wire {
     /// Offers the GET's file: `size` bytes, no metadata of note.
     fn offer(&mut self, size: u64) {
         self.conn
-            .offer_download(size, Meta::default(), None)
+            .offer_download(size, Meta::default(), None, 1_764_000_100)
             .unwrap();
     }
 }
@@ -103,7 +110,7 @@ fn scripted(script: impl FnOnce(&mut Wire) -> Vec<Saw> + Send + 'static) -> Scri
     let host_fp = host.verifying_key().fingerprint();
     let client_key = Arc::new(SigningKey::generate().unwrap());
     let config = Arc::new(ServerConfig {
-        identity: host,
+        identity: Arc::new(host),
         clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
         params: SessionParams {
             max_file_size: u64::MAX,
@@ -307,6 +314,69 @@ fn a_client_that_detects_tampering_tells_the_server() {
     assert_eq!(
         server.script.join().unwrap(),
         vec![Saw::Other(format!("alert {:?}", AlertCode::BadRecord))]
+    );
+}
+
+/// A server whose receipt does not verify (signed by another key than the
+/// one the handshake proved) fails the upload: the client reports the
+/// session's error, not a stored file, and tells the server why.
+#[test]
+fn a_receipt_that_does_not_verify_fails_the_upload() {
+    let server = scripted(|w| {
+        let Saw::Upload(ticket) = w.next().unwrap() else {
+            panic!("no upload");
+        };
+        w.conn.accept().unwrap();
+        let signed = loop {
+            if let Saw::Arrived(signed) = w.next().unwrap() {
+                break *signed;
+            }
+        };
+        let other = SigningKey::generate().unwrap();
+        let mut forged = signed.clone();
+        forged.statement.server = other.verifying_key();
+        let stored = Stored {
+            commit_time: 1,
+            audit_seq: 1,
+        };
+        let by_other = Receipt::sign(forged, stored, &other).unwrap();
+        let receipt = Receipt {
+            signed,
+            stored,
+            signature: by_other.signature,
+        };
+        w.conn.answer_stored(ticket, &receipt).unwrap();
+        w.flush();
+        vec![match w.next() {
+            Err(ProtoError::PeerAlert(code)) => Saw::Other(format!("alert {code:?}")),
+            other => Saw::Other(format!("{other:?}")),
+        }]
+    });
+    let mut session = server.session(u64::MAX);
+    let dir = TempDir::new().unwrap();
+    let local = dir.path().join("a.txt");
+    std::fs::write(&local, b"abc").unwrap();
+    let step = Step::Put {
+        local,
+        remote: "a.txt".into(),
+        overwrite: false,
+        preserve: false,
+        within: None,
+    };
+    let err = session.run_one(step, None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Proto(ProtoError::BadSignature("server's receipt"))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        server.script.join().unwrap(),
+        vec![Saw::Other(format!(
+            "alert {:?}",
+            AlertCode::HandshakeFailed
+        ))]
     );
 }
 

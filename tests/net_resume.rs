@@ -278,7 +278,8 @@ fn a_corrupt_resumable_upload_leaves_no_partial_to_resume() {
     h.send(inner::CHUNK, &[&0u64.to_be_bytes()[..], &data].concat());
     let mut wrong = sha256(&data).unwrap();
     wrong[31] ^= 1;
-    h.send(inner::END, &wrong);
+    let statement = h.statement(b"bad.bin", data.len() as u64, wrong);
+    h.send_end(statement);
     let (t, body) = h.recv();
     assert_eq!(t, inner::RESULT);
     let code = sft::proto::msgs::Outcome::parse(&body).unwrap().code;

@@ -13,10 +13,10 @@ use sft::crypto::secret::Secret;
 use sft::proto::codec::{Reader, Writer};
 use sft::proto::conn::MAX_LISTING_ENTRIES;
 use sft::proto::msgs::{
-    encode_list, encode_listing, parse_chunk, parse_end, parse_list, parse_listing, Challenge,
-    EntryKind, Established, Get, Hello, ListEntry, Meta, Mkdir, Offer, Outcome, Prefix, Response,
-    ResultCode, SessionParams, ESTABLISHED_LEN, MAX_MODE, MAX_OFFSET, MAX_REASON_LEN,
-    MAX_RETRY_AFTER_SECS,
+    encode_list, encode_listing, parse_chunk, parse_list, parse_listing, parse_receipt, Challenge,
+    End, EntryKind, Established, Get, Hello, ListEntry, Meta, Mkdir, Offer, Outcome, Prefix,
+    Response, ResultCode, SessionParams, END_LEN, ESTABLISHED_LEN, MAX_MODE, MAX_OFFSET,
+    MAX_REASON_LEN, MAX_RETRY_AFTER_SECS,
 };
 use sft::proto::name::{is_hidden, sanitize, sanitize_path};
 use sft::proto::record::{Header, RecordType, CHALLENGE_LEN, HEADER_LEN, HELLO_LEN};
@@ -440,10 +440,15 @@ proptest! {
         let (o, d) = parse_chunk(&body).unwrap();
         prop_assert_eq!((o, d), (offset, &data[..]));
         prop_assert!(parse_chunk(&body[..7.min(body.len())]).is_err());
-        let hash = [offset as u8; 32];
-        prop_assert_eq!(parse_end(&hash).unwrap(), hash);
-        prop_assert!(parse_end(&hash[..31]).is_err());
-        prop_assert!(parse_end(&[&hash[..], &[0]].concat()).is_err());
+        let end = End::Signed {
+            sha256: [offset as u8 | 1; 32],
+            time: offset,
+            signature: Signature::from_bytes(&[data.len() as u8; 64]).unwrap(),
+        };
+        let body = end.encode();
+        prop_assert_eq!(End::parse(&body).unwrap(), end);
+        prop_assert!(End::parse(&body[..END_LEN - 1]).is_err());
+        prop_assert!(End::parse(&[&body[..], &[0]].concat()).is_err());
     }
 
     #[test]
@@ -593,7 +598,8 @@ proptest! {
         let _ = Get::parse(&body);
         let _ = parse_list(&body);
         let _ = parse_chunk(&body);
-        let _ = parse_end(&body);
+        let _ = End::parse(&body);
+        let _ = parse_receipt(&body);
         let _ = Outcome::parse(&body);
         let _ = parse_listing(&body, &mut Vec::new(), MAX_LISTING_ENTRIES);
         let _ = sanitize(&body);

@@ -23,6 +23,7 @@ use sft::proto::conn::{
     ClientConnection, ClientEvent, ConnectionCore, ListingStep, ServerConnection, ServerEvent,
     Ticket,
 };
+use sft::proto::evidence::{Receipt, Signed, Stored};
 use sft::proto::handshake::client::{ClientConfig, ServerTrust};
 use sft::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use sft::proto::handshake::Ephemeral;
@@ -78,15 +79,22 @@ fn to_client(c: &mut ClientConnection, bytes: &[u8], now: Instant) -> usize {
     n
 }
 
+/// An answer the server owes: a MKDIR's, or an upload's with the
+/// client's statement once the file arrived.
+enum Owed {
+    Mkdir(Ticket),
+    Upload(Ticket, Option<Box<Signed>>),
+}
+
 /// Delivers `bytes` to the server; returns how many events came out.
 /// A client that authenticates is admitted and every upload accepted at
 /// once, one offered for resume with [`SERVER_HELD`] as the bytes the
-/// server holds; the tickets of uploads and MKDIRs go to `tickets`.
+/// server holds; what uploads and MKDIRs are owed goes to `tickets`.
 fn to_server(
     s: &mut ServerConnection,
     bytes: &[u8],
     now: Instant,
-    tickets: &mut Vec<Ticket>,
+    tickets: &mut Vec<Owed>,
 ) -> usize {
     s.read_tls(&mut &bytes[..], now).unwrap();
     let mut n = 0;
@@ -95,11 +103,19 @@ fn to_server(
             None => return n,
             Some(ServerEvent::Authenticated { .. }) => (true, None),
             Some(ServerEvent::UploadRequested { ticket, resume, .. }) => {
-                tickets.push(ticket);
+                tickets.push(Owed::Upload(ticket, None));
                 (false, Some(resume))
             }
             Some(ServerEvent::MkdirRequested { ticket, .. }) => {
-                tickets.push(ticket);
+                tickets.push(Owed::Mkdir(ticket));
+                (false, None)
+            }
+            Some(ServerEvent::ReceiveComplete { signed }) => {
+                let upload = tickets.iter_mut().rev().find_map(|o| match o {
+                    Owed::Upload(_, statement @ None) => Some(statement),
+                    _ => None,
+                });
+                *upload.expect("an upload owed") = Some(signed);
                 (false, None)
             }
             Some(_) => (false, None),
@@ -124,6 +140,26 @@ const SERVER_HELD: &[u8] = b"hello, ";
 /// The mtime of every file and directory in the session.
 const MTIME: i64 = 1_764_000_000;
 
+/// The time in every statement (Unix seconds); receipts say stored one
+/// second later.
+const T0: u64 = 1_764_000_100;
+
+/// Gives the answer owed: a MKDIR's Ok, an upload's receipt as the
+/// server's audit entry `seq`.
+fn answer(s: &mut ServerConnection, owed: Owed, key: &SigningKey, seq: u64) {
+    match owed {
+        Owed::Mkdir(ticket) => s.answer(ticket, Outcome::ok()).unwrap(),
+        Owed::Upload(ticket, signed) => {
+            let stored = Stored {
+                commit_time: T0 + 1,
+                audit_seq: seq,
+            };
+            let receipt = Receipt::sign(*signed.expect("arrived"), stored, key).unwrap();
+            s.answer_stored(ticket, &receipt).unwrap();
+        }
+    }
+}
+
 fn session() -> Vec<(String, Vec<u8>)> {
     let now = Instant::now();
     let client_id = Arc::new(SigningKey::from_seed(&secret(0x11)).unwrap());
@@ -144,8 +180,9 @@ fn session() -> Vec<(String, Vec<u8>)> {
             server_id.verifying_key().as_bytes().to_vec(),
         ),
     ];
+    let server_id = Arc::new(server_id);
     let config = Arc::new(ServerConfig {
-        identity: server_id,
+        identity: server_id.clone(),
         clients: ClientPolicy::Authorized(HashSet::from([client_id.verifying_key()])),
         params: SessionParams {
             max_file_size: 10 << 30,
@@ -177,7 +214,7 @@ fn session() -> Vec<(String, Vec<u8>)> {
                     events: usize,
                     c: &mut ClientConnection,
                     s: &mut ServerConnection,
-                    tickets: &mut Vec<Ticket>| {
+                    tickets: &mut Vec<Owed>| {
         let (bytes, got) = if from_client {
             let bytes = drain(c, now);
             let got = to_server(s, &bytes, now, tickets);
@@ -231,7 +268,7 @@ fn session() -> Vec<(String, Vec<u8>)> {
         mtime: MTIME,
     };
     c.request_mkdir("photos", None).unwrap();
-    c.request_upload("photos/a.txt", 5, false, Some(file_meta), false)
+    c.request_upload("photos/a.txt", 5, false, Some(file_meta), false, T0)
         .unwrap();
     c.send_data(b"hello").unwrap();
     c.request_mkdir("photos", Some(dir_meta)).unwrap();
@@ -246,14 +283,14 @@ fn session() -> Vec<(String, Vec<u8>)> {
         t,
     );
     // Given last first: they still go out in request order.
-    for ticket in t.drain(..).rev() {
-        s.answer(ticket, Outcome::ok()).unwrap();
+    for owed in t.drain(..).rev() {
+        answer(&mut s, owed, &server_id, 1);
     }
-    step("s->c RESULT, RESULT, RESULT", false, 3, &mut c, &mut s, t);
+    step("s->c RESULT, RECEIPT, RESULT", false, 3, &mut c, &mut s, t);
 
     c.request_download("notes.txt", 10 << 30, None).unwrap();
     step("c->s GET", true, 1, &mut c, &mut s, t);
-    s.offer_download(5, file_meta, None).unwrap();
+    s.offer_download(5, file_meta, None, T0).unwrap();
     s.send_data(b"notes").unwrap();
     // DownloadOffered, Data, ReceiveComplete; nothing goes back.
     step("s->c OFFER, CHUNK, END", false, 3, &mut c, &mut s, t);
@@ -262,7 +299,7 @@ fn session() -> Vec<(String, Vec<u8>)> {
     // An upload resumed: the server holds its first 7 bytes, the client's
     // agree, and only the last 5 cross.
     let size = RESUMED_UPLOAD.len() as u64;
-    c.request_upload("photos/b.txt", size, false, None, true)
+    c.request_upload("photos/b.txt", size, false, None, true, T0)
         .unwrap();
     step("c->s OFFER (resume)", true, 1, &mut c, &mut s, t);
     // ResumeOffered.
@@ -274,15 +311,16 @@ fn session() -> Vec<(String, Vec<u8>)> {
     assert!(!c.wants_data());
     // ResumeAgreed, Data, ReceiveComplete.
     step("c->s RESUME, CHUNK, END", true, 3, &mut c, &mut s, t);
-    let ticket = t.pop().unwrap();
-    s.answer(ticket, Outcome::ok()).unwrap();
-    step("s->c RESULT (resumed upload)", false, 1, &mut c, &mut s, t);
+    let owed = t.pop().unwrap();
+    answer(&mut s, owed, &server_id, 2);
+    step("s->c RECEIPT (resumed upload)", false, 1, &mut c, &mut s, t);
 
     // A download resumed: the client holds "no" of "notes".
     c.request_download("notes.txt", 10 << 30, Some(held(b"no")))
         .unwrap();
     step("c->s GET (holding 2 bytes)", true, 1, &mut c, &mut s, t);
-    s.offer_download(5, file_meta, Some(held(b"no").1)).unwrap();
+    s.offer_download(5, file_meta, Some(held(b"no").1), T0)
+        .unwrap();
     s.send_data(b"tes").unwrap();
     // DownloadOffered (from 2), Data, ReceiveComplete.
     step(
@@ -314,10 +352,11 @@ fn session() -> Vec<(String, Vec<u8>)> {
 
 fn render(lines: &[(String, Vec<u8>)]) -> String {
     let mut out = String::from(
-        "# sft protocol version 4: a deterministic session, regenerated by tests/protocol_vectors.rs\n\
+        "# sft protocol version 5: a deterministic session, regenerated by tests/protocol_vectors.rs\n\
          # (docs/PROTOCOL.md section 8). Inputs: client identity seed 11*32, server identity seed\n\
          # 22*32 (RFC 8032 seeds), client ephemeral scalar 33*32, server ephemeral scalar 44*32\n\
          # (RFC 7748), client random 55*32, server random 66*32, max_file_size 10 GiB, idle 60 s.\n\
+         # Statements carry time 1764000100; receipts commit_time 1764000101, audit_seq 1 and 2.\n\
          # Resumed: the server holds \"hello, \" of photos/b.txt (\"hello, again\"), the client \"no\"\n\
          # of notes.txt (\"notes\").\n\
          # The two identity lines are public keys (hex). Every other line: label = hex of the bytes\n\

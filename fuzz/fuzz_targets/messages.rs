@@ -1,6 +1,6 @@
 //! Every message parser of `proto::msgs`, chosen by the first input byte
-//! (`% 11`: HELLO, CHALLENGE, RESPONSE, SESSION_ESTABLISHED, OFFER, GET,
-//! RESULT, LISTING, MKDIR, LIST, RESUME); the rest is the body. Each parser has an exact wire layout, so an
+//! (`% 13`: HELLO, CHALLENGE, RESPONSE, SESSION_ESTABLISHED, OFFER, GET,
+//! RESULT, LISTING, MKDIR, LIST, RESUME, END, RECEIPT); the rest is the body. Each parser has an exact wire layout, so an
 //! accepted body must re-encode (with the crate's encoder where one
 //! exists, else field by field) to exactly the input, and the re-encoding
 //! must parse to the same value. RESULT's wait must fit its code (1 to
@@ -12,9 +12,9 @@ use libfuzzer_sys::fuzz_target;
 use sft::proto::codec::Writer;
 use sft::proto::conn::MAX_LISTING_ENTRIES;
 use sft::proto::msgs::{
-    encode_list, encode_listing, encode_resume, parse_list, parse_listing, parse_resume, Challenge,
-    Established, Get, Hello, Mkdir, Offer, Outcome, Response, ResultCode, EMPTY_SHA256, MAX_MODE,
-    MAX_OFFSET, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS,
+    encode_list, encode_listing, encode_receipt, encode_resume, parse_list, parse_listing,
+    parse_receipt, parse_resume, Challenge, End, Established, Get, Hello, Mkdir, Offer, Outcome,
+    Response, ResultCode, EMPTY_SHA256, MAX_MODE, MAX_OFFSET, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS,
 };
 use sft::proto::{ProtoError, MAX_NAME_LEN, MAX_PATH_LEN, MAX_PLAINTEXT_LEN};
 
@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
-    match which % 11 {
+    match which % 13 {
         0 => {
             if let Ok(m) = Hello::parse(body) {
                 let again = m.encode();
@@ -118,6 +118,23 @@ fuzz_target!(|data: &[u8]| {
                 let again = encode_resume(&p);
                 assert_eq!(again, body);
                 assert_eq!(parse_resume(&again).ok(), Some(p));
+            }
+        }
+        11 => {
+            if let Ok(end) = End::parse(body) {
+                // Abandon only as all zero bytes: no hash of zeros is taken
+                // for a file's.
+                assert_eq!(end == End::Abandoned, body.iter().all(|b| *b == 0));
+                let again = end.encode();
+                assert_eq!(again, body);
+                assert_eq!(End::parse(&again).ok(), Some(end));
+            }
+        }
+        12 => {
+            if let Ok((stored, sig)) = parse_receipt(body) {
+                let again = encode_receipt(stored, &sig);
+                assert_eq!(again, body);
+                assert_eq!(parse_receipt(&again).ok(), Some((stored, sig)));
             }
         }
         6 => {

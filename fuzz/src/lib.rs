@@ -29,6 +29,14 @@
 //!   - `6` time passes: seconds u8, then `handle_timeout`;
 //!   - `7` end of stream from the peer.
 //!
+//!   A sealed OFFER is remembered (its path and size); a sealed END whose
+//!   body is 32 bytes is completed by the harness: 32 zero bytes become the
+//!   abandon END (104 zero bytes), any other hash an END signed with the
+//!   peer's fixture key over the statement of PROTOCOL.md §4.8 (this
+//!   session's transcript hash, the last OFFER's path and size, time
+//!   1764000100), so that inputs reach what follows a verified file. Any
+//!   other END body is sealed as given.
+//!
 //!   The endpoint refuses every KEY_UPDATE the peer seals here (by opcode
 //!   3, or 0..=2 with inner type 0x03): PROTOCOL.md §2.5 accepts one only
 //!   after 2^21 − 1 records under a key, more than an input holds. So the
@@ -70,13 +78,15 @@ use sft::crypto::x25519::EphemeralSecret;
 use sft::proto::conn::{
     ClientConnection, ClientEvent, ConnectionCore, ServerConnection, ServerEvent, Ticket,
 };
+use sft::proto::evidence::{Direction, Receipt, Signed, Statement, Stored};
 use sft::proto::handshake::client::{ClientConfig, ServerTrust};
 use sft::proto::handshake::key_schedule::EXTRACT_SALT;
 use sft::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use sft::proto::handshake::transcript::Transcript;
 use sft::proto::handshake::Ephemeral;
 use sft::proto::msgs::{
-    inner, inner_name, EntryKind, ListEntry, Meta, Outcome, ResultCode, SessionParams,
+    inner, inner_name, End, EntryKind, ListEntry, Meta, Offer, Outcome, ResultCode, SessionParams,
+    END_LEN,
 };
 use sft::proto::record::{
     DirectionKeys, Header, Opener, RecordType, Sealer, TrafficSecret, CHALLENGE_LEN, HEADER_LEN,
@@ -91,6 +101,8 @@ pub trait Endpoint: DerefMut<Target = ConnectionCore> + Sized {
     const TARGET: &'static str;
     /// How many role calls [`Endpoint::call`] knows.
     const CALLS: u8;
+    /// Which files the peer sends (and signs the statements of).
+    const PEER_SENDS: Direction;
     /// What the application remembers between calls (the server's
     /// tickets).
     type App: Default;
@@ -157,6 +169,9 @@ fn data(arg: u8) -> Vec<u8> {
 }
 
 /// The mode and mtime of every file and directory in the session.
+/// The time statements and receipts carry (Unix seconds).
+const T0: u64 = 1_764_000_100;
+
 const META: Meta = Meta {
     mode: 0o644,
     mtime: 1_764_000_000,
@@ -173,6 +188,7 @@ fn client_path(arg: u8) -> &'static str {
 /// download its max_size (bits 0-3, or unlimited with bit 4); for a MKDIR
 /// meta (bit 5); for a LIST the root when bits 6-7 are 0.
 impl Endpoint for ClientConnection {
+    const PEER_SENDS: Direction = Direction::Download;
     const TARGET: &'static str = "client_session";
     const CALLS: u8 = 9;
     type App = ();
@@ -234,7 +250,8 @@ impl Endpoint for ClientConnection {
                 ("request_list", self.request_list(path))
             }
             1 => {
-                let r = self.request_upload(path, (arg & 15).into(), arg & 16 != 0, meta, false);
+                let r =
+                    self.request_upload(path, (arg & 15).into(), arg & 16 != 0, meta, false, T0);
                 ("request_upload", r.map(drop))
             }
             2 => {
@@ -252,7 +269,7 @@ impl Endpoint for ClientConnection {
             6 => ("resume_upload", self.resume_upload(None).map(drop)),
             // An upload offered for resume: RESUME or a refusal comes next.
             7 => {
-                let r = self.request_upload(path, (arg & 15).into(), arg & 16 != 0, meta, true);
+                let r = self.request_upload(path, (arg & 15).into(), arg & 16 != 0, meta, true, T0);
                 ("request_upload", r.map(drop))
             }
             _ => ("abandon_send", self.abandon_send()),
@@ -271,6 +288,8 @@ impl Endpoint for ClientConnection {
 pub struct Tickets {
     owed: Vec<Ticket>,
     spent: Option<Ticket>,
+    /// The newest upload statement that arrived, for a receipt.
+    arrived: Option<Signed>,
 }
 
 impl Tickets {
@@ -297,6 +316,7 @@ const REQUESTS: [&str; 5] = [
 ];
 
 impl Endpoint for ServerConnection {
+    const PEER_SENDS: Direction = Direction::Upload;
     const TARGET: &'static str = "server_session";
     const CALLS: u8 = 9;
     type App = Tickets;
@@ -344,7 +364,10 @@ impl Endpoint for ServerConnection {
             .iter()
             .filter(|e| REQUESTS.contains(&e.as_str()))
             .count();
-        let results = written.iter().filter(|t| **t == inner::RESULT).count();
+        let results = written
+            .iter()
+            .filter(|t| matches!(**t, inner::RESULT | inner::RECEIPT))
+            .count();
         assert!(
             results <= requests,
             "{results} RESULTs for {requests} requests"
@@ -364,6 +387,10 @@ impl Endpoint for ServerConnection {
             ServerEvent::MkdirRequested { ticket, .. } => {
                 app.owed.push(ticket);
                 "MkdirRequested".into()
+            }
+            ServerEvent::ReceiveComplete { signed } => {
+                app.arrived = Some(*signed);
+                "ReceiveComplete".into()
             }
             ev => variant(&ev),
         });
@@ -397,7 +424,19 @@ impl Endpoint for ServerConnection {
             }
             2 => {
                 let ticket = app.pick(arg >> 1)?;
-                let r = self.answer(ticket, result(arg));
+                // Odd: a receipt over the newest statement, when one came.
+                let receipt = app.arrived.clone().filter(|_| arg & 1 == 1).map(|signed| {
+                    let stored = Stored {
+                        commit_time: T0,
+                        audit_seq: arg.into(),
+                    };
+                    Receipt::sign(signed, stored, &fixture().server_config.identity)
+                        .expect("the server's key signs")
+                });
+                let r = match &receipt {
+                    Some(receipt) => self.answer_stored(ticket, receipt),
+                    None => self.answer(ticket, result(arg)),
+                };
                 if r.is_ok() {
                     app.answered(ticket);
                 }
@@ -406,7 +445,7 @@ impl Endpoint for ServerConnection {
             3 => ("refuse", self.refuse(&refusal(arg))),
             4 => (
                 "offer_download",
-                self.offer_download(arg.into(), META, None),
+                self.offer_download(arg.into(), META, None, T0).map(|_| ()),
             ),
             5 => {
                 let one = [ListEntry {
@@ -491,7 +530,7 @@ fn fixture() -> &'static Fixture {
 fn build_fixture() -> Fixture {
     let now = Instant::now();
     let client_identity = Arc::new(SigningKey::from_seed(&secret(CLIENT_SEED)).expect("seed"));
-    let server_identity = SigningKey::from_seed(&secret(SERVER_SEED)).expect("seed");
+    let server_identity = Arc::new(SigningKey::from_seed(&secret(SERVER_SEED)).expect("seed"));
     let server_fingerprint = server_identity.verifying_key().fingerprint();
     let server_config = Arc::new(ServerConfig {
         identity: server_identity,
@@ -571,8 +610,8 @@ fn application_secrets(client: &[u8], server: &[u8]) -> (Prk, Prk) {
         };
         opener.accept_plaintext(&first).expect("record 0");
         let keys = DirectionKeys {
-            key: labelled(&prk, &format!("sft/4 {side} hs key"), &th_challenge),
-            iv: labelled(&prk, &format!("sft/4 {side} hs iv"), &th_challenge),
+            key: labelled(&prk, &format!("sft/5 {side} hs key"), &th_challenge),
+            iv: labelled(&prk, &format!("sft/5 {side} hs iv"), &th_challenge),
         };
         opener.set_keys(&keys).expect("AEAD key");
         let header =
@@ -587,8 +626,8 @@ fn application_secrets(client: &[u8], server: &[u8]) -> (Prk, Prk) {
     }
     let th_final = transcript.hash().expect("SHA-256");
     (
-        labelled(&prk, "sft/4 c ap traffic", &th_final),
-        labelled(&prk, "sft/4 s ap traffic", &th_final),
+        labelled(&prk, "sft/5 c ap traffic", &th_final),
+        labelled(&prk, "sft/5 s ap traffic", &th_final),
     )
 }
 
@@ -775,6 +814,8 @@ struct Driver<E: Endpoint> {
     failed: Option<ProtoError>,
     /// `close()` succeeded.
     closed_here: bool,
+    /// The path and size of the last OFFER the peer sealed.
+    offered: (String, u64),
 }
 
 /// Takes up to `n` bytes from the front of `input`.
@@ -805,6 +846,7 @@ impl<E: Endpoint> Driver<E> {
             events: Vec::new(),
             failed: None,
             closed_here: false,
+            offered: (String::new(), 0),
         }
     }
 
@@ -957,12 +999,59 @@ impl<E: Endpoint> Driver<E> {
 
     /// Delivers one record sealed by the peer.
     fn feed_sealed(&mut self, inner_type: u8, body: &[u8]) {
+        let end;
+        let body = match inner_type {
+            inner::OFFER => {
+                if let Ok(o) = Offer::parse(body) {
+                    self.offered = (String::from_utf8_lossy(&o.path).into_owned(), o.size);
+                }
+                body
+            }
+            inner::END if body.len() == 32 => {
+                end = self.completed_end(body);
+                &end[..]
+            }
+            _ => body,
+        };
         let wire = self
             .peer
             .as_mut()
             .expect("established")
             .seal(inner_type, body);
         self.feed(&wire);
+    }
+
+    /// The END a 32-byte END body stands for (the crate docs).
+    fn completed_end(&self, sha: &[u8]) -> [u8; END_LEN] {
+        let Ok(sha256) = <[u8; 32]>::try_from(sha) else {
+            return [0; END_LEN];
+        };
+        if sha256 == [0; 32] {
+            return End::Abandoned.encode();
+        }
+        let f = fixture();
+        let (client, server) = (&f.client_identity, &f.server_config.identity);
+        let statement = Statement {
+            direction: E::PEER_SENDS,
+            client: client.verifying_key(),
+            server: server.verifying_key(),
+            transcript_hash: self.conn.transcript_hash().unwrap_or([0; 32]),
+            path: self.offered.0.clone(),
+            size: self.offered.1,
+            sha256,
+            time: T0,
+        };
+        let key = match E::PEER_SENDS {
+            Direction::Upload => client,
+            Direction::Download => server,
+        };
+        let signed = statement.sign(key).expect("the fixture key signs");
+        End::Signed {
+            sha256,
+            time: T0,
+            signature: signed.signature,
+        }
+        .encode()
     }
 
     /// End of stream from the peer, after what of the backlog is read

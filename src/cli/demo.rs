@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::thread;
 
 use clap::Args;
+use sft::audit::AuditLog;
 use sft::crypto::ed25519::SigningKey;
 use sft::crypto::{hash, rand};
 use sft::fs::ReceiveRoot;
@@ -42,7 +43,9 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     let server_root = ReceiveRoot::open_or_create(&tmp.path().join("server-root"))?;
     let download_root = ReceiveRoot::open_or_create(&tmp.path().join("downloads"))?;
 
-    let host_key = SigningKey::generate().map_err(internal)?;
+    let host_key = Arc::new(SigningKey::generate().map_err(internal)?);
+    let audit =
+        AuditLog::open(&tmp.path().join("audit.log"), host_key.clone()).map_err(internal)?;
     let client_key = Arc::new(SigningKey::generate().map_err(internal)?);
     let host_fp = host_key.verifying_key().fingerprint();
     out::line(format_args!("server identity  {host_fp}"));
@@ -55,6 +58,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         listen: "127.0.0.1:0".parse().expect("valid address"),
         root: server_root,
         identity: host_key,
+        audit,
         clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
         max_file_size: args.size,
         max_mode: sft::net::server::DEFAULT_MAX_MODE,

@@ -43,3 +43,37 @@ pub fn fingerprint(args: FingerprintArgs) -> Result<(), CliError> {
     out::line(format_args!("{}", keys::fingerprint_of_file(&args.path)?));
     Ok(())
 }
+
+/// A key named on the command line: a public (or private) key file, or
+/// a `SHA256:` fingerprint.
+pub enum KeyArg {
+    Key(sft::crypto::ed25519::VerifyingKey),
+    Fingerprint(sft::crypto::ed25519::Fingerprint),
+}
+
+impl KeyArg {
+    /// Parses `text`: a fingerprint when it starts with `SHA256:`, else a
+    /// key file's path.
+    ///
+    /// # Errors
+    /// A malformed fingerprint, or a file that is not a key (exit 2).
+    pub fn parse(text: &str) -> Result<Self, CliError> {
+        use sft::crypto::ed25519::{Fingerprint, FINGERPRINT_PREFIX};
+        if text.starts_with(FINGERPRINT_PREFIX) {
+            let fp = Fingerprint::parse(text)
+                .map_err(|e| CliError::new(super::error::Exit::Usage, format!("{text}: {e}")))?;
+            return Ok(KeyArg::Fingerprint(fp));
+        }
+        Ok(KeyArg::Key(keys::public_key_of_file(
+            std::path::Path::new(text),
+        )?))
+    }
+
+    /// The fingerprint it names.
+    pub fn fingerprint(&self) -> sft::crypto::ed25519::Fingerprint {
+        match self {
+            KeyArg::Key(k) => k.fingerprint(),
+            KeyArg::Fingerprint(fp) => *fp,
+        }
+    }
+}

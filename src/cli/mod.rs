@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod audit;
 mod client;
 mod demo;
 mod error;
@@ -13,6 +14,7 @@ mod home;
 mod keycmd;
 mod out;
 mod parse;
+mod receipt;
 mod selftest;
 mod serve;
 
@@ -44,6 +46,10 @@ enum Command {
     Get(client::GetArgs),
     /// List the files on a server.
     Ls(client::LsArgs),
+    /// Check signed receipts of files moved, offline
+    Receipt(receipt::ReceiptArgs),
+    /// Check or read a server's audit log, offline
+    Audit(audit::AuditArgs),
     /// Run the cryptographic known-answer self-tests and report each.
     ///
     /// Prints one line per test; exits 0 only if every test passed.
@@ -108,6 +114,8 @@ impl Cli {
             Command::Put(a) => selftest::power_on().and_then(|()| client::put(a)),
             Command::Get(a) => selftest::power_on().and_then(|()| client::get(a)),
             Command::Ls(a) => selftest::power_on().and_then(|()| client::ls(a)),
+            Command::Receipt(a) => receipt::run(a),
+            Command::Audit(a) => audit::run(a),
             Command::Selftest => return selftest::run(),
         };
         match result {

@@ -38,6 +38,32 @@ fn write_line(w: &mut impl Write, dropped: &AtomicBool, args: fmt::Arguments<'_>
     }
 }
 
+/// An mtime (seconds since the Unix epoch) as RFC 3339 UTC, e.g.
+/// `2026-12-02T10:00:00Z`, or `None` outside years 1970-9999 (a server may
+/// send any i64).
+pub fn rfc3339(mtime: i64) -> Option<String> {
+    const YEAR_10000: i64 = 253_402_300_800;
+    match u64::try_from(mtime) {
+        Ok(secs) if mtime < YEAR_10000 => Some(
+            humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+            )
+            .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+/// A time from a signed statement, receipt or audit entry (seconds since
+/// the Unix epoch, any u64 its signer chose) as RFC 3339 UTC, or
+/// `@SECONDS` outside years 1970-9999.
+pub fn utc(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(rfc3339)
+        .unwrap_or_else(|| format!("@{secs}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +108,12 @@ mod tests {
         write_line(&mut w, &dropped, format_args!("three"));
         assert_eq!(w.writes, writes, "nothing is tried after the failure");
         assert_eq!(w.taken, b"one\n");
+    }
+
+    #[test]
+    fn a_signers_time_outside_years_1970_to_9999_is_shown_in_seconds() {
+        assert_eq!(super::utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::utc(u64::MAX), format!("@{}", u64::MAX));
+        assert_eq!(super::utc(253_402_300_800), "@253402300800");
     }
 }

@@ -3,10 +3,12 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use log::info;
+use sft::audit::AuditLog;
 use sft::fs::ReceiveRoot;
 use sft::keys;
 use sft::net::server::{ClientPolicy, Limits, Rate, ServeOptions, Server, Timeouts};
@@ -61,6 +63,9 @@ pub struct ServeArgs {
     /// Keep an interrupted upload's bytes this long after its last write for its client to resume, 1m to 30d
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse::partial_ttl)]
     partial_ttl: Duration,
+    /// Append-only audit log of stored uploads, served downloads and refusals, hash-chained and signed by the host key; check it with `sft audit verify` [default: $SFT_HOME/audit.log]
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<PathBuf>,
 }
 
 /// The admission limits the flags ask for.
@@ -76,7 +81,14 @@ fn limits(args: &ServeArgs) -> Limits {
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let limits = limits(&args);
     let identity_path = home::home_file(args.identity, "host_identity")?;
-    let identity = home::load_or_create_identity(&identity_path, "host")?;
+    let identity = Arc::new(home::load_or_create_identity(&identity_path, "host")?);
+    let audit_path = home::home_file(args.audit_log, "audit.log")?;
+    let audit = AuditLog::open(&audit_path, identity.clone()).map_err(|e| {
+        CliError::new(
+            Exit::Usage,
+            format!("audit log {}: {e}", audit_path.display()),
+        )
+    })?;
     let clients = if args.allow_any_client {
         ClientPolicy::AnyClient
     } else {
@@ -123,6 +135,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         listen: args.listen,
         root,
         identity,
+        audit,
         clients,
         max_file_size: args.max_file_size,
         timeouts: Timeouts {
@@ -147,8 +160,9 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .local_addr()
         .map_err(|e| CliError::new(Exit::Connection, e.to_string()))?;
     info!(
-        "listening on {addr}, root {}, host key {fingerprint}, {policy}",
-        args.root.display()
+        "listening on {addr}, root {}, host key {fingerprint}, {policy}, audit log {}",
+        args.root.display(),
+        audit_path.display()
     );
     server
         .run()

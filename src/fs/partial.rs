@@ -23,7 +23,7 @@ use crate::crypto::hash::{sha256, Sha256, DIGEST_LEN};
 
 /// Domain label hashed before the owner key and the path in
 /// [`partial_name`].
-const NAME_LABEL: &[u8] = b"sft/4 partial\0";
+const NAME_LABEL: &[u8] = b"sft/5 partial\0";
 
 /// Hex digits after [`TEMP_PREFIX`] in a partial's name (a SHA-256).
 const NAME_HEX: usize = 2 * DIGEST_LEN;
@@ -34,7 +34,7 @@ const PREFIX_PIECE: usize = 256 * 1024;
 /// The name of the partial file for `path` ("a/b/file", from the root)
 /// received from the peer whose Ed25519 public key is `owner` (the client's
 /// on a server, the server's on a downloading client): [`TEMP_PREFIX`]
-/// followed by the 64 lowercase hex digits of SHA-256("sft/4 partial\0" ||
+/// followed by the 64 lowercase hex digits of SHA-256("sft/5 partial\0" ||
 /// owner || path bytes). Another peer, or another path, gets another name.
 ///
 /// # Errors
@@ -391,7 +391,7 @@ mod tests {
     fn a_partial_name_is_the_prefix_and_64_lowercase_hex_digits() {
         let name = partial_name(&[7; 32], "a/b").unwrap();
         assert!(is_partial_name(&name), "{name}");
-        let mut input = b"sft/4 partial\0".to_vec();
+        let mut input = b"sft/5 partial\0".to_vec();
         input.extend_from_slice(&[7; 32]);
         input.extend_from_slice(b"a/b");
         let expected = format!(".sft-part-{}", hex::encode(sha256(&input).unwrap()));

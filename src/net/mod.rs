@@ -14,3 +14,11 @@ pub mod client;
 pub mod pump;
 pub mod server;
 pub mod transfer;
+
+/// This host's clock in whole seconds since the Unix epoch (0 before it):
+/// the time signed statements, receipts and audit entries carry.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

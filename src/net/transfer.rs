@@ -7,20 +7,25 @@ use std::io;
 
 use crate::fs::{FsError, SourceError, SourceFile, Staged};
 use crate::proto::conn::{ClientConnection, ServerConnection};
+use crate::proto::evidence::Signed;
 use crate::proto::{ProtoError, CHUNK_LEN};
 
 /// A connection that can send a file: either role.
 pub trait FileSender {
+    /// What the role's `send_data` returns once END went out.
+    type Ended;
     /// Whether it wants more file data now.
     fn wants_data(&self) -> bool;
     /// Sends the next piece (1 to `CHUNK_LEN` bytes).
     ///
     /// # Errors
     /// As the role's `send_data`.
-    fn send_data(&mut self, data: &[u8]) -> Result<Option<[u8; 32]>, ProtoError>;
+    fn send_data(&mut self, data: &[u8]) -> Result<Option<Self::Ended>, ProtoError>;
 }
 
 impl FileSender for ClientConnection {
+    /// The whole-file SHA-256 (the statement waits for the RECEIPT).
+    type Ended = [u8; 32];
     fn wants_data(&self) -> bool {
         ClientConnection::wants_data(self)
     }
@@ -30,10 +35,12 @@ impl FileSender for ClientConnection {
 }
 
 impl FileSender for ServerConnection {
+    /// The download's signed statement.
+    type Ended = Signed;
     fn wants_data(&self) -> bool {
         ServerConnection::wants_data(self)
     }
-    fn send_data(&mut self, data: &[u8]) -> Result<Option<[u8; 32]>, ProtoError> {
+    fn send_data(&mut self, data: &[u8]) -> Result<Option<Signed>, ProtoError> {
         ServerConnection::send_data(self, data)
     }
 }
@@ -110,26 +117,20 @@ impl Outgoing {
         self.sent
     }
 
-    /// Whether every byte has been handed to the connection (its END is
-    /// out).
-    pub fn is_done(&self) -> bool {
-        self.sent == self.source.size
-    }
-
     /// Reads the next chunks into `buf` (at least `CHUNK_LEN` bytes) and
     /// hands them to `conn` while it wants data, each after checking the
-    /// source is unchanged. Returns the whole-file SHA-256 once the last
-    /// byte went out (END followed).
+    /// source is unchanged. Returns what the role's END gave (the hash, or
+    /// the signed statement) once the last byte went out.
     ///
     /// # Errors
     /// `Changed` when the source changed since it was opened (the chunk
     /// that showed it is not handed over); `Read` when it cannot be read or
     /// inspected; `Proto` from the connection.
-    pub fn pump(
+    pub fn pump<C: FileSender>(
         &mut self,
-        conn: &mut impl FileSender,
+        conn: &mut C,
         buf: &mut [u8],
-    ) -> Result<Option<[u8; 32]>, SendError> {
+    ) -> Result<Option<C::Ended>, SendError> {
         while conn.wants_data() {
             let left = self.source.size - self.sent;
             let want = left.min(CHUNK_LEN as u64).min(buf.len() as u64) as usize;

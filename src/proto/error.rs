@@ -49,8 +49,9 @@ pub enum ProtoError {
     /// The client's identity key is not authorized on this server.
     #[error("client key {0} is not authorized")]
     ClientNotAuthorized(Fingerprint),
-    /// A handshake signature did not verify.
-    #[error("{0} handshake signature did not verify")]
+    /// A signature did not verify: the peer's handshake signature, or a
+    /// signed statement or receipt (PROTOCOL.md §4.8).
+    #[error("{0} signature did not verify")]
     BadSignature(&'static str),
     /// A key-confirmation (finished) MAC did not verify.
     #[error("{0} key confirmation failed")]
@@ -190,6 +191,10 @@ pub enum TransferError {
     /// nor starts again at 0, or a download resumed that was not asked to.
     #[error("the peer's resume point is not one the rules allow")]
     BadResume,
+    /// RESULT 0 answered an upload, which only a signed RECEIPT may
+    /// answer once stored (§4.8).
+    #[error("the server answered an upload Ok without a signed receipt")]
+    UnsignedOk,
 }
 
 /// One-byte alert code sent in an ALERT message (docs/PROTOCOL.md).

@@ -16,6 +16,7 @@
 pub mod codec;
 pub mod conn;
 mod error;
+pub mod evidence;
 pub mod handshake;
 pub mod limiter;
 pub mod msgs;
@@ -27,7 +28,7 @@ pub mod transfer;
 pub use error::{AlertCode, ProtoError, TransferError};
 
 /// Protocol version carried in every record header and in HELLO.
-pub const PROTOCOL_VERSION: u8 = 4;
+pub const PROTOCOL_VERSION: u8 = 5;
 
 /// Largest plaintext of one encrypted record, in bytes: 256 KiB of file data
 /// plus room for the message type and the chunk's 8-byte offset (262,208).

@@ -109,6 +109,11 @@ impl Server {
         }
     }
 
+    /// The server's home: its host key and audit log.
+    pub fn home(&self) -> &Path {
+        self._home.path()
+    }
+
     pub fn target(&self) -> String {
         self.addr.to_string()
     }

@@ -5,22 +5,31 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 
+use sft::crypto::ed25519::{SigningKey, VerifyingKey};
 use sft::crypto::hash::sha256;
+use sft::proto::evidence::{Direction, Statement};
 use sft::proto::handshake::client::{AfterChallenge, AwaitChallenge, ClientConfig, ServerTrust};
 use sft::proto::handshake::Ephemeral;
 use sft::proto::msgs::{
-    encode_list, inner, inner_name, parse_listing, Get, Meta, Mkdir, Offer, Outcome, ResultCode,
+    encode_list, inner, inner_name, parse_listing, End, Get, Meta, Mkdir, Offer, Outcome,
+    ResultCode,
 };
 use sft::proto::record::{Header, Opener, Sealer, HEADER_LEN};
 
-use super::inproc::{Running, GUARD};
+use super::inproc::{Running, GUARD, T0};
 
 /// A client that seals whatever records it is told to.
 pub struct Hostile {
     sock: TcpStream,
     sealer: Sealer,
     opener: Opener,
+    identity: Arc<SigningKey>,
+    /// The server's key and TH_final, once established: what an upload's
+    /// statement names.
+    server: Option<VerifyingKey>,
+    transcript_hash: [u8; 32],
 }
 
 /// What the server answered to one request.
@@ -39,16 +48,16 @@ impl Hostile {
     }
 
     /// A session with client key `identity` (which the server must accept).
-    pub fn connect_as(
-        server: &Running,
-        identity: std::sync::Arc<sft::crypto::ed25519::SigningKey>,
-    ) -> Hostile {
+    pub fn connect_as(server: &Running, identity: Arc<SigningKey>) -> Hostile {
         let sock = TcpStream::connect(server.addr).unwrap();
         sock.set_read_timeout(Some(GUARD)).unwrap();
         let mut h = Hostile {
             sock,
             sealer: Sealer::new(),
             opener: Opener::new(),
+            identity: identity.clone(),
+            server: None,
+            transcript_hash: [0; 32],
         };
         let config = ClientConfig {
             identity,
@@ -74,9 +83,39 @@ impl Hostile {
             .unwrap();
         assert_eq!(t, inner::SESSION_ESTABLISHED);
         let body = body.to_vec();
-        est.on_established(&body, &mut h.sealer, &mut h.opener)
+        let (key, _, th) = est
+            .on_established(&body, &mut h.sealer, &mut h.opener)
             .unwrap();
+        h.server = Some(key);
+        h.transcript_hash = th;
         h
+    }
+
+    /// This session's statement of an upload of `path` (`size` bytes,
+    /// `sha256`), time [`T0`], unsigned.
+    pub fn statement(&self, path: &[u8], size: u64, sha256: [u8; 32]) -> Statement {
+        Statement {
+            direction: Direction::Upload,
+            client: self.identity.verifying_key(),
+            server: self.server.expect("established"),
+            transcript_hash: self.transcript_hash,
+            path: String::from_utf8_lossy(path).into_owned(),
+            size,
+            sha256,
+            time: T0,
+        }
+    }
+
+    /// Sends END with `statement`'s hash and time, signed by this
+    /// client's key.
+    pub fn send_end(&mut self, statement: Statement) {
+        let signed = statement.sign(&self.identity).unwrap();
+        let end = End::Signed {
+            sha256: signed.statement.sha256,
+            time: signed.statement.time,
+            signature: signed.signature,
+        };
+        self.send(inner::END, &end.encode());
     }
 
     /// Reads one whole record: its header, and header and payload bytes.
@@ -124,8 +163,13 @@ impl Hostile {
         self.sock.write_all(&out).unwrap();
     }
 
-    fn result(&mut self) -> ResultCode {
+    /// The answer to an upload or MKDIR: a RESULT's code, or Ok for a
+    /// RECEIPT (an upload stored).
+    pub fn result(&mut self) -> ResultCode {
         let (t, body) = self.recv();
+        if t == inner::RECEIPT {
+            return ResultCode::Ok;
+        }
         assert_eq!(t, inner::RESULT, "got {}", inner_name(t));
         Outcome::parse(&body).unwrap().code
     }
@@ -142,7 +186,8 @@ impl Hostile {
         };
         self.send(inner::OFFER, &offer.encode());
         self.send(inner::CHUNK, &[&0u64.to_be_bytes()[..], data].concat());
-        self.send(inner::END, &sha256(data).unwrap());
+        let statement = self.statement(path, data.len() as u64, sha256(data).unwrap());
+        self.send_end(statement);
         Answer::Result(self.result())
     }
 

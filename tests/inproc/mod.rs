@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use sft::crypto::ed25519::{Fingerprint, SigningKey};
+use sft::audit::AuditLog;
+use sft::crypto::ed25519::{Fingerprint, SigningKey, VerifyingKey};
 use sft::fs::{FsError, ReceiveRoot};
 use sft::net::client::{
     BatchObserver, ClientError, Report, ServerTrust, Session, SessionOptions, Step, CONNECT_TIMEOUT,
@@ -29,17 +30,23 @@ use tempfile::TempDir;
 /// Hang guard for blocking reads; never an assertion on time.
 pub const GUARD: Duration = Duration::from_secs(60);
 
-/// The Busy refusal on the wire: version 4, a plaintext alert record (type 3), length
+/// The Busy refusal on the wire: version 5, a plaintext alert record (type 3), length
 /// 1, sequence number 0, code 8.
-pub const BUSY: [u8; 15] = [4, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 8];
+pub const BUSY: [u8; 15] = [5, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 8];
+
+/// The time upload statements carry (Unix seconds).
+pub const T0: u64 = 1_764_000_100;
 
 pub struct Running {
     pub addr: SocketAddr,
     pub stop: ShutdownHandle,
     thread: Option<JoinHandle<io::Result<()>>>,
     pub host_fp: Fingerprint,
+    host: VerifyingKey,
     pub client_key: Arc<SigningKey>,
     pub root: TempDir,
+    /// Holds the audit log, outside the served root.
+    pub state: TempDir,
 }
 
 impl Running {
@@ -47,13 +54,17 @@ impl Running {
     /// the options.
     pub fn start(adjust: impl FnOnce(&mut ServeOptions)) -> Running {
         let root = TempDir::new().unwrap();
-        let host = SigningKey::generate().unwrap();
+        let state = TempDir::new().unwrap();
+        let host = Arc::new(SigningKey::generate().unwrap());
         let host_fp = host.verifying_key().fingerprint();
+        let host_key = host.verifying_key();
         let client_key = Arc::new(SigningKey::generate().unwrap());
+        let audit = AuditLog::open(&state.path().join("audit.log"), host.clone()).unwrap();
         let mut opts = ServeOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
             root: ReceiveRoot::open_or_create(root.path()).unwrap(),
             identity: host,
+            audit,
             clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
             max_file_size: 1 << 30,
             timeouts: Timeouts::default(),
@@ -72,9 +83,21 @@ impl Running {
             stop,
             thread,
             host_fp,
+            host: host_key,
             client_key,
             root,
+            state,
         }
+    }
+
+    /// The server's host key.
+    pub fn host_key(&self) -> VerifyingKey {
+        self.host
+    }
+
+    /// The server's audit log.
+    pub fn audit_log(&self) -> PathBuf {
+        self.state.path().join("audit.log")
     }
 
     pub fn session(&self) -> Result<Session, ClientError> {
@@ -304,7 +327,7 @@ impl Raw {
     /// Queues an upload of `data` as `path` and writes it all.
     pub fn upload(&mut self, path: &str, data: &[u8], meta: Option<Meta>) {
         self.conn
-            .request_upload(path, data.len() as u64, false, meta, false)
+            .request_upload(path, data.len() as u64, false, meta, false, T0)
             .unwrap();
         for chunk in data.chunks(sft::proto::CHUNK_LEN) {
             self.conn.send_data(chunk).unwrap();
@@ -334,13 +357,17 @@ impl Raw {
                 got.push(match ev {
                     ClientEvent::Established { .. } => continue,
                     ClientEvent::Outcome(o) => Got::Outcome(o),
+                    // Verified by the connection: stored.
+                    ClientEvent::Stored(_) => Got::Outcome(Outcome::ok()),
                     ClientEvent::DownloadOffered {
                         size,
                         meta,
                         from: 0,
                     } => Got::Offered { size, meta },
                     ClientEvent::Data(d) => Got::Data(d.to_vec()),
-                    ClientEvent::ReceiveComplete { sha256 } => Got::Complete(sha256),
+                    ClientEvent::ReceiveComplete { signed } => {
+                        Got::Complete(signed.statement.sha256)
+                    }
                     ClientEvent::ReceiveCorrupt => Got::Corrupt,
                     ClientEvent::Listing(l) => Got::Listing(l),
                     ClientEvent::Closed => Got::Closed,

@@ -16,7 +16,7 @@ use sft::proto::conn::ClientEvent;
 use sft::proto::msgs::{Prefix, ResultCode};
 use sft::proto::CHUNK_LEN;
 
-use super::inproc::{Raw, Running};
+use super::inproc::{Raw, Running, T0};
 
 /// What a raw client saw, owned (the resume events included).
 #[derive(Debug, PartialEq)]
@@ -62,6 +62,8 @@ pub fn read(raw: &mut Raw) -> Vec<Ev> {
                 ClientEvent::DownloadOffered { size, from, .. } => Ev::Offered { size, from },
                 ClientEvent::Data(d) => Ev::Data(d.to_vec()),
                 ClientEvent::ReceiveComplete { .. } => Ev::Complete,
+                // Verified by the connection: stored.
+                ClientEvent::Stored(_) => Ev::Result(ResultCode::Ok),
                 ClientEvent::Outcome(o) => Ev::Result(o.code),
                 other => panic!("unexpected {other:?}"),
             });
@@ -84,7 +86,7 @@ pub fn read_until(raw: &mut Raw, done: impl Fn(&Ev) -> bool) -> Vec<Ev> {
 /// Offers `size` bytes as `path` for resume; returns the server's offset.
 pub fn offer_resumable(raw: &mut Raw, path: &str, size: u64) -> u64 {
     raw.conn
-        .request_upload(path, size, false, None, true)
+        .request_upload(path, size, false, None, true, T0)
         .unwrap();
     raw.flush();
     match read(raw).as_slice() {

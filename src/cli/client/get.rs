@@ -16,6 +16,7 @@ use sft::proto::name::{display_safe, sanitize_path};
 use super::connect::{check_target, connect};
 use super::exit::session_error;
 use super::observe::{run_batch, Item};
+use super::receipts::{ReceiptArgs, Receipts};
 use super::tally::{OutputArgs, Tally};
 use crate::cli::error::{CliError, Exit};
 use crate::cli::TrustArgs;
@@ -47,6 +48,8 @@ pub struct GetArgs {
     pub(in crate::cli) print: OutputArgs,
     #[command(flatten)]
     trust: TrustArgs,
+    #[command(flatten)]
+    receipts: ReceiptArgs,
 }
 
 /// A local directory to make, and the server's metadata for it.
@@ -146,7 +149,8 @@ fn get_paths(args: GetArgs, tally: &mut Tally) -> Result<(), CliError> {
             planned: *size,
         });
     }
-    run_batch(c, steps, items, Some(&root), tally)?;
+    let mut receipts = Receipts::new(&args.receipts, "get", &c.target)?;
+    run_batch(c, steps, items, Some(&root), tally, &mut receipts)?;
     if args.preserve {
         // Deepest first, once their files are in: a directory's mtime is
         // then the server's, and a read-only one was still writable while

@@ -7,23 +7,9 @@
 //! every entry is exactly one line, and the quoted name pasted into a
 //! POSIX shell with `$'...'` (bash, zsh, ksh) is the name itself.
 
-use std::time::Duration;
-
 use sft::proto::name::is_hidden;
 
-/// An mtime (seconds since the Unix epoch) as RFC 3339 UTC, e.g.
-/// `2026-12-02T10:00:00Z`, or `None` outside years 1970-9999 (a server may
-/// send any i64).
-pub fn rfc3339(mtime: i64) -> Option<String> {
-    const YEAR_10000: i64 = 253_402_300_800;
-    match u64::try_from(mtime) {
-        Ok(secs) if mtime < YEAR_10000 => Some(
-            humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(secs))
-                .to_string(),
-        ),
-        _ => None,
-    }
-}
+use crate::cli::out::rfc3339;
 
 /// One `ls -l` line: mode, size in bytes (right-aligned in 14 columns,
 /// wider if it must be), mtime as RFC 3339 UTC (`@SECONDS` outside years

@@ -10,9 +10,10 @@ use sft::proto::name::{display_safe, sanitize_path};
 
 use super::connect::connect;
 use super::exit::session_error;
-use super::listing_format::{long_line, rfc3339, short_name};
+use super::listing_format::{long_line, short_name};
 use super::tally::{json_line, OutputArgs};
 use crate::cli::error::{CliError, Exit};
+use crate::cli::out::rfc3339;
 use crate::cli::{out, TrustArgs};
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod ls;
 mod observe;
 mod progress;
 mod put;
+mod receipts;
 mod tally;
 mod tree;
 

@@ -15,6 +15,7 @@ use sft::proto::name::display_safe;
 use super::connect::Connected;
 use super::exit::aborted;
 use super::progress::BatchProgress;
+use super::receipts::Receipts;
 use super::tally::Tally;
 use crate::cli::error::CliError;
 
@@ -35,7 +36,8 @@ pub(super) enum Item {
 
 /// Runs `steps` (described by `items`, one each) in the connected
 /// session with a progress display and each result counted in `tally`,
-/// storing downloads under `root`; then closes the session.
+/// storing downloads under `root` and each file's receipt in `receipts`;
+/// then closes the session.
 ///
 /// # Errors
 /// A session-level failure, naming how many files were left undone.
@@ -45,6 +47,7 @@ pub(super) fn run_batch(
     items: Vec<Item>,
     root: Option<&ReceiveRoot>,
     tally: &mut Tally,
+    receipts: &mut Receipts,
 ) -> Result<(), CliError> {
     let (files, bytes) = items.iter().fold((0u64, 0u64), |(n, b), i| match i {
         Item::File { planned, .. } => (n + 1, b.saturating_add(*planned)),
@@ -53,6 +56,7 @@ pub(super) fn run_batch(
     let progress = BatchProgress::new(files, bytes, tally.shows_progress());
     let mut obs = Observer {
         tally,
+        receipts,
         items,
         progress,
         reported: 0,
@@ -61,6 +65,7 @@ pub(super) fn run_batch(
     let run = c.session.run_batch(steps, root, &mut obs);
     let left = obs.left();
     obs.progress.finish();
+    obs.receipts.sync();
     run.map_err(|e| aborted(e, &c.target, left))?;
     let _ = c.session.close();
     Ok(())
@@ -69,6 +74,7 @@ pub(super) fn run_batch(
 /// Reports a batch's results to a tally and a progress display.
 struct Observer<'a> {
     tally: &'a mut Tally,
+    receipts: &'a mut Receipts,
     items: Vec<Item>,
     progress: BatchProgress,
     /// Requests reported so far.
@@ -131,7 +137,7 @@ impl BatchObserver for Observer<'_> {
             r.outcome.code,
             display_safe(&r.outcome.reason),
             r.bytes,
-            r.sha256.map_or_else(|| "-".to_string(), hex::encode)
+            r.sha256().map_or_else(|| "-".to_string(), hex::encode)
         );
         self.reported = self.reported.max(index + 1);
         let ok = r.outcome.code == ResultCode::Ok;
@@ -150,14 +156,23 @@ impl BatchObserver for Observer<'_> {
                 shown,
                 planned,
             } => {
+                let kept = match &r.evidence {
+                    Some(evidence) if ok => Some(self.receipts.keep(evidence, local)),
+                    _ => None,
+                };
                 let planned = planned.saturating_sub(r.resumed_from);
+                let ok = ok && !matches!(kept, Some(Err(_)));
                 self.progress.file_done(ok, planned, r.bytes);
-                self.progress.suspend(|| {
-                    if ok {
-                        tally.ok(local, remote, &r, format_args!("{shown}: {}", rate(&r)));
-                    } else {
-                        tally.outcome(Some(local), remote, &r);
-                    }
+                self.progress.suspend(|| match kept {
+                    Some(Ok(receipt)) => tally.ok(
+                        local,
+                        remote,
+                        &r,
+                        &receipt,
+                        format_args!("{shown}: {}", rate(&r)),
+                    ),
+                    Some(Err(why)) => tally.fail(Some(local), Some(remote), None, &why),
+                    None => tally.outcome(Some(local), remote, &r),
                 })
             }
         }

@@ -10,6 +10,7 @@ use sft::proto::name::{display_safe, sanitize_path};
 
 use super::connect::{check_target, connect};
 use super::observe::{run_batch, Item};
+use super::receipts::{ReceiptArgs, Receipts};
 use super::tally::{OutputArgs, Tally};
 use super::tree::{plan_upload, Plan};
 use crate::cli::error::{CliError, Exit};
@@ -42,6 +43,8 @@ pub struct PutArgs {
     pub(in crate::cli) print: OutputArgs,
     #[command(flatten)]
     trust: TrustArgs,
+    #[command(flatten)]
+    receipts: ReceiptArgs,
 }
 
 pub fn put(args: PutArgs) -> Result<(), CliError> {
@@ -141,5 +144,6 @@ fn put_plan(args: &PutArgs, plan: Plan, tally: &mut Tally) -> Result<(), CliErro
     }
     let (steps, items) = steps(args, &plan);
     let c = connect(&args.server, args.trust.clone(), u64::MAX)?;
-    run_batch(c, steps, items, None, tally)
+    let mut receipts = Receipts::new(&args.receipts, "put", &c.target)?;
+    run_batch(c, steps, items, None, tally, &mut receipts)
 }

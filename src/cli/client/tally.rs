@@ -106,15 +106,26 @@ impl Tally {
         self.ok + self.failed + self.skipped
     }
 
-    /// Counts a file that arrived: prints `human`, or its JSON object,
-    /// unless quiet.
-    pub(super) fn ok(&mut self, path: &Path, name: &str, r: &Report, human: std::fmt::Arguments) {
+    /// Counts a file that arrived, its signed receipt kept at `receipt`:
+    /// prints `human`, or its JSON object, unless quiet.
+    pub(super) fn ok(
+        &mut self,
+        path: &Path,
+        name: &str,
+        r: &Report,
+        receipt: &Path,
+        human: std::fmt::Arguments,
+    ) {
         self.ok += 1;
         self.bytes += r.bytes;
         match (self.output.json, self.output.quiet) {
             (_, true) => {}
             (false, false) => out::line(human),
-            (true, false) => self.file_line("file", Some(path), Some(name), Some(r), None, None),
+            (true, false) => {
+                let mut v = self.file_value("file", Some(path), Some(name), Some(r), None, None);
+                v["receipt"] = json!(receipt.display().to_string());
+                json_line(&v);
+            }
         }
     }
 
@@ -208,8 +219,7 @@ impl Tally {
         }
     }
 
-    /// One file's (or directory's) JSON object: ok when neither `code` nor
-    /// `why` is given, skipped with `code` alone, failed with `why`.
+    /// Prints one file's (or directory's) JSON object ([`Self::file_value`]).
     fn file_line(
         &self,
         kind: &str,
@@ -219,13 +229,27 @@ impl Tally {
         code: Option<ResultCode>,
         why: Option<&str>,
     ) {
+        json_line(&self.file_value(kind, path, name, r, code, why));
+    }
+
+    /// One file's (or directory's) JSON object: ok when neither `code` nor
+    /// `why` is given, skipped with `code` alone, failed with `why`.
+    fn file_value(
+        &self,
+        kind: &str,
+        path: Option<&Path>,
+        name: Option<&str>,
+        r: Option<&Report>,
+        code: Option<ResultCode>,
+        why: Option<&str>,
+    ) -> Value {
         let (outcome, exit) = match (why, code) {
             (None, None) => ("ok", 0),
             (None, Some(_)) => ("skipped", 0),
             (Some(_), Some(ResultCode::HashMismatch)) => ("failed", Exit::Protocol.code()),
             (Some(_), _) => ("failed", Exit::FileFailed.code()),
         };
-        json_line(&json!({
+        json!({
             "type": kind,
             "op": self.op,
             "path": path.map(|p| p.display().to_string()),
@@ -237,13 +261,13 @@ impl Tally {
                 .filter(|_| why.is_none())
                 .map_or(0, |r| r.bytes.saturating_add(r.resumed_from)),
             "resumed_from": r.map_or(0, |r| r.resumed_from),
-            "sha256": r.and_then(|r| r.sha256).map(hex::encode),
+            "sha256": r.and_then(Report::sha256).map(hex::encode),
             "seconds": r.map_or(0.0, |r| r.elapsed.as_secs_f64()),
             "outcome": outcome,
             "code": code.map(code_name),
             "message": why,
             "exit": exit,
-        }));
+        })
     }
 
     /// The final status after `run` (which fails for a session-level
@@ -346,7 +370,7 @@ mod tests {
             outcome: Outcome::new(code, "no"),
             bytes: 0,
             elapsed: Duration::ZERO,
-            sha256: None,
+            evidence: None,
             resumed_from: 0,
         }
     }
@@ -427,6 +451,7 @@ mod tests {
             Path::new("a"),
             "a",
             &report(ResultCode::Ok),
+            Path::new("a.json"),
             format_args!("a"),
         );
         t.dir_failed("d/", None, "not a directory");

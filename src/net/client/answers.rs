@@ -11,6 +11,7 @@ use super::ClientError;
 use crate::fs::FsError;
 use crate::net::transfer::Incoming;
 use crate::proto::conn::ClientEvent;
+use crate::proto::evidence::Evidence;
 use crate::proto::msgs::{Outcome, ResultCode};
 use crate::proto::ProtoError;
 
@@ -65,11 +66,13 @@ pub(super) fn on_event(
                     }
                     return Ok(());
                 }
-                let sha = (outcome.code == ResultCode::Ok)
-                    .then_some(flight.sha256)
-                    .flatten();
-                let mut r = report(&flight, outcome, now);
-                r.sha256 = sha;
+                b.obs
+                    .done(flight.queued.index, Ok(report(&flight, outcome, now)));
+            }
+            ClientEvent::Stored(receipt) => {
+                let flight = front(b)?;
+                let mut r = report(&flight, Outcome::ok(), now);
+                r.evidence = Some(Evidence::Upload(receipt));
                 b.obs.done(flight.queued.index, Ok(r));
             }
             ClientEvent::DownloadOffered { size, meta, from } => {
@@ -109,7 +112,7 @@ pub(super) fn on_event(
                 }
                 b.obs.bytes(data.len() as u64);
             }
-            ClientEvent::ReceiveComplete { sha256 } => {
+            ClientEvent::ReceiveComplete { signed } => {
                 let flight = front(b)?;
                 let r = b.receiving.take().ok_or(out_of_place())?;
                 let stored = r
@@ -120,7 +123,7 @@ pub(super) fn on_event(
                 match stored {
                     Ok(()) => {
                         let mut r = report(&flight, Outcome::ok(), now);
-                        r.sha256 = Some(sha256);
+                        r.evidence = Some(Evidence::Download(signed));
                         b.obs.done(index, Ok(r));
                     }
                     Err(e) => b.obs.done(index, Err(e)),
@@ -166,7 +169,7 @@ pub(super) fn report(flight: &InFlight, outcome: Outcome, now: Instant) -> Repor
         outcome,
         bytes: flight.bytes,
         elapsed: now.saturating_duration_since(flight.started),
-        sha256: None,
+        evidence: None,
         resumed_from: flight.resumed_from,
     }
 }

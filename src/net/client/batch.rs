@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::fs::{FsError, SourceFile};
+use crate::proto::evidence::Evidence;
 use crate::proto::msgs::{Meta, Outcome, ResultCode};
 
 /// Longest total wait for one request that a rate-limited server asks for
@@ -58,12 +59,21 @@ pub struct Report {
     pub bytes: u64,
     /// From the request going out to its answer.
     pub elapsed: Duration,
-    /// The whole-file SHA-256, when a transfer ended `Ok` (verified by the
-    /// receiver).
-    pub sha256: Option<[u8; 32]>,
+    /// The signed evidence of a transfer that ended `Ok`: the server's
+    /// receipt for an upload, its signed statement for a download (both
+    /// verified, §4.8).
+    pub evidence: Option<Evidence>,
     /// Bytes of the file the receiver already held from an interrupted
     /// transfer and verified, so they did not move again (0: none).
     pub resumed_from: u64,
+}
+
+impl Report {
+    /// The whole-file SHA-256 of a transfer that ended `Ok`, as its
+    /// evidence states it.
+    pub fn sha256(&self) -> Option<[u8; 32]> {
+        self.evidence.as_ref().map(|e| e.signed().statement.sha256)
+    }
 }
 
 /// Receives a batch's progress and results.

@@ -199,9 +199,15 @@ impl Session {
                     local.display()
                 );
                 let resume = source.size >= RESUME_MIN_SIZE;
-                flight.sha256 =
-                    self.conn
-                        .request_upload(remote, source.size, *overwrite, meta, resume)?;
+                let time = crate::net::unix_now();
+                flight.sha256 = self.conn.request_upload(
+                    remote,
+                    source.size,
+                    *overwrite,
+                    meta,
+                    resume,
+                    time,
+                )?;
                 if resume {
                     b.resuming = Some(Resuming {
                         index,

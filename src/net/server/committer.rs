@@ -1,7 +1,9 @@
 //! The committer thread: the one slow step of an upload (fsync, rename,
-//! directory fsync) and background writebacks run here, in order, so the
-//! event loop keeps every other connection moving. Answers come back
-//! through a channel and the loop's waker.
+//! directory fsync, then its audit entry, flushed to disk before its
+//! receipt goes out) and background writebacks run here, in order, so the
+//! event loop keeps every other connection moving. It is the audit log's
+//! only writer: served downloads and refusals are appended with the next
+//! group. Answers come back through a channel and the loop's waker.
 
 use std::io;
 use std::sync::mpsc;
@@ -14,8 +16,11 @@ use mio::{Token, Waker};
 
 use super::outcomes::{refusal_for, upload_refusal_for};
 use super::Server;
+use crate::audit::{AuditLog, Entry};
 use crate::fs::{FsError, ReceiveRoot, Staged};
+use crate::net::unix_now;
 use crate::proto::conn::Ticket;
+use crate::proto::evidence::{Receipt, Signed};
 use crate::proto::msgs::{Meta, Outcome};
 
 /// A completely received upload, ready to be moved into place.
@@ -28,14 +33,19 @@ pub(super) struct Commit {
     /// Bytes that crossed the network (less than `size` when resumed).
     pub moved: u64,
     pub started: Instant,
+    /// The client's verified statement of the file.
+    pub signed: Signed,
 }
 
 /// Work for the committer thread, done in order.
 pub(super) enum Job {
     /// Push an upload's written data to disk (a duplicate handle).
     Writeback(std::fs::File),
-    /// fsync, move into place and fsync the directory; answer the client.
+    /// fsync, move into place and fsync the directory, append the audit
+    /// entry; answer the client with its receipt.
     Commit { token: Token, commit: Box<Commit> },
+    /// Append an entry (a served download, a refusal) with the next group.
+    Audit(Box<Entry>),
     /// Set a directory's mode and mtime (MKDIR with preserve) once every
     /// upload queued before it is in place, so none of them changes the
     /// mtime afterwards or meets a directory already made read-only.
@@ -56,13 +66,16 @@ pub(super) struct CommitDone {
     /// The upload's size, bytes moved and start, or `None` for a
     /// directory's metadata.
     upload: Option<(u64, u64, Instant)>,
-    result: Result<(), FsError>,
+    /// An upload's receipt (its audit entry is on disk), or nothing for a
+    /// directory's metadata; or why it failed.
+    result: Result<Option<Receipt>, FsError>,
 }
 
-/// Starts the committer thread; it wakes `waker` after each commit and
-/// ends when the job sender is dropped.
+/// Starts the committer thread, the writer of `audit`; it wakes `waker`
+/// after each commit and ends when the job sender is dropped.
 pub(super) fn spawn_committer(
     waker: Arc<Waker>,
+    mut audit: AuditLog,
 ) -> io::Result<(mpsc::Sender<Job>, mpsc::Receiver<CommitDone>)> {
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let (done_tx, done_rx) = mpsc::channel();
@@ -85,24 +98,28 @@ pub(super) fn spawn_committer(
                         let _ = file.sync_data();
                         continue;
                     }
-                    Job::Commit { token, commit } => {
+                    first @ (Job::Commit { .. } | Job::Audit(_)) => {
                         // The uploads waiting now form a group: their files
                         // are fsynced together, their moves share one fsync
-                        // per directory.
-                        let mut taken = vec![(token, commit)];
-                        while taken.len() < GROUP_COMMIT_MAX {
-                            match job_rx.try_recv() {
-                                Ok(Job::Commit { token, commit }) => {
-                                    taken.push((token, commit));
-                                }
-                                Ok(other) => {
+                        // per directory, their audit entries (and the
+                        // other entries waiting) one write and one fsync.
+                        let mut taken = Vec::new();
+                        let mut entries = Vec::new();
+                        let mut job = Some(first);
+                        while let Some(j) = job.take() {
+                            match j {
+                                Job::Commit { token, commit } => taken.push((token, commit)),
+                                Job::Audit(entry) => entries.push(*entry),
+                                other => {
                                     next = Some(other);
                                     break;
                                 }
-                                Err(_) => break,
+                            }
+                            if taken.len() + entries.len() < GROUP_MAX {
+                                job = job_rx.try_recv().ok();
                             }
                         }
-                        commit_group(sync_all(taken))
+                        commit_group(sync_all(taken), entries, &mut audit)
                     }
                     Job::DirMeta {
                         token,
@@ -113,7 +130,7 @@ pub(super) fn spawn_committer(
                     } => vec![CommitDone {
                         token,
                         ticket,
-                        result: root.make_dir(&path, Some(meta)),
+                        result: root.make_dir(&path, Some(meta)).map(|()| None),
                         name: path,
                         upload: None,
                     }],
@@ -129,8 +146,8 @@ pub(super) fn spawn_committer(
     Ok((job_tx, done_rx))
 }
 
-/// Most uploads committed as one group (64).
-const GROUP_COMMIT_MAX: usize = 64;
+/// Most uploads and audit entries taken as one group (256).
+const GROUP_MAX: usize = 256;
 
 /// An upload taken into a group, with how its file's fsync went.
 type Synced = (Token, Box<Commit>, Result<(), FsError>);
@@ -162,10 +179,16 @@ fn sync_all(taken: Vec<(Token, Box<Commit>)>) -> Vec<Synced> {
 }
 
 /// Finishes a group of uploads whose files were synced as they were taken
-/// ([`Staged::commit_all`]): one answer each, in the order taken; a file
-/// whose fsync failed is answered with that error (dropping it removes
-/// it), the others are moved into place with one fsync per directory.
-fn commit_group(group: Vec<Synced>) -> Vec<CommitDone> {
+/// ([`Staged::commit_all`]), and appends their audit entries after
+/// `others` ([`AuditLog::append`]: one write, one fsync, one signed head).
+/// One answer each, in the order taken: a file whose fsync failed is
+/// answered with that error (dropping it removes it); the others are moved
+/// into place with one fsync per directory, and answered with their
+/// receipts once the log is on disk. If the append fails, the files
+/// already moved stay stored without an entry and their clients hear
+/// RESULT 5, no receipt; the log is then failed, and no later file is
+/// moved into place until the server restarts.
+fn commit_group(group: Vec<Synced>, others: Vec<Entry>, audit: &mut AuditLog) -> Vec<CommitDone> {
     let mut answers = Vec::with_capacity(group.len());
     let mut staged = Vec::with_capacity(group.len());
     let mut slots = Vec::with_capacity(group.len());
@@ -177,9 +200,11 @@ fn commit_group(group: Vec<Synced>) -> Vec<CommitDone> {
             size,
             moved,
             started,
+            signed,
         } = *commit;
+        let result = result.and_then(|()| audit_usable(audit));
         if result.is_ok() {
-            slots.push(answers.len());
+            slots.push((answers.len(), signed));
             staged.push(s);
         }
         answers.push(CommitDone {
@@ -187,13 +212,54 @@ fn commit_group(group: Vec<Synced>) -> Vec<CommitDone> {
             ticket,
             name,
             upload: Some((size, moved, started)),
-            result,
+            result: result.map(|()| None),
         });
     }
-    for (slot, result) in slots.into_iter().zip(Staged::commit_all(staged)) {
-        answers[slot].result = result.map(|_| ());
+    let mut entries = others;
+    let first_upload = entries.len();
+    let mut stored = Vec::with_capacity(slots.len());
+    for ((slot, signed), result) in slots.into_iter().zip(Staged::commit_all(staged)) {
+        match result {
+            Ok(_) => {
+                stored.push(slot);
+                entries.push(Entry::Upload(signed));
+            }
+            Err(e) => answers[slot].result = Err(e),
+        }
+    }
+    match audit.append(unix_now(), entries) {
+        Ok(receipts) => {
+            for (slot, receipt) in stored
+                .into_iter()
+                .zip(receipts.into_iter().skip(first_upload))
+            {
+                answers[slot].result = Ok(receipt);
+            }
+        }
+        Err(e) => {
+            warn!("audit log {}: {e}", audit.path().display());
+            for slot in stored {
+                answers[slot].result = Err(audit_failed(audit, e.to_string()));
+            }
+        }
     }
     answers
+}
+
+/// `Ok` while the audit log can take entries.
+fn audit_usable(audit: &AuditLog) -> Result<(), FsError> {
+    if audit.is_failed() {
+        return Err(audit_failed(audit, "an earlier write failed".into()));
+    }
+    Ok(())
+}
+
+fn audit_failed(audit: &AuditLog, why: String) -> FsError {
+    FsError::Io {
+        op: "append to the audit log",
+        path: audit.path().to_path_buf(),
+        source: io::Error::other(why),
+    }
 }
 
 impl Server {
@@ -225,18 +291,18 @@ impl Server {
         let allow_overwrite = self.shared.upload_policy.allow_overwrite;
         let Some(peer) = self.peers.get_mut(&done.token) else {
             match (done.result, done.upload) {
-                (Ok(()), Some((size, ..))) => info!(
+                (Ok(_), Some((size, ..))) => info!(
                     "stored {:?} ({size} bytes); its client left before the answer",
                     done.name
                 ),
-                (Ok(()), None) => {}
+                (Ok(_), None) => {}
                 (Err(e), _) => warn!("{:?} failed after its client left: {e}", done.name),
             }
             return None;
         };
         let session = &mut peer.session;
         let outcome = match (done.result, done.upload) {
-            (Ok(()), Some((size, moved, started))) => {
+            (Ok(Some(receipt)), Some((size, moved, started))) => {
                 let secs = started.elapsed().as_secs_f64();
                 let resumed = if moved < size {
                     format!(" ({} held from before)", size - moved)
@@ -249,9 +315,14 @@ impl Server {
                     session.who(),
                     moved as f64 / (1 << 20) as f64 / secs.max(1e-9)
                 );
-                Outcome::ok()
+                return session
+                    .conn
+                    .answer_stored(done.ticket, &receipt)
+                    .ok()
+                    .map(|()| done.token);
             }
-            (Ok(()), None) => Outcome::ok(),
+            // A directory's metadata (a stored upload always has its receipt).
+            (Ok(_), _) => Outcome::ok(),
             (Err(e), Some(_)) => {
                 warn!("upload {:?} from {} failed: {e}", done.name, session.who());
                 upload_refusal_for(&e, allow_overwrite)

@@ -11,7 +11,8 @@ use mio::Token;
 use super::hasher::{queue_prefix, PrefixHash};
 use super::outcomes::{refusal, refusal_for};
 use super::peer::{Download, DriveError, Hashing, HeldDownload, Session, Shared};
-use super::requests::{charge, check_budget, log_download_end, refuse};
+use super::requests::{audit, charge, check_budget, log_download_end, refuse};
+use crate::audit::Entry;
 use crate::crypto::ct;
 use crate::crypto::hash::Sha256;
 use crate::fs::SourceFile;
@@ -30,9 +31,8 @@ pub(super) fn on_download(
     now: Instant,
     (name, max_size, held): (String, u64, Option<Prefix>),
 ) -> Result<(), DriveError> {
-    let what = format!("download {name:?}");
     if let Some(wait) = check_budget(s, shared, now)? {
-        return refuse(s, shared, now, &what, &wait);
+        return refuse(s, shared, now, ("download", &name), &wait);
     }
     let opened = shared.root.open_source(&name).map_err(|e| refusal_for(&e));
     let opened = opened.and_then(|source| {
@@ -52,19 +52,19 @@ pub(super) fn on_download(
         Ok(source) => source,
         Err(outcome) => {
             charge(s, shared, now, Cost::Cheap);
-            return refuse(s, shared, now, &what, &outcome);
+            return refuse(s, shared, now, ("download", &name), &outcome);
         }
     };
     charge(s, shared, now, Cost::Work);
     let Some(held) = held.filter(|h| h.offset <= source.size) else {
-        return offer(s, now, source, name, None);
+        return offer(s, shared, now, source, name, None);
     };
     let queued = source
         .file
         .try_clone()
         .is_ok_and(|file| queue_prefix(shared, s, token, file, held.offset));
     if !queued {
-        return offer(s, now, source, name, None);
+        return offer(s, shared, now, source, name, None);
     }
     s.hashing = Some(Hashing::Download(Box::new(HeldDownload {
         source,
@@ -79,6 +79,7 @@ pub(super) fn on_download(
 /// that is the whole file, the file still ends there; else from 0.
 pub(super) fn on_download_hashed(
     s: &mut Session,
+    shared: &Shared,
     now: Instant,
     dl: HeldDownload,
     result: PrefixHash,
@@ -107,13 +108,15 @@ pub(super) fn on_download_hashed(
             held.offset
         );
     }
-    offer(s, now, source, name, resumed)
+    offer(s, shared, now, source, name, resumed)
 }
 
 /// Offers `source` and starts sending it: from the start, or after the
-/// first `offset` bytes (`hash` absorbed exactly them).
+/// first `offset` bytes (`hash` absorbed exactly them). The statement its
+/// END carries goes to the audit log.
 fn offer(
     s: &mut Session,
+    shared: &Shared,
     now: Instant,
     source: SourceFile,
     name: String,
@@ -125,7 +128,9 @@ fn offer(
         mtime: source.mtime,
     };
     let (from, hash) = resumed.map_or((0, None), |(from, hash)| (from, Some(hash)));
-    s.conn.offer_download(size, meta, hash)?;
+    let ended = s
+        .conn
+        .offer_download(size, meta, hash, crate::net::unix_now())?;
     let file = Outgoing::starting_at(source, from).map_err(DriveError::Io)?;
     if from > 0 {
         info!(
@@ -140,9 +145,10 @@ fn offer(
         name,
         started: now,
     };
-    if download.file.is_done() {
+    if let Some(signed) = ended {
         // Nothing left to send: its END went out with the OFFER.
         log_download_end(s, &download);
+        audit(shared, Entry::Download(signed));
     } else {
         s.download = Some(download);
     }

@@ -266,7 +266,9 @@ impl Server {
             let s = &mut peer.session;
             let answered = match s.hashing.take() {
                 Some(Hashing::Upload) => on_upload_hashed(s, result),
-                Some(Hashing::Download(dl)) => on_download_hashed(s, Instant::now(), *dl, result),
+                Some(Hashing::Download(dl)) => {
+                    on_download_hashed(s, &self.shared, Instant::now(), *dl, result)
+                }
                 None => continue,
             };
             match answered {

@@ -28,6 +28,8 @@
 
 mod accept;
 mod admission;
+#[cfg(test)]
+mod audit_budget_tests;
 mod closing;
 mod committer;
 mod downloads;
@@ -154,7 +156,7 @@ impl Server {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let (commits, done) = spawn_committer(waker.clone())?;
+        let (commits, done) = spawn_committer(waker.clone(), opts.audit)?;
         let (hasher, hashed) = spawn_hasher(waker.clone())?;
         let root = Arc::new(opts.root);
         let _ = hasher.send(HashJob::Sweep {
@@ -197,6 +199,9 @@ impl Server {
                 hasher,
                 read_buf: vec![0u8; CHUNK_LEN],
                 refusals: RefusalLog::new(now),
+                audited_refusals: crate::proto::limiter::Buckets::new(
+                    requests::AUDITED_REFUSAL_RATE,
+                ),
                 superseded: Vec::new(),
             },
             done,

@@ -2,9 +2,11 @@
 //! bound with, and their defaults.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{ClientPolicy, Limits, Timeouts};
+use crate::audit::AuditLog;
 use crate::crypto::ed25519::SigningKey;
 use crate::fs::ReceiveRoot;
 
@@ -16,7 +18,11 @@ pub struct ServeOptions {
     /// Where uploads land and downloads come from.
     pub root: ReceiveRoot,
     /// The server's host identity key.
-    pub identity: SigningKey,
+    pub identity: Arc<SigningKey>,
+    /// The audit log, open with `identity`: an entry for every stored
+    /// upload, served download and refused request, and signed heads
+    /// ([`crate::audit`]).
+    pub audit: AuditLog,
     /// Which client keys may connect.
     pub clients: ClientPolicy,
     /// Largest upload accepted, in bytes (announced to clients).

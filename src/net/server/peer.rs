@@ -21,6 +21,7 @@ use crate::crypto::ed25519::Fingerprint;
 use crate::fs::{Lister, ReceiveRoot, SourceFile};
 use crate::net::transfer::{Incoming, Outgoing};
 use crate::proto::conn::{ServerConnection, Ticket};
+use crate::proto::limiter::Buckets;
 use crate::proto::limiter::ClientKey;
 use crate::proto::msgs::Prefix;
 use crate::proto::ProtoError;
@@ -137,6 +138,9 @@ pub(super) struct Shared {
     /// Scratch buffer for download data.
     pub read_buf: Vec<u8>,
     pub refusals: RefusalLog,
+    /// Each client key's budget of refusals recorded in the audit log
+    /// ([`super::requests::AUDITED_REFUSAL_RATE`]).
+    pub audited_refusals: Buckets<[u8; 32]>,
     /// Resumable partials another session of the same key still holds
     /// when a new session asks to resume them: (the asking connection,
     /// the key, the path). The server ends those older sessions after the

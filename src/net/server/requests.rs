@@ -2,6 +2,7 @@
 //! Policy is decided by pure functions (`decide_upload`, the limiter, the
 //! outcome mappings); this module only applies their answers.
 
+use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use log::{info, warn};
@@ -13,9 +14,10 @@ use super::outcomes::{rate_refusal, refusal, refusal_for};
 use super::peer::{Download, DriveError, Session, Shared};
 use super::upload_policy::UploadRequest;
 use super::uploads::{discard, on_mkdir, on_received, on_resume_agreed, on_upload};
+use crate::audit::{Entry, Refusal};
 use crate::fs::FsError;
 use crate::proto::conn::{ServerEvent as Event, SEND_HIGH_WATER};
-use crate::proto::limiter::{ClientKey, Cost};
+use crate::proto::limiter::{ClientKey, Cost, Rate};
 use crate::proto::msgs::{Outcome, ResultCode};
 use crate::proto::name::display_safe;
 use crate::proto::{ProtoError, MAX_IN_FLIGHT};
@@ -97,7 +99,7 @@ pub(super) fn handle_events(
                     }
                 }
             }
-            Event::ReceiveComplete { .. } => on_received(s, token, shared)?,
+            Event::ReceiveComplete { signed } => on_received(s, token, shared, *signed)?,
             Event::ResumeAgreed { offset } => on_resume_agreed(s, shared, offset)?,
             Event::ReceiveCorrupt => discard(s, shared, now, "SHA-256 mismatch"),
             Event::ReceiveAbandoned => discard(
@@ -140,7 +142,7 @@ fn on_list(
     path: &str,
 ) -> Result<(), DriveError> {
     if let Some(wait) = check_budget(s, shared, now)? {
-        return refuse(s, shared, now, "listing", &wait);
+        return refuse(s, shared, now, ("list", path), &wait);
     }
     let lister = shared.root.lister(path).map_err(|e| {
         if shared.refusals.allow(now) {
@@ -163,7 +165,7 @@ fn on_list(
             s.listing = Some(lister);
             Ok(())
         }
-        Err(outcome) => refuse(s, shared, now, "listing", &outcome),
+        Err(outcome) => refuse(s, shared, now, ("list", path), &outcome),
     }
 }
 
@@ -228,27 +230,74 @@ pub(super) fn refuse(
     s: &mut Session,
     shared: &mut Shared,
     now: Instant,
-    what: &str,
+    asked: (&'static str, &str),
     outcome: &Outcome,
 ) -> Result<(), DriveError> {
-    log_refusal(s, shared, now, what, outcome);
+    log_refusal(s, shared, now, asked, outcome);
     Ok(s.conn.refuse(outcome)?)
 }
 
-/// One log line (within the refusal log's budget) saying who asked for
-/// `what` and why it was refused.
+/// Refusals of one client key recorded in the audit log: a burst of
+/// 10,000 (a re-run of a batch of 10,000 files that all exist is recorded
+/// whole), refilled at 10,000 per 10 minutes (about 17 a second). A key
+/// that keeps asking for what it may not have adds at most that to the
+/// log, however many sessions it opens.
+pub(super) const AUDITED_REFUSAL_RATE: Rate = Rate {
+    burst: match NonZeroU32::new(10_000) {
+        Some(n) => n,
+        None => panic!("zero"),
+    },
+    per: Duration::from_secs(600),
+};
+
+/// Records that the session's request `asked` (its kind, "upload",
+/// "mkdir", "download" or "list", and its path) was refused with
+/// `outcome`: one log line within the refusal log's budget, and an audit
+/// entry within the key's ([`AUDITED_REFUSAL_RATE`]).
 pub(super) fn log_refusal(
     s: &Session,
     shared: &mut Shared,
     now: Instant,
-    what: &str,
+    (request, path): (&'static str, &str),
     outcome: &Outcome,
 ) {
     if shared.refusals.allow(now) {
         info!(
-            "refused {what} for {}: {}",
+            "refused {request} {path:?} for {}: {}",
             s.who(),
             display_safe(&outcome.reason)
         );
     }
+    let Some(client) = s.conn.peer_key() else {
+        return;
+    };
+    if shared
+        .audited_refusals
+        .take(*client.as_bytes(), now)
+        .is_err()
+    {
+        if shared.refusals.allow(now) {
+            warn!(
+                "refusal not recorded in the audit log: {} is over its budget of recorded refusals",
+                s.who()
+            );
+        }
+        return;
+    }
+    audit(
+        shared,
+        Entry::Refusal(Refusal {
+            client,
+            request: request.to_string(),
+            path: path.to_string(),
+            code: outcome.code as u8,
+            reason: outcome.reason.clone(),
+        }),
+    );
+}
+
+/// Hands `entry` to the committer, which appends it to the audit log with
+/// its next group.
+pub(super) fn audit(shared: &Shared, entry: Entry) {
+    let _ = shared.commits.send(Job::Audit(Box::new(entry)));
 }

@@ -10,7 +10,7 @@ use mio::Token;
 use tempfile::TempDir;
 
 use super::admission::{Admission, Limits};
-use super::committer::Job;
+use super::committer::{Commit, Job};
 use super::hasher::HashJob;
 use super::peer::{DriveError, Session, Shared};
 use super::refusal_log::RefusalLog;
@@ -19,6 +19,7 @@ use super::upload_policy::UploadPolicy;
 use crate::crypto::ed25519::SigningKey;
 use crate::fs::ReceiveRoot;
 use crate::proto::conn::{ClientConnection, ClientEvent, ServerConnection};
+use crate::proto::evidence::{Receipt, Stored};
 use crate::proto::handshake::client::{ClientConfig, ServerTrust};
 use crate::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use crate::proto::handshake::Ephemeral;
@@ -77,6 +78,8 @@ pub(super) struct Bench {
     /// The hasher's queue, kept open: nothing runs it (the resume tests
     /// run a real server, tests/net_resume.rs).
     _hash_jobs: mpsc::Receiver<HashJob>,
+    /// The host key, which signs the receipts [`Bench::commit_all`] gives.
+    host: Arc<SigningKey>,
     _dir: TempDir,
 }
 
@@ -89,10 +92,10 @@ impl Bench {
         for (name, size) in files {
             std::fs::write(root.path().join(name), vec![9u8; *size]).unwrap();
         }
-        let host = SigningKey::generate().unwrap();
+        let host = Arc::new(SigningKey::generate().unwrap());
         let host_fp = host.verifying_key().fingerprint();
         let config = Arc::new(ServerConfig {
-            identity: host,
+            identity: host.clone(),
             clients: ClientPolicy::AnyClient,
             params: SessionParams {
                 max_file_size: u64::MAX,
@@ -136,11 +139,15 @@ impl Bench {
                 hasher,
                 read_buf: vec![0u8; CHUNK_LEN],
                 refusals: RefusalLog::new(now),
+                audited_refusals: crate::proto::limiter::Buckets::new(
+                    super::requests::AUDITED_REFUSAL_RATE,
+                ),
                 superseded: Vec::new(),
             },
             pipe: Pipe::default(),
             jobs,
             _hash_jobs: hash_jobs,
+            host,
             _dir: dir,
         };
         while !bench.client.is_established() {
@@ -175,13 +182,44 @@ impl Bench {
         )
     }
 
-    /// Does the committer's queued work, as its thread would, and gives
-    /// each answer (Ok, or the failure as a refusal).
+    /// Takes the committer's queue and counts the refusals it would record
+    /// in the audit log.
+    pub fn audited_refusals(&mut self) -> usize {
+        self.jobs
+            .try_iter()
+            .filter(
+                |j| matches!(j, Job::Audit(e) if matches!(**e, crate::audit::Entry::Refusal(_))),
+            )
+            .count()
+    }
+
+    /// Does the committer's queued work, as its thread would (without an
+    /// audit log), and gives each answer (a receipt, Ok, or the failure as
+    /// a refusal).
     pub fn commit_all(&mut self) {
-        for job in self.jobs.try_iter() {
+        for (seq, job) in (1..).zip(self.jobs.try_iter()) {
             let (ticket, done) = match job {
-                Job::Writeback(_) => continue,
-                Job::Commit { commit, .. } => (commit.ticket, commit.staged.commit().map(|_| ())),
+                Job::Writeback(_) | Job::Audit(_) => continue,
+                Job::Commit { commit, .. } => {
+                    let Commit {
+                        staged,
+                        ticket,
+                        signed,
+                        ..
+                    } = *commit;
+                    let stored = Stored {
+                        commit_time: 0,
+                        audit_seq: seq,
+                    };
+                    match staged.commit() {
+                        Ok(_) => {
+                            let receipt = Receipt::sign(signed, stored, &self.host).unwrap();
+                            self.session.conn.answer_stored(ticket, &receipt).unwrap();
+                            continue;
+                        }
+                        Err(e) => (ticket, Err(e)),
+                    }
+                }
                 Job::DirMeta {
                     ticket,
                     root,

@@ -10,8 +10,9 @@ use mio::Token;
 
 use super::downloads::abandon;
 use super::peer::{log_end, DriveError, Session, Shared};
-use super::requests::{charge, handle_events, log_download_end};
+use super::requests::{audit, charge, handle_events, log_download_end};
 use super::Server;
+use crate::audit::Entry;
 use crate::fs::Kind;
 use crate::net::pump::{self, ReadEnd};
 use crate::net::transfer::SendError;
@@ -96,10 +97,11 @@ pub(super) fn drive(
 fn produce(s: &mut Session, shared: &mut Shared, now: Instant) -> Result<bool, DriveError> {
     if let Some(dl) = &mut s.download {
         match dl.file.pump(&mut s.conn, &mut shared.read_buf) {
-            Ok(Some(_)) => {
+            Ok(Some(signed)) => {
                 if let Some(dl) = s.download.take() {
                     log_download_end(s, &dl);
                 }
+                audit(shared, Entry::Download(signed));
             }
             Ok(None) => {}
             Err(SendError::Changed(why)) => abandon(s, shared, now, &why)?,
@@ -288,7 +290,7 @@ mod tests {
             let mut b = Bench::established(DEFAULT_KEY_RATE, &[]);
             let size = 2 * EVENTS_PER_TURN as u64;
             b.client
-                .request_upload("tiny.bin", size, false, None, false)
+                .request_upload("tiny.bin", size, false, None, false, 0)
                 .unwrap();
             // The OFFER alone first: its turn accepts the upload.
             b.send();
@@ -347,7 +349,7 @@ mod tests {
             let path = format!("u{i}");
             assert_eq!(
                 b.client
-                    .request_upload(&path, 1, false, None, false)
+                    .request_upload(&path, 1, false, None, false, 0)
                     .unwrap(),
                 None
             );
@@ -367,7 +369,7 @@ mod tests {
         let events = b.receive().unwrap();
         assert_eq!(events.len(), 6, "{events:?}");
         for e in &events[..3] {
-            assert!(e.starts_with("Outcome(Outcome { code: Ok"), "{events:?}");
+            assert!(e.starts_with("Stored(Receipt"), "{events:?}");
         }
         assert!(
             events[3].starts_with("DownloadOffered { size: 1"),

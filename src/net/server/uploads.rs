@@ -17,6 +17,7 @@ use super::upload_policy::{decide_upload, UploadDecision, UploadRequest};
 use crate::fs::{FsError, Staged};
 use crate::net::transfer::Incoming;
 use crate::proto::conn::Ticket;
+use crate::proto::evidence::Signed;
 use crate::proto::limiter::Cost;
 use crate::proto::msgs::{Meta, Outcome, Prefix};
 use crate::proto::ProtoError;
@@ -33,9 +34,9 @@ pub(super) fn on_upload(
     req: UploadRequest,
     resume: bool,
 ) -> Result<(), DriveError> {
-    let what = format!("upload {name:?}");
+    let what = ("upload", name.as_str());
     if let Some(wait) = check_budget(s, shared, now)? {
-        log_refusal(s, shared, now, &what, &wait);
+        log_refusal(s, shared, now, what, &wait);
         return Ok(s.conn.refuse_upload(ticket, wait)?);
     }
     let policy = shared.upload_policy;
@@ -69,7 +70,7 @@ pub(super) fn on_upload(
         Ok(staged) => staged,
         Err(outcome) => {
             charge(s, shared, now, Cost::Cheap);
-            log_refusal(s, shared, now, &what, &outcome);
+            log_refusal(s, shared, now, what, &outcome);
             return Ok(s.conn.refuse_upload(ticket, outcome)?);
         }
     };
@@ -253,9 +254,8 @@ pub(super) fn on_mkdir(
     now: Instant,
     (path, meta, ticket): (String, Option<Meta>, Ticket),
 ) -> Result<(), DriveError> {
-    let what = format!("directory {path:?}");
     if let Some(wait) = check_budget(s, shared, now)? {
-        log_refusal(s, shared, now, &what, &wait);
+        log_refusal(s, shared, now, ("mkdir", &path), &wait);
         return Ok(s.conn.answer(ticket, wait)?);
     }
     let made = shared.root.make_dir(&path, None);
@@ -282,7 +282,7 @@ pub(super) fn on_mkdir(
         (Ok(()), None) => Outcome::ok(),
         (Err(e), _) => {
             let outcome = refusal_for(&e);
-            log_refusal(s, shared, now, &what, &outcome);
+            log_refusal(s, shared, now, ("mkdir", &path), &outcome);
             outcome
         }
     };
@@ -293,6 +293,7 @@ pub(super) fn on_received(
     s: &mut Session,
     token: Token,
     shared: &mut Shared,
+    signed: Signed,
 ) -> Result<(), DriveError> {
     let Some(upload) = s.upload.take() else {
         return Err(ProtoError::InvalidCall("file data without an upload").into());
@@ -323,6 +324,7 @@ pub(super) fn on_received(
                     size,
                     moved,
                     started,
+                    signed,
                 }),
             });
         }

@@ -58,6 +58,8 @@ pub struct ConnectionCore {
     before_keys: BeforeKeys,
     timers: Timers,
     peer: Option<VerifyingKey>,
+    /// TH_final (§3.2), once established.
+    transcript_hash: Option<[u8; 32]>,
 }
 
 impl ConnectionCore {
@@ -74,6 +76,7 @@ impl ConnectionCore {
             before_keys,
             timers: Timers::new(timeouts, now),
             peer: None,
+            transcript_hash: None,
         }
     }
 
@@ -185,10 +188,18 @@ impl ConnectionCore {
         self.peer
     }
 
-    /// The handshake completed: the handshake deadline ends and the
-    /// receive buffer grows to full size.
-    pub(super) fn established(&mut self, peer: VerifyingKey) {
+    /// The session's final transcript hash (TH_final, §3.2), once
+    /// established: what signed statements bind to (§4.8).
+    pub fn transcript_hash(&self) -> Option<[u8; 32]> {
+        self.transcript_hash
+    }
+
+    /// The handshake completed with `peer`, the transcript ending in
+    /// `th_final`: the handshake deadline ends and the receive buffer
+    /// grows to full size.
+    pub(super) fn established(&mut self, peer: VerifyingKey, th_final: [u8; 32]) {
         self.peer = Some(peer);
+        self.transcript_hash = Some(th_final);
         self.timers.established();
         self.inbuf.grow();
     }
@@ -397,9 +408,6 @@ impl ConnectionCore {
     ) -> Result<Option<[u8; 32]>, ProtoError> {
         let (offset, end) = sender.chunk(data).map_err(|e| self.fail_unless_misuse(e))?;
         self.send(inner::CHUNK, &[&offset.to_be_bytes(), data])?;
-        if let Some(hash) = end {
-            self.send(inner::END, &[&hash])?;
-        }
         Ok(end)
     }
 }

@@ -6,6 +6,7 @@
 mod buffer;
 mod calls;
 mod close;
+mod evidence;
 mod flows;
 mod handshake;
 mod key_update;
@@ -33,17 +34,21 @@ use super::{
     Ticket,
 };
 use crate::crypto::aead::TAG_LEN;
-use crate::crypto::ed25519::{SigningKey, VerifyingKey};
+use crate::crypto::ed25519::{Signature, SigningKey, VerifyingKey};
+use crate::proto::evidence::{Receipt, Signed, Stored};
 use crate::proto::handshake::client::{ClientConfig, ServerTrust};
 use crate::proto::handshake::server::{ClientPolicy, ServerConfig, ServerEphemeral};
 use crate::proto::handshake::Ephemeral;
-use crate::proto::msgs::{inner, ListEntry, Meta, Outcome, SessionParams};
+use crate::proto::msgs::{inner, End, ListEntry, Meta, Outcome, SessionParams, END_LEN};
 use crate::proto::name::NameError;
 use crate::proto::record::{RecordType, HEADER_LEN};
 use crate::proto::timers::Timeouts;
 use crate::proto::{AlertCode, ProtoError, CHUNK_LEN, PROTOCOL_VERSION};
 use flows::*;
 use wire::*;
+
+/// The time statements carry in these tests (Unix seconds).
+const T0: u64 = 1_700_000_000;
 
 /// An event with its data copied out, so tests can hold several. Both
 /// roles' events, so one world helper serves both directions.
@@ -78,12 +83,24 @@ enum Got {
     // both
     Established,
     Data(Vec<u8>),
-    /// A file arrived whole; its SHA-256.
-    Complete([u8; 32]),
+    /// A file arrived whole: its SHA-256, and the signed statement.
+    Complete([u8; 32], St),
     Corrupt,
     /// END of 32 zero bytes: the sender abandoned the file.
     Abandoned,
     Closed,
+}
+
+/// A signed statement that arrived with a file. Compares equal to any
+/// other, so expected events need none; [`World::c2s`] keeps the server's
+/// in [`World::statements`] for [`World::store`].
+#[derive(Debug, Clone)]
+struct St(Option<Box<Signed>>);
+
+impl PartialEq for St {
+    fn eq(&self, _: &St) -> bool {
+        true
+    }
 }
 
 /// The ticket of an upload or MKDIR event. Compares equal to any other,
@@ -100,6 +117,13 @@ impl PartialEq for Tk {
 }
 
 impl Got {
+    /// A file that arrived whole with this SHA-256.
+    fn complete(sha256: [u8; 32]) -> Got {
+        Got::Complete(sha256, St(None))
+    }
+    fn arrived(signed: Signed) -> Got {
+        Got::Complete(signed.statement.sha256, St(Some(Box::new(signed))))
+    }
     /// An upload of `path`, `size` bytes, no overwrite, no meta.
     fn upload(path: &str, size: u64) -> Got {
         Got::Upload(path.into(), size, false, None, Tk(None))
@@ -135,10 +159,12 @@ impl Endpoint for ClientConnection {
             ClientEvent::DownloadOffered { size, from, .. } => Got::Resumed(size, from),
             ClientEvent::ResumeOffered { offset } => Got::ResumeOffered(offset),
             ClientEvent::Data(d) => Got::Data(d.to_vec()),
-            ClientEvent::ReceiveComplete { sha256 } => Got::Complete(sha256),
+            ClientEvent::ReceiveComplete { signed } => Got::arrived(signed),
             ClientEvent::ReceiveCorrupt => Got::Corrupt,
             ClientEvent::ReceiveAbandoned => Got::Abandoned,
             ClientEvent::Listing(l) => Got::Listing(l),
+            // Verified by the connection: the tests see it as stored.
+            ClientEvent::Stored(_) => Got::Outcome(Outcome::ok()),
             ClientEvent::Outcome(o) => Got::Outcome(o),
             ClientEvent::Closed => Got::Closed,
         }))
@@ -182,7 +208,7 @@ impl Endpoint for ServerConnection {
             ServerEvent::ListRequested { path } => Got::List(path),
             ServerEvent::NameRefused(e) => Got::NameRefused(e),
             ServerEvent::Data(d) => Got::Data(d.to_vec()),
-            ServerEvent::ReceiveComplete { sha256 } => Got::Complete(sha256),
+            ServerEvent::ReceiveComplete { signed } => Got::arrived(*signed),
             ServerEvent::ReceiveCorrupt => Got::Corrupt,
             ServerEvent::ReceiveAbandoned => Got::Abandoned,
             ServerEvent::Closed => Got::Closed,
@@ -200,6 +226,7 @@ struct World {
     now: Instant,
     client_key: Arc<SigningKey>,
     server_key: VerifyingKey,
+    server_identity: Arc<SigningKey>,
     /// Every byte that crossed the wire through `c2s` and `s2c`.
     wire_c2s: Vec<u8>,
     wire_s2c: Vec<u8>,
@@ -209,6 +236,9 @@ struct World {
     to_client: Vec<u8>,
     /// Tickets of the upload and MKDIR events `c2s` returned, oldest first.
     tickets: VecDeque<Ticket>,
+    /// The client statements of the uploads `c2s` saw arrive, oldest
+    /// first, for [`World::store`].
+    statements: VecDeque<Signed>,
 }
 
 fn params() -> SessionParams {
@@ -219,7 +249,7 @@ fn params() -> SessionParams {
 }
 
 fn server(
-    identity: SigningKey,
+    identity: Arc<SigningKey>,
     clients: ClientPolicy,
     params: SessionParams,
     timeouts: Timeouts,
@@ -248,7 +278,7 @@ fn world_full(
 ) -> World {
     let now = Instant::now();
     let client_key = Arc::new(SigningKey::generate().unwrap());
-    let server_identity = SigningKey::generate().unwrap();
+    let server_identity = Arc::new(SigningKey::generate().unwrap());
     let server_key = server_identity.verifying_key();
     let trust = trust.unwrap_or(ServerTrust::Pinned(server_key.fingerprint()));
     let allowed = if authorize_client {
@@ -267,7 +297,7 @@ fn world_full(
     )
     .unwrap();
     let server = server(
-        server_identity,
+        server_identity.clone(),
         ClientPolicy::Authorized(HashSet::from([allowed])),
         params,
         timeouts,
@@ -279,11 +309,13 @@ fn world_full(
         now,
         client_key,
         server_key,
+        server_identity,
         wire_c2s: Vec::new(),
         wire_s2c: Vec::new(),
         to_server: Vec::new(),
         to_client: Vec::new(),
         tickets: VecDeque::new(),
+        statements: VecDeque::new(),
     }
 }
 
@@ -307,7 +339,27 @@ impl World {
         self.to_server.extend_from_slice(&b);
         let got = pump(&mut self.server, &mut self.to_server, self.now)?;
         self.tickets.extend(got.iter().filter_map(Got::ticket));
+        self.keep_statements(&got);
         Ok(got)
+    }
+    /// Keeps the upload statements among the server's events `got`, for
+    /// [`World::store`].
+    fn keep_statements(&mut self, got: &[Got]) {
+        self.statements.extend(got.iter().filter_map(|g| match g {
+            Got::Complete(_, St(Some(signed))) => Some((**signed).clone()),
+            _ => None,
+        }));
+    }
+    /// Answers the upload under `ticket` as stored: the server's receipt
+    /// over the oldest upload statement `c2s` saw and no test took yet.
+    fn store(&mut self, ticket: Ticket) -> Result<(), ProtoError> {
+        let signed = self.statements.pop_front().expect("an upload statement");
+        let stored = Stored {
+            commit_time: T0 + 1,
+            audit_seq: 7,
+        };
+        let receipt = Receipt::sign(signed, stored, &self.server_identity).unwrap();
+        self.server.answer_stored(ticket, &receipt)
     }
     /// The same from the server to the client.
     fn s2c(&mut self) -> Result<Vec<Got>, ProtoError> {

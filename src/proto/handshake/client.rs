@@ -134,7 +134,7 @@ impl AwaitTrust {
     /// RESPONSE.
     ///
     /// # Errors
-    /// `BadSignature("server")`; `NonContributory`; `Crypto`.
+    /// `BadSignature("server handshake")`; `NonContributory`; `Crypto`.
     pub fn trust(
         self,
         sealer: &mut Sealer,
@@ -157,7 +157,7 @@ impl AwaitTrust {
                 &signed_message(SERVER_SIGNATURE_CONTEXT, &th_signed),
                 &challenge.signature,
             )
-            .map_err(|_| ProtoError::BadSignature("server"))?;
+            .map_err(|_| ProtoError::BadSignature("server handshake"))?;
         let shared = key.diffie_hellman(&challenge.ephemeral)?;
         let schedule = KeySchedule::new(shared)?;
         let th_challenge = transcript.hash()?;
@@ -205,7 +205,8 @@ pub struct AwaitEstablished {
 impl AwaitEstablished {
     /// Processes SESSION_ESTABLISHED (its decrypted body): checks the
     /// server's key confirmation and switches both directions to
-    /// application keys. Returns the server key and session parameters.
+    /// application keys. Returns the server key, the session parameters
+    /// and TH_final (§3.2), which signed statements carry (§4.8).
     ///
     /// # Errors
     /// `MalformedMessage`; `BadFinished("server")`; `Crypto`.
@@ -214,7 +215,7 @@ impl AwaitEstablished {
         body: &[u8],
         sealer: &mut Sealer,
         opener: &mut Opener,
-    ) -> Result<(VerifyingKey, SessionParams), ProtoError> {
+    ) -> Result<(VerifyingKey, SessionParams, [u8; 32]), ProtoError> {
         let est = Established::parse(body)?;
         self.transcript.add(&[inner::SESSION_ESTABLISHED])?;
         self.transcript.add(&body[..SessionParams::LEN])?;
@@ -223,11 +224,12 @@ impl AwaitEstablished {
             return Err(ProtoError::BadFinished("server"));
         }
         self.transcript.add(&est.finished)?;
+        let th_final = self.transcript.hash()?;
         let app = self
             .schedule
-            .application_secrets(&self.transcript.hash()?, PeerAuthenticated(()))?;
+            .application_secrets(&th_final, PeerAuthenticated(()))?;
         sealer.set_traffic_secret(app.client)?;
         opener.set_traffic_secret(app.server)?;
-        Ok((self.server_key, est.params))
+        Ok((self.server_key, est.params, th_final))
     }
 }

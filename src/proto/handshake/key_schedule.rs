@@ -2,16 +2,16 @@
 //! each output labelled with what it is for and bound to a transcript hash.
 //!
 //! ```text
-//! PRK          = HKDF-Extract(salt = "sft/4 key schedule", IKM = X25519 shared secret)
+//! PRK          = HKDF-Extract(salt = "sft/5 key schedule", IKM = X25519 shared secret)
 //! Expand(PRK, label || TH, L) for:
-//!   "sft/4 c hs key" / "sft/4 c hs iv"   client handshake key (32) / nonce base (12)   TH = TH_challenge
-//!   "sft/4 s hs key" / "sft/4 s hs iv"   server handshake key / nonce base             TH = TH_challenge
-//!   "sft/4 c finished" / "sft/4 s finished"   finished keys (32)                       TH = TH_challenge
-//!   "sft/4 c ap traffic" / "sft/4 s ap traffic"   application traffic secrets (32)   TH = TH_final
+//!   "sft/5 c hs key" / "sft/5 c hs iv"   client handshake key (32) / nonce base (12)   TH = TH_challenge
+//!   "sft/5 s hs key" / "sft/5 s hs iv"   server handshake key / nonce base             TH = TH_challenge
+//!   "sft/5 c finished" / "sft/5 s finished"   finished keys (32)                       TH = TH_challenge
+//!   "sft/5 c ap traffic" / "sft/5 s ap traffic"   application traffic secrets (32)   TH = TH_final
 //! each application traffic secret then yields its direction's key, nonce
 //! base and key updates (record::TrafficSecret)
-//! finished = HKDF-Expand(finished key, "sft/4 finished" || TH, 32)
-//!          = HMAC-SHA256(finished key, "sft/4 finished" || TH || 0x01)
+//! finished = HKDF-Expand(finished key, "sft/5 finished" || TH, 32)
+//!          = HMAC-SHA256(finished key, "sft/5 finished" || TH || 0x01)
 //! ```
 //!
 //! No password-based KDF: the handshake must stay cheap, since its cost is
@@ -27,7 +27,7 @@ use crate::proto::record::{DirectionKeys, TrafficSecret};
 use crate::proto::ProtoError;
 
 /// Salt of the extract step.
-pub const EXTRACT_SALT: &[u8] = b"sft/4 key schedule";
+pub const EXTRACT_SALT: &[u8] = b"sft/5 key schedule";
 
 /// Handshake keys of both directions.
 pub struct TrafficKeys {
@@ -83,8 +83,8 @@ impl KeySchedule {
     /// `Crypto` on an OpenSSL failure.
     pub fn handshake_keys(&self, th_challenge: &[u8; 32]) -> Result<TrafficKeys, ProtoError> {
         Ok(TrafficKeys {
-            client: direction(&self.prk, b"sft/4 c hs key", b"sft/4 c hs iv", th_challenge)?,
-            server: direction(&self.prk, b"sft/4 s hs key", b"sft/4 s hs iv", th_challenge)?,
+            client: direction(&self.prk, b"sft/5 c hs key", b"sft/5 c hs iv", th_challenge)?,
+            server: direction(&self.prk, b"sft/5 s hs key", b"sft/5 s hs iv", th_challenge)?,
         })
     }
 
@@ -94,8 +94,8 @@ impl KeySchedule {
     /// `Crypto` on an OpenSSL failure.
     pub fn finished_keys(&self, th_challenge: &[u8; 32]) -> Result<(Prk, Prk), ProtoError> {
         Ok((
-            expand(&self.prk, b"sft/4 c finished", th_challenge)?,
-            expand(&self.prk, b"sft/4 s finished", th_challenge)?,
+            expand(&self.prk, b"sft/5 c finished", th_challenge)?,
+            expand(&self.prk, b"sft/5 s finished", th_challenge)?,
         ))
     }
 
@@ -111,8 +111,8 @@ impl KeySchedule {
         _proof: PeerAuthenticated,
     ) -> Result<ApplicationSecrets, ProtoError> {
         Ok(ApplicationSecrets {
-            client: TrafficSecret(expand(&self.prk, b"sft/4 c ap traffic", th_final)?),
-            server: TrafficSecret(expand(&self.prk, b"sft/4 s ap traffic", th_final)?),
+            client: TrafficSecret(expand(&self.prk, b"sft/5 c ap traffic", th_final)?),
+            server: TrafficSecret(expand(&self.prk, b"sft/5 s ap traffic", th_final)?),
         })
     }
 }
@@ -122,6 +122,6 @@ impl KeySchedule {
 /// # Errors
 /// `Crypto` on an OpenSSL failure.
 pub fn finished_mac(finished_key: &Prk, th: &[u8; 32]) -> Result<[u8; 32], ProtoError> {
-    let mac: Secret<32> = expand(finished_key, b"sft/4 finished", th)?;
+    let mac: Secret<32> = expand(finished_key, b"sft/5 finished", th)?;
     Ok(*mac.expose())
 }

@@ -25,9 +25,9 @@ use crate::crypto::x25519::EphemeralSecret;
 use crate::crypto::CryptoError;
 
 /// Context prefixed to the transcript hash in the server's signature.
-pub const SERVER_SIGNATURE_CONTEXT: &[u8] = b"sft/4 server CHALLENGE signature\0";
+pub const SERVER_SIGNATURE_CONTEXT: &[u8] = b"sft/5 server CHALLENGE signature\0";
 /// Context prefixed to the transcript hash in the client's signature.
-pub const CLIENT_SIGNATURE_CONTEXT: &[u8] = b"sft/4 client RESPONSE signature\0";
+pub const CLIENT_SIGNATURE_CONTEXT: &[u8] = b"sft/5 client RESPONSE signature\0";
 
 /// One side's fresh handshake values: a 32-byte random and an ephemeral
 /// X25519 key. Generated per connection (the server's only once a valid

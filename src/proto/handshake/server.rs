@@ -28,8 +28,9 @@ pub enum ClientPolicy {
 
 /// What the server brings to every handshake.
 pub struct ServerConfig {
-    /// The server's Ed25519 host identity.
-    pub identity: SigningKey,
+    /// The server's Ed25519 host identity (it also signs download
+    /// statements and, in the application, receipts and audit heads).
+    pub identity: Arc<SigningKey>,
     /// Which clients may complete the handshake.
     pub clients: ClientPolicy,
     /// Limits announced to the client.
@@ -153,7 +154,7 @@ impl AwaitResponse {
     ///
     /// # Errors
     /// `MalformedMessage`, `BadFinished("client")`, `ClientNotAuthorized`,
-    /// `BadSignature("client")`, `Crypto`.
+    /// `BadSignature("client handshake")`, `Crypto`.
     pub fn on_response(mut self, body: &[u8]) -> Result<Verified, ProtoError> {
         let response = Response::parse(body)?;
         self.transcript.add(&[inner::RESPONSE])?;
@@ -177,7 +178,7 @@ impl AwaitResponse {
                 &signed_message(CLIENT_SIGNATURE_CONTEXT, &th_signed),
                 &response.signature,
             )
-            .map_err(|_| ProtoError::BadSignature("client"))?;
+            .map_err(|_| ProtoError::BadSignature("client handshake"))?;
         self.transcript.add(&response.finished)?;
 
         let mut established = Vec::with_capacity(SessionParams::LEN + 32);
@@ -188,13 +189,15 @@ impl AwaitResponse {
         self.transcript.add(&finished)?;
         established.extend_from_slice(&finished);
 
+        let th_final = self.transcript.hash()?;
         let app = self
             .schedule
-            .application_secrets(&self.transcript.hash()?, PeerAuthenticated(()))?;
+            .application_secrets(&th_final, PeerAuthenticated(()))?;
         Ok(Verified {
             client: response.identity,
             established,
             app,
+            th_final,
         })
     }
 }
@@ -208,6 +211,8 @@ pub struct Verified {
     /// The SESSION_ESTABLISHED body.
     established: Vec<u8>,
     app: ApplicationSecrets,
+    /// TH_final (§3.2), which signed statements carry (§4.8).
+    th_final: [u8; 32],
 }
 
 impl Verified {
@@ -226,10 +231,10 @@ impl Verified {
         sealer: &mut Sealer,
         opener: &mut Opener,
         out: &mut Vec<u8>,
-    ) -> Result<VerifyingKey, ProtoError> {
+    ) -> Result<(VerifyingKey, [u8; 32]), ProtoError> {
         sealer.seal(out, inner::SESSION_ESTABLISHED, &[&self.established])?;
         sealer.set_traffic_secret(self.app.server)?;
         opener.set_traffic_secret(self.app.client)?;
-        Ok(self.client)
+        Ok((self.client, self.th_final))
     }
 }

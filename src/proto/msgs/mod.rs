@@ -2,21 +2,21 @@
 //! exact lengths and limits and never allocate by an untrusted length.
 //! Layouts are in docs/PROTOCOL.md.
 
+mod end;
 mod handshake;
 mod listing;
 mod request;
 mod result;
 mod resume;
 
+pub use end::{encode_receipt, parse_receipt, End, END_LEN, RECEIPT_LEN};
 pub use handshake::{
     Challenge, Established, Hello, Response, SessionParams, CHALLENGE_SIGNED_LEN, ESTABLISHED_LEN,
 };
 pub use listing::{
     encode_listing, parse_listing, EntryKind, ListEntry, ListingPager, PAGE_ENTRIES,
 };
-pub use request::{
-    encode_list, parse_chunk, parse_end, parse_list, Get, Meta, Mkdir, Offer, MAX_MODE,
-};
+pub use request::{encode_list, parse_chunk, parse_list, Get, Meta, Mkdir, Offer, MAX_MODE};
 pub use result::{Outcome, ResultCode, MAX_REASON_LEN, MAX_RETRY_AFTER_SECS};
 pub use resume::{encode_resume, parse_resume, Prefix, EMPTY_SHA256, MAX_OFFSET};
 
@@ -42,7 +42,8 @@ pub mod inner {
     pub const LIST: u8 = 0x12;
     /// File data at an offset.
     pub const CHUNK: u8 = 0x14;
-    /// End of file data, with the whole-file SHA-256.
+    /// End of file data: the whole-file SHA-256 and the sender's signed
+    /// statement, or all zero (the sender abandons the file).
     pub const END: u8 = 0x15;
     /// Outcome of a request or transfer.
     pub const RESULT: u8 = 0x16;
@@ -53,6 +54,9 @@ pub mod inner {
     /// Where a resumed upload's data starts, and the hash of the bytes
     /// before it: the server's offer, then the client's choice.
     pub const RESUME: u8 = 0x19;
+    /// The server's signed receipt for a stored upload: its answer in
+    /// place of RESULT 0.
+    pub const RECEIPT: u8 = 0x1A;
 }
 
 /// A name for an inner type, for error messages.
@@ -72,6 +76,7 @@ pub fn inner_name(t: u8) -> &'static str {
         inner::LISTING => "LISTING",
         inner::MKDIR => "MKDIR",
         inner::RESUME => "RESUME",
+        inner::RECEIPT => "RECEIPT",
         _ => "unknown",
     }
 }

@@ -3,7 +3,6 @@
 //! [`crate::proto::name::sanitize_path`].
 
 use super::resume::Prefix;
-use crate::crypto::hash::DIGEST_LEN;
 use crate::proto::codec::{Reader, Writer};
 use crate::proto::{ProtoError, MAX_PATH_LEN};
 
@@ -228,18 +227,6 @@ pub fn parse_chunk(b: &[u8]) -> Result<(u64, &[u8]), ProtoError> {
     let mut r = Reader::new(b, "CHUNK");
     let offset = r.u64()?;
     Ok((offset, r.rest()))
-}
-
-/// Parses an END body: the whole-file SHA-256 (32 bytes; 32 zero bytes
-/// mean the sender abandons the file, PROTOCOL.md §4.4).
-///
-/// # Errors
-/// `MalformedMessage` unless exactly 32 bytes.
-pub fn parse_end(b: &[u8]) -> Result<[u8; DIGEST_LEN], ProtoError> {
-    let mut r = Reader::new(b, "END");
-    let hash = r.array()?;
-    r.finish()?;
-    Ok(hash)
 }
 
 #[cfg(test)]

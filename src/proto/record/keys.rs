@@ -21,22 +21,22 @@ pub struct DirectionKeys {
 /// RFC 8446 §7.2):
 ///
 /// ```text
-/// key  = HKDF-Expand(secret, "sft/4 key", 32)
-/// iv   = HKDF-Expand(secret, "sft/4 iv", 12)
-/// next = HKDF-Expand(secret, "sft/4 key update", 32)
+/// key  = HKDF-Expand(secret, "sft/5 key", 32)
+/// iv   = HKDF-Expand(secret, "sft/5 iv", 12)
+/// next = HKDF-Expand(secret, "sft/5 key update", 32)
 /// ```
 pub struct TrafficSecret(pub Prk);
 
 impl TrafficSecret {
     pub(super) fn keys(&self) -> Result<DirectionKeys, ProtoError> {
         Ok(DirectionKeys {
-            key: hkdf::expand(&self.0, b"sft/4 key")?,
-            iv: hkdf::expand(&self.0, b"sft/4 iv")?,
+            key: hkdf::expand(&self.0, b"sft/5 key")?,
+            iv: hkdf::expand(&self.0, b"sft/5 iv")?,
         })
     }
 
     pub(super) fn next(&self) -> Result<TrafficSecret, ProtoError> {
-        Ok(TrafficSecret(hkdf::expand(&self.0, b"sft/4 key update")?))
+        Ok(TrafficSecret(hkdf::expand(&self.0, b"sft/5 key update")?))
     }
 }
 

@@ -16,8 +16,8 @@
 //! are protocol errors. The whole-file SHA-256 is computed while the bytes
 //! stream on both sides and compared in constant time at END. A resumed
 //! file starts at an offset both sides hold, with a hash state that has
-//! absorbed the bytes before it; an END of 32 zero bytes, at any point,
-//! abandons the file ([`ABANDONED`]).
+//! absorbed the bytes before it; an END of zero bytes, at any point,
+//! abandons the file ([`crate::proto::msgs::End::Abandoned`]).
 
 use crate::crypto::ct;
 use crate::crypto::hash::{Sha256, DIGEST_LEN};
@@ -29,10 +29,6 @@ mod sender;
 
 pub use receiver::{Chunk, Receiver};
 pub use sender::Sender;
-
-/// The END body of a file its sender abandons (its source changed, or
-/// the receiver refused it): 32 zero bytes, at any point of its data.
-pub const ABANDONED: [u8; DIGEST_LEN] = [0; DIGEST_LEN];
 
 /// Byte accounting and running hash of one file in flight.
 pub struct Progress {

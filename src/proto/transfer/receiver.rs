@@ -5,10 +5,11 @@
 //! upload offered for resume waits (for RESUME), so its refusal skips
 //! nothing.
 
-use super::{Progress, ABANDONED};
+use super::Progress;
 use crate::crypto::ct;
+use crate::crypto::ed25519::Signature;
 use crate::crypto::hash::Sha256;
-use crate::proto::msgs::{self, Prefix};
+use crate::proto::msgs::{self, End, Prefix};
 use crate::proto::{ProtoError, TransferError, CHUNK_LEN};
 
 enum State {
@@ -36,12 +37,19 @@ enum State {
 pub enum Chunk {
     /// File data at this position of the CHUNK body (after the offset).
     Data(usize),
-    /// END arrived and the SHA-256 matched: the file's SHA-256.
-    Complete([u8; 32]),
+    /// END arrived and the SHA-256 matched: the file's SHA-256, and the
+    /// time and signature of the sender's statement (not yet checked:
+    /// the connection knows what the statement says).
+    Complete {
+        size: u64,
+        sha256: [u8; 32],
+        time: u64,
+        signature: Signature,
+    },
     /// END arrived and the SHA-256 did not match; the data must be
     /// discarded.
     Corrupt,
-    /// END of 32 zero bytes: the sender abandoned the file (at any point);
+    /// END of zero bytes: the sender abandoned the file (at any point);
     /// the data must be discarded.
     Abandoned,
     /// A CHUNK of a skipped file, dropped.
@@ -220,12 +228,22 @@ impl Receiver {
             self.0 = State::Receiving(progress);
             return Ok(Chunk::Data(body.len() - data.1.len()));
         }
-        let hash = msgs::parse_end(body)?;
-        if hash == ABANDONED {
-            return Ok(Chunk::Abandoned);
-        }
-        if progress.verify(&hash)? {
-            Ok(Chunk::Complete(hash))
+        let (sha256, time, signature) = match End::parse(body)? {
+            End::Abandoned => return Ok(Chunk::Abandoned),
+            End::Signed {
+                sha256,
+                time,
+                signature,
+            } => (sha256, time, signature),
+        };
+        let size = progress.size();
+        if progress.verify(&sha256)? {
+            Ok(Chunk::Complete {
+                size,
+                sha256,
+                time,
+                signature,
+            })
         } else {
             Ok(Chunk::Corrupt)
         }
@@ -237,7 +255,7 @@ impl Receiver {
             self.0 = State::Skipping;
             return Ok(Chunk::Skipped);
         }
-        msgs::parse_end(body)?;
+        End::parse(body)?;
         Ok(Chunk::SkipEnded)
     }
 }

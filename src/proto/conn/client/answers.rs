@@ -38,32 +38,45 @@ impl ClientConnection {
             return Err(unexpected(reqs));
         };
         let ev = match (t, front) {
-            (inner::RESULT, Pending::Upload) => {
+            (inner::RESULT, Pending::Upload(_)) => {
                 let outcome = Outcome::parse(body)?;
+                // A stored upload is answered by RECEIPT, never RESULT 0.
+                if outcome.code == msgs::ResultCode::Ok {
+                    return Err(ProtoError::Transfer(TransferError::UnsignedOk));
+                }
                 self.core.hold_for(&outcome);
                 reqs.pending.pop_front();
                 // The answer to the upload still being sent: the server
                 // refused it and skips its data up to END, so END goes out
-                // now (its hash is not checked), or it broke the rules.
+                // now (abandoning it).
                 if reqs.pending.is_empty() && reqs.sending.is_some() {
-                    if outcome.code == msgs::ResultCode::Ok {
-                        return Err(ProtoError::Transfer(TransferError::OkEarly));
-                    }
                     reqs.sending = None;
-                    self.core.send_unprompted(inner::END, &ABANDONED)?;
+                    reqs.outgoing = None;
+                    self.core
+                        .send_unprompted(inner::END, &End::Abandoned.encode())?;
                 }
                 // An upload offered for resume may be refused before its
                 // RESUME, never after (its data is owed first).
                 if reqs.pending.is_empty() {
                     match reqs.resuming {
-                        Some(Resuming::Asked { .. }) if outcome.code != msgs::ResultCode::Ok => {
+                        Some(Resuming::Asked { .. }) => {
                             reqs.resuming = None;
+                            reqs.outgoing = None;
                         }
                         Some(_) => return Err(ProtoError::Transfer(TransferError::OkEarly)),
                         None => {}
                     }
                 }
                 Ev::Outcome(outcome)
+            }
+            (inner::RECEIPT, Pending::Upload(signed)) => {
+                // Only once this side's END (and statement) went out.
+                let Some(signed) = signed.take() else {
+                    return Err(ProtoError::Transfer(TransferError::OkEarly));
+                };
+                let (stored, signature) = msgs::parse_receipt(body)?;
+                reqs.pending.pop_front();
+                Ev::Stored(Receipt::verify(signed, stored, signature)?)
             }
             (inner::RESULT, Pending::Mkdir) => {
                 let outcome = Outcome::parse(body)?;
@@ -84,7 +97,7 @@ impl ClientConnection {
                 let offer = Offer::parse(body)?;
                 // The offer must name exactly the bytes asked for: a server
                 // may not substitute another path.
-                if offer.path != *asked || offer.overwrite || offer.preserve {
+                if offer.path != asked.as_bytes() || offer.overwrite || offer.preserve {
                     return Err(ProtoError::Transfer(TransferError::OfferedOtherName));
                 }
                 if offer.size > *max_size {
@@ -101,17 +114,25 @@ impl ClientConnection {
                     }
                     (true, None) => return Err(ProtoError::Transfer(TransferError::BadResume)),
                 };
+                let path = std::mem::take(asked);
                 if let Some(front) = reqs.pending.front_mut() {
-                    *front = Pending::Download(receiver);
+                    *front = Pending::Download(receiver, path);
                 }
                 Ev::DownloadOffered(offer.size, offer.meta, from)
             }
-            (inner::CHUNK | inner::END, Pending::Download(receiver)) => {
+            (inner::CHUNK | inner::END, Pending::Download(receiver, path)) => {
                 match receiver.on_message(t, body)? {
                     Chunk::Data(at) => Ev::Data(range.start + at..range.end),
-                    Chunk::Complete(hash) => {
+                    Chunk::Complete {
+                        size,
+                        sha256,
+                        time,
+                        signature,
+                    } => {
+                        let facts = (std::mem::take(path), size, sha256, time);
                         reqs.pending.pop_front();
-                        Ev::ReceiveComplete(hash)
+                        let statement = self.statement(Direction::Download, facts)?;
+                        Ev::ReceiveComplete(statement.verify(signature)?)
                     }
                     Chunk::Corrupt => {
                         reqs.pending.pop_front();

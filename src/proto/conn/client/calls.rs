@@ -47,8 +47,10 @@ impl ClientConnection {
     /// Offers `path` (`size` bytes) for upload; its data follows through
     /// [`send_data`](Self::send_data) at once, without waiting for the
     /// server. With `meta`, the server applies it to the stored file.
-    /// Returns the whole-file SHA-256 for an empty file (its END went out
-    /// with the OFFER). The server's RESULT comes in request order.
+    /// `time` (Unix seconds, this side's clock) goes into the statement
+    /// this side signs in END (§4.8). Returns the whole-file SHA-256 for
+    /// an empty file (its END went out with the OFFER). The server's
+    /// RECEIPT or RESULT comes in request order.
     ///
     /// With `resume`, the OFFER asks to resume an interrupted upload and no
     /// data follows yet: [`ClientEvent::ResumeOffered`] (or the upload's
@@ -66,6 +68,7 @@ impl ClientConnection {
         overwrite: bool,
         meta: Option<Meta>,
         resume: bool,
+        time: u64,
     ) -> Result<Option<[u8; 32]>, ProtoError> {
         // The sticky error and `Closed` come before any local refusal.
         self.core.check_open()?;
@@ -79,22 +82,22 @@ impl ClientConnection {
             meta: meta.unwrap_or_default(),
             resume,
         };
+        let (sender, empty) = Sender::start(size)?;
+        self.core.send(inner::OFFER, &[&offer.encode()])?;
+        let reqs = self.requests()?;
+        reqs.pending.push_back(Pending::Upload(None));
+        reqs.outgoing = Some(Outgoing {
+            path: path.to_string(),
+            size,
+            time,
+        });
         if resume {
-            self.core.send(inner::OFFER, &[&offer.encode()])?;
-            let reqs = self.requests()?;
-            reqs.pending.push_back(Pending::Upload);
             reqs.resuming = Some(Resuming::Asked { size });
             return Ok(None);
         }
-        let (sender, empty) = Sender::start(size)?;
-        self.core.send(inner::OFFER, &[&offer.encode()])?;
-        if let Some(hash) = empty {
-            self.core.send(inner::END, &[&hash])?;
-        }
-        let reqs = self.requests()?;
-        reqs.pending.push_back(Pending::Upload);
-        if empty.is_none() {
-            reqs.sending = Some(sender);
+        match empty {
+            Some(hash) => self.send_end(hash)?,
+            None => reqs.sending = Some(sender),
         }
         Ok(empty)
     }
@@ -137,13 +140,13 @@ impl ClientConnection {
         self.core
             .send(inner::RESUME, &[&msgs::encode_resume(&prefix)])?;
         if let Some(hash) = end {
-            self.core.send(inner::END, &[&hash])?;
+            self.send_end(hash)?;
         }
         Ok((prefix.offset, end))
     }
 
-    /// Abandons the upload being sent (its source changed): END of 32
-    /// zero bytes goes out in place of the rest. The server discards the
+    /// Abandons the upload being sent (its source changed): END of zero
+    /// bytes goes out in place of the rest. The server discards the
     /// file and answers RESULT 6 in its turn; other requests may follow.
     ///
     /// # Errors
@@ -154,7 +157,8 @@ impl ClientConnection {
         if reqs.sending.take().is_none() {
             return Err(ProtoError::InvalidCall("not sending a file"));
         }
-        self.core.send(inner::END, &[&ABANDONED])
+        reqs.outgoing = None;
+        self.core.send(inner::END, &[&End::Abandoned.encode()])
     }
 
     /// Asks for the directory `path` (its parent must exist; an existing
@@ -207,11 +211,10 @@ impl ClientConnection {
             held: held.as_ref().map_or(Prefix::NONE, |(p, _)| *p),
         };
         self.core.send(inner::GET, &[&get.encode()])?;
-        let asked = get.path;
         let held = held.map(|(p, hash)| (p.offset, hash));
         self.requests()?
             .pending
-            .push_back(Pending::Get(asked, max_size, held));
+            .push_back(Pending::Get(path.to_string(), max_size, held));
         Ok(())
     }
 
@@ -241,12 +244,12 @@ impl ClientConnection {
     }
 
     /// Sends the next `data` (1 to `CHUNK_LEN` bytes) of the upload. After
-    /// the last byte, END with the SHA-256 follows automatically, and the
-    /// hash is returned.
+    /// the last byte, END with the SHA-256 and this side's signed
+    /// statement follows automatically, and the hash is returned.
     ///
     /// # Errors
     /// `InvalidCall` unless sending, for empty or oversize `data`, or data
-    /// past the announced size.
+    /// past the announced size; `Crypto`.
     pub fn send_data(&mut self, data: &[u8]) -> Result<Option<[u8; 32]>, ProtoError> {
         self.core.check_open()?;
         let Phase::Open(reqs) = &mut self.phase else {
@@ -256,8 +259,8 @@ impl ClientConnection {
             return Err(ProtoError::InvalidCall("not sending a file"));
         };
         let end = self.core.send_chunk(sender, data)?;
-        if end.is_some() {
-            reqs.sending = None;
+        if let Some(hash) = end {
+            self.send_end(hash)?;
         }
         Ok(end)
     }

@@ -6,26 +6,29 @@
 
 mod answers;
 mod calls;
+mod evidence;
 
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut, Range};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::crypto::ed25519::VerifyingKey;
+use crate::crypto::ed25519::{SigningKey, VerifyingKey};
 use crate::crypto::hash::Sha256;
 
 use super::core::{BeforeKeys, ConnectionCore, Incoming};
 use super::own_path;
+use crate::proto::evidence::{Direction, Receipt, Signed, Statement};
 use crate::proto::handshake::client::{
     AfterChallenge, AwaitChallenge, AwaitEstablished, AwaitTrust, ClientConfig,
 };
 use crate::proto::handshake::Ephemeral;
 use crate::proto::msgs::{
-    self, inner, Get, ListEntry, Meta, Mkdir, Offer, Outcome, Prefix, SessionParams,
+    self, inner, End, Get, ListEntry, Meta, Mkdir, Offer, Outcome, Prefix, SessionParams,
 };
 use crate::proto::record::RecordType;
 use crate::proto::timers::Timeouts;
-use crate::proto::transfer::{Chunk, Receiver, Sender, ABANDONED};
+use crate::proto::transfer::{Chunk, Receiver, Sender};
 use crate::proto::{ProtoError, TransferError, MAX_IN_FLIGHT};
 
 /// Most entries a client accepts in one listing (10,000,000): a guard on
@@ -57,9 +60,9 @@ pub enum ClientEvent<'a> {
     DownloadOffered { size: u64, meta: Meta, from: u64 },
     /// File data of the download, in order.
     Data(&'a [u8]),
-    /// Every byte of the download arrived and the SHA-256 matched: store
-    /// the file.
-    ReceiveComplete { sha256: [u8; 32] },
+    /// Every byte of the download arrived, the SHA-256 matched and the
+    /// server's signed statement of it (§4.8) verified: store the file.
+    ReceiveComplete { signed: Signed },
     /// The download's SHA-256 did not match. Discard the data.
     ReceiveCorrupt,
     /// The server abandoned the download (its file changed while it was
@@ -68,8 +71,11 @@ pub enum ClientEvent<'a> {
     /// The complete listing of the oldest LIST, in the server's order
     /// (unspecified).
     Listing(Vec<ListEntry>),
+    /// The oldest request not yet answered was an upload, and the server
+    /// stored it: its receipt, verified with the server's key (§4.8).
+    Stored(Receipt),
     /// The server's answer to the oldest request not yet answered: an
-    /// upload's or MKDIR's RESULT, or a refusal of a GET or LIST.
+    /// upload's failure, a MKDIR's RESULT, or a refusal of a GET or LIST.
     Outcome(Outcome),
     /// The server closed the session in order.
     Closed,
@@ -82,10 +88,11 @@ enum Ev {
     ResumeOffered(u64),
     DownloadOffered(u64, Meta, u64),
     Data(Range<usize>),
-    ReceiveComplete([u8; 32]),
+    ReceiveComplete(Signed),
     ReceiveCorrupt,
     ReceiveAbandoned,
     Listing(Vec<ListEntry>),
+    Stored(Receipt),
     Outcome(Outcome),
     Closed,
 }
@@ -96,15 +103,17 @@ type Held = Option<(u64, Sha256)>;
 
 /// A request sent and not yet fully answered.
 enum Pending {
-    /// OFFER sent; answered by RESULT.
-    Upload,
+    /// OFFER sent, and this side's signed statement once its END went
+    /// out; answered by RECEIPT or a RESULT ≠ 0.
+    Upload(Option<Signed>),
     /// MKDIR sent; answered by RESULT.
     Mkdir,
-    /// GET sent for these path bytes and at most this many bytes, holding
-    /// these bytes; waiting for OFFER or a refusal.
-    Get(Vec<u8>, u64, Held),
-    /// The GET's OFFER arrived: the download's receiving side.
-    Download(Receiver),
+    /// GET sent for this path and at most this many bytes, holding these
+    /// bytes; waiting for OFFER or a refusal.
+    Get(String, u64, Held),
+    /// The GET's OFFER arrived: the download's receiving side, and its
+    /// path.
+    Download(Receiver, String),
     /// LIST sent; the entries so far.
     List(Vec<ListEntry>),
 }
@@ -112,10 +121,10 @@ enum Pending {
 impl Pending {
     fn name(&self) -> &'static str {
         match self {
-            Pending::Upload => "awaiting an upload's RESULT",
+            Pending::Upload(_) => "awaiting an upload's RECEIPT or RESULT",
             Pending::Mkdir => "awaiting MKDIR's RESULT",
             Pending::Get(..) => "awaiting OFFER",
-            Pending::Download(r) => r.state_name(),
+            Pending::Download(r, _) => r.state_name(),
             Pending::List(_) => "awaiting LISTING",
         }
     }
@@ -141,6 +150,16 @@ struct Requests {
     /// The newest upload while its data is being sent (no other request
     /// may go out until its END has).
     sending: Option<Sender>,
+    /// What the newest upload's statement will say besides the hash,
+    /// until its END goes out (§4.8).
+    outgoing: Option<Outgoing>,
+}
+
+/// An upload's path, size and the time its statement carries.
+struct Outgoing {
+    path: String,
+    size: u64,
+    time: u64,
 }
 
 impl Requests {
@@ -162,6 +181,8 @@ enum Phase {
 pub struct ClientConnection {
     core: ConnectionCore,
     phase: Phase,
+    /// This side's identity: it signs upload statements (§4.8).
+    identity: Arc<SigningKey>,
     /// Most listing entries taken: [`MAX_LISTING_ENTRIES`] (lowered only
     /// by tests, which cannot afford ten million entries).
     max_listing_entries: usize,
@@ -192,10 +213,12 @@ impl ClientConnection {
         now: Instant,
     ) -> Result<Self, ProtoError> {
         let mut core = ConnectionCore::new(BeforeKeys::Silent, timeouts, now);
+        let identity = config.identity.clone();
         let hs = AwaitChallenge::start(config, eph, &mut core.sealer, &mut core.out)?;
         Ok(ClientConnection {
             core,
             phase: Phase::AwaitChallenge(hs),
+            identity,
             max_listing_entries: MAX_LISTING_ENTRIES,
         })
     }
@@ -233,10 +256,11 @@ impl ClientConnection {
                 ClientEvent::DownloadOffered { size, meta, from }
             }
             Ev::Data(r) => ClientEvent::Data(self.core.bytes(r)),
-            Ev::ReceiveComplete(sha256) => ClientEvent::ReceiveComplete { sha256 },
+            Ev::ReceiveComplete(signed) => ClientEvent::ReceiveComplete { signed },
             Ev::ReceiveCorrupt => ClientEvent::ReceiveCorrupt,
             Ev::ReceiveAbandoned => ClientEvent::ReceiveAbandoned,
             Ev::Listing(l) => ClientEvent::Listing(l),
+            Ev::Stored(r) => ClientEvent::Stored(r),
             Ev::Outcome(o) => ClientEvent::Outcome(o),
             Ev::Closed => ClientEvent::Closed,
         }))
@@ -272,8 +296,9 @@ impl ClientConnection {
             (Incoming::Message(inner::SESSION_ESTABLISHED, r), Phase::AwaitEstablished(hs)) => {
                 let c = &mut self.core;
                 let body = c.bytes(r).to_vec();
-                let (server, params) = hs.on_established(&body, &mut c.sealer, &mut c.opener)?;
-                c.established(server);
+                let (server, params, th_final) =
+                    hs.on_established(&body, &mut c.sealer, &mut c.opener)?;
+                c.established(server, th_final);
                 // The server closes an idle session after the time it
                 // announced; the client does not wait longer than that.
                 let idle = Duration::from_secs(u64::from(params.idle_timeout_secs.max(1)));

@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::crypto::hash::Sha256;
-use crate::proto::transfer::ABANDONED;
+use crate::proto::evidence::Receipt;
+use crate::proto::msgs::End;
 
 impl ServerConnection {
     /// Admits the client the last [`ServerEvent::Authenticated`] named:
@@ -23,8 +24,8 @@ impl ServerConnection {
         };
         let c = &mut self.core;
         match verified.establish(&mut c.sealer, &mut c.opener, &mut c.out) {
-            Ok(client) => {
-                c.established(client);
+            Ok((client, th_final)) => {
+                c.established(client, th_final);
                 self.phase = Phase::Open(Op::Idle);
                 Ok(())
             }
@@ -77,7 +78,7 @@ impl ServerConnection {
     /// being received and `ticket` is its ticket, or for Ok.
     pub fn refuse_upload(&mut self, ticket: Ticket, outcome: Outcome) -> Result<(), ProtoError> {
         self.core.check_open()?;
-        let Phase::Open(Op::Upload(receiver, Some(owed))) = &mut self.phase else {
+        let Phase::Open(Op::Upload(receiver, Some((owed, _)))) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no upload to refuse"));
         };
         if *owed != ticket {
@@ -90,12 +91,13 @@ impl ServerConnection {
         if receiver.is_ended() {
             self.set_op(Op::Idle);
         }
-        self.answer(ticket, outcome)
+        self.give(ticket, Answer::Result(outcome))
     }
 
-    /// Gives the answer owed under `ticket` (an upload's, once stored or
-    /// failed, or a MKDIR's). Answers go out in request order: this one is
-    /// sent once every earlier one is known.
+    /// Gives the answer owed under `ticket`: a MKDIR's, or an upload's
+    /// failure (a stored upload is answered by
+    /// [`answer_stored`](Self::answer_stored)). Answers go out in request
+    /// order: this one is sent once every earlier one is known.
     ///
     /// # Errors
     /// `InvalidCall` for a ticket not owed or already answered, or for the
@@ -104,13 +106,29 @@ impl ServerConnection {
     /// the client before its data is skipped or complete); the sticky
     /// error.
     pub fn answer(&mut self, ticket: Ticket, outcome: Outcome) -> Result<(), ProtoError> {
+        self.give(ticket, Answer::Result(outcome))
+    }
+
+    /// Answers a stored upload under its `ticket` with RECEIPT: the
+    /// server's `receipt` over the statement that
+    /// [`ServerEvent::ReceiveComplete`] carried (§4.8). Sent in request
+    /// order, as [`answer`](Self::answer).
+    ///
+    /// # Errors
+    /// As [`answer`](Self::answer).
+    pub fn answer_stored(&mut self, ticket: Ticket, receipt: &Receipt) -> Result<(), ProtoError> {
+        let body = msgs::encode_receipt(receipt.stored, &receipt.signature);
+        self.give(ticket, Answer::Receipt(body))
+    }
+
+    fn give(&mut self, ticket: Ticket, answer: Answer) -> Result<(), ProtoError> {
         self.core.check_alive()?;
-        if let Phase::Open(Op::Upload(r, Some(owed))) = &self.phase {
+        if let Phase::Open(Op::Upload(r, Some((owed, _)))) = &self.phase {
             if *owed == ticket && (r.is_offered() || r.is_receiving()) {
                 return Err(ProtoError::InvalidCall("the upload is still in progress"));
             }
         }
-        if !self.answers.give(ticket, outcome) {
+        if !self.answers.give(ticket, answer) {
             return Err(ProtoError::InvalidCall(
                 "no answer is owed under that ticket",
             ));
@@ -136,8 +154,10 @@ impl ServerConnection {
     /// exactly the path bytes of the GET. With `resumed`, a hash that has
     /// absorbed exactly the bytes the GET said the client holds (the
     /// application checked that its file starts with them), the OFFER says
-    /// so and the data starts after them. When no data remains, END goes
-    /// out at once.
+    /// so and the data starts after them. `time` (Unix seconds, this
+    /// side's clock) goes into the statement END carries (§4.8). When no
+    /// data remains, END goes out at once and its signed statement is
+    /// returned.
     ///
     /// # Errors
     /// `InvalidCall` (nothing changes) unless a download request is
@@ -148,7 +168,8 @@ impl ServerConnection {
         size: u64,
         meta: Meta,
         resumed: Option<Sha256>,
-    ) -> Result<(), ProtoError> {
+        time: u64,
+    ) -> Result<Option<Signed>, ProtoError> {
         self.core.check_open()?;
         let Phase::Open(op) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no download request is pending"));
@@ -165,24 +186,23 @@ impl ServerConnection {
             Some(hash) => Sender::resumed(size, held.offset, hash)?,
             None => Sender::start(size)?,
         };
+        let path = std::mem::take(asked);
         let offer = Offer {
-            path: std::mem::take(asked),
+            path: path.as_bytes().to_vec(),
             size,
             overwrite: false,
             preserve: false,
             meta,
             resume,
         };
-        *op = if empty.is_some() {
-            Op::Idle
-        } else {
-            Op::Download(sender)
+        let Some(sha256) = empty else {
+            *op = Op::Download(sender, Serving { path, size, time });
+            self.core.send(inner::OFFER, &[&offer.encode()])?;
+            return Ok(None);
         };
+        *op = Op::Idle;
         self.core.send(inner::OFFER, &[&offer.encode()])?;
-        if let Some(hash) = empty {
-            self.core.send(inner::END, &[&hash])?;
-        }
-        Ok(())
+        self.send_end((path, size, sha256, time)).map(Some)
     }
 
     /// Whether the application should send the next listing page now: a
@@ -253,49 +273,52 @@ impl ServerConnection {
         self.core.send_outcome(outcome)
     }
 
-    /// Abandons the download being sent (its source changed): END of 32
-    /// zero bytes goes out in place of the rest, and the client discards
-    /// the file.
+    /// Abandons the download being sent (its source changed): END of zero
+    /// bytes goes out in place of the rest, and the client discards the
+    /// file.
     ///
     /// # Errors
     /// `InvalidCall` unless a download is being sent; `Crypto`.
     pub fn abandon_send(&mut self) -> Result<(), ProtoError> {
         self.core.check_open()?;
-        let Phase::Open(op @ Op::Download(_)) = &mut self.phase else {
+        let Phase::Open(op @ Op::Download(..)) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("not sending a file"));
         };
         *op = Op::Idle;
-        self.core.send(inner::END, &[&ABANDONED])
+        self.core.send(inner::END, &[&End::Abandoned.encode()])
     }
 
     /// Whether the application should supply more download data now:
     /// sending, bytes remain, and the output buffer is below
     /// [`super::SEND_HIGH_WATER`].
     pub fn wants_data(&self) -> bool {
-        matches!(&self.phase, Phase::Open(Op::Download(s)) if s.wants_data())
+        matches!(&self.phase, Phase::Open(Op::Download(s, ..)) if s.wants_data())
             && self.core.output_has_room()
     }
 
     /// Sends the next `data` (1 to `CHUNK_LEN` bytes) of the download.
-    /// After the last byte, END with the SHA-256 follows automatically,
-    /// the hash is returned, and the next request may be read.
+    /// After the last byte, END with the SHA-256 and this side's signed
+    /// statement follows automatically, the statement is returned, and
+    /// the next request may be read.
     ///
     /// # Errors
     /// `InvalidCall` unless sending, for empty or oversize `data`, or data
-    /// past the announced size.
-    pub fn send_data(&mut self, data: &[u8]) -> Result<Option<[u8; 32]>, ProtoError> {
+    /// past the announced size; `Crypto`.
+    pub fn send_data(&mut self, data: &[u8]) -> Result<Option<Signed>, ProtoError> {
         self.core.check_open()?;
         let Phase::Open(op) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("not sending a file"));
         };
-        let Op::Download(sender) = op else {
+        let Op::Download(sender, ..) = op else {
             return Err(ProtoError::InvalidCall("not sending a file"));
         };
-        let end = self.core.send_chunk(sender, data)?;
-        if end.is_some() {
-            *op = Op::Idle;
-        }
-        Ok(end)
+        let Some(sha256) = self.core.send_chunk(sender, data)? else {
+            return Ok(None);
+        };
+        let Op::Download(_, Serving { path, size, time }) = std::mem::replace(op, Op::Idle) else {
+            return Err(ProtoError::InvalidCall("not sending a file"));
+        };
+        self.send_end((path, size, sha256, time)).map(Some)
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod answers;
 mod calls;
+mod evidence;
 mod requests;
 
 pub use answers::Ticket;
@@ -16,6 +17,7 @@ use std::time::Instant;
 use crate::crypto::ed25519::VerifyingKey;
 
 use super::core::{BeforeKeys, ConnectionCore, Incoming};
+use crate::proto::evidence::{Direction, Signed, Statement};
 use crate::proto::handshake::server::{
     AwaitHello, AwaitResponse, ServerConfig, ServerEphemeral, Verified,
 };
@@ -28,7 +30,7 @@ use crate::proto::timers::Timeouts;
 use crate::proto::transfer::{Chunk, Receiver, Sender};
 use crate::proto::ProtoError;
 use crate::proto::MAX_IN_FLIGHT;
-use answers::Answers;
+use answers::{Answer, Answers};
 
 /// Something the server application must see or act on.
 #[derive(Debug)]
@@ -82,9 +84,11 @@ pub enum ServerEvent<'a> {
     NameRefused(NameError),
     /// Upload data, in order.
     Data(&'a [u8]),
-    /// Every byte of the upload arrived and the SHA-256 matched: store the
-    /// file, then answer under the upload's ticket.
-    ReceiveComplete { sha256: [u8; 32] },
+    /// Every byte of the upload arrived, the SHA-256 matched and the
+    /// client's statement of it (§4.8) verified: store the file, then
+    /// answer under the upload's ticket with
+    /// [`ServerConnection::answer_stored`] (its receipt) or a failure.
+    ReceiveComplete { signed: Box<Signed> },
     /// The upload's SHA-256 did not match; its RESULT 6 is queued. Discard
     /// the data.
     ReceiveCorrupt,
@@ -105,7 +109,7 @@ enum Ev {
     ListRequested(String),
     NameRefused(NameError),
     Data(Range<usize>),
-    ReceiveComplete([u8; 32]),
+    ReceiveComplete(Box<Signed>),
     ReceiveCorrupt,
     ReceiveAbandoned,
     Closed,
@@ -115,17 +119,26 @@ enum Ev {
 enum Op {
     Idle,
     /// OFFER received: the upload's receiving side (offered, receiving or
-    /// skipping), and the ticket of its answer (`None` when the answer was
-    /// queued at once: a refused path).
-    Upload(Receiver, Option<Ticket>),
-    /// GET received for these path bytes, the client holding this prefix;
-    /// the application decides.
-    DownloadDecision(Vec<u8>, Prefix),
-    /// OFFER sent: the download's sending side.
-    Download(Sender),
+    /// skipping), and the ticket of its answer with its path (`None` when
+    /// the answer was queued at once: a refused path).
+    Upload(Receiver, Option<(Ticket, String)>),
+    /// GET received for this path, the client holding this prefix; the
+    /// application decides.
+    DownloadDecision(String, Prefix),
+    /// OFFER sent: the download's sending side, and what its statement
+    /// will say besides the hash.
+    Download(Sender, Serving),
     /// LIST received: the application sends pages until the last, or
     /// refuses (before the first page or after any).
     Listing(ListingPager),
+}
+
+/// A download being sent: its path, size, and the time its statement
+/// carries (§4.8).
+struct Serving {
+    path: String,
+    size: u64,
+    time: u64,
 }
 
 impl Op {
@@ -134,7 +147,7 @@ impl Op {
             Op::Idle => "idle",
             Op::Upload(r, _) => r.state_name(),
             Op::DownloadDecision(..) => "deciding on a download",
-            Op::Download(s) => s.state_name(),
+            Op::Download(s, ..) => s.state_name(),
             Op::Listing(_) => "sending a listing",
         }
     }
@@ -145,7 +158,7 @@ impl Op {
     fn holds_input(&self) -> bool {
         match self {
             Op::Upload(r, _) => r.is_offered(),
-            Op::DownloadDecision(..) | Op::Download(_) | Op::Listing(_) => true,
+            Op::DownloadDecision(..) | Op::Download(..) | Op::Listing(_) => true,
             Op::Idle => false,
         }
     }
@@ -165,6 +178,8 @@ enum Phase {
 pub struct ServerConnection {
     core: ConnectionCore,
     phase: Phase,
+    /// The host identity (it signs download statements) and policy.
+    config: Arc<ServerConfig>,
     /// RESULTs owed for uploads and MKDIRs, in request order.
     answers: Answers,
     /// A GET or LIST read while answers were owed: served once they are
@@ -198,7 +213,8 @@ impl ServerConnection {
     ) -> Self {
         ServerConnection {
             core: ConnectionCore::new(BeforeKeys::PlainAlert, timeouts, now),
-            phase: Phase::AwaitHello(AwaitHello::new(config, eph)),
+            phase: Phase::AwaitHello(AwaitHello::new(config.clone(), eph)),
+            config,
             answers: Answers::default(),
             held: None,
         }
@@ -271,7 +287,7 @@ impl ServerConnection {
             Ev::ListRequested(path) => ServerEvent::ListRequested { path },
             Ev::NameRefused(e) => ServerEvent::NameRefused(e),
             Ev::Data(r) => ServerEvent::Data(self.core.bytes(r)),
-            Ev::ReceiveComplete(sha256) => ServerEvent::ReceiveComplete { sha256 },
+            Ev::ReceiveComplete(signed) => ServerEvent::ReceiveComplete { signed },
             Ev::ReceiveCorrupt => ServerEvent::ReceiveCorrupt,
             Ev::ReceiveAbandoned => ServerEvent::ReceiveAbandoned,
             Ev::Closed => ServerEvent::Closed,
@@ -334,7 +350,7 @@ impl ServerConnection {
         let Phase::Open(op) = &mut self.phase else {
             return Err(ProtoError::InvalidCall("no open session"));
         };
-        if let Op::Upload(receiver, ticket) = op {
+        if let Op::Upload(receiver, owed) = op {
             if !matches!(t, inner::CHUNK | inner::END | inner::RESUME) {
                 return Err(ProtoError::UnexpectedMessage {
                     got: msgs::inner_name(t),
@@ -352,12 +368,22 @@ impl ServerConnection {
                     *op = Op::Idle;
                     Ok(None)
                 }
-                Chunk::Complete(hash) => {
+                Chunk::Complete {
+                    size,
+                    sha256,
+                    time,
+                    signature,
+                } => {
+                    let path = owed.take().map(|(_, path)| path).unwrap_or_default();
                     *op = Op::Idle;
-                    Ok(Some(Ev::ReceiveComplete(hash)))
+                    let facts = (path, size, sha256, time);
+                    let statement = self.statement(Direction::Upload, facts)?;
+                    Ok(Some(Ev::ReceiveComplete(Box::new(
+                        statement.verify(signature)?,
+                    ))))
                 }
                 end @ (Chunk::Corrupt | Chunk::Abandoned) => {
-                    let ticket = *ticket;
+                    let ticket = owed.as_ref().map(|(t, _)| *t);
                     *op = Op::Idle;
                     let (reason, ev) = if end == Chunk::Corrupt {
                         ("whole-file SHA-256 mismatch", Ev::ReceiveCorrupt)
@@ -365,8 +391,8 @@ impl ServerConnection {
                         ("abandoned by the sender", Ev::ReceiveAbandoned)
                     };
                     if let Some(ticket) = ticket {
-                        self.answers
-                            .give(ticket, Outcome::new(ResultCode::HashMismatch, reason));
+                        let failed = Outcome::new(ResultCode::HashMismatch, reason);
+                        self.answers.give(ticket, Answer::Result(failed));
                         self.flush_answers()?;
                     }
                     Ok(Some(ev))

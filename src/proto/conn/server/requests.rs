@@ -14,7 +14,7 @@ impl ServerConnection {
                     Ok(p) => {
                         let ticket = self.answers.owe();
                         let receiver = Receiver::offered(offer.size, offer.resume);
-                        let op = Op::Upload(receiver, Some(ticket));
+                        let op = Op::Upload(receiver, Some((ticket, p.clone())));
                         (op, Ev::UploadRequested(p, offer, ticket))
                     }
                     Err(e) => {
@@ -46,7 +46,7 @@ impl ServerConnection {
                 let get = Get::parse(body)?;
                 match name::sanitize_path(&get.path) {
                     Ok(p) => (
-                        Op::DownloadDecision(get.path, get.held),
+                        Op::DownloadDecision(p.clone(), get.held),
                         Ev::DownloadRequested(p, get.max_size, get.held),
                     ),
                     Err(e) => {
@@ -91,16 +91,20 @@ impl ServerConnection {
     /// and sends what may go out.
     pub(super) fn queue_answer(&mut self, outcome: Outcome) -> Result<(), ProtoError> {
         let ticket = self.answers.owe();
-        self.answers.give(ticket, outcome);
+        self.answers.give(ticket, Answer::Result(outcome));
         self.flush_answers()
     }
 
     /// Sends every owed answer that is known and whose turn has come. Once
     /// this side closes, nothing more is sent.
     pub(super) fn flush_answers(&mut self) -> Result<(), ProtoError> {
-        while let Some(outcome) = self.answers.next_ready() {
-            if !self.core.closing() {
-                self.core.send_outcome(&outcome)?;
+        while let Some(answer) = self.answers.next_ready() {
+            if self.core.closing() {
+                continue;
+            }
+            match answer {
+                Answer::Result(outcome) => self.core.send_outcome(&outcome)?,
+                Answer::Receipt(body) => self.core.send(inner::RECEIPT, &[&body])?,
             }
         }
         Ok(())

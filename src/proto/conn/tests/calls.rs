@@ -28,7 +28,7 @@ fn application_misuse_is_refused_locally_and_changes_nothing() {
         Err(ProtoError::InvalidCall(_))
     ));
     assert!(matches!(
-        w.server.offer_download(1, Meta::default(), None),
+        w.server.offer_download(1, Meta::default(), None, T0),
         Err(ProtoError::InvalidCall(_))
     ));
     assert!(matches!(
@@ -42,7 +42,7 @@ fn application_misuse_is_refused_locally_and_changes_nothing() {
     ));
     // Paths this side would send must pass the path rule.
     assert!(matches!(
-        w.client.request_upload("a/../b", 1, false, None, false),
+        w.client.request_upload("a/../b", 1, false, None, false, T0),
         Err(ProtoError::Name(NameError::NotRelative(p))) if p == "a/../b"
     ));
     assert!(matches!(
@@ -61,7 +61,9 @@ fn application_misuse_is_refused_locally_and_changes_nothing() {
     quiet(&mut w);
 
     // While an upload's data remains, no other request may go out.
-    w.client.request_upload("a", 2, false, None, false).unwrap();
+    w.client
+        .request_upload("a", 2, false, None, false, T0)
+        .unwrap();
     assert!(!w.client.can_request());
     assert!(matches!(
         w.client.request_list(""),
@@ -94,9 +96,9 @@ fn application_misuse_is_refused_locally_and_changes_nothing() {
     assert!(w.client.can_request());
     assert_eq!(
         w.c2s().unwrap(),
-        vec![Got::Data(b"ab".to_vec()), Got::Complete(sha(b"ab"))]
+        vec![Got::Data(b"ab".to_vec()), Got::complete(sha(b"ab"))]
     );
-    w.server.answer(t, Outcome::ok()).unwrap();
+    w.store(t).unwrap();
     // A ticket answers once.
     assert!(matches!(
         w.server.answer(t, Outcome::ok()),
@@ -133,24 +135,24 @@ fn refused_calls_leave_the_handshake_and_the_transfer_in_progress() {
     // offer_download during an upload, and during a download.
     let mut w = receiving_upload(4);
     assert!(matches!(
-        w.server.offer_download(4, Meta::default(), None),
+        w.server.offer_download(4, Meta::default(), None, T0),
         Err(ProtoError::InvalidCall(_))
     ));
     w.client.send_data(b"abcd").unwrap();
     assert_eq!(
         w.c2s().unwrap(),
-        vec![Got::Data(b"abcd".to_vec()), Got::Complete(sha(b"abcd"))]
+        vec![Got::Data(b"abcd".to_vec()), Got::complete(sha(b"abcd"))]
     );
     let mut w = receiving_download(4);
     assert!(matches!(
-        w.server.offer_download(4, Meta::default(), None),
+        w.server.offer_download(4, Meta::default(), None, T0),
         Err(ProtoError::InvalidCall(_))
     ));
     assert!(w.server.wants_data());
     w.server.send_data(b"abcd").unwrap();
     assert_eq!(
         w.s2c().unwrap(),
-        vec![Got::Data(b"abcd".to_vec()), Got::Complete(sha(b"abcd"))]
+        vec![Got::Data(b"abcd".to_vec()), Got::complete(sha(b"abcd"))]
     );
     assert!(!w.client.wants_write() && !w.server.wants_write());
 
@@ -185,7 +187,7 @@ fn requests_with_refused_paths_get_the_sticky_error_or_closed() {
     let calls = [
         w.client.request_download("../x", 1, None),
         w.client
-            .request_upload("a/../b", 1, false, None, false)
+            .request_upload("a/../b", 1, false, None, false, T0)
             .map(drop),
         w.client.request_mkdir("/d", None),
         w.client.request_list("a//b"),
@@ -201,7 +203,7 @@ fn requests_with_refused_paths_get_the_sticky_error_or_closed() {
     let calls = [
         w.client.request_download("../x", 1, None),
         w.client
-            .request_upload("a/../b", 1, false, None, false)
+            .request_upload("a/../b", 1, false, None, false, T0)
             .map(drop),
         w.client.request_mkdir("/d", None),
         w.client.request_list("a//b"),
@@ -221,7 +223,9 @@ fn the_client_reports_the_sent_and_verified_hashes() {
     let content = data(CHUNK_LEN + 1);
     upload(&mut w, "a", &content, CHUNK_LEN); // checks send_data's hash
     assert_eq!(
-        w.client.request_upload("e", 0, false, None, false).unwrap(),
+        w.client
+            .request_upload("e", 0, false, None, false, T0)
+            .unwrap(),
         Some(sha(&[]))
     );
     assert!(w.client.can_request(), "an empty file's END went out");
@@ -231,15 +235,15 @@ fn the_client_reports_the_sent_and_verified_hashes() {
         "END waits for the decision"
     );
     w.server.accept().unwrap();
-    assert_eq!(w.c2s().unwrap(), vec![Got::Complete(sha(&[]))]);
+    assert_eq!(w.c2s().unwrap(), vec![Got::complete(sha(&[]))]);
     let t = w.ticket();
-    w.server.answer(t, Outcome::ok()).unwrap();
+    w.store(t).unwrap();
     w.s2c().unwrap();
     download(&mut w, "a", &content, CHUNK_LEN); // checks the event's hash
 
     let mut w = receiving_download(3);
     send_raw(&mut w.server, inner::CHUNK, &chunk(0, b"abc"));
-    send_raw(&mut w.server, inner::END, &[1; 32]);
+    send_raw(&mut w.server, inner::END, &end_body([1; 32]));
     assert_eq!(
         w.s2c().unwrap(),
         vec![Got::Data(b"abc".to_vec()), Got::Corrupt]
@@ -261,7 +265,9 @@ fn the_client_reports_the_sent_and_verified_hashes() {
 fn the_upload_in_progress_is_answered_only_under_its_own_ticket() {
     let mut w = established();
     w.client.request_mkdir("d", None).unwrap();
-    w.client.request_upload("f", 2, false, None, false).unwrap();
+    w.client
+        .request_upload("f", 2, false, None, false, T0)
+        .unwrap();
     w.client.send_data(b"a").unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::mkdir("d"), Got::upload("f", 2)]);
     let (d, f) = (w.ticket(), w.ticket());
@@ -288,9 +294,9 @@ fn the_upload_in_progress_is_answered_only_under_its_own_ticket() {
     w.client.send_data(b"b").unwrap();
     assert_eq!(
         w.c2s().unwrap(),
-        vec![Got::Data(b"b".to_vec()), Got::Complete(sha(b"ab"))]
+        vec![Got::Data(b"b".to_vec()), Got::complete(sha(b"ab"))]
     );
-    w.server.answer(f, Outcome::ok()).unwrap();
+    w.store(f).unwrap();
     w.server.answer(d, Outcome::ok()).unwrap();
     assert_eq!(w.s2c().unwrap(), vec![Got::Outcome(Outcome::ok()); 2]);
 }

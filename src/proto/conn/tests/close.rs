@@ -81,7 +81,7 @@ fn nothing_is_sent_after_close_and_calls_say_closed() {
     let t = w.ticket();
     w.server.answer(t, Outcome::ok()).unwrap();
     assert!(matches!(
-        w.server.offer_download(5, Meta::default(), None),
+        w.server.offer_download(5, Meta::default(), None, T0),
         Err(ProtoError::Closed)
     ));
     assert!(matches!(
@@ -133,7 +133,9 @@ fn a_closing_server_reads_on_to_the_clients_close() {
 
     // Deciding on an upload, whose data and a MKDIR follow.
     let mut w = established();
-    w.client.request_upload("f", 3, false, None, false).unwrap();
+    w.client
+        .request_upload("f", 3, false, None, false, T0)
+        .unwrap();
     w.client.send_data(b"abc").unwrap();
     w.client.request_mkdir("d", None).unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("f", 3)]);
@@ -168,7 +170,7 @@ fn a_closing_server_reads_on_to_the_clients_close() {
     let mut w = receiving_upload(3);
     w.server.close().unwrap();
     send_raw(&mut w.client, inner::CHUNK, &chunk(0, b"abc"));
-    send_raw(&mut w.client, inner::END, &[0; 32]);
+    send_raw(&mut w.client, inner::END, &End::Abandoned.encode());
     assert_eq!(w.c2s().unwrap(), vec![]);
     ends_in_order(&mut w);
 }

@@ -35,7 +35,7 @@ pub(super) fn upload(w: &mut World, path: &str, content: &[u8], piece: usize) ->
     let size = content.len() as u64;
     let mut hash = w
         .client
-        .request_upload(path, size, false, None, false)
+        .request_upload(path, size, false, None, false, T0)
         .unwrap();
     assert_eq!(hash.is_some(), content.is_empty());
     assert_eq!(w.c2s().unwrap(), vec![Got::upload(path, size)]);
@@ -53,7 +53,7 @@ pub(super) fn upload(w: &mut World, path: &str, content: &[u8], piece: usize) ->
         for e in w.c2s().unwrap() {
             match e {
                 Got::Data(d) => received.extend_from_slice(&d),
-                Got::Complete(h) => {
+                Got::Complete(h, _) => {
                     assert_eq!(h, sha(content));
                     done = true;
                 }
@@ -65,7 +65,7 @@ pub(super) fn upload(w: &mut World, path: &str, content: &[u8], piece: usize) ->
         }
     }
     assert_eq!(hash, Some(sha(content)), "the client's END hash");
-    w.server.answer(ticket, Outcome::ok()).unwrap();
+    w.store(ticket).unwrap();
     assert_eq!(w.s2c().unwrap(), vec![Got::Outcome(Outcome::ok())]);
     received
 }
@@ -82,7 +82,7 @@ pub(super) fn download(w: &mut World, path: &str, content: &[u8], piece: usize) 
     let size = content.len() as u64;
     w.client.request_download(path, u64::MAX, None).unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::Download(path.into(), u64::MAX)]);
-    w.server.offer_download(size, FILE_META, None).unwrap();
+    w.server.offer_download(size, FILE_META, None, T0).unwrap();
     let mut received = Vec::new();
     let mut sent = 0;
     let mut offered = false;
@@ -100,7 +100,7 @@ pub(super) fn download(w: &mut World, path: &str, content: &[u8], piece: usize) 
                     offered = true;
                 }
                 Got::Data(d) if offered => received.extend_from_slice(&d),
-                Got::Complete(h) if offered => {
+                Got::Complete(h, _) if offered => {
                     assert_eq!(h, sha(content));
                     done = true;
                 }
@@ -122,7 +122,7 @@ pub(super) fn download(w: &mut World, path: &str, content: &[u8], piece: usize) 
 pub(super) fn receiving_upload(size: u64) -> World {
     let mut w = established();
     w.client
-        .request_upload("f", size, false, None, false)
+        .request_upload("f", size, false, None, false, T0)
         .unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("f", size)]);
     w.server.accept().unwrap();
@@ -136,7 +136,7 @@ pub(super) fn receiving_download(size: u64) -> World {
     w.client.request_download("f", u64::MAX, None).unwrap();
     w.c2s().unwrap();
     w.server
-        .offer_download(size, Meta::default(), None)
+        .offer_download(size, Meta::default(), None, T0)
         .unwrap();
     let got = w.s2c().unwrap();
     assert_eq!(got[0], Got::Offered(size, Meta::default()));

@@ -81,11 +81,12 @@ fn unauthorized_client_is_refused_and_told() {
 
 #[test]
 fn any_client_policy_accepts_an_unknown_key() {
-    let identity = SigningKey::generate().unwrap();
+    let identity = Arc::new(SigningKey::generate().unwrap());
     let mut w = world_with(
         Some(ServerTrust::Pinned(identity.verifying_key().fingerprint())),
         false,
     );
+    w.server_identity = identity.clone();
     w.server = server(
         identity,
         ClientPolicy::AnyClient,
@@ -109,12 +110,12 @@ fn tofu_checks_the_signature_after_the_decision() {
     assert_eq!(got, vec![Got::ServerKeyUnknown(w.server_key)]);
     assert!(matches!(
         w.client.trust_server_key(),
-        Err(ProtoError::BadSignature("server"))
+        Err(ProtoError::BadSignature("server handshake"))
     ));
     assert!(!w.client.wants_write());
     assert!(matches!(
         w.client.next_event(),
-        Err(ProtoError::BadSignature("server"))
+        Err(ProtoError::BadSignature("server handshake"))
     ));
 }
 
@@ -288,7 +289,7 @@ fn shutting_down_is_announced_before_and_after_keys() {
 fn the_ephemeral_key_is_generated_only_for_a_valid_hello() {
     let broken = |now| {
         let config = Arc::new(ServerConfig {
-            identity: SigningKey::generate().unwrap(),
+            identity: Arc::new(SigningKey::generate().unwrap()),
             clients: ClientPolicy::AnyClient,
             params: params(),
         });

@@ -62,7 +62,7 @@ fn upload_and_download_cross_many_key_updates_intact() {
 /// index of the first KEY_UPDATE.
 fn upload_records(w: &mut World) -> (Vec<Vec<u8>>, usize) {
     w.client
-        .request_upload("f", 1000, false, None, false)
+        .request_upload("f", 1000, false, None, false, T0)
         .unwrap();
     w.c2s().unwrap();
     w.server.accept().unwrap();
@@ -111,7 +111,7 @@ fn replayed_or_dropped_key_update_is_fatal() {
     let got = feed(&mut w.server, &recs.concat(), w.now).unwrap();
     assert_eq!(got.len(), 11, "10 data events and the end");
     let content: Vec<u8> = (0..10u8).flat_map(|i| [i; 100]).collect();
-    assert_eq!(got[10], Got::Complete(sha(&content)));
+    assert_eq!(got[10], Got::complete(sha(&content)));
 }
 
 /// Fails on a receiver that takes KEY_UPDATE wherever it comes: an
@@ -125,7 +125,7 @@ fn key_update_before_its_place_is_fatal() {
         let mut w = updating_world();
         if before == 2 {
             w.client
-                .request_upload("f", 1000, false, None, false)
+                .request_upload("f", 1000, false, None, false, T0)
                 .unwrap();
             w.c2s().unwrap();
             w.server.accept().unwrap();

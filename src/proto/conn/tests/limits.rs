@@ -51,16 +51,16 @@ fn chunk_length_at_the_limit_and_one_past() {
 }
 
 /// A role's `send_data`.
-type SendData<E> = fn(&mut E, &[u8]) -> Result<Option<[u8; 32]>, ProtoError>;
+type SendData<E, T> = fn(&mut E, &[u8]) -> Result<Option<T>, ProtoError>;
 
 /// Drives `c`, already sending a file of 8 full chunks, to just past the
 /// high-water mark, then writes out bytes one step at a time: `wants` is
 /// false with exactly SEND_HIGH_WATER bytes pending and true with one
 /// fewer. Returns every byte written, the whole file sent.
-fn high_water<E: Endpoint>(
+fn high_water<E: Endpoint, T>(
     c: &mut E,
     wants: fn(&E) -> bool,
-    send: SendData<E>,
+    send: SendData<E, T>,
     content: &[u8],
     now: Instant,
 ) -> Vec<u8> {
@@ -94,7 +94,7 @@ fn received(got: Vec<Got>) -> Vec<u8> {
     for (i, g) in got.into_iter().enumerate() {
         match g {
             Got::Data(d) => v.extend_from_slice(&d),
-            Got::Complete(_) if i == n - 1 => {}
+            Got::Complete(..) if i == n - 1 => {}
             other => panic!("{other:?}"),
         }
     }
@@ -115,7 +115,7 @@ fn wants_data_is_true_just_below_the_high_water_mark_and_false_at_it() {
         w.now,
     );
     let got = feed(&mut w.server, &wire, w.now).unwrap();
-    assert_eq!(got.last(), Some(&Got::Complete(sha(&content))));
+    assert_eq!(got.last(), Some(&Got::complete(sha(&content))));
     assert_eq!(received(got), content);
 
     let mut w = receiving_download(content.len() as u64);
@@ -127,7 +127,7 @@ fn wants_data_is_true_just_below_the_high_water_mark_and_false_at_it() {
         w.now,
     );
     let got = feed(&mut w.client, &wire, w.now).unwrap();
-    assert_eq!(got.last(), Some(&Got::Complete(sha(&content))));
+    assert_eq!(got.last(), Some(&Got::complete(sha(&content))));
     assert_eq!(received(got), content);
 }
 
@@ -145,7 +145,7 @@ fn path_limits_at_the_limit_and_one_past() {
     let mut w = established();
     for path in [&name, &long, &deep] {
         w.client
-            .request_upload(path, 1, false, None, false)
+            .request_upload(path, 1, false, None, false, T0)
             .unwrap();
         assert_eq!(w.c2s().unwrap(), vec![Got::upload(path, 1)]);
         let t = w.ticket();

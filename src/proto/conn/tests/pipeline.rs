@@ -32,7 +32,9 @@ fn results_sent(side: &mut ServerConnection, now: Instant) -> Vec<Outcome> {
 fn answers_go_out_in_request_order_whatever_order_they_are_given_in() {
     let mut w = established();
     w.client.request_mkdir("a", None).unwrap();
-    w.client.request_upload("b", 3, false, None, false).unwrap();
+    w.client
+        .request_upload("b", 3, false, None, false, T0)
+        .unwrap();
     w.client.send_data(b"abc").unwrap();
     w.client.request_mkdir("c", None).unwrap();
     w.client.request_mkdir("d", None).unwrap();
@@ -43,7 +45,7 @@ fn answers_go_out_in_request_order_whatever_order_they_are_given_in() {
         w.c2s().unwrap(),
         vec![
             Got::Data(b"abc".to_vec()),
-            Got::Complete(sha(b"abc")),
+            Got::complete(sha(b"abc")),
             Got::mkdir("c"),
             Got::mkdir("d")
         ]
@@ -105,7 +107,7 @@ fn the_client_keeps_at_most_max_in_flight_requests_pending() {
         w.client.request_download("x", 1, None),
         w.client.request_list(""),
         w.client
-            .request_upload("x", 1, false, None, false)
+            .request_upload("x", 1, false, None, false, T0)
             .map(drop),
     ];
     for r in refused {
@@ -183,7 +185,9 @@ fn the_server_reads_nothing_more_while_max_in_flight_answers_are_owed() {
 #[test]
 fn a_get_behind_an_owed_answer_is_served_after_that_result() {
     let mut w = established();
-    w.client.request_upload("a", 3, false, None, false).unwrap();
+    w.client
+        .request_upload("a", 3, false, None, false, T0)
+        .unwrap();
     w.client.send_data(b"abc").unwrap();
     w.client.request_download("a", 3, None).unwrap();
     w.client.request_mkdir("m", None).unwrap();
@@ -191,15 +195,15 @@ fn a_get_behind_an_owed_answer_is_served_after_that_result() {
     w.server.accept().unwrap();
     assert_eq!(
         w.c2s().unwrap(),
-        vec![Got::Data(b"abc".to_vec()), Got::Complete(sha(b"abc"))]
+        vec![Got::Data(b"abc".to_vec()), Got::complete(sha(b"abc"))]
     );
     assert!(w.server.waits_for_app(), "the GET is held");
     assert_eq!(w.c2s().unwrap(), vec![], "and nothing after it is read");
     assert!(!w.server.wants_write());
     let t = w.ticket();
-    w.server.answer(t, Outcome::ok()).unwrap();
+    w.store(t).unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::Download("a".into(), 3)]);
-    w.server.offer_download(3, FILE_META, None).unwrap();
+    w.server.offer_download(3, FILE_META, None, T0).unwrap();
     w.server.send_data(b"abc").unwrap();
     assert_eq!(
         w.s2c().unwrap(),
@@ -207,7 +211,7 @@ fn a_get_behind_an_owed_answer_is_served_after_that_result() {
             Got::Outcome(Outcome::ok()),
             Got::Offered(3, FILE_META),
             Got::Data(b"abc".to_vec()),
-            Got::Complete(sha(b"abc"))
+            Got::complete(sha(b"abc"))
         ]
     );
     assert_eq!(w.c2s().unwrap(), vec![Got::mkdir("m")]);

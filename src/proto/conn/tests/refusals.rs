@@ -17,7 +17,7 @@ fn exists() -> Outcome {
 fn skipping(size: u64) -> World {
     let mut w = established();
     w.client
-        .request_upload("f", size, false, None, false)
+        .request_upload("f", size, false, None, false, T0)
         .unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("f", size)]);
     let t = w.ticket();
@@ -34,7 +34,7 @@ fn a_refused_uploads_chunks_are_skipped_up_to_end() {
     let mut w = skipping(5);
     send_raw(&mut w.client, inner::CHUNK, &chunk(999, &data(CHUNK_LEN)));
     send_raw(&mut w.client, inner::CHUNK, &chunk(0, b"x"));
-    send_raw(&mut w.client, inner::END, &[7; 32]);
+    send_raw(&mut w.client, inner::END, &end_body([7; 32]));
     assert_eq!(w.c2s().unwrap(), vec![]);
     assert!(w.server.error().is_none());
     send_raw(&mut w.client, inner::LIST, &msgs::encode_list(b""));
@@ -97,7 +97,7 @@ fn a_bad_chunk_or_message_while_skipping_is_fatal() {
 fn a_refusal_while_sending_makes_the_client_cut_the_file_with_end() {
     let mut w = established();
     w.client
-        .request_upload("f", 100, false, None, false)
+        .request_upload("f", 100, false, None, false, T0)
         .unwrap();
     w.client.send_data(&[1; 10]).unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("f", 100)]);
@@ -114,7 +114,7 @@ fn a_refusal_while_sending_makes_the_client_cut_the_file_with_end() {
     let bytes = out(&mut w.client, w.now);
     assert_eq!(
         open_own(&mut w.client, &bytes),
-        vec![(inner::END, vec![0; 32])]
+        vec![(inner::END, End::Abandoned.encode().to_vec())]
     );
     assert_eq!(feed(&mut w.server, &bytes, w.now).unwrap(), vec![]);
     assert!(w.server.error().is_none());
@@ -122,14 +122,19 @@ fn a_refusal_while_sending_makes_the_client_cut_the_file_with_end() {
 }
 
 /// Only the upload being sent is cut: a refusal of an earlier upload,
-/// whose END went out, leaves the next one sending. And RESULT 0 for the
-/// upload being sent is fatal (`OkEarly`).
+/// whose END went out, leaves the next one sending. And RECEIPT for the
+/// upload being sent is fatal (`OkEarly`), RESULT 0 for any upload too
+/// (`UnsignedOk`: only a RECEIPT says stored).
 #[test]
 fn only_the_upload_being_sent_is_cut_and_ok_for_it_is_fatal() {
     let mut w = established();
-    w.client.request_upload("a", 1, false, None, false).unwrap();
+    w.client
+        .request_upload("a", 1, false, None, false, T0)
+        .unwrap();
     w.client.send_data(b"a").unwrap();
-    w.client.request_upload("b", 2, false, None, false).unwrap();
+    w.client
+        .request_upload("b", 2, false, None, false, T0)
+        .unwrap();
     w.client.send_data(b"b").unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("a", 1)]);
     let t = w.ticket();
@@ -139,11 +144,31 @@ fn only_the_upload_being_sent_is_cut_and_ok_for_it_is_fatal() {
     assert!(!w.client.wants_write());
     assert_eq!(w.client.in_flight(), 1);
 
+    let receipt = msgs::encode_receipt(
+        Stored {
+            commit_time: T0,
+            audit_seq: 1,
+        },
+        &Signature::from_bytes(&[0x55; 64]).unwrap(),
+    );
+    let mut cut = w;
+    client_fails(
+        &mut cut,
+        inner::RECEIPT,
+        &receipt,
+        ProtoError::Transfer(TransferError::OkEarly),
+    );
+
+    let mut w = established();
+    w.client
+        .request_upload("a", 1, false, None, false, T0)
+        .unwrap();
+    w.client.send_data(b"a").unwrap();
     client_fails(
         &mut w,
         inner::RESULT,
         &Outcome::ok().encode(),
-        ProtoError::Transfer(TransferError::OkEarly),
+        ProtoError::Transfer(TransferError::UnsignedOk),
     );
 }
 
@@ -164,7 +189,7 @@ fn a_bad_path_in_offer_is_answered_in_its_place_and_its_data_skipped() {
     };
     send_raw(&mut w.client, inner::OFFER, &offer.encode());
     send_raw(&mut w.client, inner::CHUNK, &chunk(0, b"abc"));
-    send_raw(&mut w.client, inner::END, &sha(b"abc"));
+    send_raw(&mut w.client, inner::END, &end_body(sha(b"abc")));
     let mkdir = msgs::Mkdir {
         path: b"e".to_vec(),
         preserve: false,
@@ -207,19 +232,23 @@ fn a_bad_path_in_offer_is_answered_in_its_place_and_its_data_skipped() {
 #[test]
 fn a_corrupt_uploads_result_6_waits_for_the_answer_owed_before_it() {
     let mut w = established();
-    w.client.request_upload("a", 1, false, None, false).unwrap();
+    w.client
+        .request_upload("a", 1, false, None, false, T0)
+        .unwrap();
     w.client.send_data(b"a").unwrap();
-    w.client.request_upload("b", 1, false, None, false).unwrap();
+    w.client
+        .request_upload("b", 1, false, None, false, T0)
+        .unwrap();
     // b's data sent raw with a wrong hash (the client's own END is right).
     send_raw(&mut w.client, inner::CHUNK, &chunk(0, b"b"));
-    send_raw(&mut w.client, inner::END, &[1; 32]);
+    send_raw(&mut w.client, inner::END, &end_body([1; 32]));
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("a", 1)]);
     w.server.accept().unwrap();
     assert_eq!(
         w.c2s().unwrap(),
         vec![
             Got::Data(b"a".to_vec()),
-            Got::Complete(sha(b"a")),
+            Got::complete(sha(b"a")),
             Got::upload("b", 1)
         ]
     );

@@ -25,7 +25,7 @@ fn offered(size: u64, server_has: &[u8]) -> World {
     let mut w = established();
     assert_eq!(
         w.client
-            .request_upload("f", size, false, None, true)
+            .request_upload("f", size, false, None, true, T0)
             .unwrap(),
         None
     );
@@ -68,12 +68,12 @@ fn an_upload_resumes_after_the_verified_prefix_and_ends_with_the_whole_hash() {
         vec![
             Got::ResumeAgreed(600),
             Got::Data(content[600..].to_vec()),
-            Got::Complete(sha(&content)),
+            Got::complete(sha(&content)),
         ]
     );
     // Only the remainder crossed: 400 data bytes in one CHUNK.
     let t = w.ticket();
-    w.server.answer(t, Outcome::ok()).unwrap();
+    w.store(t).unwrap();
     assert_eq!(w.s2c().unwrap(), vec![Got::Outcome(Outcome::ok())]);
     assert!(w.client.can_request());
 }
@@ -91,7 +91,7 @@ fn a_prefix_that_differs_restarts_the_upload_at_zero() {
     );
     let got = finish_upload(&mut w, &content, 0);
     assert_eq!(got[0], Got::ResumeAgreed(0));
-    assert_eq!(*got.last().unwrap(), Got::Complete(sha(&content)));
+    assert_eq!(*got.last().unwrap(), Got::complete(sha(&content)));
 }
 
 #[test]
@@ -103,14 +103,16 @@ fn a_server_holding_the_whole_file_gets_end_at_once() {
     assert_eq!((from, end), (50, Some(sha(&content))));
     assert_eq!(
         w.c2s().unwrap(),
-        vec![Got::ResumeAgreed(50), Got::Complete(sha(&content))]
+        vec![Got::ResumeAgreed(50), Got::complete(sha(&content))]
     );
 }
 
 #[test]
 fn a_resumable_offer_refused_sends_no_data_and_frees_the_client() {
     let mut w = established();
-    w.client.request_upload("f", 10, false, None, true).unwrap();
+    w.client
+        .request_upload("f", 10, false, None, true, T0)
+        .unwrap();
     w.c2s().unwrap();
     let t = w.ticket();
     let exists = Outcome::new(ResultCode::Exists, "");
@@ -126,7 +128,9 @@ fn a_resumable_offer_refused_sends_no_data_and_frees_the_client() {
 #[test]
 fn a_resume_offset_past_the_size_from_the_server_is_fatal() {
     let mut w = established();
-    w.client.request_upload("f", 10, false, None, true).unwrap();
+    w.client
+        .request_upload("f", 10, false, None, true, T0)
+        .unwrap();
     w.c2s().unwrap();
     let past = Prefix {
         offset: 11,
@@ -140,7 +144,9 @@ fn a_resume_offset_past_the_size_from_the_server_is_fatal() {
     );
     // And 2^63 is malformed before any state is consulted.
     let mut w = established();
-    w.client.request_upload("f", 10, false, None, true).unwrap();
+    w.client
+        .request_upload("f", 10, false, None, true, T0)
+        .unwrap();
     w.c2s().unwrap();
     let mut body = encode_resume(&past);
     body[..8].copy_from_slice(&(1u64 << 63).to_be_bytes());
@@ -207,7 +213,7 @@ fn a_download_resumes_after_the_prefix_the_get_holds() {
     // The server checked its file starts with those bytes.
     let (_, state) = held(&content[..300]);
     w.server
-        .offer_download(900, FILE_META, Some(state))
+        .offer_download(900, FILE_META, Some(state), T0)
         .unwrap();
     while w.server.wants_data() {
         w.server.send_data(&content[300..]).unwrap();
@@ -217,7 +223,7 @@ fn a_download_resumes_after_the_prefix_the_get_holds() {
         vec![
             Got::Resumed(900, 300),
             Got::Data(content[300..].to_vec()),
-            Got::Complete(sha(&content)),
+            Got::complete(sha(&content)),
         ]
     );
 }
@@ -230,11 +236,11 @@ fn a_download_not_resumed_starts_at_zero_and_an_unasked_resume_is_fatal() {
         .request_download("f", u64::MAX, Some(held(&content[..5])))
         .unwrap();
     w.c2s().unwrap();
-    w.server.offer_download(20, FILE_META, None).unwrap();
+    w.server.offer_download(20, FILE_META, None, T0).unwrap();
     w.server.send_data(&content).unwrap();
     let got = w.s2c().unwrap();
     assert_eq!(got[0], Got::Offered(20, FILE_META));
-    assert_eq!(*got.last().unwrap(), Got::Complete(sha(&content)));
+    assert_eq!(*got.last().unwrap(), Got::complete(sha(&content)));
 
     // A server may not resume a GET that held nothing.
     let mut w = established();
@@ -242,7 +248,7 @@ fn a_download_not_resumed_starts_at_zero_and_an_unasked_resume_is_fatal() {
     w.c2s().unwrap();
     assert!(matches!(
         w.server
-            .offer_download(20, FILE_META, Some(Sha256::new().unwrap())),
+            .offer_download(20, FILE_META, Some(Sha256::new().unwrap()), T0),
         Err(ProtoError::InvalidCall(_))
     ));
     let offer = Offer {
@@ -267,7 +273,7 @@ fn a_download_not_resumed_starts_at_zero_and_an_unasked_resume_is_fatal() {
     w.c2s().unwrap();
     assert!(w
         .server
-        .offer_download(4, FILE_META, Some(Sha256::new().unwrap()))
+        .offer_download(4, FILE_META, Some(Sha256::new().unwrap()), T0)
         .is_err());
     let offer = Offer { size: 4, ..offer };
     client_fails(

@@ -83,7 +83,7 @@ fn hello_tampering_each_field() {
         feed(&mut w.server, &flip(&hello, at), w.now).unwrap();
         let err = w.s2c().unwrap_err();
         assert!(
-            matches!(err, ProtoError::BadSignature("server")),
+            matches!(err, ProtoError::BadSignature("server handshake")),
             "byte {at}: {err:?}"
         );
         assert!(!w.client.wants_write(), "byte {at}: no keys, no alert");
@@ -127,7 +127,7 @@ fn challenge_tampering_each_field() {
         let ok = if what == "identity" {
             matches!(err, ProtoError::ServerKeyMismatch { .. })
         } else {
-            matches!(err, ProtoError::BadSignature("server"))
+            matches!(err, ProtoError::BadSignature("server handshake"))
         };
         assert!(ok, "{what}: {err:?}");
         assert!(!w.client.wants_write(), "{what}: client sent nothing");

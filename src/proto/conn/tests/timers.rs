@@ -238,7 +238,9 @@ fn a_rate_limit_wait_holds_both_idle_timers() {
         let t0 = w.now;
         match request {
             "upload" => {
-                w.client.request_upload("f", 1, false, None, false).unwrap();
+                w.client
+                    .request_upload("f", 1, false, None, false, T0)
+                    .unwrap();
             }
             "mkdir" => w.client.request_mkdir("d", None).unwrap(),
             "download" => w.client.request_download("f", 1, None).unwrap(),

@@ -25,7 +25,7 @@ fn handshake_then_upload_download_mkdir_list_and_close() {
     w.client.request_mkdir("d", None).unwrap();
     w.client.request_mkdir("d/e", Some(meta)).unwrap();
     w.client
-        .request_upload("d/e/f", 1, true, Some(meta), false)
+        .request_upload("d/e/f", 1, true, Some(meta), false, T0)
         .unwrap();
     w.client.send_data(b"x").unwrap();
     assert_eq!(
@@ -39,12 +39,14 @@ fn handshake_then_upload_download_mkdir_list_and_close() {
     w.server.accept().unwrap();
     assert_eq!(
         w.c2s().unwrap(),
-        vec![Got::Data(b"x".to_vec()), Got::Complete(sha(b"x"))]
+        vec![Got::Data(b"x".to_vec()), Got::complete(sha(b"x"))]
     );
-    for _ in 0..3 {
+    for _ in 0..2 {
         let t = w.ticket();
         w.server.answer(t, Outcome::ok()).unwrap();
     }
+    let t = w.ticket();
+    w.store(t).unwrap();
     assert_eq!(w.s2c().unwrap(), vec![Got::Outcome(Outcome::ok()); 3]);
 
     // Listing of a directory across several LISTING records.
@@ -96,16 +98,16 @@ fn an_empty_download_is_offer_then_end() {
     let mut w = established();
     w.client.request_download("e", 0, None).unwrap();
     w.c2s().unwrap();
-    w.server.offer_download(0, FILE_META, None).unwrap();
+    w.server.offer_download(0, FILE_META, None, T0).unwrap();
     assert!(!w.server.wants_data() && !w.server.waits_for_app());
     let bytes = out(&mut w.server, w.now);
     let opened = open_own(&mut w.server, &bytes);
     let types: Vec<u8> = opened.iter().map(|(t, _)| *t).collect();
     assert_eq!(types, [inner::OFFER, inner::END]);
-    assert_eq!(opened[1].1, sha(&[]));
+    assert_eq!(opened[1].1[..32], sha(&[]));
     assert_eq!(
         feed(&mut w.client, &bytes, w.now).unwrap(),
-        vec![Got::Offered(0, FILE_META), Got::Complete(sha(&[]))]
+        vec![Got::Offered(0, FILE_META), Got::complete(sha(&[]))]
     );
     assert_eq!(w.client.in_flight(), 0);
 }
@@ -115,7 +117,7 @@ fn refusals_answer_the_request_and_the_session_goes_on() {
     let mut w = established();
     // Upload refused: its data is skipped, the client cuts it with END.
     w.client
-        .request_upload("exists.txt", 5, false, None, false)
+        .request_upload("exists.txt", 5, false, None, false, T0)
         .unwrap();
     assert_eq!(w.c2s().unwrap(), vec![Got::upload("exists.txt", 5)]);
     let t = w.ticket();
@@ -164,7 +166,7 @@ fn wrong_hash_is_not_fatal() {
     // server's key).
     let mut w = receiving_upload(3);
     send_raw(&mut w.client, inner::CHUNK, &chunk(0, b"abc"));
-    send_raw(&mut w.client, inner::END, &[1; 32]);
+    send_raw(&mut w.client, inner::END, &end_body([1; 32]));
     assert_eq!(
         w.c2s().unwrap(),
         vec![Got::Data(b"abc".to_vec()), Got::Corrupt]
@@ -192,7 +194,7 @@ fn wrong_hash_is_not_fatal() {
     // Download: the client reports it and sends nothing.
     let mut w = receiving_download(3);
     send_raw(&mut w.server, inner::CHUNK, &chunk(0, b"abc"));
-    send_raw(&mut w.server, inner::END, &[1; 32]);
+    send_raw(&mut w.server, inner::END, &end_body([1; 32]));
     assert_eq!(
         w.s2c().unwrap(),
         vec![Got::Data(b"abc".to_vec()), Got::Corrupt]

@@ -40,7 +40,12 @@ fn upload_violations_are_protocol_errors() {
             vec![0; 7],
             ProtoError::MalformedMessage("CHUNK"),
         ),
-        (60, inner::END, vec![1; 32], t(TransferError::EndEarly)),
+        (
+            60,
+            inner::END,
+            end_body([1; 32]).to_vec(),
+            t(TransferError::EndEarly),
+        ),
     ];
     for (before, ty, body, want) in cases {
         let mut w = receiving_upload(100);
@@ -55,7 +60,7 @@ fn upload_violations_are_protocol_errors() {
     w.client.send_data(b"abc").unwrap();
     assert_eq!(
         w.c2s().unwrap(),
-        vec![Got::Data(b"abc".to_vec()), Got::Complete(sha(b"abc"))]
+        vec![Got::Data(b"abc".to_vec()), Got::complete(sha(b"abc"))]
     );
     server_fails(
         &mut w,
@@ -65,7 +70,12 @@ fn upload_violations_are_protocol_errors() {
     );
     // END with no upload at all.
     let mut w = established();
-    server_fails(&mut w, inner::END, &[0; 32], unexpected("END", "idle"));
+    server_fails(
+        &mut w,
+        inner::END,
+        &End::Abandoned.encode(),
+        unexpected("END", "idle"),
+    );
     // A request between an OFFER and its END, receiving or skipping.
     let mut w = receiving_upload(10);
     w.client.send_data(b"12345").unwrap();
@@ -78,7 +88,7 @@ fn upload_violations_are_protocol_errors() {
     );
     let mut w = established();
     w.client
-        .request_upload("f", 10, false, None, false)
+        .request_upload("f", 10, false, None, false, T0)
         .unwrap();
     w.c2s().unwrap();
     let t = w.ticket();
@@ -129,7 +139,12 @@ fn download_and_answer_violations_are_protocol_errors() {
         t(TransferError::ChunkLength),
     );
     let mut w = receiving_download(100);
-    client_fails(&mut w, inner::END, &[1; 32], t(TransferError::EndEarly));
+    client_fails(
+        &mut w,
+        inner::END,
+        &end_body([1; 32]),
+        t(TransferError::EndEarly),
+    );
 
     // RESULT Ok for a GET or a LIST.
     let mut w = established();

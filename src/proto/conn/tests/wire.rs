@@ -192,3 +192,15 @@ pub(super) fn flip(bytes: &[u8], at: usize) -> Vec<u8> {
     v[at] ^= 0x01;
     v
 }
+
+/// An END body with `sha256`, time [`T0`] and a signature of no key:
+/// for files whose hash does not match or that are skipped, where no
+/// signature is checked.
+pub(super) fn end_body(sha256: [u8; 32]) -> [u8; END_LEN] {
+    End::Signed {
+        sha256,
+        time: T0,
+        signature: Signature::from_bytes(&[0x55; 64]).unwrap(),
+    }
+    .encode()
+}
