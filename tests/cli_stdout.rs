@@ -1,6 +1,7 @@
 //! Output that cannot be written (a pipe whose reader left, a full disk)
 //! never panics a command: every file is still sent, the failure is said
-//! once on stderr, and the exit code is the transfers'.
+//! once on stderr, and the exit code is the transfers'. A stderr that
+//! cannot be written is ignored the same way.
 
 mod e2e;
 
@@ -79,4 +80,37 @@ fn a_put_into_a_full_disk_stores_every_file() {
             .unwrap();
         Stdio::from(full)
     });
+}
+
+#[test]
+fn with_stdout_and_stderr_closed_a_put_stores_every_file_and_exits_by_its_transfers() {
+    let (server, client) = pair();
+    let a = random_file(client.dir(), "a", 1000);
+    let missing = client.dir().join("missing");
+    let target = server.target();
+    let out = Command::new(SFT)
+        .env("SFT_HOME", client.dir())
+        .args(["put", &target, "--accept-new", "--receipt-dir"])
+        .arg(client.dir().join("receipts"))
+        .arg(&a)
+        .arg(&missing)
+        .stdin(Stdio::null())
+        .stdout(dead_pipe())
+        .stderr(dead_pipe())
+        .output()
+        .unwrap();
+    // 1: one file failed (the missing one); a panic on the dead stderr
+    // would be 101 and would have stopped before the summary.
+    assert_eq!(code(&out), 1);
+    assert_eq!(server.root_names(), ["a"]);
+    // Offline commands are the same: the error they print on stderr (a
+    // file that is not there, exit 2) does not turn into a crash.
+    let out = Command::new(SFT)
+        .args(["receipt", "verify"])
+        .arg(&missing)
+        .stdout(dead_pipe())
+        .stderr(dead_pipe())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2);
 }

@@ -161,7 +161,7 @@ fn show(log: &Path, json: bool) -> Result<(), CliError> {
             Ok((_, line)) => out::line(format_args!("{}", human(&line))),
             Err(why) => {
                 bad += 1;
-                eprintln!(
+                say!(
                     "sft: {}: line {n}: not an audit entry: {why}",
                     log.display()
                 );

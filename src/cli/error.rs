@@ -119,10 +119,10 @@ impl CliError {
     /// Prints the error to stderr and returns its exit status.
     pub fn report(&self) -> ExitCode {
         if !self.message.is_empty() {
-            eprintln!("sft: {}", self.message);
+            say!("sft: {}", self.message);
         }
         if let Some(h) = &self.hint {
-            eprintln!("hint: {h}");
+            say!("hint: {h}");
         }
         ExitCode::from(self.exit.code())
     }

@@ -62,13 +62,13 @@ pub fn load_or_create_identity(path: &Path, what: &str) -> Result<SigningKey, Cl
         key: key.verifying_key(),
         comment: key_comment(),
     };
-    eprintln!(
+    say!(
         "sft: created {what} identity {} ({})",
         path.display(),
         key.verifying_key().fingerprint()
     );
     if what == "client" {
-        eprintln!("sft: give the server's admin this line for its authorized_keys:\n{line}");
+        say!("sft: give the server's admin this line for its authorized_keys:\n{line}");
     }
     Ok(key)
 }

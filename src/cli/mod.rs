@@ -6,6 +6,17 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `eprintln!` that never panics: a message to a closed stderr
+/// (`sft ... 2>&1 | head -1`) is dropped, not a crash (see `out::err`).
+macro_rules! say {
+    () => {
+        $crate::cli::out::err(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::out::err(format_args!($($arg)*))
+    };
+}
+
 mod audit;
 mod client;
 mod demo;

@@ -1,4 +1,4 @@
-//! Standard output that never panics. `println!` panics when stdout is a
+//! Standard output and error that never panic. `println!` panics when stdout is a
 //! closed pipe (`sft ls | head -1`) or a full disk, which would end a
 //! batch of transfers half way; here the first failed write is reported
 //! once on stderr and every later line is dropped, while the command goes
@@ -15,6 +15,13 @@ static DROPPED: AtomicBool = AtomicBool::new(false);
 /// The first failure is reported on stderr; it never panics.
 pub fn line(args: fmt::Arguments<'_>) {
     write_line(&mut io::stdout().lock(), &DROPPED, args);
+}
+
+/// Prints `args` and a newline to stderr. A failed write is ignored: there
+/// is nowhere left to report it, and a message must never end a transfer.
+pub fn err(args: fmt::Arguments<'_>) {
+    let mut e = io::stderr().lock();
+    let _ = e.write_fmt(args).and_then(|()| e.write_all(b"\n"));
 }
 
 /// Writes `args` and a newline to `w` and flushes (so the failure shows

@@ -84,7 +84,7 @@ pub fn run(args: ReceiptArgs) -> Result<(), CliError> {
                         let v = json!({ "file": path.display().to_string(), "line": n, "ok": false, "error": why });
                         out::line(format_args!("{v}"));
                     }
-                    eprintln!("sft: {at}: FAILED: {}", display_safe(&why));
+                    say!("sft: {at}: FAILED: {}", display_safe(&why));
                 }
             }
         }

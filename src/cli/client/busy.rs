@@ -67,7 +67,7 @@ pub(super) fn retry_busy<T>(
         };
         let wait = jitter(bound);
         attempt += 1;
-        eprintln!(
+        say!(
             "sft: server {name} is busy; retrying in {:.1} s (attempt {attempt} of {BUSY_ATTEMPTS})",
             wait.as_secs_f64()
         );

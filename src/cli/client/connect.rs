@@ -159,7 +159,7 @@ pub(super) fn connect(
         None => {
             let known = KnownHosts::load(&known_path)?;
             for line in &known.skipped {
-                eprintln!(
+                say!(
                     "sft: warning: ignoring malformed line {line} of {}",
                     known_path.display()
                 );
@@ -261,21 +261,27 @@ fn decide_unknown(name: &str, key: &VerifyingKey, accept_new: bool, known: &Path
     };
     info!("trusting the new key {fp} of {name} on first use ({how})");
     match KnownHosts::append(known, name, &fp) {
-        Ok(()) => eprintln!("sft: added {name} ({fp}) to {}", known.display()),
-        Err(e) => eprintln!("sft: warning: could not record the key: {e}"),
+        Ok(()) => say!("sft: added {name} ({fp}) to {}", known.display()),
+        Err(e) => say!("sft: warning: could not record the key: {e}"),
     }
     true
 }
 
 fn ask(name: &str, fp: &Fingerprint, known: &Path) -> bool {
-    eprintln!("The authenticity of server '{name}' can't be established.");
-    eprintln!("Its key fingerprint is {fp}.");
-    eprint!("Trust it and remember it in {}? (yes/no) ", known.display());
-    let _ = std::io::stderr().flush();
+    say!("The authenticity of server '{name}' can't be established.");
+    say!("Its key fingerprint is {fp}.");
+    let mut err = std::io::stderr().lock();
+    let _ = write!(
+        err,
+        "Trust it and remember it in {}? (yes/no) ",
+        known.display()
+    );
+    let _ = err.flush();
+    drop(err);
     let mut answer = String::new();
     let read = std::io::stdin().lock().read_line(&mut answer);
     if !answer.ends_with('\n') {
-        eprintln!();
+        say!();
     }
     read.is_ok() && matches!(answer.trim().to_ascii_lowercase().as_str(), "yes" | "y")
 }

@@ -190,9 +190,9 @@ impl BatchObserver for Observer<'_> {
         let held = ByteSize(held);
         self.progress.suspend(|| {
             if from > 0 {
-                eprintln!("sft: {shown}: resuming after the {held} already there (SHA-256 of those bytes verified on both sides)");
+                say!("sft: {shown}: resuming after the {held} already there (SHA-256 of those bytes verified on both sides)");
             } else {
-                eprintln!("sft: {shown}: the {held} already there differ from the file; sending it whole");
+                say!("sft: {shown}: the {held} already there differ from the file; sending it whole");
             }
         });
     }
@@ -209,7 +209,7 @@ impl BatchObserver for Observer<'_> {
             Item::Dir { remote } | Item::File { remote, .. } => remote.clone(),
         };
         self.progress.suspend(|| {
-            eprintln!(
+            say!(
                 "sft: {}: the server asks to wait ({}); waiting {:.1} s",
                 display_safe(&remote),
                 display_safe(why),

@@ -130,7 +130,7 @@ fn steps(args: &PutArgs, plan: &Plan) -> (Vec<Step>, Vec<Item>) {
 /// session-level error only.
 fn put_plan(args: &PutArgs, plan: Plan, tally: &mut Tally) -> Result<(), CliError> {
     for s in &plan.skipped {
-        eprintln!(
+        say!(
             "sft: warning: skipping {}: {}",
             display_safe(&s.local.display().to_string()),
             s.why

@@ -78,7 +78,7 @@ impl Receipts {
     /// Flushes the receipts to disk (one fsync for the command).
     pub(super) fn sync(&self) {
         if let Some(Err(e)) = self.writer.as_ref().map(Writer::sync) {
-            eprintln!(
+            say!(
                 "sft: warning: receipts in {} may not be on disk: {e}",
                 self.dir.display()
             );

@@ -162,7 +162,7 @@ impl Tally {
     /// the command fails (exit 1), but it is not a file in the counts.
     pub(super) fn dir_failed(&mut self, name: &str, r: Option<&Report>, why: &str) {
         self.dirs_failed += 1;
-        eprintln!("sft: {}: {why}", display_safe(name));
+        say!("sft: {}: {why}", display_safe(name));
         if self.output.json {
             let code = r.map(|r| r.outcome.code);
             self.file_line("dir", None, Some(name), r, code, Some(why));
@@ -209,7 +209,7 @@ impl Tally {
             (None, Some(p)) => display_safe(&p.display().to_string()),
             (None, None) => String::new(),
         };
-        eprintln!("sft: {label}: {why}");
+        say!("sft: {label}: {why}");
         self.failed += 1;
         if code == Some(ResultCode::Exists) {
             self.existed += 1;
@@ -281,7 +281,7 @@ impl Tally {
         let tried = run.is_ok() || self.counted() > 0;
         let result = run.and_then(|()| self.verdict(total));
         if !self.output.json && !self.output.quiet && tried {
-            eprintln!("sft: {}", self.summary(total));
+            say!("sft: {}", self.summary(total));
         }
         if self.output.json {
             let (exit, message) = match &result {
