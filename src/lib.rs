@@ -11,6 +11,7 @@
 //! [`crypto`] names OpenSSL.
 #![forbid(unsafe_code)]
 
+mod aligned;
 pub mod audit;
 pub mod crypto;
 mod evidence_json;

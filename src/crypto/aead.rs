@@ -75,7 +75,54 @@ impl Aes256Gcm {
         aad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; TAG_LEN]> {
-        check_input("AEAD plaintext", buf.len())?;
+        let n = buf.len();
+        self.seal_with(nonce, aad, n, |ctx| ctx.cipher_update_inplace(buf, n))
+    }
+
+    /// Encrypts the concatenation of `parts` into `out` under `nonce`,
+    /// authenticating `aad` too, and returns the 16-byte tag: the same
+    /// ciphertext as [`Aes256Gcm::seal_in_place`] on the concatenation,
+    /// without first copying the plaintext. `out` must be exactly as long
+    /// as the parts together.
+    ///
+    /// # Errors
+    /// `InvalidLength` if `out` is not the parts' total length; `TooLarge`
+    /// and `Backend` as [`Aes256Gcm::seal_in_place`].
+    pub fn seal_into(
+        &mut self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        parts: &[&[u8]],
+        out: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        if total != out.len() {
+            return Err(CryptoError::InvalidLength {
+                what: "AEAD output",
+                expected: total,
+                got: out.len(),
+            });
+        }
+        self.seal_with(nonce, aad, total, |ctx| {
+            let mut at = 0;
+            for part in parts {
+                at += ctx.cipher_update(part, Some(&mut out[at..at + part.len()]))?;
+            }
+            Ok(at)
+        })
+    }
+
+    /// One GCM encryption: starts `nonce`, authenticates `aad`, lets
+    /// `encrypt` run the plaintext's updates (`len` bytes in all), and
+    /// returns the tag.
+    fn seal_with(
+        &mut self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        len: usize,
+        encrypt: impl FnOnce(&mut CipherCtx) -> std::result::Result<usize, openssl::error::ErrorStack>,
+    ) -> Result<[u8; TAG_LEN]> {
+        check_input("AEAD plaintext", len)?;
         check_input("AEAD AAD", aad.len())?;
         let ctx = &mut self.seal;
         let result = (|| {
@@ -83,15 +130,14 @@ impl Aes256Gcm {
             if !aad.is_empty() {
                 ctx.cipher_update(aad, None)?;
             }
-            let n = buf.len();
-            ctx.cipher_update_inplace(buf, n)?;
+            encrypt(ctx)?;
             ctx.cipher_final(&mut [])?;
             let mut tag = [0u8; TAG_LEN];
             ctx.tag(&mut tag)?;
             Ok(tag)
         })()
         .map_err(backend("AES-256-GCM seal"));
-        stats::record(Op::AeadSeal, buf.len(), result.is_ok());
+        stats::record(Op::AeadSeal, len, result.is_ok());
         result
     }
 

@@ -7,6 +7,7 @@
 //! description, so two transfers never write one partial, and the sweep
 //! never removes one in use.
 
+use crate::aligned::AlignedBuf;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -342,7 +343,7 @@ impl Staged {
 pub fn hash_prefix(file: &File, len: u64) -> io::Result<(Sha256, [u8; DIGEST_LEN])> {
     let mut hash = Sha256::new().map_err(io::Error::other)?;
     let piece = usize::try_from(len).map_or(PREFIX_PIECE, |l| l.min(PREFIX_PIECE));
-    hash_range(file, &mut hash, 0..len, &mut vec![0u8; piece])?;
+    hash_range(file, &mut hash, 0..len, &mut AlignedBuf::new(piece))?;
     let digest = hash.digest_so_far().map_err(io::Error::other)?;
     Ok((hash, digest))
 }

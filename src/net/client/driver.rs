@@ -2,6 +2,7 @@
 //! next requests while the connection has room for them, feeds the upload
 //! in progress, stores downloads, and reports each answer in order.
 
+use crate::aligned::AlignedBuf;
 use std::time::{Duration, Instant};
 
 use log::info;
@@ -34,7 +35,7 @@ pub(super) struct Batch<'a> {
     pub receiving: Option<Receiving>,
     /// The server's identity key: whose partial files a download resumes.
     pub server: [u8; 32],
-    buf: Vec<u8>,
+    buf: AlignedBuf,
 }
 
 impl Session {
@@ -62,7 +63,7 @@ impl Session {
             sending: None,
             receiving: None,
             server: *self.server_key.as_bytes(),
-            buf: vec![0u8; CHUNK_LEN],
+            buf: AlignedBuf::new(CHUNK_LEN),
         };
         let result = self.drive_batch(&mut batch);
         if result.is_err() {

@@ -6,6 +6,7 @@
 //! has gone, and sweeps expired partials. Answers come back through a
 //! channel and the loop's waker, like the committer's.
 
+use crate::aligned::AlignedBuf;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
@@ -162,7 +163,7 @@ pub(super) fn spawn_hasher(
         .name("sft-hash".into())
         .spawn(move || {
             let mut queues = Queues::default();
-            let mut buf = vec![0u8; PIECE];
+            let mut buf = AlignedBuf::new(PIECE);
             loop {
                 // Wait for work only when there is none.
                 let first = if queues.0.is_empty() {

@@ -47,6 +47,7 @@ mod turn;
 mod upload_policy;
 mod uploads;
 
+use crate::aligned::AlignedBuf;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
@@ -197,7 +198,7 @@ impl Server {
                 upload_policy,
                 commits,
                 hasher,
-                read_buf: vec![0u8; CHUNK_LEN],
+                read_buf: AlignedBuf::new(CHUNK_LEN),
                 refusals: RefusalLog::new(now),
                 audited_refusals: crate::proto::limiter::Buckets::new(
                     requests::AUDITED_REFUSAL_RATE,

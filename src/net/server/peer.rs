@@ -1,6 +1,7 @@
 //! The state of one connection and what all connections share: the data
 //! the other server modules work on, and how a connection's end is logged.
 
+use crate::aligned::AlignedBuf;
 use mio::Token;
 use std::io;
 use std::net::SocketAddr;
@@ -136,7 +137,7 @@ pub(super) struct Shared {
     pub commits: mpsc::Sender<Job>,
     pub hasher: mpsc::Sender<HashJob>,
     /// Scratch buffer for download data.
-    pub read_buf: Vec<u8>,
+    pub read_buf: AlignedBuf,
     pub refusals: RefusalLog,
     /// Each client key's budget of refusals recorded in the audit log
     /// ([`super::requests::AUDITED_REFUSAL_RATE`]).

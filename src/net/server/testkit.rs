@@ -2,6 +2,7 @@
 //! session established over it with an in-memory client, so a turn can be
 //! run and inspected without sockets or clocks.
 
+use crate::aligned::AlignedBuf;
 use std::io::{self, Read, Write};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
@@ -137,7 +138,7 @@ impl Bench {
                 },
                 commits,
                 hasher,
-                read_buf: vec![0u8; CHUNK_LEN],
+                read_buf: AlignedBuf::new(CHUNK_LEN),
                 refusals: RefusalLog::new(now),
                 audited_refusals: crate::proto::limiter::Buckets::new(
                     super::requests::AUDITED_REFUSAL_RATE,

@@ -13,7 +13,7 @@ use crate::crypto::aead::TAG_LEN;
 use crate::crypto::ed25519::VerifyingKey;
 
 use super::super::msgs::{inner, Outcome};
-use super::super::record::{Opener, RecordType, Sealer, HEADER_LEN};
+use super::super::record::{Opener, Output, RecordType, Sealer, SendBuffer, HEADER_LEN};
 use super::super::timers::{Timeouts, Timers};
 use super::super::transfer::Sender;
 use super::super::{ProtoError, CHUNK_LEN};
@@ -50,8 +50,7 @@ pub struct ConnectionCore {
     pub(super) sealer: Sealer,
     pub(super) opener: Opener,
     inbuf: RecvBuffer,
-    pub(super) out: Vec<u8>,
-    out_pos: usize,
+    pub(super) out: SendBuffer,
     close_sent: bool,
     closed: bool,
     error: Option<ProtoError>,
@@ -68,8 +67,7 @@ impl ConnectionCore {
             sealer: Sealer::new(),
             opener: Opener::new(),
             inbuf: RecvBuffer::new(),
-            out: Vec::new(),
-            out_pos: 0,
+            out: SendBuffer::new(),
             close_sent: false,
             closed: false,
             error: None,
@@ -106,32 +104,25 @@ impl ConnectionCore {
     /// # Errors
     /// Whatever `wr` returns (including `WouldBlock`).
     pub fn write_tls(&mut self, wr: &mut dyn Write, now: Instant) -> io::Result<usize> {
-        if self.out_pos == self.out.len() {
+        if self.out.is_empty() {
             return Ok(0);
         }
-        let n = wr.write(&self.out[self.out_pos..])?;
-        self.out_pos += n;
+        let n = wr.write(self.out.queued())?;
+        self.out.consume(n);
         if n > 0 {
             self.timers.activity(now);
-        }
-        if self.out_pos == self.out.len() {
-            self.out.clear();
-            self.out_pos = 0;
-        } else if self.out_pos >= SEND_HIGH_WATER {
-            self.out.drain(..self.out_pos);
-            self.out_pos = 0;
         }
         Ok(n)
     }
 
     /// Whether output is waiting to be written.
     pub fn wants_write(&self) -> bool {
-        self.out_pos < self.out.len()
+        !self.out.is_empty()
     }
 
     /// Bytes of output waiting to be written.
     pub fn pending_output(&self) -> usize {
-        self.out.len() - self.out_pos
+        self.out.len()
     }
 
     /// Whether more file data may be queued: this side is not closing and
@@ -195,13 +186,13 @@ impl ConnectionCore {
     }
 
     /// The handshake completed with `peer`, the transcript ending in
-    /// `th_final`: the handshake deadline ends and the receive buffer
-    /// grows to full size.
+    /// `th_final`: the handshake deadline ends, and the receive buffer may
+    /// grow to full size when a record needs it.
     pub(super) fn established(&mut self, peer: VerifyingKey, th_final: [u8; 32]) {
         self.peer = Some(peer);
         self.transcript_hash = Some(th_final);
         self.timers.established();
-        self.inbuf.grow();
+        self.inbuf.allow_full_size();
     }
 
     /// `Err` with the sticky error once failed.

@@ -1,30 +1,37 @@
 //! [`RecvBuffer`]: the bytes read from the peer and not yet taken as
-//! records. Small until the session is established, full size after;
-//! never sized by the peer.
+//! records. Small until the session is established and needs more, never
+//! more than [`RECV_BUFFER_LEN`] whatever the peer sends.
+//! Page-aligned, and a read never runs past the record being received, so
+//! each record's first read lands on the page boundary.
 
 use std::io::{self, Read};
 use std::ops::Range;
 
+use crate::aligned::AlignedBuf;
 use crate::crypto::aead::TAG_LEN;
 
 use super::super::record::{Header, CHALLENGE_LEN, HEADER_LEN};
 use super::super::{ProtoError, MAX_PLAINTEXT_LEN};
 
-/// Size of the receive buffer once the session is established, in bytes:
-/// two largest records, so one can be completing while the next arrives.
-/// Never sized by the peer.
+/// Largest size of the receive buffer, in bytes: two largest records.
+/// It grows to this the first time an established session fills the
+/// handshake-size buffer or sends a record that does not fit it, so a
+/// connection that only handshakes never allocates or zeroes it.
 pub const RECV_BUFFER_LEN: usize = 2 * (HEADER_LEN + MAX_PLAINTEXT_LEN + TAG_LEN);
 
 /// Size of the receive buffer until the session is established, in bytes
 /// (348): two of the largest record a side accepts until then, CHALLENGE
 /// (14 + 160 bytes), so a connection that has sent nothing or only its
 /// handshake holds this much instead of [`RECV_BUFFER_LEN`]. The buffer
-/// grows to [`RECV_BUFFER_LEN`] when the session is established.
+/// grows to [`RECV_BUFFER_LEN`] once established, when it fills.
 pub const HANDSHAKE_RECV_BUFFER_LEN: usize = 2 * (HEADER_LEN + CHALLENGE_LEN);
 
 /// The receive buffer: `buf[start..end]` is read and not yet taken.
 pub(super) struct RecvBuffer {
-    buf: Box<[u8]>,
+    buf: AlignedBuf,
+    /// The size it may grow to: [`HANDSHAKE_RECV_BUFFER_LEN`] until the
+    /// session is established, then [`RECV_BUFFER_LEN`].
+    max: usize,
     start: usize,
     end: usize,
     eof: bool,
@@ -34,26 +41,33 @@ impl RecvBuffer {
     /// An empty buffer of [`HANDSHAKE_RECV_BUFFER_LEN`] bytes.
     pub(super) fn new() -> Self {
         RecvBuffer {
-            buf: vec![0u8; HANDSHAKE_RECV_BUFFER_LEN].into_boxed_slice(),
+            buf: AlignedBuf::new(HANDSHAKE_RECV_BUFFER_LEN),
+            max: HANDSHAKE_RECV_BUFFER_LEN,
             start: 0,
             end: 0,
             eof: false,
         }
     }
 
-    /// Reads once from `rd`. Returns the bytes read; 0 means end of stream
-    /// (then [`RecvBuffer::saw_eof`]) or a full buffer.
+    /// Reads once from `rd`, at most to the end of the record being
+    /// received when its header is in. Returns the bytes read; 0 means end
+    /// of stream (then [`RecvBuffer::saw_eof`]) or a full buffer (take the
+    /// records in it first).
     ///
     /// # Errors
     /// Whatever `rd` returns.
     pub(super) fn read(&mut self, rd: &mut dyn Read) -> io::Result<usize> {
         if self.end == self.buf.len() {
             self.compact();
-            if self.end == self.buf.len() {
-                return Ok(0);
+            if self.end == self.buf.len() && self.buf.len() < self.max {
+                self.grow();
             }
         }
-        let n = rd.read(&mut self.buf[self.end..])?;
+        let limit = self.record_end().unwrap_or(self.buf.len());
+        if self.end == limit {
+            return Ok(0);
+        }
+        let n = rd.read(&mut self.buf[self.end..limit])?;
         if n == 0 {
             self.eof = true;
         }
@@ -66,13 +80,34 @@ impl RecvBuffer {
         self.eof
     }
 
-    /// The session is established, so records up to the full size may
-    /// follow: grows to [`RECV_BUFFER_LEN`] in place (what is buffered
-    /// stays where it is).
-    pub(super) fn grow(&mut self) {
-        let mut buf = std::mem::take(&mut self.buf).into_vec();
-        buf.resize(RECV_BUFFER_LEN, 0);
-        self.buf = buf.into_boxed_slice();
+    /// The session is established: the buffer may grow to
+    /// [`RECV_BUFFER_LEN`] when it fills or a record needs it.
+    pub(super) fn allow_full_size(&mut self) {
+        self.max = RECV_BUFFER_LEN;
+    }
+
+    /// Where the record at `start` ends in the buffer, while its header is
+    /// in and the rest is not (and it fits): the next read stops there.
+    /// Unchecked: only a bound for reads; [`RecvBuffer::next_record`]
+    /// checks the header.
+    fn record_end(&self) -> Option<usize> {
+        let head = self.buf.get(self.start..self.start + HEADER_LEN)?;
+        if self.end - self.start < HEADER_LEN {
+            return None;
+        }
+        let len = u32::from_be_bytes([head[2], head[3], head[4], head[5]]) as usize;
+        let end = self.start.checked_add(HEADER_LEN + len)?;
+        (end > self.end && end <= self.buf.len()).then_some(end)
+    }
+
+    /// Grows to [`RECV_BUFFER_LEN`], keeping what is buffered at the start.
+    fn grow(&mut self) {
+        let mut buf = AlignedBuf::new(RECV_BUFFER_LEN);
+        let held = self.end - self.start;
+        buf[..held].copy_from_slice(&self.buf[self.start..self.end]);
+        self.buf = buf;
+        self.start = 0;
+        self.end = held;
     }
 
     /// Takes the next complete record: its header and the range of the
@@ -102,7 +137,9 @@ impl RecvBuffer {
         }
         let total = HEADER_LEN + header.len;
         if avail < total {
-            if self.start + total > self.buf.len() {
+            if total > self.buf.len() && total <= self.max {
+                self.grow();
+            } else if self.start + total > self.buf.len() {
                 self.compact();
             }
             return Ok(None);

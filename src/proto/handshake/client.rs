@@ -16,7 +16,7 @@ use crate::crypto::hkdf::Prk;
 use crate::proto::msgs::{
     inner, Challenge, Established, Hello, SessionParams, CHALLENGE_SIGNED_LEN,
 };
-use crate::proto::record::{Opener, RecordType, Sealer, HEADER_LEN};
+use crate::proto::record::{Opener, Output, RecordType, Sealer, HEADER_LEN};
 use crate::proto::{ProtoError, PROTOCOL_VERSION};
 
 /// Which server identity the client will accept.
@@ -61,7 +61,7 @@ impl AwaitChallenge {
         config: ClientConfig,
         eph: Ephemeral,
         sealer: &mut Sealer,
-        out: &mut Vec<u8>,
+        out: &mut impl Output,
     ) -> Result<Self, ProtoError> {
         let hello = Hello {
             version: PROTOCOL_VERSION,
@@ -71,7 +71,7 @@ impl AwaitChallenge {
         let start = out.len();
         sealer.plaintext(out, RecordType::Hello, &hello.encode());
         let mut transcript = Transcript::new()?;
-        transcript.add(&out[start..])?;
+        transcript.add(&out.queued()[start..])?;
         Ok(AwaitChallenge {
             config,
             key: eph.key,
@@ -89,7 +89,7 @@ impl AwaitChallenge {
         record: &[u8],
         sealer: &mut Sealer,
         opener: &mut Opener,
-        out: &mut Vec<u8>,
+        out: &mut impl Output,
     ) -> Result<AfterChallenge, ProtoError> {
         let challenge = Challenge::parse(&record[HEADER_LEN..])?;
         self.transcript
@@ -139,7 +139,7 @@ impl AwaitTrust {
         self,
         sealer: &mut Sealer,
         opener: &mut Opener,
-        out: &mut Vec<u8>,
+        out: &mut impl Output,
     ) -> Result<AwaitEstablished, ProtoError> {
         let AwaitTrust {
             state,

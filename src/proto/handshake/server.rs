@@ -14,7 +14,7 @@ use super::{
     SERVER_SIGNATURE_CONTEXT,
 };
 use crate::proto::msgs::{inner, Challenge, Hello, Response, SessionParams};
-use crate::proto::record::{Header, Opener, RecordType, Sealer, CHALLENGE_LEN, HEADER_LEN};
+use crate::proto::record::{Header, Opener, Output, RecordType, Sealer, CHALLENGE_LEN, HEADER_LEN};
 use crate::proto::{ProtoError, PROTOCOL_VERSION};
 
 /// Which client keys the server accepts.
@@ -77,7 +77,7 @@ impl AwaitHello {
         record: &[u8],
         sealer: &mut Sealer,
         opener: &mut Opener,
-        out: &mut Vec<u8>,
+        out: &mut impl Output,
     ) -> Result<AwaitResponse, ProtoError> {
         let hello = Hello::parse(&record[HEADER_LEN..])?;
         if hello.version != PROTOCOL_VERSION {
@@ -230,7 +230,7 @@ impl Verified {
         self,
         sealer: &mut Sealer,
         opener: &mut Opener,
-        out: &mut Vec<u8>,
+        out: &mut impl Output,
     ) -> Result<(VerifyingKey, [u8; 32]), ProtoError> {
         sealer.seal(out, inner::SESSION_ESTABLISHED, &[&self.established])?;
         sealer.set_traffic_secret(self.app.server)?;

@@ -20,10 +20,12 @@ use super::{ProtoError, MAX_PLAINTEXT_LEN, PROTOCOL_VERSION};
 
 mod keys;
 mod opener;
+mod output;
 mod sealer;
 
 pub use keys::{DirectionKeys, TrafficSecret};
 pub use opener::Opener;
+pub use output::{Output, SendBuffer};
 pub use sealer::Sealer;
 
 /// Header length in bytes.

@@ -5,7 +5,12 @@ use crate::crypto::aead::TAG_LEN;
 use crate::proto::{ProtoError, MAX_PLAINTEXT_LEN};
 
 use super::keys::{Direction, DirectionKeys, Protection, TrafficSecret};
+use super::output::Output;
 use super::{Header, RecordType, HEADER_LEN, KEY_UPDATE, KEY_UPDATE_AFTER, MAX_RECORDS_PER_KEY};
+
+/// Most parts one record's plaintext may be given in, after its inner
+/// type (a CHUNK is two: offset and data).
+pub const MAX_PARTS: usize = 3;
 
 /// The sending half: numbers records and seals them into an output buffer.
 /// Starts with no keys; its first record is number 0. Under application
@@ -86,20 +91,22 @@ impl Sealer {
     }
 
     /// Appends a plaintext record (HELLO, CHALLENGE, plain alert) to `out`.
-    pub fn plaintext(&mut self, out: &mut Vec<u8>, kind: RecordType, body: &[u8]) {
+    pub fn plaintext(&mut self, out: &mut impl Output, kind: RecordType, body: &[u8]) {
         let header = Header {
             kind,
             len: body.len(),
             seq: self.dir.next_seq,
         };
         self.dir.next_seq += 1;
-        out.extend_from_slice(&header.encode());
-        out.extend_from_slice(body);
+        let record = out.append(HEADER_LEN + body.len());
+        record[..HEADER_LEN].copy_from_slice(&header.encode());
+        record[HEADER_LEN..].copy_from_slice(body);
     }
 
     /// Appends an encrypted record whose plaintext is `inner_type` followed
-    /// by `parts` concatenated (at most [`MAX_PLAINTEXT_LEN`] bytes in all),
-    /// copied once into `out` and sealed there in place. When the current
+    /// by `parts` concatenated (at most [`MAX_PLAINTEXT_LEN`] bytes in all,
+    /// at most [`MAX_PARTS`] parts), encrypted from `parts` straight into
+    /// `out`. When the current
     /// application key has sealed its share, a KEY_UPDATE record goes first
     /// and the record is sealed under the next key.
     ///
@@ -109,11 +116,11 @@ impl Sealer {
     ///
     /// # Errors
     /// `KeyLimit` at [`MAX_RECORDS_PER_KEY`] (handshake keys only; they
-    /// never update); `InvalidCall` without keys or over the size limit;
-    /// `Crypto` on an OpenSSL failure.
+    /// never update); `InvalidCall` without keys, over the size limit or
+    /// with more than [`MAX_PARTS`] parts; `Crypto` on an OpenSSL failure.
     pub fn seal(
         &mut self,
-        out: &mut Vec<u8>,
+        out: &mut impl Output,
         inner_type: u8,
         parts: &[&[u8]],
     ) -> Result<(), ProtoError> {
@@ -121,6 +128,9 @@ impl Sealer {
             return Err(ProtoError::InvalidCall(
                 "record plaintext size out of range",
             ));
+        }
+        if parts.len() > MAX_PARTS {
+            return Err(ProtoError::InvalidCall("too many parts in one record"));
         }
         let due = self
             .dir
@@ -149,7 +159,7 @@ impl Sealer {
 
     fn seal_one(
         &mut self,
-        out: &mut Vec<u8>,
+        out: &mut impl Output,
         inner_type: u8,
         parts: &[&[u8]],
     ) -> Result<(), ProtoError> {
@@ -172,16 +182,17 @@ impl Sealer {
             seq,
         };
         let aad = header.encode();
+        let inner = [inner_type];
+        let mut plain: [&[u8]; MAX_PARTS + 1] = [&[]; MAX_PARTS + 1];
+        plain[0] = &inner;
+        plain[1..=parts.len()].copy_from_slice(parts);
         let start = out.len();
-        out.reserve(HEADER_LEN + plain_len + TAG_LEN);
-        out.extend_from_slice(&aad);
-        out.push(inner_type);
-        for part in parts {
-            out.extend_from_slice(part);
-        }
+        let record = out.append(HEADER_LEN + plain_len + TAG_LEN);
+        record[..HEADER_LEN].copy_from_slice(&aad);
+        let (body, tag_out) = record[HEADER_LEN..].split_at_mut(plain_len);
         let sealed = p
             .aead
-            .seal_in_place(&p.nonce(seq), &aad, &mut out[start + HEADER_LEN..]);
+            .seal_into(&p.nonce(seq), &aad, &plain[..=parts.len()], body);
         #[cfg(test)]
         let sealed = if inject {
             Err(crate::crypto::CryptoError::MalformedKey(
@@ -192,7 +203,7 @@ impl Sealer {
         };
         match sealed {
             Ok(tag) => {
-                out.extend_from_slice(&tag);
+                tag_out.copy_from_slice(&tag);
                 p.used += 1;
                 self.dir.next_seq += 1;
                 Ok(())

@@ -1,6 +1,6 @@
 //! The receive buffer: [`HANDSHAKE_RECV_BUFFER_LEN`] bytes until the
-//! session is established, so a connection that has sent nothing costs
-//! little, then [`RECV_BUFFER_LEN`]; and the longest record a side accepts
+//! session is established and needs more, so a connection that has sent
+//! nothing, or only handshaken, costs little, then [`RECV_BUFFER_LEN`]; and the longest record a side accepts
 //! before that (CHALLENGE's 160-byte payload) and one past it.
 
 use super::super::{HANDSHAKE_RECV_BUFFER_LEN, RECV_BUFFER_LEN};
@@ -27,10 +27,10 @@ fn read_whole(c: &mut ConnectionCore, record: &[u8], now: Instant) {
     }
 }
 
-/// Fails on a connection that allocates the full buffer up front, or
-/// never grows it (the full-size records would not fit).
+/// Fails on a connection that allocates the full buffer up front or at
+/// the handshake, or never grows it (the full-size records would not fit).
 #[test]
-fn the_buffer_is_small_until_established_then_takes_the_largest_record() {
+fn the_buffer_is_small_until_an_established_session_needs_more_then_takes_the_largest_record() {
     let mut w = world();
     assert_eq!(w.server.recv_buffer_len(), HANDSHAKE_RECV_BUFFER_LEN);
     assert_eq!(w.client.recv_buffer_len(), HANDSHAKE_RECV_BUFFER_LEN);
@@ -39,9 +39,9 @@ fn the_buffer_is_small_until_established_then_takes_the_largest_record() {
     assert_eq!(w.client.recv_buffer_len(), HANDSHAKE_RECV_BUFFER_LEN);
     let got = feed(&mut w.server, &response, w.now).unwrap();
     assert_eq!(got, vec![Got::Established]);
-    assert_eq!(w.server.recv_buffer_len(), RECV_BUFFER_LEN);
+    assert_eq!(w.server.recv_buffer_len(), HANDSHAKE_RECV_BUFFER_LEN);
     assert_eq!(w.s2c().unwrap(), vec![Got::Established]);
-    assert_eq!(w.client.recv_buffer_len(), RECV_BUFFER_LEN);
+    assert_eq!(w.client.recv_buffer_len(), HANDSHAKE_RECV_BUFFER_LEN);
 
     // A full CHUNK each way arrives as one record and one event.
     let full = data(CHUNK_LEN);
@@ -55,6 +55,7 @@ fn the_buffer_is_small_until_established_then_takes_the_largest_record() {
     let bytes = out(&mut w.client, w.now);
     assert_eq!(records(&bytes).len(), 2, "CHUNK and END");
     read_whole(&mut w.server, &bytes, w.now);
+    assert_eq!(w.server.recv_buffer_len(), RECV_BUFFER_LEN);
     let got = feed(&mut w.server, &[], w.now).unwrap();
     assert_eq!(
         got,
@@ -128,4 +129,29 @@ fn before_establishment_no_record_is_longer_than_challenge() {
     );
     assert!(!w.client.wants_write());
     assert_eq!(w.client.recv_buffer_len(), HANDSHAKE_RECV_BUFFER_LEN);
+}
+
+/// A read stops at the end of the record being received once its header
+/// is in. Fails on a buffer that reads whatever fits.
+#[test]
+fn a_read_ends_with_the_record_being_received() {
+    let mut w = established();
+    let full = data(CHUNK_LEN);
+    w.client
+        .request_upload("f", 2 * CHUNK_LEN as u64, false, None, false, T0)
+        .unwrap();
+    w.c2s().unwrap();
+    w.server.accept().unwrap();
+    w.client.send_data(&full).unwrap();
+    w.client.send_data(&full).unwrap();
+    let bytes = out(&mut w.client, w.now);
+    let first = records(&bytes)[0].len();
+    let mut rd = &bytes[..];
+    let mut read = 0;
+    while read < first {
+        let n = w.server.read_tls(&mut rd, w.now).unwrap();
+        assert!(n > 0);
+        read += n;
+    }
+    assert_eq!(read, first, "no byte of the next record was read");
 }

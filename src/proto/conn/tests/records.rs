@@ -125,8 +125,8 @@ fn oversize_length_is_refused_from_the_header_alone() {
     );
     assert_eq!(
         w.server.recv_buffer_len(),
-        super::super::RECV_BUFFER_LEN,
-        "receive buffer never grows"
+        super::super::HANDSHAKE_RECV_BUFFER_LEN,
+        "the receive buffer does not grow for a length it refuses"
     );
     server_told_client(&mut w, &err);
 }
