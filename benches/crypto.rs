@@ -5,8 +5,9 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sft::crypto::aead::{AeadKey, Aes256Gcm};
 use sft::crypto::ed25519::SigningKey;
+use sft::crypto::hash::Sha256;
 use sft::crypto::x25519::EphemeralSecret;
-use sft::crypto::{rand, selftest};
+use sft::crypto::{hkdf, rand, selftest};
 
 const SIZES: [usize; 4] = [4 << 10, 16 << 10, 64 << 10, 1 << 20];
 
@@ -59,6 +60,27 @@ fn asymmetric(c: &mut Criterion) {
     group.finish();
 }
 
+/// The handshake's small operations: one HKDF-Expand of 32 bytes (13 per
+/// handshake), and a fresh SHA-256 of 64 bytes (each transcript hash and
+/// each small file's hash starts one).
+fn derivations(c: &mut Criterion) {
+    let mut group = c.benchmark_group("derivations");
+    let prk = hkdf::extract(b"salt", &[7u8; 32]).unwrap();
+    group.bench_function("hkdf expand 32 bytes", |b| {
+        b.iter(|| {
+            hkdf::expand::<32>(&prk, b"sft/5 c hs key 0123456789abcdef0123456789abcdef").unwrap()
+        })
+    });
+    group.bench_function("sha256 new+64 bytes+finish", |b| {
+        b.iter(|| {
+            let mut h = Sha256::new().unwrap();
+            h.update(&[1u8; 64]).unwrap();
+            h.finish().unwrap()
+        })
+    });
+    group.finish();
+}
+
 fn checks(c: &mut Criterion) {
     let mut group = c.benchmark_group("checks");
     group.bench_function("rand::fill 32 bytes", |b| {
@@ -72,5 +94,5 @@ fn checks(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, aead, asymmetric, checks);
+criterion_group!(benches, aead, asymmetric, derivations, checks);
 criterion_main!(benches);

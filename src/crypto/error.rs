@@ -48,6 +48,10 @@ pub enum CryptoError {
         operation: &'static str,
         stack: ErrorStack,
     },
+    /// A hash running on a helper thread lost its thread before giving a
+    /// digest (it panicked or was never given its state).
+    #[error("the SHA-256 helper thread ended without a digest")]
+    HelperLost,
 }
 
 /// Short alias used throughout the core layer.

@@ -24,17 +24,22 @@ use crate::crypto::hash::{Sha256, DIGEST_LEN};
 
 use super::{ProtoError, TransferError};
 
+mod beside;
 mod receiver;
 mod sender;
+
+use beside::StreamHash;
+pub use beside::BESIDE_MIN;
 
 pub use receiver::{Chunk, Receiver};
 pub use sender::Sender;
 
-/// Byte accounting and running hash of one file in flight.
+/// Byte accounting and running hash of one file in flight (hashed beside
+/// the stream when large and a core is spare: see [`BESIDE_MIN`]).
 pub struct Progress {
     size: u64,
     next: u64,
-    hash: Sha256,
+    hash: StreamHash,
 }
 
 impl Progress {
@@ -46,7 +51,7 @@ impl Progress {
         Ok(Progress {
             size,
             next: 0,
-            hash: Sha256::new()?,
+            hash: StreamHash::new(Sha256::new()?, size),
         })
     }
 
@@ -63,7 +68,7 @@ impl Progress {
         Ok(Progress {
             size,
             next: offset,
-            hash,
+            hash: StreamHash::new(hash, size - offset),
         })
     }
 
