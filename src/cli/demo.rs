@@ -66,6 +66,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         limits: Limits::default(),
         allow_overwrite: false,
         partial_ttl: sft::net::server::DEFAULT_PARTIAL_TTL,
+        threads: 1,
     })
     .map_err(internal)?;
     let addr = server.local_addr().map_err(internal)?;

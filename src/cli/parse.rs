@@ -39,6 +39,10 @@ pub const MAX_RATE_COUNT: u32 = 1_000_000;
 /// 2 GiB.
 pub const MAX_CONNECTIONS: u32 = 4096;
 
+/// Largest `sft serve --threads` (256): one event loop per core is the
+/// use; each loop also starts a committer and a hasher thread.
+pub const MAX_THREADS: u32 = 256;
+
 /// Shortest `--partial-ttl` (1 min): a client whose connection drops
 /// needs some time to come back and resume.
 pub const MIN_PARTIAL_TTL: Duration = Duration::from_secs(60);
@@ -107,6 +111,14 @@ pub fn rate(s: &str) -> Result<Rate, String> {
 /// A message for clap when `s` is not such a number.
 pub fn connections(s: &str) -> Result<usize, String> {
     count(s, MAX_CONNECTIONS).map(|n| n.get() as usize)
+}
+
+/// `sft serve --threads`: a whole number from 1 to [`MAX_THREADS`].
+///
+/// # Errors
+/// A message for clap when `s` is not such a number.
+pub fn threads(s: &str) -> Result<usize, String> {
+    count(s, MAX_THREADS).map(|n| n.get() as usize)
 }
 
 /// `--max-file-size`: bytes, as `10GiB`, `500MB` or `1048576`, from 1 to
@@ -195,6 +207,19 @@ fn size(s: &str, max: u64) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn threads_from_one_to_the_limit() {
+        assert_eq!(threads("1"), Ok(1));
+        assert_eq!(threads("256"), Ok(MAX_THREADS as usize));
+        for past in ["257", "0", "-1", "two"] {
+            assert_eq!(
+                threads(past),
+                Err("must be a whole number from 1 to 256".into()),
+                "{past}"
+            );
+        }
+    }
 
     #[test]
     fn idle_timeout_from_one_second_to_a_day() {

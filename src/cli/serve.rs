@@ -63,6 +63,9 @@ pub struct ServeArgs {
     /// Keep an interrupted upload's bytes this long after its last write for its client to resume, 1m to 30d
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse::partial_ttl)]
     partial_ttl: Duration,
+    /// Event loops, each on its own thread sharing the listening port and every limit, 1 to 256 [default: the number of cores]
+    #[arg(long, value_name = "N", value_parser = parse::threads)]
+    threads: Option<usize>,
     /// Append-only audit log of stored uploads, served downloads and refusals, hash-chained and signed by the host key; check it with `sft audit verify` [default: $SFT_HOME/audit.log]
     #[arg(long, value_name = "FILE")]
     audit_log: Option<PathBuf>,
@@ -131,6 +134,9 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         ClientPolicy::AnyClient => "any client key".to_string(),
         ClientPolicy::Authorized(k) => format!("{} authorized client key(s)", k.len()),
     };
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let server = Server::bind(ServeOptions {
         listen: args.listen,
         root,
@@ -146,6 +152,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         allow_overwrite: args.allow_overwrite,
         max_mode: args.max_mode,
         partial_ttl: args.partial_ttl,
+        threads,
     })
     .map_err(|e| {
         CliError::new(
@@ -160,7 +167,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .local_addr()
         .map_err(|e| CliError::new(Exit::Connection, e.to_string()))?;
     info!(
-        "listening on {addr}, root {}, host key {fingerprint}, {policy}, audit log {}",
+        "listening on {addr}, root {}, host key {fingerprint}, {policy}, audit log {}, {threads} event loop(s)",
         args.root.display(),
         audit_path.display()
     );

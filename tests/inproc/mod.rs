@@ -72,6 +72,9 @@ impl Running {
             allow_overwrite: false,
             max_mode: 0o777,
             partial_ttl: sft::net::server::DEFAULT_PARTIAL_TTL,
+            // Two loops, so every test also crosses the hand-over of a
+            // session from the front to another loop.
+            threads: 2,
         };
         adjust(&mut opts);
         let server = Server::bind(opts).unwrap();

@@ -59,7 +59,10 @@ impl Server {
     /// turn's budget is spent (then the listener is served again next turn,
     /// after every connection that is ready has had its turn).
     pub(super) fn accept(&mut self) {
-        let (batch, turn, error) = accept_batch(|| self.listener.accept());
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        let (batch, turn, error) = accept_batch(|| listener.accept());
         let now = Instant::now();
         if let Some(e) = error {
             if self.shared.refusals.allow(now) {
@@ -78,7 +81,7 @@ impl Server {
     }
 
     fn candidates(&self, now: Instant) -> Vec<Candidate> {
-        let admission = &self.shared.admission;
+        let admission = self.shared.admission();
         self.peers
             .iter()
             .map(|(token, p)| Candidate {
@@ -105,16 +108,18 @@ impl Server {
         open: &mut Vec<Candidate>,
     ) {
         let source = ClientKey::from(addr.ip());
-        let admission = &mut self.shared.admission;
+        let elsewhere = self.loops.held_elsewhere(self.id);
+        let mut admission = self.shared.admission();
         let proven = admission.is_proven(source, now);
         let placement = admission.precheck(source).and_then(|()| {
-            match place(open, proven, &admission.limits) {
+            match place(open, elsewhere, proven, &admission.limits) {
                 Placement::Full => Err(Refusal::Full),
                 p => Ok(p),
             }
         });
         let placement =
             placement.and_then(|p| admission.charge_connection(source, now).map(|()| p));
+        drop(admission);
         let victim = match placement {
             Ok(Placement::Evict(victim)) => Some(victim),
             Ok(_) => None,
@@ -130,7 +135,7 @@ impl Server {
             open.retain(|c| c.token != victim);
             self.evict(victim, addr, now);
         }
-        let token = self.new_token();
+        let token = self.loops.new_token();
         if let Err(e) = self
             .poll
             .registry()
@@ -148,15 +153,20 @@ impl Server {
             self.timeouts,
             now,
         );
-        self.shared.admission.opened(source);
+        let from_source = {
+            let mut admission = self.shared.admission();
+            admission.opened(source);
+            admission.pending_from(source)
+        };
         open.push(Candidate {
             token,
             since: now,
             authenticated: false,
             hello: false,
             proven,
-            from_source: self.shared.admission.pending_from(source),
+            from_source,
         });
+        self.loops.hold(self.id);
         self.peers.insert(
             token,
             Peer {

@@ -112,15 +112,22 @@ pub(super) fn choose_victim(
         .map(|c| c.token)
 }
 
-/// Places a new connection from a source (`proven` or not) among `open`:
-/// within the unproven share when its source never authenticated, then
-/// within the cap. One pass.
-pub(super) fn place(open: &[Candidate], proven: bool, limits: &Limits) -> Placement {
+/// Places a new connection from a source (`proven` or not) among `open`,
+/// the connections of the loop that accepts (every unauthenticated one is
+/// there), with `elsewhere` authenticated sessions on the server's other
+/// loops: within the unproven share when its source never authenticated,
+/// then within the cap. One pass.
+pub(super) fn place(
+    open: &[Candidate],
+    elsewhere: usize,
+    proven: bool,
+    limits: &Limits,
+) -> Placement {
     let unproven_pending = |c: &Candidate| !c.authenticated && !c.proven;
     if !proven && open.iter().filter(|c| unproven_pending(c)).count() >= limits.unproven_share() {
         return choose_victim(open, unproven_pending).map_or(Placement::Full, Placement::Evict);
     }
-    if open.len() >= limits.max_connections {
+    if open.len() + elsewhere >= limits.max_connections {
         return choose_victim(open, |_| true).map_or(Placement::Full, Placement::Evict);
     }
     Placement::Admit

@@ -92,7 +92,7 @@ fn authenticated_sessions_are_never_evicted() {
     assert_eq!(choose_victim(&v, |_| true), Some(Token(4)));
     let all_in = open(&[(2, 1, 0, true, true), (3, 2, 1, true, true)]);
     assert_eq!(choose_victim(&all_in, |_| true), None);
-    assert_eq!(place(&all_in, false, &limits(2)), Placement::Full);
+    assert_eq!(place(&all_in, 0, false, &limits(2)), Placement::Full);
 }
 
 #[test]
@@ -106,7 +106,7 @@ fn the_cap_admits_up_to_max_connections_then_evicts() {
         (4, 3, 2, true, true),
     ];
     assert_eq!(
-        place(&open_with(&three, &proven), true, &l),
+        place(&open_with(&three, &proven), 0, true, &l),
         Placement::Admit
     );
     let four = [
@@ -116,8 +116,23 @@ fn the_cap_admits_up_to_max_connections_then_evicts() {
         (5, 3, 3, true, true),
     ];
     assert_eq!(
-        place(&open_with(&four, &proven), true, &l),
+        place(&open_with(&four, &proven), 0, true, &l),
         Placement::Evict(Token(2))
+    );
+    // Sessions served by the server's other loops count toward the cap:
+    // three here and one elsewhere is full, and the accepting loop's own
+    // unauthenticated connection makes room; with none, no room.
+    assert_eq!(
+        place(&open_with(&three, &proven), 1, true, &l),
+        Placement::Evict(Token(2))
+    );
+    assert_eq!(
+        place(&open_with(&three[1..], &proven), 1, true, &l),
+        Placement::Admit
+    );
+    assert_eq!(
+        place(&open_with(&three[1..], &proven), 2, true, &l),
+        Placement::Full
     );
 }
 
@@ -133,11 +148,11 @@ fn never_authenticated_sources_hold_at_most_half_of_the_slots() {
     ]);
     // Another unproven source takes the place of one of them (the one
     // that sent nothing) though slots are free...
-    assert_eq!(place(&v, false, &l), Placement::Evict(Token(4)));
+    assert_eq!(place(&v, 0, false, &l), Placement::Evict(Token(4)));
     // ...while a proven source gets a free slot.
-    assert_eq!(place(&v, true, &l), Placement::Admit);
+    assert_eq!(place(&v, 0, true, &l), Placement::Admit);
     // One below the share: admitted.
-    assert_eq!(place(&v[..3], false, &l), Placement::Admit);
+    assert_eq!(place(&v[..3], 0, false, &l), Placement::Admit);
 }
 
 #[test]

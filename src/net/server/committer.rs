@@ -7,7 +7,7 @@
 
 use std::io;
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Instant;
 
@@ -71,11 +71,12 @@ pub(super) struct CommitDone {
     result: Result<Option<Receipt>, FsError>,
 }
 
-/// Starts the committer thread, the writer of `audit`; it wakes `waker`
+/// Starts a committer thread, a writer of `audit` (one per loop, sharing
+/// the log); it wakes `waker`
 /// after each commit and ends when the job sender is dropped.
 pub(super) fn spawn_committer(
     waker: Arc<Waker>,
-    mut audit: AuditLog,
+    audit: Arc<Mutex<AuditLog>>,
 ) -> io::Result<(mpsc::Sender<Job>, mpsc::Receiver<CommitDone>)> {
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let (done_tx, done_rx) = mpsc::channel();
@@ -119,7 +120,7 @@ pub(super) fn spawn_committer(
                                 job = job_rx.try_recv().ok();
                             }
                         }
-                        commit_group(sync_all(taken), entries, &mut audit)
+                        commit_group(sync_all(taken), entries, &audit)
                     }
                     Job::DirMeta {
                         token,
@@ -188,7 +189,14 @@ fn sync_all(taken: Vec<(Token, Box<Commit>)>) -> Vec<Synced> {
 /// already moved stay stored without an entry and their clients hear
 /// RESULT 5, no receipt; the log is then failed, and no later file is
 /// moved into place until the server restarts.
-fn commit_group(group: Vec<Synced>, others: Vec<Entry>, audit: &mut AuditLog) -> Vec<CommitDone> {
+fn commit_group(
+    group: Vec<Synced>,
+    others: Vec<Entry>,
+    audit: &Mutex<AuditLog>,
+) -> Vec<CommitDone> {
+    // Held only to check and to append: other loops' committers fsync and
+    // move their files meanwhile.
+    let lock = || audit.lock().unwrap_or_else(|e| e.into_inner());
     let mut answers = Vec::with_capacity(group.len());
     let mut staged = Vec::with_capacity(group.len());
     let mut slots = Vec::with_capacity(group.len());
@@ -202,7 +210,7 @@ fn commit_group(group: Vec<Synced>, others: Vec<Entry>, audit: &mut AuditLog) ->
             started,
             signed,
         } = *commit;
-        let result = result.and_then(|()| audit_usable(audit));
+        let result = result.and_then(|()| audit_usable(&lock()));
         if result.is_ok() {
             slots.push((answers.len(), signed));
             staged.push(s);
@@ -227,6 +235,7 @@ fn commit_group(group: Vec<Synced>, others: Vec<Entry>, audit: &mut AuditLog) ->
             Err(e) => answers[slot].result = Err(e),
         }
     }
+    let mut audit = lock();
     match audit.append(unix_now(), entries) {
         Ok(receipts) => {
             for (slot, receipt) in stored
@@ -239,7 +248,7 @@ fn commit_group(group: Vec<Synced>, others: Vec<Entry>, audit: &mut AuditLog) ->
         Err(e) => {
             warn!("audit log {}: {e}", audit.path().display());
             for slot in stored {
-                answers[slot].result = Err(audit_failed(audit, e.to_string()));
+                answers[slot].result = Err(audit_failed(&audit, e.to_string()));
             }
         }
     }

@@ -29,6 +29,17 @@ impl Server {
     /// file's answer once it is stored). The newer one was told to ask
     /// again in a second (RESULT 8); by then the partial is free.
     pub(super) fn end_superseded(&mut self) {
+        if self.loops.len() > 1 {
+            for (asking, key, path) in &self.shared.superseded {
+                self.loops
+                    .broadcast_superseded(self.id, *asking, *key, path);
+            }
+        }
+        self.end_superseded_here();
+    }
+
+    /// [`Server::end_superseded`] among this loop's sessions.
+    pub(super) fn end_superseded_here(&mut self) {
         let now = Instant::now();
         let quiet = self.timeouts.idle / 12;
         for (asking, key, path) in std::mem::take(&mut self.shared.superseded) {
@@ -67,13 +78,16 @@ impl Server {
         let Some(mut peer) = self.peers.remove(&token) else {
             return;
         };
+        self.loops.release(self.id);
         let upload = peer.session.upload.take();
         let s = &peer.session;
         if s.hashing.is_some() {
             // Its prefix is not worth the hasher's time any more.
             let _ = self.shared.hasher.send(HashJob::Cancel { token });
         }
-        self.shared.admission.closed(peer.source, s.client.as_ref());
+        self.shared
+            .admission()
+            .closed(peer.source, s.client.as_ref());
         if let Some(dl) = &s.download {
             info!(
                 "download {:?} to {} abandoned after {} of {} bytes",
@@ -104,7 +118,7 @@ impl Server {
     /// Refuses a just-accepted socket: the Busy record, then a graceful
     /// close (the peer's HELLO, unread, must not turn it into a reset).
     pub(super) fn refuse_at_accept(&mut self, sock: TcpStream, now: Instant) {
-        let token = self.new_token();
+        let token = self.loops.new_token();
         self.closing
             .close(self.poll.registry(), token, sock, busy_record(), now);
     }
@@ -130,11 +144,18 @@ impl Server {
     /// and the sockets are closed gracefully, which takes at most
     /// `CLOSE_LINGER`. New connections are no longer accepted.
     pub(super) fn stop(mut self, events: &mut Events) -> io::Result<()> {
-        let _ = self.poll.registry().deregister(&mut self.listener);
+        if let Some(listener) = &mut self.listener {
+            let _ = self.poll.registry().deregister(listener);
+        }
+        // Sessions handed over just before the stop are stopped here too.
+        self.take_commands();
         self.closing.admit_all();
         self.finish_queued_commits();
         let peers = std::mem::take(&mut self.peers);
         let open = peers.len();
+        for _ in 0..open {
+            self.loops.release(self.id);
+        }
         let (mut removed, mut resumable) = (0, 0);
         let now = Instant::now();
         for (token, mut peer) in peers {

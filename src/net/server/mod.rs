@@ -1,5 +1,8 @@
-//! `sft serve`: one mio `Poll` over the listener and every connection.
+//! `sft serve`: mio event loops (one per `--threads`), the first over the
+//! listener and the handshakes, each over the sessions it serves.
 //!
+//! - `start`: binding, building the loops, running them on threads.
+//! - `loops`: how the loops share the listener's work and the limits.
 //! - `admission`: who gets a slot (per-source limits before
 //!   authentication, per-key limits after, eviction) and the state it keeps.
 //! - `accept`: a bounded batch of accepts per turn, each placed by
@@ -36,41 +39,37 @@ mod downloads;
 mod ending;
 mod hasher;
 mod iteration;
+mod loops;
 mod options;
 mod outcomes;
 mod peer;
 mod refusal_log;
 mod requests;
+mod start;
 #[cfg(test)]
 mod testkit;
 mod turn;
 mod upload_policy;
 mod uploads;
 
-use crate::aligned::AlignedBuf;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Poll, Token};
 
 use crate::proto::handshake::server::ServerConfig;
-use crate::proto::msgs::SessionParams;
-use crate::proto::CHUNK_LEN;
-use admission::Admission;
 use closing::{ClosingSet, Drain};
-use committer::{spawn_committer, CommitDone};
-use hasher::{spawn_hasher, sweep_every, HashJob, Hashed};
+use committer::CommitDone;
+use hasher::{sweep_every, HashJob, Hashed};
 use iteration::{Again, HandshakeBudget};
+use loops::{Command, Loops};
 use peer::{log_end, DriveError, Peer, Shared};
-use refusal_log::RefusalLog;
 use turn::Turn;
-use upload_policy::UploadPolicy;
 
 /// Which client keys the server accepts (plain data from the protocol layer).
 pub use crate::proto::handshake::server::ClientPolicy;
@@ -105,32 +104,34 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Stops a running [`Server`] from another thread.
 #[derive(Clone)]
 pub struct ShutdownHandle {
-    flag: Arc<AtomicBool>,
-    waker: Arc<Waker>,
+    loops: Arc<Loops>,
 }
 
 impl ShutdownHandle {
-    /// Asks the server loop to stop: open sessions hear alert 9
+    /// Asks every server loop to stop: open sessions hear alert 9
     /// (ShuttingDown), partial uploads are removed, sockets are closed
     /// gracefully, then [`Server::run`] returns.
     pub fn shutdown(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-        let _ = self.waker.wake();
+        self.loops.shut_down_all();
     }
 }
 
-/// The server: bound, not yet running.
+/// One event loop of the server: bound, not yet running. The first, the
+/// front, owns the listener and the other loops until [`Server::run`].
 pub struct Server {
+    /// Its index among the loops (0: the front).
+    id: usize,
+    loops: Arc<Loops>,
+    commands: mpsc::Receiver<Command>,
+    /// On the front until it runs: the other loops.
+    workers: Vec<Server>,
     poll: Poll,
-    listener: TcpListener,
-    waker: Arc<Waker>,
-    shutdown: Arc<AtomicBool>,
+    listener: Option<TcpListener>,
     peers: HashMap<Token, Peer>,
     /// Connections whose turn ended with work left.
     again: Again,
     /// Handshake steps left in this iteration.
     handshakes: HandshakeBudget,
-    next_token: usize,
     config: Arc<ServerConfig>,
     timeouts: Timeouts,
     shared: Shared,
@@ -145,81 +146,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listener, starts the committer and hasher threads, and
-    /// has the hasher sweep the partials older than `partial_ttl` before
-    /// any other job.
-    ///
-    /// # Errors
-    /// The bind or poll setup error.
-    pub fn bind(opts: ServeOptions) -> io::Result<Server> {
-        let poll = Poll::new()?;
-        let mut listener = accept::listen(opts.listen)?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let (commits, done) = spawn_committer(waker.clone(), opts.audit)?;
-        let (hasher, hashed) = spawn_hasher(waker.clone())?;
-        let root = Arc::new(opts.root);
-        let _ = hasher.send(HashJob::Sweep {
-            root: root.clone(),
-            max_age: opts.partial_ttl,
-        });
-        let now = Instant::now();
-        let upload_policy = UploadPolicy {
-            max_file_size: opts.max_file_size,
-            allow_overwrite: opts.allow_overwrite,
-            max_mode: opts.max_mode,
-        };
-        let config = Arc::new(ServerConfig {
-            identity: opts.identity,
-            clients: opts.clients,
-            params: SessionParams {
-                max_file_size: opts.max_file_size,
-                idle_timeout_secs: opts.timeouts.idle.as_secs().try_into().unwrap_or(u32::MAX),
-            },
-        });
-        // With any key accepted, anyone can authenticate: no source is
-        // proven then.
-        let proving = matches!(config.clients, ClientPolicy::Authorized(_));
-        Ok(Server {
-            poll,
-            listener,
-            waker,
-            shutdown: Arc::new(AtomicBool::new(false)),
-            peers: HashMap::new(),
-            again: Again::default(),
-            handshakes: HandshakeBudget::new(),
-            next_token: FIRST_PEER,
-            config,
-            timeouts: opts.timeouts,
-            shared: Shared {
-                root,
-                admission: Admission::new(opts.limits, proving),
-                upload_policy,
-                commits,
-                hasher,
-                read_buf: AlignedBuf::new(CHUNK_LEN),
-                refusals: RefusalLog::new(now),
-                audited_refusals: crate::proto::limiter::Buckets::new(
-                    requests::AUDITED_REFUSAL_RATE,
-                ),
-                superseded: Vec::new(),
-            },
-            done,
-            hashed,
-            closing: ClosingSet::new(),
-            last_prune: now,
-            partial_ttl: opts.partial_ttl,
-            next_sweep: now + sweep_every(opts.partial_ttl),
-        })
-    }
-
     /// The address actually bound (useful with port 0).
     ///
     /// # Errors
     /// From the socket.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match &self.listener {
+            Some(l) => l.local_addr(),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        }
     }
 
     /// Stops the server on SIGINT or SIGTERM, the way [`ShutdownHandle`]
@@ -229,7 +164,7 @@ impl Server {
     /// When the handlers cannot be installed.
     pub fn stop_on_signals(&self) -> io::Result<()> {
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register(sig, self.shutdown.clone())?;
+            signal_hook::flag::register(sig, self.loops.shutdown_flag().clone())?;
         }
         Ok(())
     }
@@ -237,19 +172,12 @@ impl Server {
     /// A handle that stops [`Server::run`] from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
-            flag: self.shutdown.clone(),
-            waker: self.waker.clone(),
+            loops: self.loops.clone(),
         }
     }
 
-    /// Serves until shut down. On shutdown every open session hears alert 9
-    /// (ShuttingDown), partial uploads are removed, and every socket is
-    /// closed gracefully within [`CLOSE_LINGER`].
-    ///
-    /// # Errors
-    /// Only errors of the poll itself; per-connection errors close that
-    /// connection and are logged.
-    pub fn run(mut self) -> io::Result<()> {
+    /// One loop until shut down.
+    fn run_loop(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(256);
         loop {
             let timeout = if self.again.is_empty() {
@@ -263,7 +191,7 @@ impl Server {
                 Err(e) => return Err(e),
                 Ok(()) => {}
             }
-            if self.shutdown.load(Ordering::SeqCst) {
+            if self.loops.shutdown_flag().load(Ordering::SeqCst) {
                 return self.stop(&mut events);
             }
             self.handshakes = HandshakeBudget::new();
@@ -296,12 +224,6 @@ impl Server {
             .map(|d| d.saturating_duration_since(now) + Duration::from_millis(1))
     }
 
-    fn new_token(&mut self) -> Token {
-        let token = Token(self.next_token);
-        self.next_token += 1;
-        token
-    }
-
     /// Serves `token` again next turn, without waiting for readiness.
     fn again(&mut self, token: Token) {
         self.again.push(token);
@@ -311,6 +233,7 @@ impl Server {
         match token {
             LISTENER => self.accept(),
             WAKER => {
+                self.take_commands();
                 self.finish_commits();
                 self.finish_hashes();
             }
@@ -355,11 +278,11 @@ impl Server {
         }
         self.closing.expire(self.poll.registry(), now);
         refusal_log::summarize(self.shared.refusals.tick(now));
-        if now.saturating_duration_since(self.last_prune) > PRUNE_EVERY {
-            self.shared.admission.prune(now);
+        if self.id == 0 && now.saturating_duration_since(self.last_prune) > PRUNE_EVERY {
+            self.shared.admission().prune(now);
             self.last_prune = now;
         }
-        if now >= self.next_sweep {
+        if self.id == 0 && now >= self.next_sweep {
             let _ = self.shared.hasher.send(HashJob::Sweep {
                 root: self.shared.root.clone(),
                 max_age: self.partial_ttl,

@@ -40,6 +40,9 @@ pub struct ServeOptions {
     /// then every quarter of this (at least every second, at most every
     /// hour).
     pub partial_ttl: Duration,
+    /// Event loops, each on its own thread (at least 1; `sft serve
+    /// --threads`, by default the number of cores).
+    pub threads: usize,
 }
 
 /// How long a partial upload is kept for its client to resume unless the

@@ -6,7 +6,7 @@ use mio::Token;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use log::{info, warn};
@@ -97,6 +97,9 @@ pub(super) struct Session {
     pub listing: Option<Lister>,
     /// A prefix being hashed for the request being decided.
     pub hashing: Option<Hashing>,
+    /// Just authenticated on the front loop, to move to the loop that
+    /// will serve it before any request is handled (`--threads`).
+    pub handoff_due: bool,
     /// The client has closed its side (an end of stream read, or the
     /// poller said so): a session waiting on the hasher for it ends.
     pub peer_gone: bool,
@@ -117,6 +120,7 @@ impl Session {
             download: None,
             listing: None,
             hashing: None,
+            handoff_due: false,
         }
     }
 
@@ -132,7 +136,8 @@ impl Session {
 /// State shared by all connections' event handling.
 pub(super) struct Shared {
     pub root: Arc<ReceiveRoot>,
-    pub admission: Admission,
+    /// One for the whole server, whichever loop asks.
+    pub admission: Arc<Mutex<Admission>>,
     pub upload_policy: UploadPolicy,
     pub commits: mpsc::Sender<Job>,
     pub hasher: mpsc::Sender<HashJob>,
@@ -141,12 +146,23 @@ pub(super) struct Shared {
     pub refusals: RefusalLog,
     /// Each client key's budget of refusals recorded in the audit log
     /// ([`super::requests::AUDITED_REFUSAL_RATE`]).
-    pub audited_refusals: Buckets<[u8; 32]>,
+    pub audited_refusals: Arc<Mutex<Buckets<[u8; 32]>>>,
     /// Resumable partials another session of the same key still holds
     /// when a new session asks to resume them: (the asking connection,
     /// the key, the path). The server ends those older sessions after the
     /// turn ([`super::Server::end_superseded`]).
     pub superseded: Vec<(Token, [u8; 32], String)>,
+    /// Whether sessions move to another loop once authenticated: only on
+    /// the front loop of a server with more than one (`--threads`).
+    pub handoff: bool,
+}
+
+impl Shared {
+    /// The server's admission state (a poisoned lock is taken as it is:
+    /// every update leaves it consistent).
+    pub fn admission(&self) -> MutexGuard<'_, Admission> {
+        self.admission.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Why a connection ended, for the log.

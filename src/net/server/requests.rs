@@ -57,17 +57,23 @@ pub(super) fn handle_events(
             Event::Authenticated { client: key } => {
                 let fp = key.fingerprint();
                 let source = ClientKey::from(s.addr.ip());
-                if !shared.admission.authenticated(source, &fp, now) {
+                let admitted = shared.admission().authenticated(source, &fp, now);
+                if !admitted {
                     s.conn.refuse_busy();
                     return Err(DriveError::Busy(format!(
                         "{fp} holds its share of connection slots ({})",
-                        shared.admission.limits.max_sessions_per_key()
+                        shared.admission().limits.max_sessions_per_key()
                     )));
                 }
                 s.conn.admit()?;
                 info!("{} authenticated as {fp}", s.addr);
                 s.client = Some(fp);
                 s.key = Some(*key.as_bytes());
+                if shared.handoff {
+                    // Its requests are handled by the loop it moves to.
+                    s.handoff_due = true;
+                    return Ok(false);
+                }
             }
             Event::UploadRequested {
                 path,
@@ -195,7 +201,8 @@ pub(super) fn check_budget(
     let Some(key) = s.client else {
         return Err(ProtoError::InvalidCall("a request before authentication").into());
     };
-    match shared.admission.check_request(&key, now) {
+    let checked = shared.admission().check_request(&key, now);
+    match checked {
         Ok(()) => {
             s.rate_refusals = 0;
             Ok(None)
@@ -220,7 +227,7 @@ pub(super) fn check_budget(
 /// a name or a stat.
 pub(super) fn charge(s: &Session, shared: &mut Shared, now: Instant, cost: Cost) {
     if let Some(key) = &s.client {
-        shared.admission.charge_request(key, now, cost);
+        shared.admission().charge_request(key, now, cost);
     }
 }
 
@@ -271,11 +278,13 @@ pub(super) fn log_refusal(
     let Some(client) = s.conn.peer_key() else {
         return;
     };
-    if shared
+    let over_budget = shared
         .audited_refusals
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
         .take(*client.as_bytes(), now)
-        .is_err()
-    {
+        .is_err();
+    if over_budget {
         if shared.refusals.allow(now) {
             warn!(
                 "refusal not recorded in the audit log: {} is over its budget of recorded refusals",

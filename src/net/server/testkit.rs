@@ -4,7 +4,7 @@
 
 use crate::aligned::AlignedBuf;
 use std::io::{self, Read, Write};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use mio::Token;
@@ -122,7 +122,7 @@ impl Bench {
             session: Session::new(conn, "192.0.2.1:5555".parse().unwrap()),
             shared: Shared {
                 root: Arc::new(root),
-                admission: Admission::new(
+                admission: Arc::new(Mutex::new(Admission::new(
                     Limits {
                         max_connections: 10,
                         max_pending_per_source: 10,
@@ -130,7 +130,7 @@ impl Bench {
                         key_rate,
                     },
                     true,
-                ),
+                ))),
                 upload_policy: UploadPolicy {
                     max_file_size: u64::MAX,
                     allow_overwrite: false,
@@ -140,10 +140,11 @@ impl Bench {
                 hasher,
                 read_buf: AlignedBuf::new(CHUNK_LEN),
                 refusals: RefusalLog::new(now),
-                audited_refusals: crate::proto::limiter::Buckets::new(
+                audited_refusals: Arc::new(Mutex::new(crate::proto::limiter::Buckets::new(
                     super::requests::AUDITED_REFUSAL_RATE,
-                ),
+                ))),
                 superseded: Vec::new(),
+                handoff: false,
             },
             pipe: Pipe::default(),
             jobs,

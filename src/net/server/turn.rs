@@ -63,6 +63,10 @@ pub(super) fn drive(
         // so it would not act on the end: noted here for the server.
         s.peer_gone |= end == ReadEnd::Eof;
         let held_back = handle_events(s, token, shared, now, &mut budget)?;
+        if s.handoff_due {
+            // The loop it moves to handles the rest.
+            return Ok(Turn::MoreWork);
+        }
         let waited = s.conn.waits_for_app();
         let paged = produce(s, shared, now)?;
         // A file or listing that just ended lets pipelined requests already
@@ -175,6 +179,12 @@ impl Server {
                     peer.session.who()
                 );
                 false
+            }
+            Ok(_) if peer.session.handoff_due && !peer.session.conn.is_closed() => {
+                peer.session.handoff_due = false;
+                self.hand_off(token);
+                self.end_superseded();
+                return;
             }
             Ok(turn) if !peer.session.conn.is_closed() => {
                 let wanted = pump::interest(&peer.session.conn);

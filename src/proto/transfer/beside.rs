@@ -8,7 +8,7 @@
 //!
 //! Helpers are few and bounded: at most one fewer than the cores
 //! (none on a one-core host: everything stays inline and costs nothing
-//! extra), each holding at most [`DEPTH`] + 2 chunks.
+//! extra), each holding at most [`POOL`] chunks.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -26,6 +26,10 @@ pub const BESIDE_MIN: u64 = 4 << 20;
 /// Chunks queued for a helper at most (2); the stream waits past that, so
 /// a slow helper slows the transfer instead of growing memory.
 const DEPTH: usize = 2;
+
+/// Chunk buffers one helper ever has: those queued, the one it hashes and
+/// the one being filled. Made as needed, then reused.
+const POOL: usize = DEPTH + 2;
 
 /// Helper slots taken: the process's own, and a test's.
 struct Slots(AtomicUsize);
@@ -124,6 +128,8 @@ pub struct Beside {
     chunks: Option<SyncSender<Vec<u8>>>,
     /// Chunk buffers the helper is done with, for reuse.
     spare: Receiver<Vec<u8>>,
+    /// Chunk buffers made so far (at most [`POOL`]).
+    made: usize,
     thread: Option<JoinHandle<Result<[u8; DIGEST_LEN], CryptoError>>>,
 }
 
@@ -161,12 +167,22 @@ impl Beside {
             start,
             chunks: Some(chunks),
             spare,
+            made: 0,
             thread: Some(thread),
         })
     }
 
     fn update(&mut self, data: &[u8]) {
-        let mut chunk = self.spare.try_recv().unwrap_or_default();
+        let mut chunk = match self.spare.try_recv() {
+            Ok(chunk) => chunk,
+            Err(_) if self.made < POOL => {
+                self.made += 1;
+                Vec::with_capacity(data.len())
+            }
+            // All in use: wait for the helper to be done with one (or,
+            // should it have ended, let finish say why).
+            Err(_) => self.spare.recv().unwrap_or_default(),
+        };
         chunk.clear();
         chunk.extend_from_slice(data);
         if let Some(chunks) = &self.chunks {
