@@ -1,9 +1,11 @@
-//! The committer thread: the one slow step of an upload (fsync, rename,
-//! directory fsync, then its audit entry, flushed to disk before its
-//! receipt goes out) and background writebacks run here, in order, so the
-//! event loop keeps every other connection moving. It is the audit log's
-//! only writer: served downloads and refusals are appended with the next
-//! group. Answers come back through a channel and the loop's waker.
+//! The committer thread, one per event loop: the one slow step of an
+//! upload (fsync, rename, directory fsync, then its audit entry, flushed to
+//! disk before its receipt goes out) and background writebacks run here,
+//! in order, so the loop keeps every other connection moving. The
+//! committers are the audit log's only writers, each appending a whole
+//! group (with its signed head) under the log's lock: served downloads and
+//! refusals are appended with the next group. Answers come back through a
+//! channel and the loop's waker.
 
 use std::io;
 use std::sync::mpsc;
