@@ -17,7 +17,7 @@ Prints, over loopback with files in tmpfs (/dev/shm, so no disk is timed):
   5. the server's peak RSS with 50 concurrent uploads, at two file sizes.
 
 Environment: SIZE_MIB=1024 RUNS=3 PAR_MIB=256 THREADS="1 2" HANDSHAKES=400
-PARALLEL=8 RSS_MIB="4 32" SFT=target/release/sft SFT_BUILD=1 SSH_PORT=2222.
+PARALLEL=8 RSS_MIB="32 128" SFT=target/release/sft SFT_BUILD=1 SSH_PORT=2222.
 No figure is a pass/fail: the script fails only if a transfer does.
 """
 
@@ -47,7 +47,7 @@ PAR_MIB = int(os.environ.get("PAR_MIB", "256"))
 THREADS = os.environ.get("THREADS", "1 2").split()
 HANDSHAKES = int(os.environ.get("HANDSHAKES", "400"))
 PARALLEL = int(os.environ.get("PARALLEL", "8"))
-RSS_MIB = [int(x) for x in os.environ.get("RSS_MIB", "4 32").split()]
+RSS_MIB = [int(x) for x in os.environ.get("RSS_MIB", "32 128").split()]
 TICK = os.sysconf("SC_CLK_TCK")
 
 
