@@ -13,6 +13,7 @@
 
 mod aligned;
 pub mod audit;
+pub mod authorized;
 pub mod crypto;
 mod evidence_json;
 pub mod fs;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::Args;
 use log::info;
 use sft::audit::AuditLog;
+use sft::authorized::load_authorized_keys;
 use sft::fs::ReceiveRoot;
-use sft::keys;
 use sft::net::server::{ClientPolicy, Limits, Rate, ServeOptions, Server, Timeouts};
 
 use super::error::{CliError, Exit};
@@ -110,7 +110,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             )
             .hint(add_hint));
         }
-        let lines = keys::load_authorized_keys(&path)?;
+        let lines = load_authorized_keys(&path)?;
         if lines.is_empty() {
             return Err(CliError::new(
                 Exit::Usage,

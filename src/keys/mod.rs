@@ -214,29 +214,6 @@ pub fn fingerprint_of_file(path: &Path) -> Result<Fingerprint, KeyError> {
     public_key_of_file(path).map(|k| k.fingerprint())
 }
 
-/// Reads an authorized_keys file: one public-key line per client,
-/// blank lines and `#` comments ignored.
-///
-/// # Errors
-/// `Io` when unreadable; `Malformed` naming the first bad line.
-pub fn load_authorized_keys(path: &Path) -> Result<Vec<PublicKeyLine>, KeyError> {
-    let text = fs::read_to_string(path).map_err(io_err("read", path))?;
-    let mut keys = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        keys.push(
-            PublicKeyLine::parse(line).map_err(|reason| KeyError::Malformed {
-                path: path.to_path_buf(),
-                reason: format!("line {}: {reason}", i + 1),
-            })?,
-        );
-    }
-    Ok(keys)
-}
-
 /// The known_hosts file: `host:port SHA256:<fingerprint>` per line, `#`
 /// comments allowed, like OpenSSH's file of the same name. Malformed lines
 /// are skipped (and reported), as ssh does, so one bad line cannot lock a
