@@ -22,7 +22,9 @@ mod client;
 mod demo;
 mod error;
 mod home;
+mod install;
 mod keycmd;
+mod logging;
 mod out;
 mod parse;
 mod receipt;
@@ -65,6 +67,10 @@ enum Command {
     ///
     /// Prints one line per test; exits 0 only if every test passed.
     Selftest,
+    /// Print a shell completion script to stdout (bash, zsh, fish, elvish, powershell).
+    Completions(install::CompletionsArgs),
+    /// Write the man pages (sft.1 and one per command) to a directory.
+    Man(install::ManArgs),
 }
 
 /// The log filter of a client's `-v`: sft's own info lines, other crates'
@@ -113,10 +119,13 @@ pub struct TrustArgs {
 impl Cli {
     /// Runs the chosen subcommand and returns the process exit status.
     pub fn run(self) -> ExitCode {
-        let filter = self.command.default_log_filter();
-        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter))
-            .format_target(false)
-            .init();
+        let log_args = match &self.command {
+            Command::Serve(a) => Some(a.log.clone()),
+            _ => None,
+        };
+        if let Err(e) = logging::init(self.command.default_log_filter(), log_args.as_ref()) {
+            return e.report();
+        }
         let result = match self.command {
             Command::Demo(a) => selftest::power_on().and_then(|()| demo::run(a)),
             Command::Keygen(a) => keycmd::keygen(a),
@@ -128,6 +137,8 @@ impl Cli {
             Command::Receipt(a) => receipt::run(a),
             Command::Audit(a) => audit::run(a),
             Command::Selftest => return selftest::run(),
+            Command::Completions(a) => install::completions(a),
+            Command::Man(a) => install::man(a),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use log::info;
+use log::{info, warn};
 use sft::audit::AuditLog;
 use sft::authorized::load_authorized_keys;
 use sft::fs::ReceiveRoot;
 use sft::net::server::{ClientPolicy, Limits, Rate, ServeOptions, Server, Timeouts};
 
 use super::error::{CliError, Exit};
+use super::logging::LogArgs;
 use super::{home, parse};
 
 #[derive(Debug, Args)]
@@ -21,9 +22,9 @@ pub struct ServeArgs {
     /// Address and port to listen on (IPv6 as [::]:5555)
     #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:5555")]
     listen: SocketAddr,
-    /// Directory that receives uploads and serves downloads (created 0700 if missing)
-    #[arg(long, value_name = "DIR", default_value = "./ricevuti")]
-    root: PathBuf,
+    /// Directory that receives uploads and serves downloads (created 0700 if missing) [default: $SFT_HOME/files]
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
     /// Host identity key [default: $SFT_HOME/host_identity, created on first start]
     #[arg(long, value_name = "PATH")]
     identity: Option<PathBuf>,
@@ -69,6 +70,8 @@ pub struct ServeArgs {
     /// Append-only audit log of stored uploads, served downloads and refusals, hash-chained and signed by the host key; check it with `sft audit verify` [default: $SFT_HOME/audit.log]
     #[arg(long, value_name = "FILE")]
     audit_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// The admission limits the flags ask for.
@@ -120,13 +123,18 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         }
         ClientPolicy::Authorized(lines.into_iter().map(|l| l.key).collect::<HashSet<_>>())
     };
-    let root = ReceiveRoot::open_or_create(&args.root)
+    let root_path = home::home_file(args.root, "files")?;
+    let root_is_new = !root_path.exists();
+    let root = ReceiveRoot::open_or_create(&root_path)
         .map_err(|e| CliError::new(Exit::Usage, e.to_string()))?;
+    if root_is_new {
+        info!("created the root {} (0700)", root.path().display());
+    }
     let stale = root.remove_stale_parts()?;
     if stale > 0 {
         info!(
             "removed {stale} partial file(s) left in {} by an earlier run",
-            args.root.display()
+            root_path.display()
         );
     }
     let fingerprint = identity.verifying_key().fingerprint();
@@ -168,12 +176,31 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::new(Exit::Connection, e.to_string()))?;
     info!(
         "listening on {addr}, root {}, host key {fingerprint}, {policy}, audit log {}, {threads} event loop(s)",
-        args.root.display(),
+        root_path.display(),
         audit_path.display()
     );
+    if let Some(warning) = every_interface_warning(addr) {
+        warn!("{warning}");
+    }
     server
         .run()
         .map_err(|e| CliError::new(Exit::Connection, format!("server stopped: {e}")))
+}
+
+/// The warning for a server bound to the unspecified address (0.0.0.0 or
+/// [::]), which any host that can route to this one may reach; `None` for
+/// a specific address.
+fn every_interface_warning(addr: SocketAddr) -> Option<String> {
+    if !addr.ip().is_unspecified() {
+        return None;
+    }
+    let loopback = match addr {
+        SocketAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], addr.port())),
+        SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
+    };
+    Some(format!(
+        "accepting connections on every interface ({addr}); to serve only this host use --listen {loopback}"
+    ))
 }
 
 #[cfg(test)]
@@ -193,5 +220,29 @@ mod tests {
         let w = Wrapper::try_parse_from(["sft"]).unwrap();
         assert_eq!(limits(&w.serve), Limits::default());
         assert_eq!(w.serve.partial_ttl, DEFAULT_PARTIAL_TTL);
+        assert_eq!(w.serve.root, None, "the root defaults under SFT_HOME");
+    }
+
+    #[test]
+    fn only_the_unspecified_addresses_get_the_every_interface_warning() {
+        let warn = |a: &str| every_interface_warning(a.parse().unwrap());
+        let v4 = warn("0.0.0.0:5555").unwrap();
+        assert!(
+            v4.contains("(0.0.0.0:5555)") && v4.ends_with("--listen 127.0.0.1:5555"),
+            "{v4}"
+        );
+        let v6 = warn("[::]:7000").unwrap();
+        assert!(
+            v6.contains("([::]:7000)") && v6.ends_with("--listen [::1]:7000"),
+            "{v6}"
+        );
+        for specific in [
+            "127.0.0.1:5555",
+            "192.0.2.7:5555",
+            "[::1]:5555",
+            "[2001:db8::1]:5555",
+        ] {
+            assert_eq!(warn(specific), None, "{specific}");
+        }
     }
 }
