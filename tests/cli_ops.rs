@@ -330,3 +330,24 @@ fn a_log_file_that_cannot_be_opened_is_exit_2_naming_it() {
     );
     assert!(!home.path().join("files").exists(), "nothing started");
 }
+
+#[test]
+fn the_example_systemd_unit_verifies_when_systemd_analyze_is_installed() {
+    if !installed("systemd-analyze") {
+        return;
+    }
+    let unit =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/sft.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/sft serve --root /srv/sft"));
+    // verify checks that ExecStart's binary exists: point it at this build.
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("sft.service");
+    std::fs::write(&path, unit.replace("/usr/local/bin/sft", SFT)).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "no warning about the unit");
+}
