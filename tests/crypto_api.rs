@@ -2,6 +2,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use sft::crypto::aead::{AeadKey, Aes256Gcm};
 use sft::crypto::compat::{self, CompatError, MAX_DATA_LEN};
 use sft::crypto::ed25519::{Fingerprint, Signature, SigningKey, VerifyingKey};
@@ -385,6 +387,36 @@ fn public_key_line_rejects_garbage() {
     assert!(PublicKeyLine::parse("sft-ed25519").is_err());
     assert!(PublicKeyLine::parse("sft-ed25519 !!!").is_err());
     assert!(PublicKeyLine::parse("sft-ed25519 AAAA").is_err()); // 3 bytes
+}
+
+#[test]
+fn ssh_and_sft_lines_of_one_key_are_the_same_key() {
+    let vk = SigningKey::generate().unwrap().verifying_key();
+    let sft_line = format!("sft-ed25519 {} a", STANDARD.encode(vk.as_bytes()));
+    let ssh_line = format!("ssh-ed25519 {} b c", STANDARD.encode(vk.ssh_blob()));
+    let (a, b) = (
+        PublicKeyLine::parse(&sft_line).unwrap(),
+        PublicKeyLine::parse(&ssh_line).unwrap(),
+    );
+    assert_eq!(a.key, vk);
+    assert_eq!(b.key, vk);
+    assert_eq!(b.comment, "b c");
+    assert_eq!(a.key.fingerprint(), b.key.fingerprint());
+    // The raw 32 bytes under the ssh-ed25519 tag are not a blob.
+    let raw_as_ssh = format!("ssh-ed25519 {}", STANDARD.encode(vk.as_bytes()));
+    assert!(PublicKeyLine::parse(&raw_as_ssh).is_err());
+    for t in [
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "sk-ssh-ed25519@openssh.com",
+        "ssh-dss",
+    ] {
+        let err = PublicKeyLine::parse(&format!("{t} AAAA x")).unwrap_err();
+        assert!(
+            err.starts_with(&format!("key type {t} is not supported")),
+            "{err}"
+        );
+    }
 }
 
 #[test]
