@@ -52,6 +52,7 @@ fn sft(home: &Path, env: &[(&str, &Path)], args: &[&str]) -> Output {
     Command::new(SFT)
         .env("SFT_HOME", home)
         .env_remove("SFT_PASSPHRASE_FILE")
+        .env_remove("SSH_AUTH_SOCK")
         .envs(env.iter().copied())
         .current_dir(home)
         .args(args)
@@ -299,4 +300,142 @@ fn open_openssh_private_key_is_refused() {
     );
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("too open"), "{}", stderr(&out));
+}
+
+/// An `ssh-agent -D` child on its own socket, killed on drop.
+struct Agent {
+    child: std::process::Child,
+    sock: PathBuf,
+}
+
+impl Agent {
+    fn start(dir: &Path) -> Agent {
+        let sock = dir.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ssh-agent is installed (openssh-client)");
+        assert!(wait_until(|| sock.exists()), "ssh-agent made no socket");
+        Agent { child, sock }
+    }
+
+    fn add(&self, key: &Path) {
+        let out = Command::new("ssh-add")
+            .env("SSH_AUTH_SOCK", &self.sock)
+            .arg(key)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn ssh_agent_signs_for_the_client_end_to_end() {
+    use sft::crypto::ed25519::Sign;
+    let keys = TempDir::new().unwrap();
+    let key = ssh_keygen(keys.path(), "id_agent", "ed25519", "");
+    let public = key.with_extension("pub");
+    let agent = Agent::start(keys.path());
+
+    // Before it is added, the agent does not hold the key.
+    let local = sft::keys::load_identity(&key).unwrap();
+    let vk = local.verifying_key();
+    assert!(sft::keys::agent::AgentKey::find(&agent.sock, &vk)
+        .unwrap()
+        .is_none());
+    agent.add(&key);
+    let in_agent = sft::keys::agent::AgentKey::find(&agent.sock, &vk)
+        .unwrap()
+        .expect("the agent holds the key");
+    // Ed25519 is deterministic: the agent's signature is OpenSSL's.
+    let msg = b"sft handshake transcript stand-in";
+    assert_eq!(
+        Sign::sign(&in_agent, msg).unwrap(),
+        local.sign(msg).unwrap()
+    );
+
+    // Only the agent can sign now.
+    std::fs::remove_file(&key).unwrap();
+    let server = Server::start(Some(&public), &[]);
+    let home = TempDir::new().unwrap();
+    let data = random_file(home.path(), "a.bin", 50_000);
+    let fp = server.host_fp.clone();
+    let with_agent = [("SSH_AUTH_SOCK", agent.sock.as_path())];
+    let put = |id: &Path, env: &[(&str, &Path)]| {
+        sft(
+            home.path(),
+            env,
+            &[
+                "put",
+                "-v",
+                &server.target(),
+                "--server-key",
+                &fp,
+                "--identity",
+                id.to_str().unwrap(),
+                data.to_str().unwrap(),
+            ],
+        )
+    };
+    let out = put(&key, &with_agent);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("signing with ssh-agent's key"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(server.root.join("a.bin")).unwrap(),
+        std::fs::read(&data).unwrap()
+    );
+    // --identity may name the .pub file of a key in the agent.
+    let out = sft(
+        home.path(),
+        &with_agent,
+        &[
+            "ls",
+            &server.target(),
+            "--server-key",
+            &fp,
+            "--identity",
+            public.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "a.bin");
+    // Without the agent, the .pub alone cannot sign.
+    let out = sft(
+        home.path(),
+        &[],
+        &[
+            "ls",
+            &server.target(),
+            "--server-key",
+            &fp,
+            "--identity",
+            public.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is a public key and no ssh-agent"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -29,6 +29,39 @@ pub const SSH_KEY_TYPE: &str = "ssh-ed25519";
 /// section 4).
 pub const SSH_BLOB_LEN: usize = 4 + SSH_KEY_TYPE.len() + 4 + PUBLIC_KEY_LEN;
 
+/// Something that signs with one Ed25519 identity: a [`SigningKey`] here,
+/// or a key held elsewhere (an ssh-agent). The protocol only calls this.
+pub trait Sign: Send + Sync + fmt::Debug {
+    /// The public key of the identity.
+    fn verifying_key(&self) -> VerifyingKey;
+    /// Signs `msg` (PureEd25519, RFC 8032 section 5.1.6).
+    ///
+    /// # Errors
+    /// `Backend` from OpenSSL, `Signer` from another signer.
+    fn sign(&self, msg: &[u8]) -> Result<Signature>;
+}
+
+/// A shared signer signs as the one it shares.
+impl<T: Sign + ?Sized> Sign for std::sync::Arc<T> {
+    fn verifying_key(&self) -> VerifyingKey {
+        (**self).verifying_key()
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Signature> {
+        (**self).sign(msg)
+    }
+}
+
+impl Sign for SigningKey {
+    fn verifying_key(&self) -> VerifyingKey {
+        self.public
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Signature> {
+        SigningKey::sign(self, msg)
+    }
+}
+
 /// An Ed25519 identity (private) key. Not `Clone`; OpenSSL wipes it on drop.
 pub struct SigningKey {
     pkey: PKey<Private>,

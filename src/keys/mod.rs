@@ -20,6 +20,7 @@ use base64::Engine;
 use crate::crypto::ed25519::{Fingerprint, SigningKey, VerifyingKey, SSH_KEY_TYPE};
 use crate::crypto::CryptoError;
 
+pub mod agent;
 pub mod openssh;
 pub mod passphrase;
 
@@ -47,7 +48,7 @@ pub enum KeyError {
     #[error("{path}: {reason}")]
     Malformed { path: PathBuf, reason: String },
     /// An encrypted key file, with no passphrase file and no terminal to ask on.
-    #[error("{0} is protected by a passphrase and there is no terminal to ask for it\nhint: set SFT_PASSPHRASE_FILE to a file whose first line is the passphrase")]
+    #[error("{0} is protected by a passphrase and there is no terminal to ask for it\nhint: set SFT_PASSPHRASE_FILE to a file whose first line is the passphrase, or add the key to ssh-agent (ssh-add KEY)")]
     NeedPassphrase(PathBuf),
     /// The passphrase does not decrypt the key file.
     #[error("wrong passphrase for {0}")]
