@@ -2,6 +2,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use sft::crypto::aead::{AeadKey, Aes256Gcm};
 use sft::crypto::compat::{self, CompatError, MAX_DATA_LEN};
 use sft::crypto::ed25519::{Fingerprint, Signature, SigningKey, VerifyingKey};
@@ -295,8 +297,9 @@ fn fingerprint_has_openssh_form_and_parses_back() {
     assert_eq!(Fingerprint::parse(&fp).unwrap(), vk.fingerprint());
     assert!(Fingerprint::parse("MD5:abc").is_err());
     assert!(Fingerprint::parse("SHA256:abc").is_err());
-    // RFC 8032 test 1 public key, fingerprint computed independently with
-    // `printf d75a...511a | xxd -r -p | openssl dgst -sha256 -binary | base64`.
+    // RFC 8032 test 1 public key, fingerprint computed independently by
+    // `ssh-keygen -lf` on the line `ssh-ed25519 <base64 of uint32 11,
+    // "ssh-ed25519", uint32 32, d75a...511a>`.
     let rfc = VerifyingKey::from_bytes(
         &hex::decode("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a").unwrap(),
     )
@@ -304,7 +307,7 @@ fn fingerprint_has_openssh_form_and_parses_back() {
     assert_eq!(rfc.fingerprint().to_string(), RFC8032_TEST1_FINGERPRINT);
 }
 
-const RFC8032_TEST1_FINGERPRINT: &str = "SHA256:If4x36FUomFia/hUBG/SJxt77UtqvkWqWId+9H+XIbk";
+const RFC8032_TEST1_FINGERPRINT: &str = "SHA256:bbXpuKG6zhzdmnxq256TlqzFBzRl2f6OOg722cYNbU8";
 
 #[test]
 fn secrets_never_print() {
@@ -384,6 +387,36 @@ fn public_key_line_rejects_garbage() {
     assert!(PublicKeyLine::parse("sft-ed25519").is_err());
     assert!(PublicKeyLine::parse("sft-ed25519 !!!").is_err());
     assert!(PublicKeyLine::parse("sft-ed25519 AAAA").is_err()); // 3 bytes
+}
+
+#[test]
+fn ssh_and_sft_lines_of_one_key_are_the_same_key() {
+    let vk = SigningKey::generate().unwrap().verifying_key();
+    let sft_line = format!("sft-ed25519 {} a", STANDARD.encode(vk.as_bytes()));
+    let ssh_line = format!("ssh-ed25519 {} b c", STANDARD.encode(vk.ssh_blob()));
+    let (a, b) = (
+        PublicKeyLine::parse(&sft_line).unwrap(),
+        PublicKeyLine::parse(&ssh_line).unwrap(),
+    );
+    assert_eq!(a.key, vk);
+    assert_eq!(b.key, vk);
+    assert_eq!(b.comment, "b c");
+    assert_eq!(a.key.fingerprint(), b.key.fingerprint());
+    // The raw 32 bytes under the ssh-ed25519 tag are not a blob.
+    let raw_as_ssh = format!("ssh-ed25519 {}", STANDARD.encode(vk.as_bytes()));
+    assert!(PublicKeyLine::parse(&raw_as_ssh).is_err());
+    for t in [
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "sk-ssh-ed25519@openssh.com",
+        "ssh-dss",
+    ] {
+        let err = PublicKeyLine::parse(&format!("{t} AAAA x")).unwrap_err();
+        assert!(
+            err.starts_with(&format!("key type {t} is not supported")),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -167,7 +167,7 @@ fn session() -> Vec<(String, Vec<u8>)> {
     let server_fp = server_id.verifying_key().fingerprint();
     assert_eq!(
         server_fp.to_string(),
-        "SHA256:EyW4UMKHGRbq4gPw78PImH9k5ePNsnZ55tH6l4CDV+Y",
+        "SHA256:sijgBpZVy7erVIEPkg1iFzd6kBJm7+kWQS9wf+ge734",
         "the fingerprint PROTOCOL.md section 8 gives"
     );
     let mut lines = vec![

@@ -1,9 +1,11 @@
 //! `$SFT_HOME` and the files that live there.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use sft::crypto::ed25519::SigningKey;
-use sft::keys::{self, PublicKeyLine};
+use log::info;
+use sft::crypto::ed25519::{Sign, SigningKey};
+use sft::keys::{self, agent, PublicKeyLine};
 
 use super::error::{CliError, Exit};
 
@@ -71,4 +73,47 @@ pub fn load_or_create_identity(path: &Path, what: &str) -> Result<SigningKey, Cl
         say!("sft: give the server's admin this line for its authorized_keys:\n{line}");
     }
     Ok(key)
+}
+
+/// The client's signer for the identity at `path`: the ssh-agent at
+/// `SSH_AUTH_SOCK` when it holds the key (its public key from PATH.pub, or
+/// PATH itself when that is a public key file), as ssh does; else the key
+/// file, decrypted if need be. Says at info level which one signs.
+pub fn client_identity(path: &Path) -> Result<Arc<dyn Sign>, CliError> {
+    let names_public = path.extension().is_some_and(|e| e == "pub");
+    let public_file = if names_public {
+        path.to_path_buf()
+    } else {
+        keys::public_path(path)
+    };
+    if let Some(sock) = std::env::var_os(agent::SOCK_ENV).filter(|s| !s.is_empty()) {
+        let public = match keys::public_key_of_file(&public_file) {
+            Ok(k) => Some(k),
+            Err(e) if names_public => return Err(e.into()),
+            Err(_) => None,
+        };
+        if let Some(public) = public {
+            match agent::AgentKey::find(Path::new(&sock), &public) {
+                Ok(Some(key)) => {
+                    info!("signing with ssh-agent's key {}", public.fingerprint());
+                    return Ok(Arc::new(key));
+                }
+                Ok(None) => info!("ssh-agent does not hold {}", public.fingerprint()),
+                Err(e) => info!("ssh-agent: {e}"),
+            }
+        }
+    }
+    if names_public {
+        return Err(CliError::new(
+            Exit::Usage,
+            format!(
+                "{} is a public key and no ssh-agent (SSH_AUTH_SOCK) holds its private key",
+                path.display()
+            ),
+        )
+        .hint("add the key to the agent with `ssh-add KEY`, or give the private key file"));
+    }
+    let key = keys::load_identity(path)?;
+    info!("signing with the key file {}", path.display());
+    Ok(Arc::new(key))
 }

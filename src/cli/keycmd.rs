@@ -17,7 +17,7 @@ pub struct KeygenArgs {
 
 #[derive(Debug, Args)]
 pub struct FingerprintArgs {
-    /// A private key (PEM) or public key (`sft-ed25519 ...`) file
+    /// A private key (sft PKCS#8 or OpenSSH) or public key (`sft-ed25519 ...`, `ssh-ed25519 ...`) file
     #[arg(value_name = "PATH")]
     path: PathBuf,
 }

@@ -99,7 +99,7 @@ impl Command {
 /// Options every client command shares: who we are and whom we trust.
 #[derive(Clone, Debug, Args)]
 pub struct TrustArgs {
-    /// Client identity key; a path given here must exist [default: $SFT_HOME/identity, created on first use]
+    /// Client identity key: an sft key or an OpenSSH ssh-ed25519 key (or its .pub, for a key in ssh-agent); a path given here must exist [default: $SFT_HOME/identity, created on first use]
     #[arg(long, value_name = "PATH")]
     identity: Option<PathBuf>,
     /// Accept only the server key with this fingerprint (SHA256:...); never touches known_hosts

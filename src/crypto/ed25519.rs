@@ -1,5 +1,5 @@
 //! Ed25519 signatures (RFC 8032) through OpenSSL `EVP_PKEY`, and the
-//! OpenSSH-style key fingerprint.
+//! OpenSSH key fingerprint.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -22,6 +22,45 @@ pub const PUBLIC_KEY_LEN: usize = 32;
 pub const SEED_LEN: usize = 32;
 /// Signature length in bytes (RFC 8032 section 5.1.6).
 pub const SIGNATURE_LEN: usize = 64;
+/// The SSH name of the key type (RFC 8709 section 4).
+pub const SSH_KEY_TYPE: &str = "ssh-ed25519";
+/// Length in bytes of a public key's SSH wire encoding: uint32 11,
+/// "ssh-ed25519", uint32 32, the key (RFC 4253 section 6.6, RFC 8709
+/// section 4).
+pub const SSH_BLOB_LEN: usize = 4 + SSH_KEY_TYPE.len() + 4 + PUBLIC_KEY_LEN;
+
+/// Something that signs with one Ed25519 identity: a [`SigningKey`] here,
+/// or a key held elsewhere (an ssh-agent). The protocol only calls this.
+pub trait Sign: Send + Sync + fmt::Debug {
+    /// The public key of the identity.
+    fn verifying_key(&self) -> VerifyingKey;
+    /// Signs `msg` (PureEd25519, RFC 8032 section 5.1.6).
+    ///
+    /// # Errors
+    /// `Backend` from OpenSSL, `Signer` from another signer.
+    fn sign(&self, msg: &[u8]) -> Result<Signature>;
+}
+
+/// A shared signer signs as the one it shares.
+impl<T: Sign + ?Sized> Sign for std::sync::Arc<T> {
+    fn verifying_key(&self) -> VerifyingKey {
+        (**self).verifying_key()
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Signature> {
+        (**self).sign(msg)
+    }
+}
+
+impl Sign for SigningKey {
+    fn verifying_key(&self) -> VerifyingKey {
+        self.public
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Signature> {
+        SigningKey::sign(self, msg)
+    }
+}
 
 /// An Ed25519 identity (private) key. Not `Clone`; OpenSSL wipes it on drop.
 pub struct SigningKey {
@@ -161,13 +200,19 @@ impl VerifyingKey {
             })?;
         Ok(VerifyingKey {
             bytes,
-            fingerprint: Fingerprint(hash::sha256(&bytes)?),
+            fingerprint: Fingerprint(hash::sha256(&ssh_blob(&bytes))?),
         })
     }
 
     /// The 32 raw bytes.
     pub fn as_bytes(&self) -> &[u8; PUBLIC_KEY_LEN] {
         &self.bytes
+    }
+
+    /// The key's SSH wire encoding (RFC 8709 section 4), as in an
+    /// `ssh-ed25519 AAAA…` line: [`SSH_BLOB_LEN`] bytes.
+    pub fn ssh_blob(&self) -> [u8; SSH_BLOB_LEN] {
+        ssh_blob(&self.bytes)
     }
 
     /// Checks `sig` over `msg` (RFC 8032 section 5.1.7).
@@ -187,8 +232,9 @@ impl VerifyingKey {
         }
     }
 
-    /// The key's fingerprint: SHA-256 over the 32 raw key bytes, computed
-    /// when the key was made (so this cannot fail).
+    /// The key's fingerprint: SHA-256 over the key's SSH wire encoding
+    /// ([`VerifyingKey::ssh_blob`]), as `ssh-keygen -l` computes it;
+    /// computed when the key was made (so this cannot fail).
     pub fn fingerprint(&self) -> Fingerprint {
         self.fingerprint
     }
@@ -224,8 +270,9 @@ impl Signature {
     }
 }
 
-/// A key fingerprint: SHA-256 over the 32 raw public-key bytes, shown as
-/// `SHA256:` + unpadded base64 (43 characters), the form OpenSSH prints.
+/// A key fingerprint: SHA-256 over the public key's SSH wire encoding
+/// (uint32 11, "ssh-ed25519", uint32 32, the 32 key bytes), shown as
+/// `SHA256:` + unpadded base64 (43 characters): what `ssh-keygen -l` prints.
 /// Equality is constant-time.
 #[derive(Clone, Copy)]
 pub struct Fingerprint([u8; hash::DIGEST_LEN]);
@@ -279,6 +326,19 @@ impl fmt::Debug for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
+}
+
+fn ssh_blob(key: &[u8; PUBLIC_KEY_LEN]) -> [u8; SSH_BLOB_LEN] {
+    let mut blob = [0u8; SSH_BLOB_LEN];
+    let name = SSH_KEY_TYPE.as_bytes();
+    let (len1, rest) = blob.split_at_mut(4);
+    len1.copy_from_slice(&(name.len() as u32).to_be_bytes());
+    let (name_out, rest) = rest.split_at_mut(name.len());
+    name_out.copy_from_slice(name);
+    let (len2, key_out) = rest.split_at_mut(4);
+    len2.copy_from_slice(&(PUBLIC_KEY_LEN as u32).to_be_bytes());
+    key_out.copy_from_slice(key);
+    blob
 }
 
 fn hex_prefix(bytes: &[u8]) -> String {

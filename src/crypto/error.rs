@@ -52,6 +52,9 @@ pub enum CryptoError {
     /// digest (it panicked or was never given its state).
     #[error("the SHA-256 helper thread ended without a digest")]
     HelperLost,
+    /// A signer outside OpenSSL (an ssh-agent) did not give a signature.
+    #[error("{0}")]
+    Signer(String),
 }
 
 /// Short alias used throughout the core layer.

@@ -1,9 +1,12 @@
 //! Identity key files and public-key lines.
 //!
 //! - Private key: PKCS#8 PEM (RFC 5958, RFC 8410), so `openssl pkey -in KEY
-//!   -noout` reads it; written with `create_new` and mode 0600, and refused
-//!   on load when group or others can read it (as ssh refuses).
-//! - Public key: one line `sft-ed25519 <base64 of the 32 raw bytes> [comment]`.
+//!   -noout` reads it; written with `create_new` and mode 0600. An OpenSSH
+//!   Ed25519 private key file (`ssh-keygen -t ed25519`, with or without a
+//!   passphrase) is read too ([`openssh`]). Either is refused on load when
+//!   group or others can read it (as ssh refuses).
+//! - Public key: one line `sft-ed25519 <base64 of the 32 raw bytes> [comment]`
+//!   or OpenSSH's `ssh-ed25519 <base64 of the SSH blob> [comment]`.
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -14,8 +17,12 @@ use std::path::{Path, PathBuf};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use crate::crypto::ed25519::{Fingerprint, SigningKey, VerifyingKey};
+use crate::crypto::ed25519::{Fingerprint, SigningKey, VerifyingKey, SSH_KEY_TYPE};
 use crate::crypto::CryptoError;
+
+pub mod agent;
+pub mod openssh;
+pub mod passphrase;
 
 /// Algorithm tag that starts a public-key line.
 pub const KEY_TYPE: &str = "sft-ed25519";
@@ -40,6 +47,15 @@ pub enum KeyError {
     /// The file does not hold a key sft can read.
     #[error("{path}: {reason}")]
     Malformed { path: PathBuf, reason: String },
+    /// An encrypted key file, with no passphrase file and no terminal to ask on.
+    #[error("{0} is protected by a passphrase and there is no terminal to ask for it\nhint: set SFT_PASSPHRASE_FILE to a file whose first line is the passphrase, or add the key to ssh-agent (ssh-add KEY)")]
+    NeedPassphrase(PathBuf),
+    /// The passphrase does not decrypt the key file.
+    #[error("wrong passphrase for {0}")]
+    BadPassphrase(PathBuf),
+    /// The file named by `SFT_PASSPHRASE_FILE` cannot be used.
+    #[error("SFT_PASSPHRASE_FILE {path}: {reason}")]
+    PassphraseFile { path: PathBuf, reason: String },
     /// A failure in the crypto core.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
@@ -63,24 +79,38 @@ pub struct PublicKeyLine {
 }
 
 impl PublicKeyLine {
-    /// Parses `sft-ed25519 <base64> [comment]`.
+    /// Parses `sft-ed25519 <base64 of 32 bytes> [comment]` or
+    /// `ssh-ed25519 <base64 of the SSH blob> [comment]` (RFC 8709 section
+    /// 4; the blob's own type must be ssh-ed25519 too).
     ///
     /// # Errors
-    /// A message saying which part is wrong.
+    /// A message saying which part is wrong; another SSH key type (ssh-rsa,
+    /// ecdsa-sha2-*, ...) is named as not supported.
     pub fn parse(line: &str) -> Result<Self, String> {
         let mut parts = line.trim().splitn(3, char::is_whitespace);
-        match parts.next() {
-            Some(KEY_TYPE) => {}
-            Some(other) => return Err(format!("unknown key type {other:?}, expected {KEY_TYPE}")),
+        let key_type = match parts.next() {
+            Some(t @ (KEY_TYPE | SSH_KEY_TYPE)) => t,
+            Some(other) if openssh::is_other_ssh_type(other) => {
+                return Err(openssh::unsupported(other))
+            }
+            Some(other) => {
+                return Err(format!(
+                    "unknown key type {other:?}, expected {KEY_TYPE} or {SSH_KEY_TYPE}"
+                ))
+            }
             None => return Err("empty line".into()),
-        }
+        };
         let b64 = parts
             .next()
             .ok_or("missing base64 key after the key type")?;
         let raw = STANDARD
             .decode(b64)
             .map_err(|_| "key is not valid base64".to_string())?;
-        let key = VerifyingKey::from_bytes(&raw).map_err(|e| e.to_string())?;
+        let key = if key_type == KEY_TYPE {
+            VerifyingKey::from_bytes(&raw).map_err(|e| e.to_string())?
+        } else {
+            openssh::parse_blob(&raw)?
+        };
         let comment = parts.next().unwrap_or("").trim().to_string();
         Ok(PublicKeyLine { key, comment })
     }
@@ -146,14 +176,29 @@ fn write_new(path: &Path, mode: u32, bytes: &[u8]) -> Result<(), KeyError> {
     file.sync_all().map_err(io_err("fsync", path))
 }
 
-/// Loads the private key at `path`.
+/// Loads the private key at `path`: PKCS#8 PEM or an OpenSSH Ed25519
+/// key file (asking for its passphrase if it has one, [`passphrase`]).
 ///
 /// # Errors
-/// `Malformed` when it is not a regular file or not an Ed25519 PKCS#8 PEM
-/// key (a public key gets a pointer to the private one); `TooOpen` when
-/// group or others have any permission on a private key file (fix:
-/// `chmod 600`); `Io` when it cannot be read.
+/// `Malformed` when it is not a regular file or not an Ed25519 key in
+/// either format (a public key gets a pointer to the private one, another
+/// key type is named); `TooOpen` when group or others have any permission
+/// on a private key file (fix: `chmod 600`); `Io` when it cannot be read;
+/// the passphrase errors of [`openssh::signing_key`].
 pub fn load_identity(path: &Path) -> Result<SigningKey, KeyError> {
+    let pem = read_private(path)?;
+    if pem.starts_with(openssh::PEM_BEGIN) {
+        return openssh::signing_key(path, &pem);
+    }
+    SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Malformed {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// The bytes of the private key file at `path`, after checking it is a
+/// regular file in one of the two formats and not open to group or others.
+fn read_private(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, KeyError> {
     let malformed = |reason: &str| KeyError::Malformed {
         path: path.to_path_buf(),
         reason: reason.to_string(),
@@ -165,14 +210,22 @@ pub fn load_identity(path: &Path) -> Result<SigningKey, KeyError> {
         ));
     }
     let pem = zeroize::Zeroizing::new(fs::read(path).map_err(io_err("read", path))?);
-    if pem.starts_with(KEY_TYPE.as_bytes()) {
+    let first_word = pem
+        .split(|b| b.is_ascii_whitespace())
+        .next()
+        .unwrap_or_default();
+    let first_word = String::from_utf8_lossy(first_word);
+    if first_word == KEY_TYPE || first_word == SSH_KEY_TYPE {
         return Err(malformed(
             "this is a public key; give the private key (the file without .pub)",
         ));
     }
-    if !pem.starts_with(b"-----BEGIN PRIVATE KEY-----") {
+    if openssh::is_other_ssh_type(&first_word) {
+        return Err(malformed(&openssh::unsupported(&first_word)));
+    }
+    if !pem.starts_with(b"-----BEGIN PRIVATE KEY-----") && !pem.starts_with(openssh::PEM_BEGIN) {
         return Err(malformed(
-            "not an sft private key (PKCS#8 PEM, as `sft keygen` writes)",
+            "not a private key sft reads (PKCS#8 PEM as `sft keygen` writes, or an OpenSSH ssh-ed25519 key)",
         ));
     }
     let mode = meta.permissions().mode() & 0o777;
@@ -182,17 +235,21 @@ pub fn load_identity(path: &Path) -> Result<SigningKey, KeyError> {
             mode,
         });
     }
-    SigningKey::from_pkcs8_pem(&pem).map_err(|e| malformed(&e.to_string()))
+    Ok(pem)
 }
 
-/// Reads the public key of a key file: a private key (PEM) or a
-/// public-key line. A private key file is subject to the same permission
-/// check as [`load_identity`].
+/// Reads the public key of a key file: a private key (PKCS#8 or OpenSSH;
+/// an encrypted OpenSSH file is not decrypted, its public half is in the
+/// clear) or a public-key line. A private key file is subject to the same
+/// permission check as [`load_identity`].
 ///
 /// # Errors
 /// As [`load_identity`], or `Malformed` when the file is neither form.
 pub fn public_key_of_file(path: &Path) -> Result<VerifyingKey, KeyError> {
     let text = zeroize::Zeroizing::new(fs::read(path).map_err(io_err("read", path))?);
+    if text.starts_with(openssh::PEM_BEGIN) {
+        return openssh::public_key(path, &read_private(path)?);
+    }
     if text.starts_with(b"-----BEGIN") {
         return Ok(load_identity(path)?.verifying_key());
     }

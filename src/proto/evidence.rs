@@ -19,7 +19,7 @@
 //! context differs from the handshake's (§3.3), so no signature of one
 //! kind can be taken for another.
 
-use crate::crypto::ed25519::{Signature, SigningKey, VerifyingKey};
+use crate::crypto::ed25519::{Sign, Signature, VerifyingKey};
 use crate::proto::ProtoError;
 
 /// Context of the client's statement of an upload.
@@ -119,7 +119,7 @@ impl Statement {
     ///
     /// # Errors
     /// `InvalidCall` when `key` is not the signer's; `Crypto`.
-    pub fn sign(self, key: &SigningKey) -> Result<Signed, ProtoError> {
+    pub fn sign(self, key: &dyn Sign) -> Result<Signed, ProtoError> {
         if key.verifying_key() != self.signer() {
             return Err(ProtoError::InvalidCall(
                 "a statement signed by the wrong key",
@@ -197,7 +197,7 @@ impl Receipt {
     /// # Errors
     /// `InvalidCall` for a download's statement or another key than the
     /// statement's server; `Crypto`.
-    pub fn sign(signed: Signed, stored: Stored, key: &SigningKey) -> Result<Self, ProtoError> {
+    pub fn sign(signed: Signed, stored: Stored, key: &dyn Sign) -> Result<Self, ProtoError> {
         if signed.statement.direction != Direction::Upload
             || key.verifying_key() != signed.statement.server
         {

@@ -51,8 +51,20 @@ impl Server {
         client_pub: Option<&Path>,
         extra: &[&str],
     ) -> Server {
+        Server::launch_with_env(home, root, client_pub, extra, &[])
+    }
+
+    /// [`Server::launch`] with extra environment variables (name, value).
+    pub fn launch_with_env(
+        home: TempDir,
+        root: PathBuf,
+        client_pub: Option<&Path>,
+        extra: &[&str],
+        env: &[(&str, &Path)],
+    ) -> Server {
         let mut cmd = Command::new(SFT);
         cmd.env("SFT_HOME", home.path())
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .args(["serve", "--listen", "127.0.0.1:0", "--root"])
             .arg(&root)

@@ -127,8 +127,8 @@ pub(super) fn connect(
     let name = target.known_name();
     let identity = match &trust.identity {
         // Only the default identity is created on first use; a path the user
-        // names must exist, as with ssh -i.
-        Some(path) if !path.exists() => {
+        // names must exist, as with ssh -i (or only its .pub, for a key in ssh-agent).
+        Some(path) if !path.exists() && !sft::keys::public_path(path).exists() => {
             return Err(CliError::new(
                 Exit::Usage,
                 format!("no identity key at {}", path.display()),
@@ -138,8 +138,14 @@ pub(super) fn connect(
                 path.display()
             )))
         }
-        Some(path) => sft::keys::load_identity(path)?,
-        None => home::load_or_create_identity(&home::home_file(None, "identity")?, "client")?,
+        Some(path) => home::client_identity(path)?,
+        None => {
+            let path = home::home_file(None, "identity")?;
+            match path.exists() {
+                true => home::client_identity(&path)?,
+                false => Arc::new(home::load_or_create_identity(&path, "client")?),
+            }
+        }
     };
     let identity_line = PublicKeyLine {
         key: identity.verifying_key(),
@@ -185,7 +191,7 @@ pub(super) fn connect(
     let addr = target.resolve()?;
     info!("connecting to {name}, resolved to {addr}");
     let mut opts = SessionOptions {
-        identity: Arc::new(identity),
+        identity,
         trust: server_trust,
         connect_timeout: CONNECT_TIMEOUT,
         handshake_timeout: trust.handshake_timeout,

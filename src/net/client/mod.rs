@@ -20,7 +20,7 @@ mod resume;
 mod tasks;
 
 use super::pump::{self, ReadEnd};
-use crate::crypto::ed25519::{Fingerprint, SigningKey, VerifyingKey};
+use crate::crypto::ed25519::{Fingerprint, Sign, VerifyingKey};
 use crate::fs::FsError;
 use crate::proto::conn::ClientConnection;
 use crate::proto::handshake::client::ClientConfig;
@@ -42,7 +42,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Who the client is, whom it trusts, and its limits.
 pub struct SessionOptions {
     /// The client's identity key.
-    pub identity: Arc<SigningKey>,
+    pub identity: Arc<dyn Sign>,
     /// Which server key to accept.
     pub trust: ServerTrust,
     /// Time allowed for the TCP connection ([`CONNECT_TIMEOUT`] unless a

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::crypto::ct;
-use crate::crypto::ed25519::{Fingerprint, SigningKey, VerifyingKey};
+use crate::crypto::ed25519::{Fingerprint, Sign, VerifyingKey};
 use crate::crypto::x25519::EphemeralSecret;
 
 use super::key_schedule::{finished_mac, KeySchedule};
@@ -32,7 +32,7 @@ pub enum ServerTrust {
 /// What the client brings to a handshake.
 pub struct ClientConfig {
     /// The client's Ed25519 identity.
-    pub identity: Arc<SigningKey>,
+    pub identity: Arc<dyn Sign>,
     /// Which server key to accept.
     pub trust: ServerTrust,
 }

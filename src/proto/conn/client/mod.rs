@@ -13,7 +13,7 @@ use std::ops::{Deref, DerefMut, Range};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::crypto::ed25519::{SigningKey, VerifyingKey};
+use crate::crypto::ed25519::{Sign, VerifyingKey};
 use crate::crypto::hash::Sha256;
 
 use super::core::{BeforeKeys, ConnectionCore, Incoming};
@@ -182,7 +182,7 @@ pub struct ClientConnection {
     core: ConnectionCore,
     phase: Phase,
     /// This side's identity: it signs upload statements (§4.8).
-    identity: Arc<SigningKey>,
+    identity: Arc<dyn Sign>,
     /// Most listing entries taken: [`MAX_LISTING_ENTRIES`] (lowered only
     /// by tests, which cannot afford ten million entries).
     max_listing_entries: usize,
