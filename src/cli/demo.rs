@@ -59,7 +59,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         root: server_root,
         identity: host_key,
         audit,
-        clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
+        clients: ClientPolicy::Authorized(Arc::new(HashSet::from([client_key.verifying_key()]))),
         max_file_size: args.size,
         max_mode: sft::net::server::DEFAULT_MAX_MODE,
         timeouts: Timeouts::default(),

@@ -1,6 +1,5 @@
 //! `sft serve`.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,7 +8,8 @@ use std::time::Duration;
 use clap::Args;
 use log::info;
 use sft::audit::AuditLog;
-use sft::authorized::load_authorized_keys;
+use sft::authorized::table::AuthorizedTable;
+use sft::authorized::{load_authorized_keys, watch};
 use sft::fs::ReceiveRoot;
 use sft::net::server::{ClientPolicy, Limits, Rate, ServeOptions, Server, Timeouts};
 
@@ -92,8 +92,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             format!("audit log {}: {e}", audit_path.display()),
         )
     })?;
-    let clients = if args.allow_any_client {
-        ClientPolicy::AnyClient
+    let (clients, watched) = if args.allow_any_client {
+        (ClientPolicy::AnyClient, None)
     } else {
         let path = home::home_file(args.authorized_keys, "authorized_keys")?;
         let add_hint = format!(
@@ -118,7 +118,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             )
             .hint(add_hint));
         }
-        ClientPolicy::Authorized(lines.into_iter().map(|l| l.key).collect::<HashSet<_>>())
+        let table = Arc::new(AuthorizedTable::new(lines));
+        (ClientPolicy::Authorized(table.clone()), Some((path, table)))
     };
     let root = ReceiveRoot::open_or_create(&args.root)
         .map_err(|e| CliError::new(Exit::Usage, e.to_string()))?;
@@ -130,9 +131,13 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         );
     }
     let fingerprint = identity.verifying_key().fingerprint();
-    let policy = match &clients {
-        ClientPolicy::AnyClient => "any client key".to_string(),
-        ClientPolicy::Authorized(k) => format!("{} authorized client key(s)", k.len()),
+    let policy = match &watched {
+        None => "any client key".to_string(),
+        Some((path, table)) => format!(
+            "{} authorized client key(s), reloaded from {} on change and on SIGHUP",
+            table.len(),
+            path.display()
+        ),
     };
     let threads = args
         .threads
@@ -163,6 +168,14 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     server
         .stop_on_signals()
         .map_err(|e| CliError::new(Exit::Usage, format!("cannot install signal handlers: {e}")))?;
+    if let Some((path, table)) = watched {
+        watch::spawn(path, table).map_err(|e| {
+            CliError::new(
+                Exit::Usage,
+                format!("cannot watch authorized_keys for changes: {e}"),
+            )
+        })?;
+    }
     let addr = server
         .local_addr()
         .map_err(|e| CliError::new(Exit::Connection, e.to_string()))?;
