@@ -119,7 +119,9 @@ pub fn parse_options(field: &str) -> Result<KeyOptions, String> {
             "read-only" | "write-only" => {
                 flag(&value)?;
                 if opts.access != Access::ReadWrite {
-                    return Err("options \"read-only\" and \"write-only\" exclude each other".into());
+                    return Err(
+                        "options \"read-only\" and \"write-only\" exclude each other".into(),
+                    );
                 }
                 opts.access = if name == "read-only" {
                     Access::ReadOnly

@@ -20,5 +20,8 @@ fn the_options_field_ends_at_whitespace_outside_quotes() {
 #[test]
 fn overwrite_and_no_overwrite_are_read() {
     assert_eq!(parse_options("overwrite").unwrap().overwrite, Some(true));
-    assert_eq!(parse_options("no-overwrite").unwrap().overwrite, Some(false));
+    assert_eq!(
+        parse_options("no-overwrite").unwrap().overwrite,
+        Some(false)
+    );
 }
