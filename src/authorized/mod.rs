@@ -39,6 +39,17 @@ impl AuthorizedKey {
         })
     }
 
+    /// `key` with no options and no comment.
+    pub fn plain(key: VerifyingKey) -> Self {
+        AuthorizedKey {
+            line: PublicKeyLine {
+                key,
+                comment: String::new(),
+            },
+            options: KeyOptions::default(),
+        }
+    }
+
     /// The key.
     pub fn key(&self) -> VerifyingKey {
         self.line.key

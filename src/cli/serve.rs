@@ -11,7 +11,7 @@ use sft::audit::AuditLog;
 use sft::authorized::table::AuthorizedTable;
 use sft::authorized::{load_authorized_keys, watch};
 use sft::fs::ReceiveRoot;
-use sft::net::server::{ClientPolicy, Limits, Rate, ServeOptions, Server, Timeouts};
+use sft::net::server::{Clients, Limits, Rate, ServeOptions, Server, Timeouts};
 
 use super::error::{CliError, Exit};
 use super::{home, parse};
@@ -93,7 +93,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         )
     })?;
     let (clients, watched) = if args.allow_any_client {
-        (ClientPolicy::AnyClient, None)
+        (Clients::Any, None)
     } else {
         let path = home::home_file(args.authorized_keys, "authorized_keys")?;
         let add_hint = format!(
@@ -119,7 +119,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             .hint(add_hint));
         }
         let table = Arc::new(AuthorizedTable::new(lines));
-        (ClientPolicy::Authorized(table.clone()), Some((path, table)))
+        (Clients::Authorized(table.clone()), Some((path, table)))
     };
     let root = ReceiveRoot::open_or_create(&args.root)
         .map_err(|e| CliError::new(Exit::Usage, e.to_string()))?;

@@ -84,7 +84,7 @@ pub use closing::{
     CLOSE_DRAIN_BUDGET, CLOSE_LINGER, DRAIN_PER_TURN, MAX_CLOSE_UNSENT, MAX_CLOSING,
 };
 pub use iteration::HANDSHAKES_PER_TURN;
-pub use options::{ServeOptions, DEFAULT_MAX_MODE, DEFAULT_PARTIAL_TTL};
+pub use options::{Clients, ServeOptions, DEFAULT_MAX_MODE, DEFAULT_PARTIAL_TTL};
 pub use refusal_log::REFUSAL_LINES_PER_SEC;
 pub use requests::MAX_RATE_REFUSALS_IN_A_ROW;
 

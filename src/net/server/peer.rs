@@ -16,8 +16,10 @@ use mio::Interest;
 use super::admission::Admission;
 use super::committer::Job;
 use super::hasher::HashJob;
+use super::options::Clients;
 use super::refusal_log::RefusalLog;
 use super::upload_policy::UploadPolicy;
+use crate::authorized::KeyOptions;
 use crate::crypto::ed25519::Fingerprint;
 use crate::fs::{Lister, ReceiveRoot, SourceFile};
 use crate::net::transfer::{Incoming, Outgoing};
@@ -87,6 +89,9 @@ pub(super) struct Session {
     /// The client's Ed25519 public key bytes, once authenticated: the
     /// owner of its partial files.
     pub key: Option<[u8; 32]>,
+    /// The key's authorized_keys options, captured when it authenticated
+    /// (a reload does not change them).
+    pub options: KeyOptions,
     /// Requests refused for the rate limit since the last admitted one.
     pub rate_refusals: u32,
     /// When the last rate refusal said the key may ask again.
@@ -113,6 +118,7 @@ impl Session {
             addr,
             client: None,
             key: None,
+            options: KeyOptions::default(),
             peer_gone: false,
             rate_refusals: 0,
             retry_at: None,
@@ -139,6 +145,8 @@ pub(super) struct Shared {
     /// One for the whole server, whichever loop asks.
     pub admission: Arc<Mutex<Admission>>,
     pub upload_policy: UploadPolicy,
+    /// Which keys may connect, and their options.
+    pub clients: Clients,
     pub commits: mpsc::Sender<Job>,
     pub hasher: mpsc::Sender<HashJob>,
     /// Scratch buffer for download data.

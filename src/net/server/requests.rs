@@ -10,11 +10,13 @@ use mio::Token;
 
 use super::committer::Job;
 use super::downloads::on_download;
+use super::options::Clients;
 use super::outcomes::{rate_refusal, refusal, refusal_for};
 use super::peer::{Download, DriveError, Session, Shared};
 use super::upload_policy::UploadRequest;
 use super::uploads::{discard, on_mkdir, on_received, on_resume_agreed, on_upload};
 use crate::audit::{Entry, Refusal};
+use crate::authorized::{Access, KeyOptions};
 use crate::fs::FsError;
 use crate::proto::conn::{ServerEvent as Event, SEND_HIGH_WATER};
 use crate::proto::limiter::{ClientKey, Cost, Rate};
@@ -57,14 +59,33 @@ pub(super) fn handle_events(
             Event::Authenticated { client: key } => {
                 let fp = key.fingerprint();
                 let source = ClientKey::from(s.addr.ip());
-                let admitted = shared.admission().authenticated(source, &fp, now);
+                let options = match &shared.clients {
+                    Clients::Any => KeyOptions::default(),
+                    Clients::Authorized(table) => match table.options(&key) {
+                        Some(options) => options,
+                        None => {
+                            // Removed by a reload since its handshake
+                            // checked it: its retry is refused as unknown.
+                            s.conn.refuse_busy();
+                            return Err(DriveError::Busy(format!(
+                                "{fp} was removed from authorized_keys"
+                            )));
+                        }
+                    },
+                };
+                let cap = options.max_sessions.map(|n| n as usize);
+                let admitted = shared.admission().authenticated(source, &fp, cap, now);
                 if !admitted {
                     s.conn.refuse_busy();
-                    return Err(DriveError::Busy(format!(
-                        "{fp} holds its share of connection slots ({})",
-                        shared.admission().limits.max_sessions_per_key()
-                    )));
+                    let share = shared.admission().limits.max_sessions_per_key();
+                    return Err(DriveError::Busy(match cap {
+                        Some(n) if n < share => {
+                            format!("{fp} holds its max-sessions={n} sessions")
+                        }
+                        _ => format!("{fp} holds its share of connection slots ({share})"),
+                    }));
                 }
+                s.options = options;
                 s.conn.admit()?;
                 info!("{} authenticated as {fp}", s.addr);
                 s.client = Some(fp);
@@ -150,6 +171,10 @@ fn on_list(
     if let Some(wait) = check_budget(s, shared, now)? {
         return refuse(s, shared, now, ("list", path), &wait);
     }
+    if let Some(outcome) = access_refusal(s, Access::ReadOnly) {
+        charge(s, shared, now, Cost::Cheap);
+        return refuse(s, shared, now, ("list", path), &outcome);
+    }
     let lister = shared.root.lister(path).map_err(|e| {
         if shared.refusals.allow(now) {
             warn!("listing {path:?} for {} failed: {e}", s.who());
@@ -172,6 +197,24 @@ fn on_list(
             Ok(())
         }
         Err(outcome) => refuse(s, shared, now, ("list", path), &outcome),
+    }
+}
+
+/// The refusal (RESULT 7) of a request a key's `read-only` or `write-only`
+/// option forbids: `kind` is the access the request needs besides
+/// read-write (`ReadOnly` for GET and LIST, `WriteOnly` for uploads and
+/// MKDIR).
+pub(super) fn access_refusal(s: &Session, kind: Access) -> Option<Outcome> {
+    match (s.options.access, kind) {
+        (Access::WriteOnly, Access::ReadOnly) => Some(refusal(
+            ResultCode::NotAllowed,
+            "this key is write-only (its authorized_keys options)",
+        )),
+        (Access::ReadOnly, Access::WriteOnly) => Some(refusal(
+            ResultCode::NotAllowed,
+            "this key is read-only (its authorized_keys options)",
+        )),
+        _ => None,
     }
 }
 

@@ -131,6 +131,7 @@ impl Bench {
                     },
                     true,
                 ))),
+                clients: super::options::Clients::Any,
                 upload_policy: UploadPolicy {
                     max_file_size: u64::MAX,
                     allow_overwrite: false,
