@@ -50,6 +50,18 @@ impl AuthorizedTable {
         self.len() == 0
     }
 
+    /// The sub-roots (`root=`) of the keys in force, sorted, each once.
+    pub fn sub_roots(&self) -> Vec<String> {
+        let mut roots: Vec<String> = self
+            .current()
+            .values()
+            .filter_map(|o| o.root.clone())
+            .collect();
+        roots.sort();
+        roots.dedup();
+        roots
+    }
+
     /// The options of `key`, if it is in force.
     pub fn options(&self, key: &VerifyingKey) -> Option<KeyOptions> {
         self.current().get(key).cloned()

@@ -123,12 +123,24 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     };
     let root = ReceiveRoot::open_or_create(&args.root)
         .map_err(|e| CliError::new(Exit::Usage, e.to_string()))?;
-    let stale = root.remove_stale_parts()?;
-    if stale > 0 {
-        info!(
-            "removed {stale} partial file(s) left in {} by an earlier run",
-            args.root.display()
-        );
+    let mut roots = vec![root.clone()];
+    for dir in watched.iter().flat_map(|(_, table)| table.sub_roots()) {
+        let (sub, created) = root
+            .open_sub_root(&dir)
+            .map_err(|e| CliError::new(Exit::Usage, format!("root={dir:?} of a key: {e}")))?;
+        if created {
+            info!("created {} (mode 0700), a key's root", sub.path().display());
+        }
+        roots.push(sub);
+    }
+    for root in &roots {
+        let stale = root.remove_stale_parts()?;
+        if stale > 0 {
+            info!(
+                "removed {stale} partial file(s) left in {} by an earlier run",
+                root.path().display()
+            );
+        }
     }
     let fingerprint = identity.verifying_key().fingerprint();
     let policy = match &watched {

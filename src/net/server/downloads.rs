@@ -39,7 +39,10 @@ pub(super) fn on_download(
         charge(s, shared, now, Cost::Cheap);
         return refuse(s, shared, now, ("download", &name), &outcome);
     }
-    let opened = shared.root.open_source(&name).map_err(|e| refusal_for(&e));
+    let opened = s
+        .root(shared)
+        .open_source(&name)
+        .map_err(|e| refusal_for(&e));
     let opened = opened.and_then(|source| {
         if source.size > max_size {
             Err(refusal(

@@ -283,10 +283,17 @@ impl Server {
             self.last_prune = now;
         }
         if self.id == 0 && now >= self.next_sweep {
-            let _ = self.shared.hasher.send(HashJob::Sweep {
-                root: self.shared.root.clone(),
-                max_age: self.partial_ttl,
-            });
+            let subs: Vec<_> = {
+                let subs = self.shared.sub_roots.lock();
+                let subs = subs.unwrap_or_else(|e| e.into_inner());
+                subs.values().cloned().collect()
+            };
+            for root in std::iter::once(self.shared.root.clone()).chain(subs) {
+                let _ = self.shared.hasher.send(HashJob::Sweep {
+                    root,
+                    max_age: self.partial_ttl,
+                });
+            }
             self.next_sweep = now + sweep_every(self.partial_ttl);
         }
     }

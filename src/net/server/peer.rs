@@ -3,6 +3,7 @@
 
 use crate::aligned::AlignedBuf;
 use mio::Token;
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::mpsc;
@@ -92,6 +93,9 @@ pub(super) struct Session {
     /// The key's authorized_keys options, captured when it authenticated
     /// (a reload does not change them).
     pub options: KeyOptions,
+    /// The sub-root its `root=` option confines it to, opened when it
+    /// authenticated; `None`: the server's root.
+    pub root: Option<Arc<ReceiveRoot>>,
     /// Requests refused for the rate limit since the last admitted one.
     pub rate_refusals: u32,
     /// When the last rate refusal said the key may ask again.
@@ -110,7 +114,16 @@ pub(super) struct Session {
     pub peer_gone: bool,
 }
 
+/// The sub-roots opened for sessions, by their path under the root.
+pub(super) type SubRoots = Arc<Mutex<HashMap<String, Arc<ReceiveRoot>>>>;
+
 impl Session {
+    /// The root this session's requests work in: its key's sub-root, or
+    /// the server's.
+    pub fn root<'a>(&'a self, shared: &'a Shared) -> &'a Arc<ReceiveRoot> {
+        self.root.as_ref().unwrap_or(&shared.root)
+    }
+
     /// A fresh, unauthenticated session from `addr`.
     pub fn new(conn: ServerConnection, addr: SocketAddr) -> Self {
         Session {
@@ -119,6 +132,7 @@ impl Session {
             client: None,
             key: None,
             options: KeyOptions::default(),
+            root: None,
             peer_gone: false,
             rate_refusals: 0,
             retry_at: None,
@@ -147,6 +161,9 @@ pub(super) struct Shared {
     pub upload_policy: UploadPolicy,
     /// Which keys may connect, and their options.
     pub clients: Clients,
+    /// The sub-roots keys were confined to, by path, for the partial
+    /// sweeper.
+    pub sub_roots: SubRoots,
     pub commits: mpsc::Sender<Job>,
     pub hasher: mpsc::Sender<HashJob>,
     /// Scratch buffer for download data.

@@ -3,6 +3,7 @@
 //! outcome mappings); this module only applies their answers.
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{info, warn};
@@ -17,7 +18,8 @@ use super::upload_policy::UploadRequest;
 use super::uploads::{discard, on_mkdir, on_received, on_resume_agreed, on_upload};
 use crate::audit::{Entry, Refusal};
 use crate::authorized::{Access, KeyOptions};
-use crate::fs::FsError;
+use crate::crypto::ed25519::Fingerprint;
+use crate::fs::{FsError, ReceiveRoot};
 use crate::proto::conn::{ServerEvent as Event, SEND_HIGH_WATER};
 use crate::proto::limiter::{ClientKey, Cost, Rate};
 use crate::proto::msgs::{Outcome, ResultCode};
@@ -84,6 +86,15 @@ pub(super) fn handle_events(
                         }
                         _ => format!("{fp} holds its share of connection slots ({share})"),
                     }));
+                }
+                if let Some(dir) = &options.root {
+                    match confine(shared, dir, &fp) {
+                        Ok(root) => s.root = Some(root),
+                        Err(why) => {
+                            s.conn.refuse_busy();
+                            return Err(DriveError::Busy(why));
+                        }
+                    }
                 }
                 s.options = options;
                 s.conn.admit()?;
@@ -175,7 +186,7 @@ fn on_list(
         charge(s, shared, now, Cost::Cheap);
         return refuse(s, shared, now, ("list", path), &outcome);
     }
-    let lister = shared.root.lister(path).map_err(|e| {
+    let lister = s.root(shared).lister(path).map_err(|e| {
         if shared.refusals.allow(now) {
             warn!("listing {path:?} for {} failed: {e}", s.who());
         }
@@ -198,6 +209,28 @@ fn on_list(
         }
         Err(outcome) => refuse(s, shared, now, ("list", path), &outcome),
     }
+}
+
+/// Opens the sub-root `dir` a key (`fp`) is confined to (created 0700 if
+/// missing, logged), and records it for the partial sweeper; or why not.
+fn confine(shared: &Shared, dir: &str, fp: &Fingerprint) -> Result<Arc<ReceiveRoot>, String> {
+    let (root, created) = shared
+        .root
+        .open_sub_root(dir)
+        .map_err(|e| format!("{fp}'s root={dir:?} cannot be opened: {e}"))?;
+    if created {
+        info!(
+            "created {} (mode 0700): root of {fp}",
+            root.path().display()
+        );
+    }
+    let root = Arc::new(root);
+    shared
+        .sub_roots
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(dir.to_string(), root.clone());
+    Ok(root)
 }
 
 /// The refusal (RESULT 7) of a request a key's `read-only` or `write-only`

@@ -31,6 +31,7 @@ struct Common {
     root: Arc<crate::fs::ReceiveRoot>,
     admission: Arc<Mutex<Admission>>,
     clients: Clients,
+    sub_roots: super::peer::SubRoots,
     audited_refusals: Arc<Mutex<crate::proto::limiter::Buckets<[u8; 32]>>>,
     audit: Arc<Mutex<crate::audit::AuditLog>>,
     upload_policy: UploadPolicy,
@@ -83,6 +84,7 @@ impl Server {
             root: Arc::new(opts.root),
             admission: Arc::new(Mutex::new(Admission::new(opts.limits, proving))),
             clients: opts.clients,
+            sub_roots: Default::default(),
             audited_refusals: Arc::new(Mutex::new(crate::proto::limiter::Buckets::new(
                 requests::AUDITED_REFUSAL_RATE,
             ))),
@@ -141,6 +143,7 @@ impl Server {
                 admission: common.admission.clone(),
                 upload_policy: common.upload_policy,
                 clients: common.clients.clone(),
+                sub_roots: common.sub_roots.clone(),
                 commits,
                 hasher,
                 read_buf: AlignedBuf::new(CHUNK_LEN),

@@ -130,11 +130,11 @@ fn stage(
     resume: bool,
 ) -> Result<Staged, FsError> {
     match (resume, &s.key) {
-        (true, Some(owner)) => shared
-            .root
+        (true, Some(owner)) => s
+            .root(shared)
             .begin_resumable(name, size, replace, meta, owner)
             .map(|(staged, _)| staged),
-        _ => shared.root.begin(name, size, replace, meta),
+        _ => s.root(shared).begin(name, size, replace, meta),
     }
 }
 
@@ -295,7 +295,7 @@ pub(super) fn on_mkdir(
         log_refusal(s, shared, now, ("mkdir", &path), &outcome);
         return Ok(s.conn.answer(ticket, outcome)?);
     }
-    let made = shared.root.make_dir(&path, None);
+    let made = s.root(shared).make_dir(&path, None);
     // A directory made (or found) is served work, a refusal a cheap one
     // (PROTOCOL.md §6).
     let cost = if made.is_ok() {
@@ -309,7 +309,7 @@ pub(super) fn on_mkdir(
             let job = Job::DirMeta {
                 token,
                 ticket,
-                root: shared.root.clone(),
+                root: s.root(shared).clone(),
                 path,
                 meta,
             };
