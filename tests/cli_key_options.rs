@@ -46,7 +46,7 @@ fn a_read_only_key_can_get_and_list_but_not_upload_or_mkdir() {
     let server = server_with(&client, "read-only", &[], &[("there.txt", b"hello")]);
     let file = random_file(client.dir(), "up.bin", 100);
     let out = run(&client, &server, &["put", file.to_str().unwrap()]);
-    assert_ne!(code(&out), 0);
+    assert_eq!(code(&out), 1, "a refused request");
     assert!(
         stderr(&out).contains("this key is read-only"),
         "{}",
@@ -57,7 +57,7 @@ fn a_read_only_key_can_get_and_list_but_not_upload_or_mkdir() {
     let tree = client.dir().join("tree");
     std::fs::create_dir_all(tree.join("sub")).unwrap();
     let out = run(&client, &server, &["put", "-r", tree.to_str().unwrap()]);
-    assert_ne!(code(&out), 0);
+    assert_eq!(code(&out), 1, "a refused request");
     assert!(
         stderr(&out).contains("this key is read-only"),
         "{}",
@@ -88,7 +88,7 @@ fn a_write_only_key_can_put_a_tree_but_not_get_or_list() {
         &server,
         &["get", "there.txt", "-o", down.to_str().unwrap()],
     );
-    assert_ne!(code(&out), 0);
+    assert_eq!(code(&out), 1, "a refused request");
     assert!(
         stderr(&out).contains("this key is write-only"),
         "{}",
@@ -96,7 +96,7 @@ fn a_write_only_key_can_put_a_tree_but_not_get_or_list() {
     );
     assert!(!down.join("there.txt").exists());
     let out = run(&client, &server, &["ls"]);
-    assert_ne!(code(&out), 0);
+    assert_eq!(code(&out), 1, "a refused request");
     assert!(
         stderr(&out).contains("this key is write-only"),
         "{}",

@@ -188,7 +188,7 @@ fn fields(field: &str) -> Result<Vec<(&str, Option<String>)>, String> {
         };
         out.push((name, value));
         match rest.strip_prefix(',') {
-            Some(after) if after.is_empty() => {
+            Some("") => {
                 return Err("options: empty option (two commas, or a comma at an end)".into())
             }
             Some(after) => rest = after,

@@ -50,6 +50,11 @@ impl AuthorizedTable {
         self.len() == 0
     }
 
+    /// The keys in force, in no particular order.
+    pub fn keys(&self) -> Vec<VerifyingKey> {
+        self.current().keys().copied().collect()
+    }
+
     /// The sub-roots (`root=`) of the keys in force, sorted, each once.
     pub fn sub_roots(&self) -> Vec<String> {
         let mut roots: Vec<String> = self

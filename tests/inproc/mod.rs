@@ -408,3 +408,12 @@ impl Raw {
         }
     }
 }
+
+/// Makes the server of `o` accept `key` too, beside the keys it has.
+pub fn also_accept(o: &ServeOptions, key: VerifyingKey) {
+    if let Clients::Authorized(table) = &o.clients {
+        let mut keys = table.keys();
+        keys.push(key);
+        table.replace(keys.into_iter().map(AuthorizedKey::plain).collect());
+    }
+}
