@@ -108,3 +108,65 @@ pub fn reload(path: &Path, table: &AuthorizedTable) {
     let was = table.replace(parsed.keys);
     info!("authorized_keys reloaded: {} keys (was {was})", table.len());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authorized::AuthorizedKey;
+    use crate::crypto::ed25519::SigningKey;
+    use crate::keys::PublicKeyLine;
+
+    fn line() -> (String, crate::crypto::ed25519::VerifyingKey) {
+        let key = SigningKey::generate().unwrap().verifying_key();
+        let text = PublicKeyLine {
+            key,
+            comment: String::new(),
+        }
+        .to_string();
+        (text, key)
+    }
+
+    fn table_of(key: crate::crypto::ed25519::VerifyingKey) -> AuthorizedTable {
+        AuthorizedTable::new(vec![AuthorizedKey::plain(key)])
+    }
+
+    #[test]
+    fn a_reload_applies_good_lines_and_skips_bad_ones() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("authorized_keys");
+        let (old, old_key) = line();
+        let (new, new_key) = line();
+        let table = table_of(old_key);
+        std::fs::write(&path, format!("read-only {new}\nroot=/abs {old}\n")).unwrap();
+        reload(&path, &table);
+        assert_eq!(table.keys(), vec![new_key], "the bad line's key is refused");
+        assert_eq!(
+            table.options(&new_key).unwrap().access,
+            crate::authorized::Access::ReadOnly
+        );
+    }
+
+    #[test]
+    fn an_unreadable_file_keeps_the_keys_and_a_missing_one_leaves_none() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (_, key) = line();
+        let table = table_of(key);
+        // A directory where the file should be: it cannot be read.
+        reload(dir.path(), &table);
+        assert_eq!(table.keys(), vec![key]);
+        reload(&dir.path().join("gone"), &table);
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn a_stamp_changes_with_the_file_and_is_none_when_missing() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("f");
+        assert_eq!(stamp(&path), None);
+        std::fs::write(&path, "a").unwrap();
+        let first = stamp(&path);
+        assert!(first.is_some());
+        std::fs::write(&path, "ab").unwrap();
+        assert_ne!(stamp(&path), first, "the size differs");
+    }
+}

@@ -294,3 +294,29 @@ fn when_any_key_is_accepted_no_source_is_proven() {
     assert!(a.authenticated(src(1), &key, None, now));
     assert!(!a.is_proven(src(1), now));
 }
+
+#[test]
+fn a_key_s_max_sessions_caps_it_below_its_share_but_never_above() {
+    let mut a = Admission::new(limits(100), true);
+    let key = SigningKey::generate()
+        .unwrap()
+        .verifying_key()
+        .fingerprint();
+    let now = Instant::now();
+    for _ in 0..2 {
+        a.opened(src(1));
+        assert!(a.authenticated(src(1), &key, Some(2), now), "at the cap");
+    }
+    a.opened(src(1));
+    assert!(!a.authenticated(src(1), &key, Some(2), now), "one past");
+    a.closed(src(1), Some(&key));
+    assert!(a.authenticated(src(1), &key, Some(2), now), "a place freed");
+    // A cap above the key's share (half the slots, 50) leaves the share.
+    let mut a = Admission::new(limits(100), true);
+    for _ in 0..50 {
+        a.opened(src(1));
+        assert!(a.authenticated(src(1), &key, Some(4096), now));
+    }
+    a.opened(src(1));
+    assert!(!a.authenticated(src(1), &key, Some(4096), now));
+}
