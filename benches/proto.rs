@@ -83,7 +83,7 @@ fn setup() -> Setup {
     let client_key = Arc::new(SigningKey::generate().unwrap());
     let server = Arc::new(ServerConfig {
         identity: Arc::new(SigningKey::generate().unwrap()),
-        clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
+        clients: ClientPolicy::Authorized(Arc::new(HashSet::from([client_key.verifying_key()]))),
         params: SessionParams {
             max_file_size: u64::MAX,
             idle_timeout_secs: 60,

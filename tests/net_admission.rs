@@ -13,15 +13,12 @@ use std::thread;
 use inproc::*;
 use sft::crypto::ed25519::SigningKey;
 use sft::net::client::ClientError;
-use sft::net::server::ClientPolicy;
 use sft::proto::{AlertCode, ProtoError};
 
 /// A key the server also accepts, beside the harness's own.
 fn second_key(o: &mut sft::net::server::ServeOptions) -> Arc<SigningKey> {
     let key = Arc::new(SigningKey::generate().unwrap());
-    if let ClientPolicy::Authorized(keys) = &mut o.clients {
-        keys.insert(key.verifying_key());
-    }
+    also_accept(o, key.verifying_key());
     key
 }
 

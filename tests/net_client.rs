@@ -111,7 +111,7 @@ fn scripted(script: impl FnOnce(&mut Wire) -> Vec<Saw> + Send + 'static) -> Scri
     let client_key = Arc::new(SigningKey::generate().unwrap());
     let config = Arc::new(ServerConfig {
         identity: Arc::new(host),
-        clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
+        clients: ClientPolicy::Authorized(Arc::new(HashSet::from([client_key.verifying_key()]))),
         params: SessionParams {
             max_file_size: u64::MAX,
             idle_timeout_secs: 60,

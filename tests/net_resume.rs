@@ -23,10 +23,12 @@ use std::time::{Duration, SystemTime};
 use hostile::Hostile;
 use inproc::*;
 use resumer::*;
+use sft::authorized::table::AuthorizedTable;
+use sft::authorized::AuthorizedKey;
 use sft::crypto::ed25519::SigningKey;
 use sft::crypto::hash::sha256;
 use sft::fs::partial_name;
-use sft::net::server::{ClientPolicy, DEFAULT_PARTIAL_TTL};
+use sft::net::server::{Clients, DEFAULT_PARTIAL_TTL};
 use sft::proto::msgs::{encode_resume, inner, Meta, Offer, Prefix, ResultCode};
 use sft::proto::CHUNK_LEN;
 
@@ -198,10 +200,10 @@ fn the_start_sweep_removes_partials_past_their_ttl_and_keeps_younger_ones() {
         ("fresh.bin", Duration::ZERO),
     ];
     let server = Running::start(|o| {
-        let ClientPolicy::Authorized(keys) = &o.clients else {
+        let Clients::Authorized(table) = &o.clients else {
             unreachable!()
         };
-        let owner = *keys.iter().next().unwrap().as_bytes();
+        let owner = *table.keys()[0].as_bytes();
         for (path, age) in ages {
             let (mut staged, _) = o
                 .root
@@ -248,7 +250,10 @@ fn a_partial_outlives_a_server_stopped_mid_upload_and_resumes_on_the_next() {
     let key = first.client_key.clone();
     let next = Running::start(|o| {
         o.root = sft::fs::ReceiveRoot::open_or_create(first.root.path()).unwrap();
-        o.clients = ClientPolicy::Authorized([key.verifying_key()].into());
+        o.clients =
+            Clients::Authorized(Arc::new(AuthorizedTable::new(vec![AuthorizedKey::plain(
+                key.verifying_key(),
+            )])));
     });
     let mut raw = Raw::connect_as(&next, key);
     assert_eq!(

@@ -183,7 +183,7 @@ fn session() -> Vec<(String, Vec<u8>)> {
     let server_id = Arc::new(server_id);
     let config = Arc::new(ServerConfig {
         identity: server_id.clone(),
-        clients: ClientPolicy::Authorized(HashSet::from([client_id.verifying_key()])),
+        clients: ClientPolicy::Authorized(Arc::new(HashSet::from([client_id.verifying_key()]))),
         params: SessionParams {
             max_file_size: 10 << 30,
             idle_timeout_secs: 60,

@@ -1,18 +1,19 @@
 //! `sft demo`: a local server on an ephemeral port, an upload, a download
 //! and a byte-for-byte comparison, with temporary keys and directories.
 
-use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::thread;
 
 use clap::Args;
 use sft::audit::AuditLog;
+use sft::authorized::table::AuthorizedTable;
+use sft::authorized::AuthorizedKey;
 use sft::crypto::ed25519::SigningKey;
 use sft::crypto::{hash, rand};
 use sft::fs::ReceiveRoot;
 use sft::net::client::{Report, ServerTrust, Session, SessionOptions, Step, CONNECT_TIMEOUT};
-use sft::net::server::{ClientPolicy, Limits, ServeOptions, Server, Timeouts};
+use sft::net::server::{Clients, Limits, ServeOptions, Server, Timeouts};
 use sft::proto::msgs::ResultCode;
 
 use super::error::{CliError, Exit};
@@ -59,7 +60,9 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         root: server_root,
         identity: host_key,
         audit,
-        clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
+        clients: Clients::Authorized(Arc::new(AuthorizedTable::new(vec![AuthorizedKey::plain(
+            client_key.verifying_key(),
+        )]))),
         max_file_size: args.size,
         max_mode: sft::net::server::DEFAULT_MAX_MODE,
         timeouts: Timeouts::default(),

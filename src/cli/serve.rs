@@ -1,6 +1,5 @@
 //! `sft serve`.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,9 +8,10 @@ use std::time::Duration;
 use clap::Args;
 use log::{info, warn};
 use sft::audit::AuditLog;
-use sft::authorized::load_authorized_keys;
+use sft::authorized::table::AuthorizedTable;
+use sft::authorized::{load_authorized_keys, watch};
 use sft::fs::ReceiveRoot;
-use sft::net::server::{ClientPolicy, Limits, Rate, ServeOptions, Server, Timeouts};
+use sft::net::server::{Clients, Limits, Rate, ServeOptions, Server, Timeouts};
 
 use super::error::{CliError, Exit};
 use super::logging::LogArgs;
@@ -95,8 +95,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             format!("audit log {}: {e}", audit_path.display()),
         )
     })?;
-    let clients = if args.allow_any_client {
-        ClientPolicy::AnyClient
+    let (clients, watched) = if args.allow_any_client {
+        (Clients::Any, None)
     } else {
         let path = home::home_file(args.authorized_keys, "authorized_keys")?;
         let add_hint = format!(
@@ -121,7 +121,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             )
             .hint(add_hint));
         }
-        ClientPolicy::Authorized(lines.into_iter().map(|l| l.key).collect::<HashSet<_>>())
+        let table = Arc::new(AuthorizedTable::new(lines));
+        (Clients::Authorized(table.clone()), Some((path, table)))
     };
     let root_path = home::home_file(args.root, "files")?;
     let root_is_new = !root_path.exists();
@@ -130,17 +131,33 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     if root_is_new {
         info!("created the root {} (0700)", root.path().display());
     }
-    let stale = root.remove_stale_parts()?;
-    if stale > 0 {
-        info!(
-            "removed {stale} partial file(s) left in {} by an earlier run",
-            root_path.display()
-        );
+    let mut roots = vec![root.clone()];
+    for dir in watched.iter().flat_map(|(_, table)| table.sub_roots()) {
+        let (sub, created) = root
+            .open_sub_root(&dir)
+            .map_err(|e| CliError::new(Exit::Usage, format!("root={dir:?} of a key: {e}")))?;
+        if created {
+            info!("created a key's root {} (0700)", sub.path().display());
+        }
+        roots.push(sub);
+    }
+    for root in &roots {
+        let stale = root.remove_stale_parts()?;
+        if stale > 0 {
+            info!(
+                "removed {stale} partial file(s) left in {} by an earlier run",
+                root.path().display()
+            );
+        }
     }
     let fingerprint = identity.verifying_key().fingerprint();
-    let policy = match &clients {
-        ClientPolicy::AnyClient => "any client key".to_string(),
-        ClientPolicy::Authorized(k) => format!("{} authorized client key(s)", k.len()),
+    let policy = match &watched {
+        None => "any client key".to_string(),
+        Some((path, table)) => format!(
+            "{} authorized client key(s), reloaded from {} on change and on SIGHUP",
+            table.len(),
+            path.display()
+        ),
     };
     let threads = args
         .threads
@@ -171,6 +188,14 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     server
         .stop_on_signals()
         .map_err(|e| CliError::new(Exit::Usage, format!("cannot install signal handlers: {e}")))?;
+    if let Some((path, table)) = watched {
+        watch::spawn(path, table).map_err(|e| {
+            CliError::new(
+                Exit::Usage,
+                format!("cannot watch authorized_keys for changes: {e}"),
+            )
+        })?;
+    }
     let addr = server
         .local_addr()
         .map_err(|e| CliError::new(Exit::Connection, e.to_string()))?;

@@ -17,6 +17,7 @@ mod partial;
 mod root;
 mod source;
 mod staging;
+mod subroot;
 mod walk;
 
 use std::io;

@@ -41,7 +41,7 @@ pub struct ReceiveRoot {
     /// Held from a look-alike check to the create or move it allows, so
     /// two names that look the same cannot both pass (the event loop makes
     /// directories while the committer moves files in).
-    names: Arc<Mutex<()>>,
+    pub(super) names: Arc<Mutex<()>>,
 }
 
 impl ReceiveRoot {

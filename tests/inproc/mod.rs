@@ -5,7 +5,6 @@
 //! server sends (read timeouts are hang guards only).
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -14,12 +13,14 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use sft::audit::AuditLog;
+use sft::authorized::table::AuthorizedTable;
+use sft::authorized::AuthorizedKey;
 use sft::crypto::ed25519::{Fingerprint, SigningKey, VerifyingKey};
 use sft::fs::{FsError, ReceiveRoot};
 use sft::net::client::{
     BatchObserver, ClientError, Report, ServerTrust, Session, SessionOptions, Step, CONNECT_TIMEOUT,
 };
-use sft::net::server::{ClientPolicy, Limits, ServeOptions, Server, ShutdownHandle, Timeouts};
+use sft::net::server::{Clients, Limits, ServeOptions, Server, ShutdownHandle, Timeouts};
 use sft::proto::conn::{ClientConnection, ClientEvent};
 use sft::proto::handshake::client::ClientConfig;
 use sft::proto::handshake::Ephemeral;
@@ -65,7 +66,9 @@ impl Running {
             root: ReceiveRoot::open_or_create(root.path()).unwrap(),
             identity: host,
             audit,
-            clients: ClientPolicy::Authorized(HashSet::from([client_key.verifying_key()])),
+            clients: Clients::Authorized(Arc::new(AuthorizedTable::new(vec![
+                AuthorizedKey::plain(client_key.verifying_key()),
+            ]))),
             max_file_size: 1 << 30,
             timeouts: Timeouts::default(),
             limits: Limits::default(),
@@ -403,5 +406,14 @@ impl Raw {
                 return Ok(());
             }
         }
+    }
+}
+
+/// Makes the server of `o` accept `key` too, beside the keys it has.
+pub fn also_accept(o: &ServeOptions, key: VerifyingKey) {
+    if let Clients::Authorized(table) = &o.clients {
+        let mut keys = table.keys();
+        keys.push(key);
+        table.replace(keys.into_iter().map(AuthorizedKey::plain).collect());
     }
 }

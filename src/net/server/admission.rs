@@ -223,12 +223,20 @@ impl Admission {
 
     /// A connection from `source` authenticated as `key` at `now`: counted
     /// as the key's session unless the key holds its share of the slots
-    /// already (then `false`, and the connection is to be refused as busy).
+    /// already, or `cap` sessions (its `max-sessions` option) when that is
+    /// fewer (then `false`, and the connection is to be refused as busy).
     /// An admitted session proves its source, if the key has proved fewer
     /// than [`MAX_SOURCES_PROVEN_PER_KEY`] others within [`PROVEN_FOR`].
-    pub fn authenticated(&mut self, source: ClientKey, key: &Fingerprint, now: Instant) -> bool {
+    pub fn authenticated(
+        &mut self,
+        source: ClientKey,
+        key: &Fingerprint,
+        cap: Option<usize>,
+        now: Instant,
+    ) -> bool {
+        let share = self.limits.max_sessions_per_key();
         let held = self.sessions.entry(*key.as_bytes()).or_default();
-        if *held >= self.limits.max_sessions_per_key() {
+        if *held >= cap.map_or(share, |c| c.min(share)) {
             return false;
         }
         *held += 1;

@@ -169,7 +169,7 @@ fn the_pending_cap_admits_max_pending_per_source_and_refuses_one_more() {
         .unwrap()
         .verifying_key()
         .fingerprint();
-    assert!(a.authenticated(src(1), &key, Instant::now()));
+    assert!(a.authenticated(src(1), &key, None, Instant::now()));
     assert_eq!(a.precheck(src(1)), Ok(()));
     a.opened(src(1));
     a.closed(src(1), None);
@@ -193,17 +193,20 @@ fn a_key_holds_at_most_half_of_the_slots() {
     let now = Instant::now();
     for _ in 0..3 {
         a.opened(src(1));
-        assert!(a.authenticated(src(1), &key, now));
+        assert!(a.authenticated(src(1), &key, None, now));
     }
     a.opened(src(1));
-    assert!(!a.authenticated(src(1), &key, now), "one past the cap");
     assert!(
-        a.authenticated(src(1), &other, now),
+        !a.authenticated(src(1), &key, None, now),
+        "one past the cap"
+    );
+    assert!(
+        a.authenticated(src(1), &other, None, now),
         "another key is served"
     );
     a.closed(src(1), Some(&key));
     a.opened(src(1));
-    assert!(a.authenticated(src(1), &key, now), "a slot came back");
+    assert!(a.authenticated(src(1), &key, None, now), "a slot came back");
     assert!(a.is_proven(src(1), now));
 }
 
@@ -262,7 +265,7 @@ fn a_key_proves_at_most_max_sources_proven_per_key_sources() {
     let n = MAX_SOURCES_PROVEN_PER_KEY as u32;
     for i in 0..=n {
         a.opened(src(i));
-        assert!(a.authenticated(src(i), &key, now), "session {i}");
+        assert!(a.authenticated(src(i), &key, None, now), "session {i}");
         a.closed(src(i), Some(&key));
     }
     // Exactly the limit proven; the one past it is served but not proven.
@@ -270,12 +273,12 @@ fn a_key_proves_at_most_max_sources_proven_per_key_sources() {
     assert!(!a.is_proven(src(n), now));
     // A source it proved before is refreshed, not counted again.
     a.opened(src(0));
-    assert!(a.authenticated(src(0), &key, now));
+    assert!(a.authenticated(src(0), &key, None, now));
     assert!(!a.is_proven(src(n), now));
     // Once its proofs are a day old, the key proves new sources again.
     let later = now + PROVEN_FOR;
     a.opened(src(n));
-    assert!(a.authenticated(src(n), &key, later));
+    assert!(a.authenticated(src(n), &key, None, later));
     assert!(a.is_proven(src(n), later));
 }
 
@@ -288,6 +291,32 @@ fn when_any_key_is_accepted_no_source_is_proven() {
         .fingerprint();
     let now = Instant::now();
     a.opened(src(1));
-    assert!(a.authenticated(src(1), &key, now));
+    assert!(a.authenticated(src(1), &key, None, now));
     assert!(!a.is_proven(src(1), now));
+}
+
+#[test]
+fn a_key_s_max_sessions_caps_it_below_its_share_but_never_above() {
+    let mut a = Admission::new(limits(100), true);
+    let key = SigningKey::generate()
+        .unwrap()
+        .verifying_key()
+        .fingerprint();
+    let now = Instant::now();
+    for _ in 0..2 {
+        a.opened(src(1));
+        assert!(a.authenticated(src(1), &key, Some(2), now), "at the cap");
+    }
+    a.opened(src(1));
+    assert!(!a.authenticated(src(1), &key, Some(2), now), "one past");
+    a.closed(src(1), Some(&key));
+    assert!(a.authenticated(src(1), &key, Some(2), now), "a place freed");
+    // A cap above the key's share (half the slots, 50) leaves the share.
+    let mut a = Admission::new(limits(100), true);
+    for _ in 0..50 {
+        a.opened(src(1));
+        assert!(a.authenticated(src(1), &key, Some(4096), now));
+    }
+    a.opened(src(1));
+    assert!(!a.authenticated(src(1), &key, Some(4096), now));
 }

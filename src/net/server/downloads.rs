@@ -11,8 +11,9 @@ use mio::Token;
 use super::hasher::{queue_prefix, PrefixHash};
 use super::outcomes::{refusal, refusal_for};
 use super::peer::{Download, DriveError, Hashing, HeldDownload, Session, Shared};
-use super::requests::{audit, charge, check_budget, log_download_end, refuse};
+use super::requests::{access_refusal, audit, charge, check_budget, log_download_end, refuse};
 use crate::audit::Entry;
+use crate::authorized::Access;
 use crate::crypto::ct;
 use crate::crypto::hash::Sha256;
 use crate::fs::SourceFile;
@@ -34,7 +35,14 @@ pub(super) fn on_download(
     if let Some(wait) = check_budget(s, shared, now)? {
         return refuse(s, shared, now, ("download", &name), &wait);
     }
-    let opened = shared.root.open_source(&name).map_err(|e| refusal_for(&e));
+    if let Some(outcome) = access_refusal(s, Access::ReadOnly) {
+        charge(s, shared, now, Cost::Cheap);
+        return refuse(s, shared, now, ("download", &name), &outcome);
+    }
+    let opened = s
+        .root(shared)
+        .open_source(&name)
+        .map_err(|e| refusal_for(&e));
     let opened = opened.and_then(|source| {
         if source.size > max_size {
             Err(refusal(

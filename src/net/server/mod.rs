@@ -84,7 +84,7 @@ pub use closing::{
     CLOSE_DRAIN_BUDGET, CLOSE_LINGER, DRAIN_PER_TURN, MAX_CLOSE_UNSENT, MAX_CLOSING,
 };
 pub use iteration::HANDSHAKES_PER_TURN;
-pub use options::{ServeOptions, DEFAULT_MAX_MODE, DEFAULT_PARTIAL_TTL};
+pub use options::{Clients, ServeOptions, DEFAULT_MAX_MODE, DEFAULT_PARTIAL_TTL};
 pub use refusal_log::REFUSAL_LINES_PER_SEC;
 pub use requests::MAX_RATE_REFUSALS_IN_A_ROW;
 
@@ -283,10 +283,17 @@ impl Server {
             self.last_prune = now;
         }
         if self.id == 0 && now >= self.next_sweep {
-            let _ = self.shared.hasher.send(HashJob::Sweep {
-                root: self.shared.root.clone(),
-                max_age: self.partial_ttl,
-            });
+            let subs: Vec<_> = {
+                let subs = self.shared.sub_roots.lock();
+                let subs = subs.unwrap_or_else(|e| e.into_inner());
+                subs.values().cloned().collect()
+            };
+            for root in std::iter::once(self.shared.root.clone()).chain(subs) {
+                let _ = self.shared.hasher.send(HashJob::Sweep {
+                    root,
+                    max_age: self.partial_ttl,
+                });
+            }
             self.next_sweep = now + sweep_every(self.partial_ttl);
         }
     }

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{ClientPolicy, Limits, Timeouts};
+use super::{Limits, Timeouts};
 use crate::audit::AuditLog;
+use crate::authorized::table::AuthorizedTable;
 use crate::crypto::ed25519::SigningKey;
 use crate::fs::ReceiveRoot;
 
@@ -23,8 +24,8 @@ pub struct ServeOptions {
     /// upload, served download and refused request, and signed heads
     /// ([`crate::audit`]).
     pub audit: AuditLog,
-    /// Which client keys may connect.
-    pub clients: ClientPolicy,
+    /// Which client keys may connect, and with what options.
+    pub clients: Clients,
     /// Largest upload accepted, in bytes (announced to clients).
     pub max_file_size: u64,
     /// Handshake and idle timeouts (the idle timeout is announced too).
@@ -43,6 +44,16 @@ pub struct ServeOptions {
     /// Event loops, each on its own thread (at least 1; `sft serve
     /// --threads`, by default the number of cores).
     pub threads: usize,
+}
+
+/// Which client keys a server accepts.
+#[derive(Clone, Debug)]
+pub enum Clients {
+    /// Any key, with no options; the key seen is logged.
+    Any,
+    /// The keys of this table (which may change while the server runs),
+    /// each with its options, captured when its session authenticates.
+    Authorized(Arc<AuthorizedTable>),
 }
 
 /// How long a partial upload is kept for its client to resume unless the

@@ -3,6 +3,7 @@
 
 use crate::aligned::AlignedBuf;
 use mio::Token;
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::mpsc;
@@ -16,8 +17,10 @@ use mio::Interest;
 use super::admission::Admission;
 use super::committer::Job;
 use super::hasher::HashJob;
+use super::options::Clients;
 use super::refusal_log::RefusalLog;
 use super::upload_policy::UploadPolicy;
+use crate::authorized::KeyOptions;
 use crate::crypto::ed25519::Fingerprint;
 use crate::fs::{Lister, ReceiveRoot, SourceFile};
 use crate::net::transfer::{Incoming, Outgoing};
@@ -87,6 +90,12 @@ pub(super) struct Session {
     /// The client's Ed25519 public key bytes, once authenticated: the
     /// owner of its partial files.
     pub key: Option<[u8; 32]>,
+    /// The key's authorized_keys options, captured when it authenticated
+    /// (a reload does not change them).
+    pub options: KeyOptions,
+    /// The sub-root its `root=` option confines it to, opened when it
+    /// authenticated; `None`: the server's root.
+    pub root: Option<Arc<ReceiveRoot>>,
     /// Requests refused for the rate limit since the last admitted one.
     pub rate_refusals: u32,
     /// When the last rate refusal said the key may ask again.
@@ -105,7 +114,16 @@ pub(super) struct Session {
     pub peer_gone: bool,
 }
 
+/// The sub-roots opened for sessions, by their path under the root.
+pub(super) type SubRoots = Arc<Mutex<HashMap<String, Arc<ReceiveRoot>>>>;
+
 impl Session {
+    /// The root this session's requests work in: its key's sub-root, or
+    /// the server's.
+    pub fn root<'a>(&'a self, shared: &'a Shared) -> &'a Arc<ReceiveRoot> {
+        self.root.as_ref().unwrap_or(&shared.root)
+    }
+
     /// A fresh, unauthenticated session from `addr`.
     pub fn new(conn: ServerConnection, addr: SocketAddr) -> Self {
         Session {
@@ -113,6 +131,8 @@ impl Session {
             addr,
             client: None,
             key: None,
+            options: KeyOptions::default(),
+            root: None,
             peer_gone: false,
             rate_refusals: 0,
             retry_at: None,
@@ -139,6 +159,11 @@ pub(super) struct Shared {
     /// One for the whole server, whichever loop asks.
     pub admission: Arc<Mutex<Admission>>,
     pub upload_policy: UploadPolicy,
+    /// Which keys may connect, and their options.
+    pub clients: Clients,
+    /// The sub-roots keys were confined to, by path, for the partial
+    /// sweeper.
+    pub sub_roots: SubRoots,
     pub commits: mpsc::Sender<Job>,
     pub hasher: mpsc::Sender<HashJob>,
     /// Scratch buffer for download data.

@@ -3,6 +3,7 @@
 //! outcome mappings); this module only applies their answers.
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{info, warn};
@@ -10,12 +11,15 @@ use mio::Token;
 
 use super::committer::Job;
 use super::downloads::on_download;
+use super::options::Clients;
 use super::outcomes::{rate_refusal, refusal, refusal_for};
 use super::peer::{Download, DriveError, Session, Shared};
 use super::upload_policy::UploadRequest;
 use super::uploads::{discard, on_mkdir, on_received, on_resume_agreed, on_upload};
 use crate::audit::{Entry, Refusal};
-use crate::fs::FsError;
+use crate::authorized::{Access, KeyOptions};
+use crate::crypto::ed25519::Fingerprint;
+use crate::fs::{FsError, ReceiveRoot};
 use crate::proto::conn::{ServerEvent as Event, SEND_HIGH_WATER};
 use crate::proto::limiter::{ClientKey, Cost, Rate};
 use crate::proto::msgs::{Outcome, ResultCode};
@@ -57,14 +61,42 @@ pub(super) fn handle_events(
             Event::Authenticated { client: key } => {
                 let fp = key.fingerprint();
                 let source = ClientKey::from(s.addr.ip());
-                let admitted = shared.admission().authenticated(source, &fp, now);
+                let options = match &shared.clients {
+                    Clients::Any => KeyOptions::default(),
+                    Clients::Authorized(table) => match table.options(&key) {
+                        Some(options) => options,
+                        None => {
+                            // Removed by a reload since its handshake
+                            // checked it: its retry is refused as unknown.
+                            s.conn.refuse_busy();
+                            return Err(DriveError::Busy(format!(
+                                "{fp} was removed from authorized_keys"
+                            )));
+                        }
+                    },
+                };
+                let cap = options.max_sessions.map(|n| n as usize);
+                let admitted = shared.admission().authenticated(source, &fp, cap, now);
                 if !admitted {
                     s.conn.refuse_busy();
-                    return Err(DriveError::Busy(format!(
-                        "{fp} holds its share of connection slots ({})",
-                        shared.admission().limits.max_sessions_per_key()
-                    )));
+                    let share = shared.admission().limits.max_sessions_per_key();
+                    return Err(DriveError::Busy(match cap {
+                        Some(n) if n < share => {
+                            format!("{fp} holds its max-sessions={n} sessions")
+                        }
+                        _ => format!("{fp} holds its share of connection slots ({share})"),
+                    }));
                 }
+                if let Some(dir) = &options.root {
+                    match confine(shared, dir, &fp) {
+                        Ok(root) => s.root = Some(root),
+                        Err(why) => {
+                            s.conn.refuse_busy();
+                            return Err(DriveError::Busy(why));
+                        }
+                    }
+                }
+                s.options = options;
                 s.conn.admit()?;
                 info!("{} authenticated as {fp}", s.addr);
                 s.client = Some(fp);
@@ -150,7 +182,11 @@ fn on_list(
     if let Some(wait) = check_budget(s, shared, now)? {
         return refuse(s, shared, now, ("list", path), &wait);
     }
-    let lister = shared.root.lister(path).map_err(|e| {
+    if let Some(outcome) = access_refusal(s, Access::ReadOnly) {
+        charge(s, shared, now, Cost::Cheap);
+        return refuse(s, shared, now, ("list", path), &outcome);
+    }
+    let lister = s.root(shared).lister(path).map_err(|e| {
         if shared.refusals.allow(now) {
             warn!("listing {path:?} for {} failed: {e}", s.who());
         }
@@ -172,6 +208,46 @@ fn on_list(
             Ok(())
         }
         Err(outcome) => refuse(s, shared, now, ("list", path), &outcome),
+    }
+}
+
+/// Opens the sub-root `dir` a key (`fp`) is confined to (created 0700 if
+/// missing, logged), and records it for the partial sweeper; or why not.
+fn confine(shared: &Shared, dir: &str, fp: &Fingerprint) -> Result<Arc<ReceiveRoot>, String> {
+    let (root, created) = shared
+        .root
+        .open_sub_root(dir)
+        .map_err(|e| format!("{fp}'s root={dir:?} cannot be opened: {e}"))?;
+    if created {
+        info!(
+            "created {} (mode 0700): root of {fp}",
+            root.path().display()
+        );
+    }
+    let root = Arc::new(root);
+    shared
+        .sub_roots
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(dir.to_string(), root.clone());
+    Ok(root)
+}
+
+/// The refusal (RESULT 7) of a request a key's `read-only` or `write-only`
+/// option forbids: `kind` is the access the request needs besides
+/// read-write (`ReadOnly` for GET and LIST, `WriteOnly` for uploads and
+/// MKDIR).
+pub(super) fn access_refusal(s: &Session, kind: Access) -> Option<Outcome> {
+    match (s.options.access, kind) {
+        (Access::WriteOnly, Access::ReadOnly) => Some(refusal(
+            ResultCode::NotAllowed,
+            "this key is write-only (its authorized_keys options)",
+        )),
+        (Access::ReadOnly, Access::WriteOnly) => Some(refusal(
+            ResultCode::NotAllowed,
+            "this key is read-only (its authorized_keys options)",
+        )),
+        _ => None,
     }
 }
 

@@ -19,7 +19,7 @@ use super::loops::{Command, Link, Loops};
 use super::peer::Shared;
 use super::refusal_log::RefusalLog;
 use super::upload_policy::UploadPolicy;
-use super::{accept, requests, ClientPolicy, ServeOptions, Server, Timeouts};
+use super::{accept, requests, ClientPolicy, Clients, ServeOptions, Server, Timeouts};
 use super::{FIRST_PEER, LISTENER, WAKER};
 use crate::aligned::AlignedBuf;
 use crate::proto::handshake::server::ServerConfig;
@@ -30,6 +30,8 @@ use crate::proto::CHUNK_LEN;
 struct Common {
     root: Arc<crate::fs::ReceiveRoot>,
     admission: Arc<Mutex<Admission>>,
+    clients: Clients,
+    sub_roots: super::peer::SubRoots,
     audited_refusals: Arc<Mutex<crate::proto::limiter::Buckets<[u8; 32]>>>,
     audit: Arc<Mutex<crate::audit::AuditLog>>,
     upload_policy: UploadPolicy,
@@ -66,7 +68,10 @@ impl Server {
         };
         let config = Arc::new(ServerConfig {
             identity: opts.identity,
-            clients: opts.clients,
+            clients: match &opts.clients {
+                Clients::Any => ClientPolicy::AnyClient,
+                Clients::Authorized(table) => ClientPolicy::Authorized(table.clone()),
+            },
             params: SessionParams {
                 max_file_size: opts.max_file_size,
                 idle_timeout_secs: opts.timeouts.idle.as_secs().try_into().unwrap_or(u32::MAX),
@@ -78,6 +83,8 @@ impl Server {
         let common = Common {
             root: Arc::new(opts.root),
             admission: Arc::new(Mutex::new(Admission::new(opts.limits, proving))),
+            clients: opts.clients,
+            sub_roots: Default::default(),
             audited_refusals: Arc::new(Mutex::new(crate::proto::limiter::Buckets::new(
                 requests::AUDITED_REFUSAL_RATE,
             ))),
@@ -135,6 +142,8 @@ impl Server {
                 root: common.root.clone(),
                 admission: common.admission.clone(),
                 upload_policy: common.upload_policy,
+                clients: common.clients.clone(),
+                sub_roots: common.sub_roots.clone(),
                 commits,
                 hasher,
                 read_buf: AlignedBuf::new(CHUNK_LEN),

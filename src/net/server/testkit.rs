@@ -131,6 +131,8 @@ impl Bench {
                     },
                     true,
                 ))),
+                clients: super::options::Clients::Any,
+                sub_roots: Default::default(),
                 upload_policy: UploadPolicy {
                     max_file_size: u64::MAX,
                     allow_overwrite: false,

@@ -10,16 +10,17 @@ use mio::Token;
 
 use super::committer::{Commit, Job};
 use super::hasher::{queue_prefix, PrefixHash};
-use super::outcomes::{refusal_for, upload_refusal_for};
+use super::outcomes::{refusal, refusal_for, upload_refusal_for};
 use super::peer::{DriveError, Hashing, Session, Shared, Upload};
-use super::requests::{charge, check_budget, log_refusal};
-use super::upload_policy::{decide_upload, UploadDecision, UploadRequest};
+use super::requests::{access_refusal, charge, check_budget, log_refusal};
+use super::upload_policy::{decide_upload, UploadDecision, UploadPolicy, UploadRequest};
+use crate::authorized::Access;
 use crate::fs::{FsError, Staged};
 use crate::net::transfer::Incoming;
 use crate::proto::conn::Ticket;
 use crate::proto::evidence::Signed;
 use crate::proto::limiter::Cost;
-use crate::proto::msgs::{Meta, Outcome, Prefix};
+use crate::proto::msgs::{Meta, Outcome, Prefix, ResultCode};
 use crate::proto::ProtoError;
 
 /// Answers an OFFER: refuses it, or stages the file and accepts it. An
@@ -39,7 +40,13 @@ pub(super) fn on_upload(
         log_refusal(s, shared, now, what, &wait);
         return Ok(s.conn.refuse_upload(ticket, wait)?);
     }
-    let policy = shared.upload_policy;
+    if let Some(outcome) = access_refusal(s, Access::WriteOnly) {
+        charge(s, shared, now, Cost::Cheap);
+        log_refusal(s, shared, now, what, &outcome);
+        return Ok(s.conn.refuse_upload(ticket, outcome)?);
+    }
+    let policy = key_policy(s, shared);
+    let key_overwrite = s.options.overwrite;
     let staged = match decide_upload(req, policy) {
         UploadDecision::Stage { replace } => stage(
             s,
@@ -62,7 +69,7 @@ pub(super) fn on_upload(
                      it is ended once its data has stopped",
                 )
             }
-            e => upload_refusal_for(&e, policy.allow_overwrite),
+            e => key_refusal(key_overwrite, policy, &e),
         }),
         UploadDecision::Refuse(outcome) => Err(outcome),
     };
@@ -123,11 +130,11 @@ fn stage(
     resume: bool,
 ) -> Result<Staged, FsError> {
     match (resume, &s.key) {
-        (true, Some(owner)) => shared
-            .root
+        (true, Some(owner)) => s
+            .root(shared)
             .begin_resumable(name, size, replace, meta, owner)
             .map(|(staged, _)| staged),
-        _ => shared.root.begin(name, size, replace, meta),
+        _ => s.root(shared).begin(name, size, replace, meta),
     }
 }
 
@@ -220,7 +227,7 @@ pub(super) fn on_resume_agreed(
         }
         Err(e) => {
             warn!("upload {:?} from {who} failed: {e}", up.name);
-            let outcome = upload_refusal_for(&e, shared.upload_policy.allow_overwrite);
+            let outcome = key_refusal(s.options.overwrite, key_policy(s, shared), &e);
             Ok(s.conn.refuse_upload(up.ticket, outcome)?)
         }
     }
@@ -247,6 +254,31 @@ pub(super) fn discard(s: &mut Session, shared: &mut Shared, now: Instant, why: &
 /// Creates a directory at once (the requests behind it may go inside it),
 /// then, with metadata, has the committer set it after the uploads queued
 /// before it; a cheap request either way. The answer goes out in its turn.
+/// The upload policy for this session: the server's, with the key's
+/// `overwrite` / `no-overwrite` option in place of `--allow-overwrite`.
+fn key_policy(s: &Session, shared: &Shared) -> UploadPolicy {
+    UploadPolicy {
+        allow_overwrite: s
+            .options
+            .overwrite
+            .unwrap_or(shared.upload_policy.allow_overwrite),
+        ..shared.upload_policy
+    }
+}
+
+/// The refusal of an upload that failed with `e`, saying so when it is
+/// the key's `no-overwrite` option (`key_overwrite`) that forbids
+/// replacing the file.
+fn key_refusal(key_overwrite: Option<bool>, policy: UploadPolicy, e: &FsError) -> Outcome {
+    match (e, key_overwrite) {
+        (FsError::Exists(_), Some(false)) => refusal(
+            ResultCode::Exists,
+            "already exists on the server, and this key may not overwrite (its authorized_keys options say no-overwrite)",
+        ),
+        _ => upload_refusal_for(e, policy.allow_overwrite),
+    }
+}
+
 pub(super) fn on_mkdir(
     s: &mut Session,
     token: Token,
@@ -258,7 +290,12 @@ pub(super) fn on_mkdir(
         log_refusal(s, shared, now, ("mkdir", &path), &wait);
         return Ok(s.conn.answer(ticket, wait)?);
     }
-    let made = shared.root.make_dir(&path, None);
+    if let Some(outcome) = access_refusal(s, Access::WriteOnly) {
+        charge(s, shared, now, Cost::Cheap);
+        log_refusal(s, shared, now, ("mkdir", &path), &outcome);
+        return Ok(s.conn.answer(ticket, outcome)?);
+    }
+    let made = s.root(shared).make_dir(&path, None);
     // A directory made (or found) is served work, a refusal a cheap one
     // (PROTOCOL.md §6).
     let cost = if made.is_ok() {
@@ -272,7 +309,7 @@ pub(super) fn on_mkdir(
             let job = Job::DirMeta {
                 token,
                 ticket,
-                root: shared.root.clone(),
+                root: s.root(shared).clone(),
                 path,
                 meta,
             };

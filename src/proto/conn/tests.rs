@@ -298,7 +298,7 @@ fn world_full(
     .unwrap();
     let server = server(
         server_identity.clone(),
-        ClientPolicy::Authorized(HashSet::from([allowed])),
+        ClientPolicy::Authorized(Arc::new(HashSet::from([allowed]))),
         params,
         timeouts,
         now,

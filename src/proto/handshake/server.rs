@@ -1,6 +1,7 @@
 //! Server handshake states: AwaitHello -> AwaitResponse -> established.
 
 use std::collections::HashSet;
+use std::fmt;
 use std::sync::Arc;
 
 use crate::crypto::ct;
@@ -17,11 +18,25 @@ use crate::proto::msgs::{inner, Challenge, Hello, Response, SessionParams};
 use crate::proto::record::{Header, Opener, Output, RecordType, Sealer, CHALLENGE_LEN, HEADER_LEN};
 use crate::proto::{ProtoError, PROTOCOL_VERSION};
 
+/// A set of client keys, asked at each handshake: it may change while
+/// the server runs (a reloaded authorized_keys file), and each handshake
+/// sees the set in force when its RESPONSE arrives.
+pub trait KeySet: Send + Sync + fmt::Debug {
+    /// Whether `key` may complete the handshake now.
+    fn allows(&self, key: &VerifyingKey) -> bool;
+}
+
+impl KeySet for HashSet<VerifyingKey> {
+    fn allows(&self, key: &VerifyingKey) -> bool {
+        self.contains(key)
+    }
+}
+
 /// Which client keys the server accepts.
 #[derive(Clone, Debug)]
 pub enum ClientPolicy {
-    /// Only these keys (an authorized_keys file).
-    Authorized(HashSet<VerifyingKey>),
+    /// Only the keys of this set (an authorized_keys file).
+    Authorized(Arc<dyn KeySet>),
     /// Any key; the key seen is reported to the application.
     AnyClient,
 }
@@ -166,7 +181,7 @@ impl AwaitResponse {
             return Err(ProtoError::BadFinished("client"));
         }
         if let ClientPolicy::Authorized(keys) = &self.config.clients {
-            if !keys.contains(&response.identity) {
+            if !keys.allows(&response.identity) {
                 return Err(ProtoError::ClientNotAuthorized(
                     response.identity.fingerprint(),
                 ));

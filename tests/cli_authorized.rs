@@ -1,0 +1,175 @@
+//! authorized_keys while the server runs, end to end through the `sft`
+//! binary: keys added or removed are in force for the next handshake
+//! (on change and on SIGHUP), sessions already established go on.
+
+mod e2e;
+
+use std::path::Path;
+use std::process::Child;
+
+use e2e::proxy::{Fault, Proxy};
+use e2e::*;
+
+/// Replaces the server's authorized_keys with `lines` at once (written
+/// aside, then renamed over it, as editors do).
+fn write_keys(server: &Server, lines: &[String]) {
+    let path = server.home().join("authorized_keys");
+    let aside = server.home().join("authorized_keys.new");
+    std::fs::write(&aside, lines.concat()).unwrap();
+    std::fs::rename(aside, path).unwrap();
+}
+
+fn key_line(client: &Client) -> String {
+    std::fs::read_to_string(client.public_key()).unwrap()
+}
+
+fn put(client: &Client, target: &str, server: &Server, file: &Path) -> std::process::Output {
+    client.sft(&[
+        "put",
+        target,
+        "--server-key",
+        &server.host_fp,
+        file.to_str().unwrap(),
+    ])
+}
+
+/// Starts `a`'s upload of `name` (8 MiB) through a proxy that holds it
+/// after 1 MiB: a transfer in flight, its session established.
+fn stalled_upload(server: &Server, a: &Client, name: &str) -> (Proxy, Child) {
+    let file = random_file(a.dir(), name, 8 << 20);
+    let proxy = Proxy::start(server.addr, &[Fault::StallUp { after: 1 << 20 }]);
+    let child = a.spawn(&[
+        "put",
+        &proxy.addr.to_string(),
+        "--server-key",
+        &server.host_fp,
+        file.to_str().unwrap(),
+    ]);
+    proxy.wait_stalled();
+    (proxy, child)
+}
+
+fn finish(child: Child) -> std::process::Output {
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_key_added_on_the_fly_gets_in_while_a_transfer_in_flight_completes() {
+    let (server, a) = pair();
+    let b = Client::new();
+    let b_file = random_file(b.dir(), "b.bin", 1000);
+    let out = put(&b, &server.target(), &server, &b_file);
+    assert_eq!(code(&out), 5, "not yet authorized: {}", stderr(&out));
+
+    let (proxy, a_put) = stalled_upload(&server, &a, "a.bin");
+    write_keys(&server, &[key_line(&a), key_line(&b)]);
+    assert!(server.wait_log("authorized_keys reloaded: 2 keys (was 1)"));
+    let out = put(&b, &server.target(), &server, &b_file);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    proxy.release();
+    let out = finish(a_put);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(server.root_names().contains(&"a.bin".to_string()));
+    assert!(server.root_names().contains(&"b.bin".to_string()));
+}
+
+#[test]
+fn a_removed_key_is_refused_while_its_open_session_finishes() {
+    let (server, a) = pair();
+    let b = Client::new();
+    let (proxy, a_put) = stalled_upload(&server, &a, "a.bin");
+    write_keys(&server, &[key_line(&b)]);
+    assert!(server.wait_log("authorized_keys reloaded: 1 keys (was 1)"));
+    let small = random_file(a.dir(), "small.bin", 1000);
+    let out = put(&a, &server.target(), &server, &small);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refused this client's key"),
+        "{}",
+        stderr(&out)
+    );
+
+    proxy.release();
+    let out = finish(a_put);
+    assert_eq!(
+        code(&out),
+        0,
+        "the session it had goes on: {}",
+        stderr(&out)
+    );
+    assert!(server.root_names().contains(&"a.bin".to_string()));
+    assert!(!server.root_names().contains(&"small.bin".to_string()));
+}
+
+#[test]
+fn sighup_reloads_the_file() {
+    let (server, a) = pair();
+    let kill = std::process::Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert!(server.wait_log("SIGHUP: reloading"));
+    assert!(server.wait_log("authorized_keys reloaded: 1 keys (was 1)"));
+    let file = random_file(a.dir(), "x.bin", 1000);
+    let out = put(&a, &server.target(), &server, &file);
+    assert_eq!(code(&out), 0, "the server still runs: {}", stderr(&out));
+}
+
+#[test]
+fn a_bad_line_on_reload_is_skipped_and_named_and_the_rest_applies() {
+    let (server, a) = pair();
+    let b = Client::new();
+    let bad_b = format!("no-such-option {}", key_line(&b));
+    write_keys(&server, &[key_line(&a), bad_b]);
+    let line = server
+        .wait_line(&["authorized_keys:2:", "unknown option \"no-such-option\""])
+        .expect("the bad line is named");
+    assert!(line.contains("refused"), "{line}");
+    assert!(server.wait_log("authorized_keys reloaded: 1 keys (was 1)"));
+    let a_file = random_file(a.dir(), "a.bin", 100);
+    assert_eq!(code(&put(&a, &server.target(), &server, &a_file)), 0);
+    let b_file = random_file(b.dir(), "b.bin", 100);
+    assert_eq!(code(&put(&b, &server.target(), &server, &b_file)), 5);
+}
+
+#[test]
+fn a_missing_file_refuses_every_client_until_it_is_back() {
+    let (server, a) = pair();
+    let path = server.home().join("authorized_keys");
+    std::fs::remove_file(&path).unwrap();
+    assert!(server.wait_log("is missing: every client is refused"));
+    let file = random_file(a.dir(), "a.bin", 100);
+    assert_eq!(code(&put(&a, &server.target(), &server, &file)), 5);
+    write_keys(&server, &[key_line(&a)]);
+    assert!(server.wait_log("authorized_keys reloaded: 1 keys (was 0)"));
+    assert_eq!(code(&put(&a, &server.target(), &server, &file)), 0);
+}
+
+#[test]
+fn a_bad_line_at_start_still_stops_the_server_naming_it() {
+    let a = Client::new();
+    let home = tempfile::TempDir::new().unwrap();
+    let auth = home.path().join("authorized_keys");
+    std::fs::write(
+        &auth,
+        format!("{}read-only,write-only {}", key_line(&a), key_line(&a)),
+    )
+    .unwrap();
+    let out = std::process::Command::new(SFT)
+        .env("SFT_HOME", home.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--authorized-keys"])
+        .arg(&auth)
+        .arg("--root")
+        .arg(home.path().join("root"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("exclude each other"),
+        "{}",
+        stderr(&out)
+    );
+}
