@@ -23,7 +23,7 @@ fn confined(client: &Client) -> Server {
     std::fs::write(root.join("exports/bob/b.txt"), b"bob's").unwrap();
     let server = Server::launch(home, root, Some(&auth), &[]);
     assert!(
-        server.log_contains("exports/alice (mode 0700)"),
+        server.log_contains("created a key's root ") && server.log_contains("exports/alice (0700)"),
         "creation is logged"
     );
     server
