@@ -99,10 +99,16 @@ impl Command {
 /// Options every client command shares: who we are and whom we trust.
 #[derive(Clone, Debug, Args)]
 pub struct TrustArgs {
-    /// Client identity key: an sft key or an OpenSSH ssh-ed25519 key (or its .pub, for a key in ssh-agent); a path given here must exist [default: $SFT_HOME/identity, created on first use]
+    /// Server port, as scp's -P; a port glued to the host (HOST:PORT) must agree [default: the config's Port, else 5555]
+    #[arg(short = 'P', long, value_name = "PORT", value_parser = parse::port)]
+    port: Option<u16>,
+    /// Client config file with Host blocks, or `none` to read none [default: $SFT_HOME/config, if it exists]
+    #[arg(short = 'F', long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Client identity key: an sft key or an OpenSSH ssh-ed25519 key (or its .pub, for a key in ssh-agent); a path given here must exist [default: the config's IdentityFile, else $SFT_HOME/identity, created on first use]
     #[arg(long, value_name = "PATH")]
     identity: Option<PathBuf>,
-    /// Accept only the server key with this fingerprint (SHA256:...); never touches known_hosts
+    /// Accept only the server key with this fingerprint (SHA256:...), over the config's ServerKey; never touches known_hosts
     #[arg(long, value_name = "FINGERPRINT", conflicts_with = "accept_new")]
     server_key: Option<String>,
     /// Trust an unknown server key on first use and record it in known_hosts

@@ -146,6 +146,20 @@ pub fn max_mode(s: &str) -> Result<u32, String> {
     }
 }
 
+/// `-P/--port` and a config file's `Port`: a TCP port, 1 to 65535 (0
+/// means "any port" to the OS, never a server's).
+///
+/// # Errors
+/// A message naming the range when `s` is not such a number.
+pub fn port(s: &str) -> Result<u16, String> {
+    match s.parse::<u64>() {
+        Ok(n @ 1..=65535) => Ok(n as u16),
+        _ => Err(format!(
+            "{s:?} is not a port: give a number from 1 to 65535"
+        )),
+    }
+}
+
 /// `sft demo --size`: bytes, from 1 to [`MAX_DEMO_SIZE`].
 ///
 /// # Errors

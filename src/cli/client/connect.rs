@@ -2,7 +2,6 @@
 //! what a failed connection tells the user.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,83 +17,13 @@ use crate::cli::{home, TrustArgs};
 use super::busy::retry_busy;
 use super::exit::session_error;
 use super::interrupts::Interrupts;
-use super::DEFAULT_PORT;
-
-/// Where to connect and how known_hosts names it.
-struct Target {
-    host: String,
-    port: u16,
-}
-
-impl Target {
-    fn parse(s: &str) -> Result<Target, CliError> {
-        let bad = || {
-            CliError::new(
-                Exit::Usage,
-                format!("{s:?} is not HOST, HOST:PORT or [IPv6]:PORT"),
-            )
-            .hint(
-                "sft takes no user@ and no :path (files are separate arguments); \
-                 write IPv6 with a port as [::1]:5555",
-            )
-        };
-        if s.contains(['@', '/']) {
-            return Err(bad());
-        }
-        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let (host, after) = rest.split_once(']').ok_or_else(bad)?;
-            match after.strip_prefix(':') {
-                Some(p) => (host, Some(p)),
-                None if after.is_empty() => (host, None),
-                None => return Err(bad()),
-            }
-        } else if s.matches(':').count() > 1 {
-            (s, None)
-        } else {
-            match s.split_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (s, None),
-            }
-        };
-        let port = match port {
-            Some(p) => p.parse().map_err(|_| bad())?,
-            None => DEFAULT_PORT,
-        };
-        if host.is_empty() {
-            return Err(bad());
-        }
-        Ok(Target {
-            host: host.to_ascii_lowercase(),
-            port,
-        })
-    }
-
-    /// The known_hosts name: `host:port`, IPv6 in brackets.
-    fn known_name(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-
-    fn resolve(&self) -> Result<SocketAddr, CliError> {
-        (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .map_err(|e| {
-                CliError::new(
-                    Exit::Connection,
-                    format!("cannot resolve {}: {e}", self.host),
-                )
-            })?
-            .next()
-            .ok_or_else(|| CliError::new(Exit::Connection, format!("{} has no address", self.host)))
-    }
-}
+use super::target::{host_config, Target, Typed};
 
 /// Where the trusted server key came from, for the mismatch message.
 enum Pin {
     Flag,
+    /// `ServerKey` in the config file.
+    Config,
     KnownHosts(PathBuf),
     None,
 }
@@ -105,13 +34,13 @@ pub(super) struct Connected {
     pub(super) target: String,
 }
 
-/// Checks that `server` is HOST, HOST:PORT or [IPv6]:PORT, before any
-/// local work (a typo is a usage error, found at once).
+/// Checks that `server` is HOST, HOST:PORT or [IPv6]:PORT and agrees with
+/// `-P`, before any local work (a typo is a usage error, found at once).
 ///
 /// # Errors
 /// [`Exit::Usage`] saying what is wrong.
-pub(super) fn check_target(server: &str) -> Result<(), CliError> {
-    Target::parse(server).map(|_| ())
+pub(super) fn check_target(server: &str, trust: &TrustArgs) -> Result<(), CliError> {
+    Typed::parse(server, trust.port).map(|_| ())
 }
 
 /// Connects and authenticates, trying again while the server answers
@@ -123,11 +52,28 @@ pub(super) fn connect(
     trust: TrustArgs,
     max_download: u64,
 ) -> Result<Connected, CliError> {
-    let target = Target::parse(server)?;
+    let typed = Typed::parse(server, trust.port)?;
+    // The command line wins over the config file, setting by setting.
+    let file = host_config(trust.config.as_deref(), &typed.host)?;
+    // The seam for the --proxy work: `trust.proxy.or(file.proxy)` picks the
+    // proxy there. Until this build can use one, a configured proxy is
+    // refused rather than silently bypassed.
+    if let Some(proxy) = &file.proxy {
+        return Err(CliError::new(
+            Exit::Usage,
+            format!("the config gives {} the Proxy {proxy:?}, and this sft cannot connect through a proxy", typed.host),
+        )
+        .hint("remove the Proxy line, or use -F none"));
+    }
+    let target = Target::new(&typed, &file);
     let name = target.known_name();
-    let identity = match &trust.identity {
+    if name != typed.host {
+        info!("{} is {name}", typed.host);
+    }
+    let identity = match trust.identity.as_ref().or(file.identity.as_ref()) {
         // Only the default identity is created on first use; a path the user
-        // names must exist, as with ssh -i (or only its .pub, for a key in ssh-agent).
+        // names (flag or IdentityFile) must exist, as with ssh -i (or only
+        // its .pub, for a key in ssh-agent).
         Some(path) if !path.exists() && !sft::keys::public_path(path).exists() => {
             return Err(CliError::new(
                 Exit::Usage,
@@ -138,7 +84,10 @@ pub(super) fn connect(
                 path.display()
             )))
         }
-        Some(path) => home::client_identity(path)?,
+        Some(path) => {
+            info!("identity {}", path.display());
+            home::client_identity(path)?
+        }
         None => {
             let path = home::home_file(None, "identity")?;
             match path.exists() {
@@ -153,14 +102,23 @@ pub(super) fn connect(
     }
     .to_string();
     let known_path = home::home_file(trust.known_hosts, "known_hosts")?;
-    let (server_trust, pin) = match &trust.server_key {
-        Some(text) => {
+    let pinned = match (&trust.server_key, &file.server_key) {
+        (Some(text), _) => Some((text, Pin::Flag)),
+        (None, Some(text)) => Some((text, Pin::Config)),
+        (None, None) => None,
+    };
+    let (server_trust, pin) = match pinned {
+        Some((text, pin)) => {
             let fp = Fingerprint::parse(text).map_err(|_| {
                 CliError::new(Exit::Usage, format!("--server-key {text:?} is not a fingerprint"))
                     .hint("it looks like SHA256:… (43 base64 characters); the server's admin gets it with `sft fingerprint` on the host key")
             })?;
-            info!("trusting only the server key {fp} (--server-key)");
-            (ServerTrust::Pinned(fp), Pin::Flag)
+            let from = match pin {
+                Pin::Config => "ServerKey in the config file",
+                _ => "--server-key",
+            };
+            info!("trusting only the server key {fp} ({from})");
+            (ServerTrust::Pinned(fp), pin)
         }
         None => {
             let known = KnownHosts::load(&known_path)?;
@@ -312,10 +270,16 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
                 "if the change is expected, remove the line for {name} from {} and connect again",
                 file.display()
             )),
-            _ => CliError::new(
-                Exit::ServerUntrusted,
-                format!("server key mismatch for {name}: --server-key expects {expected}, the server presented {seen}; nothing was sent"),
-            ),
+            _ => {
+                let by = match pin {
+                    Pin::Config => "the config file's ServerKey",
+                    _ => "--server-key",
+                };
+                CliError::new(
+                    Exit::ServerUntrusted,
+                    format!("server key mismatch for {name}: {by} expects {expected}, the server presented {seen}; nothing was sent"),
+                )
+            }
         },
         ClientError::Untrusted(fp) => CliError::new(
             Exit::ServerUntrusted,

@@ -87,7 +87,7 @@ fn parent(path: &str) -> &str {
 }
 
 fn get_paths(args: GetArgs, tally: &mut Tally) -> Result<(), CliError> {
-    check_target(&args.server)?;
+    check_target(&args.server, &args.trust)?;
     if !args.output.is_dir() {
         return Err(CliError::new(
             Exit::Usage,

@@ -2,6 +2,7 @@
 //! pipelined batch, report each file and the whole.
 
 mod busy;
+mod config;
 mod connect;
 mod exit;
 mod get;
@@ -13,6 +14,7 @@ mod progress;
 mod put;
 mod receipts;
 mod tally;
+mod target;
 mod tree;
 
 use super::error::{CliError, Exit};

@@ -56,7 +56,7 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
 /// Checks the arguments, plans the upload, and runs it.
 fn plan_and_put(args: &PutArgs, tally: &mut Tally) -> Result<(), CliError> {
     // A mistyped host is a usage error before the tree is walked.
-    check_target(&args.server)?;
+    check_target(&args.server, &args.trust)?;
     let to = args.to.as_deref().map(super::dir_arg);
     if let Some(to) = to {
         sanitize_path(to.as_bytes())
