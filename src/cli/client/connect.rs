@@ -9,7 +9,7 @@ use std::sync::Arc;
 use log::info;
 use sft::crypto::ed25519::{Fingerprint, VerifyingKey};
 use sft::keys::{KnownHosts, PublicKeyLine};
-use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
+use sft::net::client::{ClientError, Route, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
 use sft::proto::{AlertCode, ProtoError, PROTOCOL_VERSION};
 
 use crate::cli::error::{CliError, Exit};
@@ -125,6 +125,7 @@ pub(super) fn connect(
 ) -> Result<Connected, CliError> {
     let target = Target::parse(server)?;
     let name = target.known_name();
+    let proxy = super::proxy::choose(trust.proxy.as_deref(), &target.host)?;
     let identity = match &trust.identity {
         // Only the default identity is created on first use; a path the user
         // names must exist, as with ssh -i.
@@ -182,8 +183,18 @@ pub(super) fn connect(
             }
         }
     };
-    let addr = target.resolve()?;
-    info!("connecting to {name}, resolved to {addr}");
+    let route = match proxy {
+        Some(proxy) => Route::Proxied {
+            proxy,
+            host: target.host.clone(),
+            port: target.port,
+        },
+        None => {
+            let addr = target.resolve()?;
+            info!("connecting to {name}, resolved to {addr}");
+            Route::Direct(addr)
+        }
+    };
     let mut opts = SessionOptions {
         identity: Arc::new(identity),
         trust: server_trust,
@@ -207,19 +218,26 @@ pub(super) fn connect(
         if let Some(fp) = accepted_before {
             opts.trust = ServerTrust::Pinned(fp);
         }
-        match (Session::connect(addr, &opts, &mut decide), accepted.get()) {
+        match (
+            Session::connect(route.clone(), &opts, &mut decide),
+            accepted.get(),
+        ) {
             // A slow answer at the prompt can outlast the handshake deadline;
             // the key is recorded now, so connect again with it pinned.
             (Err(e), Some(fp)) if accepted_before.is_none() && is_cut(&e) => {
                 opts.trust = ServerTrust::Pinned(fp);
-                Session::connect(addr, &opts, &mut |_| false)
+                Session::connect(route.clone(), &opts, &mut |_| false)
             }
             (result, _) => result,
         }
     };
-    let session = retry_busy(&name, connect_once, |e| {
+    let mut session = retry_busy(&name, connect_once, |e| {
         connect_error(e, &name, &pin, &identity_line)
     })?;
+    if let Some(rate) = trust.limit_rate {
+        info!("pacing uploads and downloads to {rate} bytes/s (--limit-rate)");
+        session.limit_rate(rate);
+    }
     info!(
         "connected to {name}: server key {} verified, session established",
         session.server_key.fingerprint()

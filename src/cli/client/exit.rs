@@ -51,9 +51,10 @@ pub(super) fn proto_exit(p: &ProtoError) -> Exit {
 /// Maps a session failure to its exit code and hint. Exhaustive.
 pub(super) fn session_error(e: ClientError) -> CliError {
     let code = match &e {
-        ClientError::Connect { .. } | ClientError::Socket(_) | ClientError::ServerClosed => {
-            Exit::Connection
-        }
+        ClientError::Connect { .. }
+        | ClientError::Proxy(_)
+        | ClientError::Socket(_)
+        | ClientError::ServerClosed => Exit::Connection,
         ClientError::Proto(p) => proto_exit(p),
         ClientError::Untrusted(_) => Exit::ServerUntrusted,
         ClientError::Local(_) | ClientError::Read { .. } => Exit::FileFailed,
@@ -64,6 +65,9 @@ pub(super) fn session_error(e: ClientError) -> CliError {
         (ClientError::Connect { .. }, _) => {
             err.hint("is `sft serve` running there, and is the port right (default 5555)?")
         }
+        (ClientError::Proxy(_), _) => err.hint(
+            "check the proxy setting (--proxy, ALL_PROXY, HTTPS_PROXY); --proxy none connects directly",
+        ),
         (
             ClientError::Proto(ProtoError::PeerAlert(AlertCode::Busy | AlertCode::ShuttingDown)),
             _,
