@@ -153,7 +153,7 @@ fn a_proxys_refusal_is_exit_3_with_its_words_and_nothing_reaches_the_server() {
             Kind::Http,
             "http",
             Some("u:wrong"),
-            "HTTP proxy refused CONNECT: HTTP/1.1 407 Proxy Authentication Required",
+            "asked for localhost:1, refused CONNECT: HTTP/1.1 407 Proxy Authentication Required",
         ),
         (
             Kind::Http,
@@ -169,7 +169,7 @@ fn a_proxys_refusal_is_exit_3_with_its_words_and_nothing_reaches_the_server() {
         assert_eq!(code(&out), 3, "{url}: {}", stderr(&out));
         assert!(stderr(&out).contains(words), "{url}: {}", stderr(&out));
         assert!(
-            stderr(&out).contains(&format!("the proxy {scheme}://")),
+            stderr(&out).contains(&format!("sft: the proxy {scheme}://")),
             "{}",
             stderr(&out)
         );
@@ -196,7 +196,7 @@ fn a_proxys_refusal_is_exit_3_with_its_words_and_nothing_reaches_the_server() {
     );
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("connection refused (SOCKS5 reply 5)"),
+        stderr(&out).contains("refused: connection refused (SOCKS5 reply 5)"),
         "{}",
         stderr(&out)
     );

@@ -68,9 +68,7 @@ pub(super) fn connect<S: Read + Write>(
         .take(MAX_SHOWN_STATUS)
         .flat_map(char::escape_debug)
         .collect();
-    Err(Failure::Refused(format!(
-        "HTTP proxy refused CONNECT: {shown}"
-    )))
+    Err(Failure::Refused(format!("refused CONNECT: {shown}")))
 }
 
 /// The status code of `HTTP/1.x NNN reason`.
@@ -153,7 +151,7 @@ mod tests {
         match negotiate(&mut Mem::new(reply), &proxy("http://p:1"), "h", 1) {
             Err(Failure::Refused(w)) => assert_eq!(
                 w,
-                "HTTP proxy refused CONNECT: HTTP/1.1 407 Proxy Authentication Required"
+                "refused CONNECT: HTTP/1.1 407 Proxy Authentication Required"
             ),
             other => panic!("{other:?}"),
         }

@@ -46,7 +46,7 @@ pub enum Failure {
     /// SOCKS5: the user name and password were refused (RFC 1929).
     #[error("rejected the user name and password")]
     AuthRejected,
-    /// The proxy refused to open the tunnel; its words.
+    /// The proxy refused to open the tunnel: "refused" and its words.
     #[error("{0}")]
     Refused(String),
     /// The server's address cannot be put in this proxy's request.
@@ -68,7 +68,7 @@ pub enum ProxyError {
         why: String,
     },
     /// The proxy answered, but no tunnel.
-    #[error("the proxy {proxy} {why} (reaching {target})")]
+    #[error("the proxy {proxy}, asked for {target}, {why}")]
     Failed {
         proxy: String,
         target: String,

@@ -93,7 +93,7 @@ pub(super) fn socks4<S: Read + Write>(
     }
     match reply[1] {
         SOCKS4_GRANTED => Ok(()),
-        cd => Err(Failure::Refused(socks4_code(cd))),
+        cd => Err(Failure::Refused(format!("refused: {}", socks4_code(cd)))),
     }
 }
 
@@ -175,7 +175,10 @@ pub(super) fn socks5<S: Read + Write>(
         return Err(Failure::Malformed("a SOCKS5 reply starts with 5"));
     }
     if head[1] != 0 {
-        return Err(Failure::Refused(socks5_code(head[1])));
+        return Err(Failure::Refused(format!(
+            "refused: {}",
+            socks5_code(head[1])
+        )));
     }
     // BND.ADDR and BND.PORT: read to the reply's exact end.
     let rest = match head[3] {
