@@ -125,7 +125,11 @@ pub(super) fn connect(
 ) -> Result<Connected, CliError> {
     let target = Target::parse(server)?;
     let name = target.known_name();
-    let proxy = super::proxy::choose(trust.proxy.as_deref(), &target.host)?;
+    let given = trust.proxy.as_deref().map(|url| super::proxy::Given {
+        source: "--proxy",
+        url,
+    });
+    let proxy = super::proxy::choose(given, &target.host)?;
     let identity = match &trust.identity {
         // Only the default identity is created on first use; a path the user
         // names must exist, as with ssh -i.

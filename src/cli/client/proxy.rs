@@ -10,25 +10,33 @@ use sft::net::proxy::{bypassed, from_env, Proxy, NO_PROXY_VARS};
 
 use crate::cli::error::{CliError, Exit};
 
-/// The proxy to reach `host` through, if any. `flag` is `--proxy`'s value.
+/// A proxy setting given explicitly, and where it came from for messages
+/// (`"--proxy"`, or a config file's line): it wins over the environment.
+pub(super) struct Given<'a> {
+    pub(super) source: &'a str,
+    pub(super) url: &'a str,
+}
+
+/// The proxy to reach `host` through, if any: `given`, else the
+/// environment.
 ///
 /// # Errors
-/// [`Exit::Usage`] naming the bad setting (`--proxy` or the variable).
-pub(super) fn choose(flag: Option<&str>, host: &str) -> Result<Option<Proxy>, CliError> {
-    choose_from(flag, host, |var| std::env::var(var).ok())
+/// [`Exit::Usage`] naming the bad setting (its source, or the variable).
+pub(super) fn choose(given: Option<Given<'_>>, host: &str) -> Result<Option<Proxy>, CliError> {
+    choose_from(given, host, |var| std::env::var(var).ok())
 }
 
 fn choose_from(
-    flag: Option<&str>,
+    given: Option<Given<'_>>,
     host: &str,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Proxy>, CliError> {
-    let (source, url) = match flag {
-        Some(url) if url.is_empty() || url.eq_ignore_ascii_case("none") => {
-            info!("no proxy (--proxy {url:?})");
+    let (source, url) = match given {
+        Some(Given { source, url }) if url.is_empty() || url.eq_ignore_ascii_case("none") => {
+            info!("no proxy ({source} {url:?})");
             return Ok(None);
         }
-        Some(url) => ("--proxy".to_string(), url.to_string()),
+        Some(Given { source, url }) => (source.to_string(), url.to_string()),
         None => match from_env(&env) {
             Some((var, url)) => (format!("the {var} variable"), url),
             None => return Ok(None),
@@ -58,6 +66,13 @@ fn choose_from(
 mod tests {
     use super::*;
 
+    fn flag(url: &str) -> Option<Given<'_>> {
+        Some(Given {
+            source: "--proxy",
+            url,
+        })
+    }
+
     fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |k| {
             vars.iter()
@@ -69,12 +84,12 @@ mod tests {
     #[test]
     fn the_flag_wins_and_none_or_empty_means_direct() {
         let vars = env(&[("ALL_PROXY", "socks5://env:1")]);
-        let p = choose_from(Some("http://flag:2"), "h", &vars)
+        let p = choose_from(flag("http://flag:2"), "h", &vars)
             .unwrap()
             .unwrap();
         assert_eq!(p.host, "flag");
         for direct in ["none", "NONE", ""] {
-            assert!(choose_from(Some(direct), "h", &vars).unwrap().is_none());
+            assert!(choose_from(flag(direct), "h", &vars).unwrap().is_none());
         }
         assert_eq!(choose_from(None, "h", &vars).unwrap().unwrap().host, "env");
         assert!(choose_from(None, "h", env(&[])).unwrap().is_none());
@@ -88,7 +103,7 @@ mod tests {
             ("NO_PROXY", "*"),
         ]);
         assert!(choose_from(None, "files.example", &vars).unwrap().is_none());
-        assert!(choose_from(Some("http://p:1"), "files.example", &vars)
+        assert!(choose_from(flag("http://p:1"), "files.example", &vars)
             .unwrap()
             .is_none());
         // no_proxy is set, so NO_PROXY's * is not read.
@@ -97,7 +112,7 @@ mod tests {
 
     #[test]
     fn a_bad_setting_names_its_source_and_never_the_password() {
-        let e = choose_from(Some("socks5://u:hunter2@h:0"), "h", env(&[])).unwrap_err();
+        let e = choose_from(flag("socks5://u:hunter2@h:0"), "h", env(&[])).unwrap_err();
         assert_eq!(e.exit(), Exit::Usage);
         assert_eq!(
             e.message(),

@@ -274,4 +274,25 @@ pub(crate) mod tests {
         );
         assert!(!words.contains("secret"), "{words}");
     }
+
+    #[test]
+    fn a_proxy_that_never_answers_is_given_up_on_at_the_timeout() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let p = super::Proxy::parse(&url).unwrap();
+        // Accepted by the kernel, never read or answered.
+        let e = super::open(&p, "h", 1, std::time::Duration::from_millis(200)).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                super::ProxyError::Failed {
+                    why: super::Failure::TimedOut,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().ends_with("did not answer in time"), "{e}");
+        drop(listener);
+    }
 }
