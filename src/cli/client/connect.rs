@@ -238,14 +238,14 @@ pub(super) fn connect(
     let mut session = retry_busy(&name, connect_once, |e| {
         connect_error(e, &name, &pin, &identity_line)
     })?;
-    if let Some(rate) = trust.limit_rate {
-        info!("pacing uploads and downloads to {rate} bytes/s (--limit-rate)");
-        session.limit_rate(rate);
-    }
     info!(
         "connected to {name}: server key {} verified, session established",
         session.server_key.fingerprint()
     );
+    if let Some(rate) = trust.limit_rate {
+        info!("pacing uploads and downloads to {rate} bytes/s (--limit-rate)");
+        session.limit_rate(rate);
+    }
     // From now on Ctrl-C or SIGTERM stops the session (see [`Interrupts`]).
     interrupts.cancel_session(&session);
     Ok(Connected {
