@@ -61,7 +61,7 @@ pub enum ProxyError {
     #[error("cannot connect to the proxy {proxy}: {source}")]
     Unreachable { proxy: String, source: io::Error },
     /// SOCKS4: the server's name has no IPv4 address here.
-    #[error("cannot resolve {host} to an IPv4 address for the SOCKS4 proxy {proxy}: {why}")]
+    #[error("no IPv4 address for {host} to give the SOCKS4 proxy {proxy}: {why}")]
     Resolve {
         proxy: String,
         host: String,
@@ -91,9 +91,10 @@ pub fn open(
 ) -> Result<TcpStream, ProxyError> {
     let deadline = Instant::now() + timeout;
     let name = proxy.to_string();
-    let target = match host.contains(':') {
-        true => format!("[{host}]:{port}"),
-        false => format!("{host}:{port}"),
+    let target = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     };
     let host = match proxy.scheme {
         Scheme::Socks4 => socks4_address(host, port).map_err(|why| ProxyError::Resolve {
@@ -155,10 +156,12 @@ fn read_exact<S: Read>(s: &mut S, buf: &mut [u8]) -> Result<(), Failure> {
 }
 
 /// The IPv4 address SOCKS4 carries for `host`: itself if it is one, else
-/// resolved here.
+/// resolved here; never an IPv6 address, which SOCKS4 cannot carry.
 fn socks4_address(host: &str, port: u16) -> Result<String, String> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(ip.to_string());
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => return Ok(ip.to_string()),
+        Ok(IpAddr::V6(_)) => return Err(NO_IPV4.into()),
+        Err(_) => {}
     }
     let addrs = (host, port).to_socket_addrs().map_err(|e| e.to_string())?;
     addrs
@@ -167,8 +170,10 @@ fn socks4_address(host: &str, port: u16) -> Result<String, String> {
             SocketAddr::V6(_) => None,
         })
         .next()
-        .ok_or_else(|| "it has no IPv4 address (use socks4a:// or socks5://)".into())
+        .ok_or_else(|| NO_IPV4.into())
 }
+
+const NO_IPV4: &str = "SOCKS4 carries only IPv4 addresses (use socks4a:// or socks5://)";
 
 /// Connects to the proxy, trying each of its addresses, by `deadline`.
 fn dial(host: &str, port: u16, deadline: Instant) -> io::Result<TcpStream> {
@@ -273,6 +278,22 @@ pub(crate) mod tests {
             "{words}"
         );
         assert!(!words.contains("secret"), "{words}");
+    }
+
+    #[test]
+    fn socks4_is_refused_an_ipv6_server_before_the_proxy_is_contacted() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("socks4://{}", listener.local_addr().unwrap());
+        let p = super::Proxy::parse(&url).unwrap();
+        let e = super::open(&p, "::1", 5555, std::time::Duration::from_secs(5)).unwrap_err();
+        assert!(matches!(e, super::ProxyError::Resolve { .. }), "{e:?}");
+        assert!(e.to_string().contains("only IPv4"), "{e}");
+        // Nothing connected: the listener has no connection to accept.
+        assert_eq!(
+            listener.accept().unwrap_err().kind(),
+            std::io::ErrorKind::WouldBlock
+        );
     }
 
     #[test]
