@@ -177,6 +177,11 @@ fn a_proxys_refusal_is_exit_3_with_its_words_and_nothing_reaches_the_server() {
             !stderr(&out).contains("wrong"),
             "the password is never shown"
         );
+        let hint = match kind {
+            Kind::Socks4 => "hint: the proxy could not or would not reach the server",
+            Kind::Socks5 | Kind::Http => "hint: check the user:password@ in the proxy URL",
+        };
+        assert!(stderr(&out).contains(hint), "{url}: {}", stderr(&out));
         assert_eq!((proxy.accepted(), proxy.tunnels()), (1, 0), "{url}");
     }
     // A target the proxy cannot reach: SOCKS5's reply code, named.

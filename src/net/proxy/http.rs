@@ -68,7 +68,10 @@ pub(super) fn connect<S: Read + Write>(
         .take(MAX_SHOWN_STATUS)
         .flat_map(char::escape_debug)
         .collect();
-    Err(Failure::Refused(format!("refused CONNECT: {shown}")))
+    match code {
+        407 => Err(Failure::AuthRequired(shown)),
+        _ => Err(Failure::Refused(format!("refused CONNECT: {shown}"))),
+    }
 }
 
 /// The status code of `HTTP/1.x NNN reason`.
@@ -149,8 +152,8 @@ mod tests {
         let reply =
             b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n";
         match negotiate(&mut Mem::new(reply), &proxy("http://p:1"), "h", 1) {
-            Err(Failure::Refused(w)) => assert_eq!(
-                w,
+            Err(e @ Failure::AuthRequired(_)) => assert_eq!(
+                e.to_string(),
                 "refused CONNECT: HTTP/1.1 407 Proxy Authentication Required"
             ),
             other => panic!("{other:?}"),

@@ -46,6 +46,10 @@ pub enum Failure {
     /// SOCKS5: the user name and password were refused (RFC 1929).
     #[error("rejected the user name and password")]
     AuthRejected,
+    /// HTTP: 407 Proxy Authentication Required (RFC 9110 §15.5.8); the
+    /// status line.
+    #[error("refused CONNECT: {0}")]
+    AuthRequired(String),
     /// The proxy refused to open the tunnel: "refused" and its words.
     #[error("{0}")]
     Refused(String),
