@@ -120,6 +120,12 @@ pub struct TrustArgs {
     /// Handshake timeout, e.g. 10s; 1s to 1h
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse::handshake_timeout)]
     handshake_timeout: std::time::Duration,
+    /// Connect through this proxy: socks5://[USER:PASS@]HOST:PORT, socks4://[USER@]HOST:PORT, socks4a://…, http://[USER:PASS@]HOST:PORT (CONNECT), or none [default: the config's Proxy, else $ALL_PROXY, then $HTTPS_PROXY]
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
+    /// Pace uploads and downloads to RATE bytes per second: 500K, 10M, 1G (1024-based), 1K to 100G
+    #[arg(long, value_name = "RATE", value_parser = parse::limit_rate)]
+    limit_rate: Option<u64>,
 }
 
 impl Cli {

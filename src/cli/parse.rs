@@ -9,6 +9,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use bytesize::ByteSize;
+use sft::net::client::{MAX_LIMIT_RATE, MIN_LIMIT_RATE};
 use sft::proto::limiter::Rate;
 
 /// Shortest timeout or rate window any flag takes (1 s): the server tells
@@ -59,6 +60,30 @@ pub const MAX_FILE_SIZE: u64 = 1 << 50;
 /// Largest `sft demo --size` (1 GiB): the demo writes the file three times
 /// (original, server copy, download) in a temporary directory.
 pub const MAX_DEMO_SIZE: u64 = 1 << 30;
+
+/// `--limit-rate`: bytes per second as curl writes them, a whole number
+/// with an optional `K`, `M` or `G` (1024-based, either case), from
+/// [`MIN_LIMIT_RATE`] to [`MAX_LIMIT_RATE`].
+///
+/// # Errors
+/// A message for clap when `s` is not such a rate or is out of range.
+pub fn limit_rate(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, shift) = match s.as_bytes().last().map(u8::to_ascii_uppercase) {
+        Some(b'K') => (&s[..s.len() - 1], 10),
+        Some(b'M') => (&s[..s.len() - 1], 20),
+        Some(b'G') => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    let n = digits
+        .parse::<u64>()
+        .ok()
+        .filter(|_| digits.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| format!("{s:?} is not a rate (bytes per second, e.g. 500K, 10M, 1G)"))?;
+    n.checked_mul(1 << shift)
+        .filter(|r| (MIN_LIMIT_RATE..=MAX_LIMIT_RATE).contains(r))
+        .ok_or_else(|| "must be from 1K to 100G bytes per second".to_string())
+}
 
 /// `--idle-timeout`: a duration such as `60s`, `1m 30s` or `2h`, from
 /// [`MIN_DURATION`] to [`MAX_IDLE_TIMEOUT`].
@@ -221,6 +246,30 @@ fn size(s: &str, max: u64) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limit_rate_from_1k_to_100g_in_1024_based_units() {
+        assert_eq!(limit_rate("1K"), Ok(MIN_LIMIT_RATE));
+        assert_eq!(limit_rate("1024"), Ok(1024));
+        assert_eq!(limit_rate("500k"), Ok(500 * 1024));
+        assert_eq!(limit_rate("10M"), Ok(10 << 20));
+        assert_eq!(limit_rate("100G"), Ok(MAX_LIMIT_RATE));
+        assert_eq!(limit_rate("102400m"), Ok(MAX_LIMIT_RATE));
+        let range = "must be from 1K to 100G bytes per second";
+        for past in [
+            "1023",
+            "0",
+            "0K",
+            "102401M",
+            "107374182401",
+            "18446744073709551615G",
+        ] {
+            assert_eq!(limit_rate(past), Err(range.into()), "{past}");
+        }
+        for bad in ["", "K", "1.5M", "-1K", "+5K", "10MB", "1T", "fast"] {
+            assert!(limit_rate(bad).unwrap_err().contains("not a rate"), "{bad}");
+        }
+    }
 
     #[test]
     fn threads_from_one_to_the_limit() {

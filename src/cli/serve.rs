@@ -25,7 +25,7 @@ pub struct ServeArgs {
     /// Directory that receives uploads and serves downloads (created 0700 if missing) [default: $SFT_HOME/files]
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
-    /// Host identity key [default: $SFT_HOME/host_identity, created on first start]
+    /// Host identity key: an sft key or an OpenSSH ssh-ed25519 private key (ssh-keygen -t ed25519) [default: $SFT_HOME/host_identity, created on first start]
     #[arg(long, value_name = "PATH")]
     identity: Option<PathBuf>,
     /// Client public keys allowed to connect, one `sft-ed25519 ...` line each [default: $SFT_HOME/authorized_keys]

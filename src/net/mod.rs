@@ -9,8 +9,10 @@
 //!   sender, a receiver filling a staged file.
 //! - [`server`]: listener, admission, turns, requests, committer, closing.
 //! - [`client`]: one session, driven the same way.
+//! - [`proxy`]: the tunnel to the server through a SOCKS or HTTP proxy.
 
 pub mod client;
+pub mod proxy;
 pub mod pump;
 pub mod server;
 pub mod transfer;

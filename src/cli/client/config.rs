@@ -64,7 +64,7 @@ enum Setting {
     Port(u16),
     IdentityFile(PathBuf),
     ServerKey(String),
-    Proxy(String),
+    Proxy { url: String, line: usize },
 }
 
 /// What the config says about one alias; each field is `None` when no
@@ -77,8 +77,9 @@ pub(super) struct HostConfig {
     pub(super) identity: Option<PathBuf>,
     /// A fingerprint, checked when the file was read.
     pub(super) server_key: Option<String>,
-    /// A proxy URL, as `--proxy` takes it; checked where it is used.
-    pub(super) proxy: Option<String>,
+    /// A proxy URL, as `--proxy` takes it, and the `FILE:LINE` it came
+    /// from; checked where it is used, so its errors name that line.
+    pub(super) proxy: Option<(String, String)>,
     /// The blocks that matched, as `FILE:LINE: Host PATTERNS`, for `-v`.
     pub(super) applied: Vec<String>,
 }
@@ -112,7 +113,10 @@ impl Config {
                     Setting::Port(v) => first(&mut out.port, v),
                     Setting::IdentityFile(v) => first(&mut out.identity, v),
                     Setting::ServerKey(v) => first(&mut out.server_key, v),
-                    Setting::Proxy(v) => first(&mut out.proxy, v),
+                    Setting::Proxy { url, line } => first(
+                        &mut out.proxy,
+                        &(url.clone(), format!("{}:{line}", self.path.display())),
+                    ),
                 }
             }
         }
@@ -314,7 +318,7 @@ pub(super) fn parse(text: &str, path: &Path, home: Option<&Path>) -> Result<Conf
                 }
                 Setting::ServerKey(v)
             }
-            "proxy" => Setting::Proxy(one()?),
+            "proxy" => Setting::Proxy { url: one()?, line },
             _ => return Err(err(format!("unknown keyword {keyword:?}"))),
         };
         if let Some(b) = blocks.last_mut() {

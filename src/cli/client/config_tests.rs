@@ -35,7 +35,9 @@ fn an_alias_gets_each_setting_of_its_block() {
     assert_eq!(h.port, Some(6000));
     assert_eq!(h.identity, Some(PathBuf::from("/home/ann/keys/b")));
     assert_eq!(h.server_key.as_deref(), Some(FP));
-    assert_eq!(h.proxy.as_deref(), Some("socks5://127.0.0.1:1080"));
+    let (url, at) = h.proxy.unwrap();
+    assert_eq!(url, "socks5://127.0.0.1:1080");
+    assert_eq!(at, "/etc/sft/config:6");
     assert_eq!(h.applied, ["/etc/sft/config:1: Host backup"]);
     assert_eq!(c.for_host("other"), HostConfig::default());
 }

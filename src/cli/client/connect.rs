@@ -8,7 +8,7 @@ use std::sync::Arc;
 use log::info;
 use sft::crypto::ed25519::{Fingerprint, VerifyingKey};
 use sft::keys::{KnownHosts, PublicKeyLine};
-use sft::net::client::{ClientError, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
+use sft::net::client::{ClientError, Route, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
 use sft::proto::{AlertCode, ProtoError, PROTOCOL_VERSION};
 
 use crate::cli::error::{CliError, Exit};
@@ -55,21 +55,24 @@ pub(super) fn connect(
     let typed = Typed::parse(server, trust.port)?;
     // The command line wins over the config file, setting by setting.
     let file = host_config(trust.config.as_deref(), &typed.host)?;
-    // The seam for the --proxy work: `trust.proxy.or(file.proxy)` picks the
-    // proxy there. Until this build can use one, a configured proxy is
-    // refused rather than silently bypassed.
-    if let Some(proxy) = &file.proxy {
-        return Err(CliError::new(
-            Exit::Usage,
-            format!("the config gives {} the Proxy {proxy:?}, and this sft cannot connect through a proxy", typed.host),
-        )
-        .hint("remove the Proxy line, or use -F none"));
-    }
     let target = Target::new(&typed, &file);
     let name = target.known_name();
     if name != typed.host {
         info!("{} is {name}", typed.host);
     }
+    let file_proxy = file
+        .proxy
+        .as_ref()
+        .map(|(url, at)| (url, format!("Proxy at {at}")));
+    let given = match (trust.proxy.as_deref(), &file_proxy) {
+        (Some(url), _) => Some(super::proxy::Given {
+            source: "--proxy",
+            url,
+        }),
+        (None, Some((url, source))) => Some(super::proxy::Given { source, url }),
+        (None, None) => None,
+    };
+    let proxy = super::proxy::choose(given, &target.host)?;
     let identity = match trust.identity.as_ref().or(file.identity.as_ref()) {
         // Only the default identity is created on first use; a path the user
         // names (flag or IdentityFile) must exist, as with ssh -i (or only
@@ -146,8 +149,18 @@ pub(super) fn connect(
             }
         }
     };
-    let addr = target.resolve()?;
-    info!("connecting to {name}, resolved to {addr}");
+    let route = match proxy {
+        Some(proxy) => Route::Proxied {
+            proxy,
+            host: target.host.clone(),
+            port: target.port,
+        },
+        None => {
+            let addr = target.resolve()?;
+            info!("connecting to {name}, resolved to {addr}");
+            Route::Direct(addr)
+        }
+    };
     let mut opts = SessionOptions {
         identity,
         trust: server_trust,
@@ -171,23 +184,30 @@ pub(super) fn connect(
         if let Some(fp) = accepted_before {
             opts.trust = ServerTrust::Pinned(fp);
         }
-        match (Session::connect(addr, &opts, &mut decide), accepted.get()) {
+        match (
+            Session::connect(route.clone(), &opts, &mut decide),
+            accepted.get(),
+        ) {
             // A slow answer at the prompt can outlast the handshake deadline;
             // the key is recorded now, so connect again with it pinned.
             (Err(e), Some(fp)) if accepted_before.is_none() && is_cut(&e) => {
                 opts.trust = ServerTrust::Pinned(fp);
-                Session::connect(addr, &opts, &mut |_| false)
+                Session::connect(route.clone(), &opts, &mut |_| false)
             }
             (result, _) => result,
         }
     };
-    let session = retry_busy(&name, connect_once, |e| {
+    let mut session = retry_busy(&name, connect_once, |e| {
         connect_error(e, &name, &pin, &identity_line)
     })?;
     info!(
         "connected to {name}: server key {} verified, session established",
         session.server_key.fingerprint()
     );
+    if let Some(rate) = trust.limit_rate {
+        info!("pacing uploads and downloads to {rate} bytes/s (--limit-rate)");
+        session.limit_rate(rate);
+    }
     // From now on Ctrl-C or SIGTERM stops the session (see [`Interrupts`]).
     interrupts.cancel_session(&session);
     Ok(Connected {

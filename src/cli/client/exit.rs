@@ -1,6 +1,7 @@
 //! Exit codes and hints for session failures, mapped exhaustively.
 
 use sft::net::client::ClientError;
+use sft::net::proxy::{Failure, ProxyError};
 use sft::proto::{AlertCode, ProtoError};
 
 use crate::cli::error::{CliError, Exit};
@@ -51,9 +52,10 @@ pub(super) fn proto_exit(p: &ProtoError) -> Exit {
 /// Maps a session failure to its exit code and hint. Exhaustive.
 pub(super) fn session_error(e: ClientError) -> CliError {
     let code = match &e {
-        ClientError::Connect { .. } | ClientError::Socket(_) | ClientError::ServerClosed => {
-            Exit::Connection
-        }
+        ClientError::Connect { .. }
+        | ClientError::Proxy(_)
+        | ClientError::Socket(_)
+        | ClientError::ServerClosed => Exit::Connection,
         ClientError::Proto(p) => proto_exit(p),
         ClientError::Untrusted(_) => Exit::ServerUntrusted,
         ClientError::Local(_) | ClientError::Read { .. } => Exit::FileFailed,
@@ -64,6 +66,7 @@ pub(super) fn session_error(e: ClientError) -> CliError {
         (ClientError::Connect { .. }, _) => {
             err.hint("is `sft serve` running there, and is the port right (default 5555)?")
         }
+        (ClientError::Proxy(p), _) => err.hint(proxy_hint(p)),
         (
             ClientError::Proto(ProtoError::PeerAlert(AlertCode::Busy | AlertCode::ShuttingDown)),
             _,
@@ -72,6 +75,29 @@ pub(super) fn session_error(e: ClientError) -> CliError {
             "the connection was tampered with or the server is faulty; nothing unverified was kept",
         ),
         _ => err,
+    }
+}
+
+const CREDENTIALS: &str =
+    "check the user:password@ in the proxy URL (percent-encode @ : / in them)";
+
+/// What to do about a proxy that opened no tunnel.
+fn proxy_hint(e: &ProxyError) -> &'static str {
+    match e {
+        ProxyError::Unreachable { .. } => {
+            "is the proxy running, and is its address right? --proxy none connects directly"
+        }
+        ProxyError::Failed {
+            why: Failure::AuthRejected | Failure::NoAcceptableMethod(_) | Failure::AuthRequired(_),
+            ..
+        } => CREDENTIALS,
+        ProxyError::Failed {
+            why: Failure::Refused(_),
+            ..
+        } => "the proxy could not or would not reach the server: is `sft serve` running there, and may the proxy connect to it?",
+        ProxyError::Resolve { .. } | ProxyError::Failed { .. } => {
+            "check the proxy setting (--proxy, ALL_PROXY, HTTPS_PROXY); --proxy none connects directly"
+        }
     }
 }
 

@@ -11,6 +11,7 @@ mod listing_format;
 mod ls;
 mod observe;
 mod progress;
+mod proxy;
 mod put;
 mod receipts;
 mod tally;

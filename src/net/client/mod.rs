@@ -16,9 +16,11 @@ use mio::{Events, Interest, Poll, Token, Waker};
 mod answers;
 mod batch;
 mod driver;
+mod pace;
 mod resume;
 mod tasks;
 
+use super::proxy::{self, Proxy, ProxyError};
 use super::pump::{self, ReadEnd};
 use crate::crypto::ed25519::{Fingerprint, Sign, VerifyingKey};
 use crate::fs::FsError;
@@ -30,6 +32,8 @@ use crate::proto::msgs::{ListEntry, Outcome, SessionParams};
 use crate::proto::timers::Timeouts;
 use crate::proto::ProtoError;
 pub use batch::{jitter, rate_wait, BatchObserver, Report, Step, MAX_RATE_JITTER, MAX_RATE_WAIT};
+use pace::Paced;
+pub use pace::{Pacer, BURST, MAX_LIMIT_RATE, MIN_LIMIT_RATE};
 pub use resume::RESUME_MIN_SIZE;
 use tasks::{Close, Handshake, List, Reply, Task};
 
@@ -39,6 +43,44 @@ const WAKER: Token = Token(1);
 /// Default time allowed for the TCP connection itself (10 s).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How the TCP connection to the server is made.
+#[derive(Clone, Debug)]
+pub enum Route {
+    /// Straight to this address.
+    Direct(SocketAddr),
+    /// Through a proxy, which is given the server's name (or, for SOCKS4,
+    /// its address resolved here) and port; see [`proxy`].
+    Proxied {
+        proxy: Proxy,
+        host: String,
+        port: u16,
+    },
+}
+
+impl From<SocketAddr> for Route {
+    fn from(addr: SocketAddr) -> Route {
+        Route::Direct(addr)
+    }
+}
+
+impl Route {
+    /// Opens the TCP connection (through the proxy's tunnel), blocking,
+    /// within `timeout`.
+    fn open(&self, timeout: Duration) -> Result<std::net::TcpStream, ClientError> {
+        match self {
+            Route::Direct(addr) => {
+                std::net::TcpStream::connect_timeout(addr, timeout).map_err(|source| {
+                    ClientError::Connect {
+                        addr: *addr,
+                        source,
+                    }
+                })
+            }
+            Route::Proxied { proxy, host, port } => Ok(proxy::open(proxy, host, *port, timeout)?),
+        }
+    }
+}
+
 /// Who the client is, whom it trusts, and its limits.
 pub struct SessionOptions {
     /// The client's identity key.
@@ -46,7 +88,8 @@ pub struct SessionOptions {
     /// Which server key to accept.
     pub trust: ServerTrust,
     /// Time allowed for the TCP connection ([`CONNECT_TIMEOUT`] unless a
-    /// caller needs another).
+    /// caller needs another), and through a proxy for the proxy's answers
+    /// too.
     pub connect_timeout: Duration,
     /// Time allowed for the handshake.
     pub handshake_timeout: Duration,
@@ -61,6 +104,9 @@ pub enum ClientError {
     /// The TCP connection could not be made.
     #[error("cannot connect to {addr}: {source}")]
     Connect { addr: SocketAddr, source: io::Error },
+    /// The proxy was unreachable or opened no tunnel.
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
     /// The socket failed after connecting.
     #[error("connection to the server failed: {0}")]
     Socket(#[source] io::Error),
@@ -118,6 +164,9 @@ pub struct Session {
     interest: Interest,
     cancel: Canceller,
     max_file_size: u64,
+    /// `--limit-rate`'s buckets: what the client writes, what it reads.
+    up: Option<Pacer>,
+    down: Option<Pacer>,
     /// The server's verified identity key.
     pub server_key: VerifyingKey,
     /// The limits the server announced.
@@ -125,20 +174,20 @@ pub struct Session {
 }
 
 impl Session {
-    /// Connects to `addr` and completes the handshake. `decide` is asked
+    /// Connects to `to` (an address, or a [`Route`] through a proxy) and
+    /// completes the handshake. `decide` is asked
     /// about an unknown server key (trust on first use); `false` aborts.
     ///
     /// # Errors
-    /// `Connect`, `ServerClosed`, `Untrusted`, or the handshake's
+    /// `Connect`, `Proxy`, `ServerClosed`, `Untrusted`, or the handshake's
     /// [`ProtoError`] (key mismatch, refused client key, the server's Busy
     /// alert, timeout...).
     pub fn connect(
-        addr: SocketAddr,
+        to: impl Into<Route>,
         opts: &SessionOptions,
         decide: &mut dyn FnMut(&VerifyingKey) -> bool,
     ) -> Result<Session, ClientError> {
-        let std_sock = std::net::TcpStream::connect_timeout(&addr, opts.connect_timeout)
-            .map_err(|source| ClientError::Connect { addr, source })?;
+        let std_sock = to.into().open(opts.connect_timeout)?;
         std_sock
             .set_nonblocking(true)
             .map_err(ClientError::Socket)?;
@@ -170,6 +219,8 @@ impl Session {
             interest: Interest::READABLE,
             cancel,
             max_file_size: opts.max_file_size,
+            up: None,
+            down: None,
             server_key: opts.identity.verifying_key(),
             params: SessionParams {
                 max_file_size: 0,
@@ -180,6 +231,15 @@ impl Session {
         session.server_key = key;
         session.params = params;
         Ok(session)
+    }
+
+    /// Paces what this session writes and what it reads, each to `rate`
+    /// bytes per second (held to [`MIN_LIMIT_RATE`] ..= [`MAX_LIMIT_RATE`]),
+    /// from now on.
+    pub fn limit_rate(&mut self, rate: u64) {
+        let now = Instant::now();
+        self.up = Some(Pacer::new(rate, now));
+        self.down = Some(Pacer::new(rate, now));
     }
 
     /// A handle that stops this session's operations from another thread
@@ -251,7 +311,12 @@ impl Session {
             return Err(ClientError::Interrupted);
         }
         let now = Instant::now();
-        match pump::read(&mut self.conn, &mut self.sock, now) {
+        let mut paced = Paced {
+            sock: &mut self.sock,
+            pacer: self.down.as_mut(),
+            now,
+        };
+        match pump::read(&mut self.conn, &mut paced, now) {
             Ok(end) => Ok((now, end)),
             Err(e) => Err(self.socket_failure(e)),
         }
@@ -259,7 +324,12 @@ impl Session {
 
     /// One write pass of a driving loop: whether output remains.
     fn write_out(&mut self, now: Instant) -> Result<bool, ClientError> {
-        pump::write(&mut self.conn, &mut self.sock, now).map_err(|e| self.socket_failure(e))
+        let mut paced = Paced {
+            sock: &mut self.sock,
+            pacer: self.up.as_mut(),
+            now,
+        };
+        pump::write(&mut self.conn, &mut paced, now).map_err(|e| self.socket_failure(e))
     }
 
     /// A socket error: the server may have sent an alert before it closed
@@ -277,8 +347,8 @@ impl Session {
         }
     }
 
-    /// Sleeps until the socket is ready, the connection's deadline, or
-    /// `until`.
+    /// Sleeps until the socket is ready, the connection's deadline, an
+    /// empty `--limit-rate` bucket's refill, or `until`.
     fn wait_until(&mut self, until: Option<Instant>) -> Result<(), ClientError> {
         let wanted = pump::interest(&self.conn);
         pump::update_interest(
@@ -290,10 +360,14 @@ impl Session {
         )
         .map_err(ClientError::Socket)?;
         let now = Instant::now();
-        let deadline = match (self.conn.poll_timeout(), until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let refill = [&self.up, &self.down]
+            .into_iter()
+            .filter_map(|p| p.as_ref().and_then(Pacer::ready_at));
+        let deadline = [self.conn.poll_timeout(), until]
+            .into_iter()
+            .flatten()
+            .chain(refill)
+            .min();
         let timeout = deadline.map(|d| d.saturating_duration_since(now));
         match self.poll.poll(&mut self.events, timeout) {
             Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(ClientError::Socket(e)),
@@ -306,10 +380,8 @@ impl Session {
     /// Writes all pending output.
     fn flush(&mut self) -> Result<(), ClientError> {
         loop {
-            match pump::write(&mut self.conn, &mut self.sock, Instant::now()) {
-                Ok(false) => return Ok(()),
-                Ok(true) => {}
-                Err(e) => return Err(self.socket_failure(e)),
+            if !self.write_out(Instant::now())? {
+                return Ok(());
             }
             self.wait_until(None)?;
             if let Some(e) = self.conn.error() {
