@@ -429,3 +429,30 @@ fn a_config_proxy_is_used_over_the_environment_and_under_the_flag() {
     assert!(stderr(&out).contains(&want), "{}", stderr(&out));
     assert_eq!((socks.accepted(), http.accepted()), (1, 1));
 }
+
+/// A download paced far below what the server's kernel buffers at once
+/// (megabytes over loopback) keeps the session alive: each of the
+/// server's idle deadlines finds the socket taking bytes again. The server
+/// here calls a second without traffic idle, and the client needs 12 s.
+#[test]
+fn a_slow_paced_download_is_not_cut_as_idle_while_the_client_reads() {
+    let client = Client::new();
+    let server = Server::start(Some(&client.public_key()), &["--idle-timeout", "1s"]);
+    let content = std::fs::read(random_file(&server.root, "slow", 6 << 20)).unwrap();
+    let down = client.dir().join("down");
+    std::fs::create_dir(&down).unwrap();
+    let args = [
+        "get",
+        &server.target(),
+        "slow",
+        "-o",
+        down.to_str().unwrap(),
+        "--server-key",
+        &server.host_fp,
+        "--limit-rate",
+        "512K",
+    ];
+    let out = sft(&client, &args);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(std::fs::read(down.join("slow")).unwrap() == content);
+}

@@ -263,7 +263,21 @@ impl Server {
             .map(|(t, _)| *t)
             .collect();
         for token in expired {
+            // A client reading slowly (--limit-rate, a slow link) still takes
+            // bytes, but a full socket buffer raises no writable event until
+            // much of it drains: try its turn first, and only a session whose
+            // write moved nothing is idle.
+            if self
+                .peers
+                .get(&token)
+                .is_some_and(|p| p.session.client.is_some() && p.session.conn.wants_write())
+            {
+                self.serve_peer(token);
+            }
             if let Some(peer) = self.peers.get_mut(&token) {
+                if peer.session.conn.poll_timeout().is_some_and(|d| d > now) {
+                    continue;
+                }
                 peer.session.conn.handle_timeout(now);
                 if let Some(e) = peer.session.conn.error().cloned() {
                     log_end(
