@@ -173,3 +173,43 @@ fn a_bad_line_at_start_still_stops_the_server_naming_it() {
         stderr(&out)
     );
 }
+
+/// As sshd's StrictModes: an authorized_keys another user could write
+/// (group- or world-writable) stops the server at start and is not
+/// reloaded while it runs, the keys in force staying.
+#[test]
+fn a_file_others_may_write_is_refused_at_start_and_not_reloaded() {
+    use std::os::unix::fs::PermissionsExt;
+    let (server, a) = pair();
+    let b = Client::new();
+    let path = server.home().join("authorized_keys");
+    write_keys(&server, &[key_line(&a), key_line(&b)]);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let line = server
+        .wait_line(&["authorized_keys not reloaded, the 1 keys in force stay"])
+        .expect("the reload is refused");
+    assert!(line.contains("bad owner or permissions"), "{line}");
+    assert!(line.contains("mode 666"), "{line}");
+    let b_file = random_file(b.dir(), "b.bin", 100);
+    assert_eq!(code(&put(&b, &server.target(), &server, &b_file)), 5);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(server.wait_log("authorized_keys reloaded: 2 keys (was 1)"));
+    assert_eq!(code(&put(&b, &server.target(), &server, &b_file)), 0);
+
+    let home = tempfile::TempDir::new().unwrap();
+    let auth = home.path().join("authorized_keys");
+    std::fs::write(&auth, key_line(&a)).unwrap();
+    std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o620)).unwrap();
+    let out = std::process::Command::new(SFT)
+        .env("SFT_HOME", home.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--authorized-keys"])
+        .arg(&auth)
+        .arg("--root")
+        .arg(home.path().join("root"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let want = format!("bad owner or permissions on {}", auth.display());
+    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    assert!(stderr(&out).contains("chmod go-w"), "{}", stderr(&out));
+}

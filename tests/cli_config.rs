@@ -195,7 +195,7 @@ fn a_bad_config_exits_2_naming_file_and_line_before_connecting() {
     let out = client.sft(&["ls", &server.target()]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("bad owner or permissions") && stderr(&out).contains("chmod 600"),
+        stderr(&out).contains("bad owner or permissions") && stderr(&out).contains("chmod go-w"),
         "{}",
         stderr(&out)
     );

@@ -29,6 +29,12 @@ fn ssh_keygen(dir: &Path, name: &str, kind: &str, pass: &str) -> PathBuf {
     path
 }
 
+/// Writes a passphrase file as a user should: mode 0600.
+fn write_pass(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 /// What `ssh-keygen -lf path` prints as the fingerprint.
 fn ssh_fingerprint(path: &Path) -> String {
     let out = Command::new("ssh-keygen")
@@ -72,9 +78,9 @@ fn ssh_keygen_keys_sign_for_client_and_host_end_to_end() {
     let locked = ssh_keygen(keys.path(), "id_locked", "ed25519", "client secret");
     let host = ssh_keygen(keys.path(), "host", "ed25519", "host secret");
     let client_pass = keys.path().join("client.pass");
-    std::fs::write(&client_pass, "client secret\n").unwrap();
+    write_pass(&client_pass, "client secret\n");
     let host_pass = keys.path().join("host.pass");
-    std::fs::write(&host_pass, "host secret\n").unwrap();
+    write_pass(&host_pass, "host secret\n");
     // authorized_keys made of the two ssh-ed25519 .pub lines as ssh-keygen wrote them.
     let auth = keys.path().join("auth");
     let mut lines = std::fs::read_to_string(plain.with_extension("pub")).unwrap();
@@ -145,7 +151,7 @@ fn ssh_keygen_keys_sign_for_client_and_host_end_to_end() {
     // The wrong passphrase, and no passphrase without a terminal: usage
     // errors naming the key file; nothing is sent.
     let wrong = keys.path().join("wrong.pass");
-    std::fs::write(&wrong, "not it\n").unwrap();
+    write_pass(&wrong, "not it\n");
     let out = sft(
         home.path(),
         &[("SFT_PASSPHRASE_FILE", &wrong)],
@@ -264,7 +270,9 @@ fn rsa_keys_are_refused_by_name_everywhere() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains(named), "{}", stderr(&out));
 
-    // In authorized_keys the server refuses to start, naming line and type.
+    // In authorized_keys an ssh-rsa line is skipped with a warning naming
+    // line and type, so one file can serve sshd and sft: alone, it leaves
+    // no keys and the server refuses to start.
     let auth = home.join("authorized_keys");
     std::fs::copy(rsa.with_extension("pub"), &auth).unwrap();
     let out = sft(
@@ -280,12 +288,37 @@ fn rsa_keys_are_refused_by_name_everywhere() {
             auth.to_str().unwrap(),
         ],
     );
-    assert_ne!(code(&out), 0);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let skipped = ":1: key type ssh-rsa is not one sft uses (it uses Ed25519); that key is skipped";
     assert!(
-        stderr(&out).contains(&format!("line 1: {named}")),
+        stderr(&out).contains(&format!("{}{skipped}", auth.display())),
         "{}",
         stderr(&out)
     );
+    assert!(stderr(&out).contains("no authorized client keys in"));
+    // Next to an ssh-ed25519 line, the server starts and lets that key in.
+    let ed = ssh_keygen(home, "id_ed", "ed25519", "");
+    let mut text = std::fs::read_to_string(&auth).unwrap();
+    text.push_str(&std::fs::read_to_string(ed.with_extension("pub")).unwrap());
+    std::fs::write(&auth, text).unwrap();
+    let server_home = TempDir::new().unwrap();
+    let root = server_home.path().join("root");
+    let server = Server::launch(server_home, root, Some(&auth), &[]);
+    assert!(server.log_contains(skipped), "warned at start");
+    let target = server.target();
+    let out = sft(
+        home,
+        &[],
+        &[
+            "ls",
+            &target,
+            "--server-key",
+            &server.host_fp,
+            "--identity",
+            ed.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
 #[test]

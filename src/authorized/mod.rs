@@ -6,11 +6,11 @@ pub mod options;
 pub mod table;
 pub mod watch;
 
-use std::fs;
 use std::path::Path;
 
 use crate::crypto::ed25519::VerifyingKey;
-use crate::keys::{KeyError, PublicKeyLine};
+use crate::keys::openssh::is_other_ssh_type;
+use crate::keys::{trusted, KeyError, PublicKeyLine};
 pub use options::{Access, KeyOptions};
 
 /// One authorized key with its options.
@@ -56,12 +56,20 @@ impl AuthorizedKey {
     }
 }
 
+/// Largest authorized_keys file read (16 MiB, some 150,000 keys); a larger
+/// one is refused at start and not reloaded.
+pub const MAX_FILE_LEN: u64 = 16 << 20;
+
 /// What reading an authorized_keys file found: the keys of its good lines,
-/// and the number and problem of each bad one.
+/// the lines of key types sft does not use, and the number and problem of
+/// each bad line.
 #[derive(Debug, Default)]
 pub struct Parsed {
     /// Keys of the good lines, in file order.
     pub keys: Vec<AuthorizedKey>,
+    /// Each line of another SSH key type (ssh-rsa, ecdsa-sha2-*, ...), so
+    /// one file can serve sshd and sft: its number (from 1) and the type.
+    pub other_types: Vec<(usize, String)>,
     /// Each bad line: its number (from 1) and what is wrong.
     pub bad: Vec<(usize, String)>,
 }
@@ -75,6 +83,14 @@ pub fn parse_text(text: &str) -> Parsed {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        let key_type = options::split_options(line)
+            .ok()
+            .and_then(|(_, key)| key.split_whitespace().next())
+            .filter(|t| is_other_ssh_type(t));
+        if let Some(t) = key_type {
+            parsed.other_types.push((i + 1, t.to_string()));
+            continue;
+        }
         match AuthorizedKey::parse(line) {
             Ok(k) => parsed.keys.push(k),
             Err(reason) => parsed.bad.push((i + 1, reason)),
@@ -83,19 +99,21 @@ pub fn parse_text(text: &str) -> Parsed {
     parsed
 }
 
-/// Reads an authorized_keys file (as at server start: any bad line is an
-/// error).
+/// Reads an authorized_keys file as at server start: any bad line is an
+/// error; lines of other key types are kept in [`Parsed::other_types`]
+/// (see [`warn_other_types`]).
 ///
 /// # Errors
-/// `Io` when unreadable; `Malformed` naming the first bad line.
-pub fn load_authorized_keys(path: &Path) -> Result<Vec<AuthorizedKey>, KeyError> {
+/// Those of [`read_authorized_keys`]; `Malformed` naming the first bad
+/// line.
+pub fn load_authorized_keys(path: &Path) -> Result<Parsed, KeyError> {
     let parsed = read_authorized_keys(path)?;
-    match parsed.bad.into_iter().next() {
+    match parsed.bad.first() {
         Some((line, reason)) => Err(KeyError::Malformed {
             path: path.to_path_buf(),
             reason: format!("line {line}: {reason}"),
         }),
-        None => Ok(parsed.keys),
+        None => Ok(parsed),
     }
 }
 
@@ -103,14 +121,22 @@ pub fn load_authorized_keys(path: &Path) -> Result<Vec<AuthorizedKey>, KeyError>
 /// bad ones (as a reload does).
 ///
 /// # Errors
-/// `Io` when unreadable.
+/// `Io` when unreadable; `BadOwner` when another user could write it, or
+/// `Malformed` when it is not a regular file, not UTF-8 or larger than
+/// [`MAX_FILE_LEN`] (see [`trusted::read`]).
 pub fn read_authorized_keys(path: &Path) -> Result<Parsed, KeyError> {
-    let text = fs::read_to_string(path).map_err(|source| KeyError::Io {
-        op: "read",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(parse_text(&text))
+    Ok(parse_text(&trusted::read(path, MAX_FILE_LEN)?))
+}
+
+/// Logs a warning for each line of `parsed` whose key type sft does not
+/// use: those keys are not authorized, and the rest of the file is.
+pub fn warn_other_types(path: &Path, parsed: &Parsed) {
+    for (line, key_type) in &parsed.other_types {
+        log::warn!(
+            "{}:{line}: key type {key_type} is not one sft uses (it uses Ed25519); that key is skipped",
+            path.display()
+        );
+    }
 }
 
 #[cfg(test)]

@@ -114,13 +114,21 @@ fn a_bad_key_after_good_options_is_named() {
 #[test]
 fn a_file_keeps_its_good_lines_and_names_its_bad_ones() {
     let text = format!(
-        "# comment\n\n{KEY_A} a\nbogus,option {KEY_A}\nsft-ed25519 !!!\nread-only sft-ed25519 {} b\n",
+        "# comment\n\n{KEY_A} a\nbogus,option {KEY_A}\nsft-ed25519 !!!\nread-only sft-ed25519 {} b\nssh-rsa AAAA c\nfrom=\"10.*\" ecdsa-sha2-nistp256 AAAA d\n",
         key_b64()
     );
     let parsed = parse_text(&text);
     assert_eq!(parsed.keys.len(), 2);
     let lines: Vec<usize> = parsed.bad.iter().map(|(n, _)| *n).collect();
     assert_eq!(lines, vec![4, 5]);
+    assert_eq!(
+        parsed.other_types,
+        [
+            (7, "ssh-rsa".to_string()),
+            (8, "ecdsa-sha2-nistp256".to_string())
+        ],
+        "other key types are set apart, not bad"
+    );
     assert!(parsed.bad[0].1.contains("\"bogus\""), "{:?}", parsed.bad);
 }
 

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
 
-use super::read_authorized_keys;
 use super::table::AuthorizedTable;
+use super::{read_authorized_keys, warn_other_types};
 use crate::keys::KeyError;
 
 /// How often the file's metadata (mtime, ctime, size, inode) is compared
@@ -99,6 +99,7 @@ pub fn reload(path: &Path, table: &AuthorizedTable) {
             return;
         }
     };
+    warn_other_types(path, &parsed);
     for (line, problem) in &parsed.bad {
         warn!(
             "{}:{line}: {problem}; skipped (that key is refused)",

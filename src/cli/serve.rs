@@ -9,7 +9,7 @@ use clap::Args;
 use log::{info, warn};
 use sft::audit::AuditLog;
 use sft::authorized::table::AuthorizedTable;
-use sft::authorized::{load_authorized_keys, watch};
+use sft::authorized::{load_authorized_keys, warn_other_types, watch};
 use sft::fs::ReceiveRoot;
 use sft::net::server::{Clients, Limits, Rate, ServeOptions, Server, Timeouts};
 
@@ -113,7 +113,9 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             )
             .hint(add_hint));
         }
-        let lines = load_authorized_keys(&path)?;
+        let parsed = load_authorized_keys(&path)?;
+        warn_other_types(&path, &parsed);
+        let lines = parsed.keys;
         if lines.is_empty() {
             return Err(CliError::new(
                 Exit::Usage,

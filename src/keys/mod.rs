@@ -23,6 +23,7 @@ use crate::crypto::CryptoError;
 pub mod agent;
 pub mod openssh;
 pub mod passphrase;
+pub mod trusted;
 
 /// Algorithm tag that starts a public-key line.
 pub const KEY_TYPE: &str = "sft-ed25519";
@@ -44,11 +45,15 @@ pub enum KeyError {
     /// The private key file is readable by group or others.
     #[error("permissions {mode:04o} for {path} are too open: a private key must not be accessible by others\nhint: run `chmod 600 {path}`")]
     TooOpen { path: PathBuf, mode: u32 },
+    /// A file that decides trust (authorized_keys, the client config) that
+    /// another user could write ([`trusted`]).
+    #[error("bad owner or permissions on {path} (owner uid {uid}, mode {mode:03o}): it must belong to this user or root, and only its owner may write it\nhint: run `chmod go-w {path}`")]
+    BadOwner { path: PathBuf, uid: u32, mode: u32 },
     /// The file does not hold a key sft can read.
     #[error("{path}: {reason}")]
     Malformed { path: PathBuf, reason: String },
     /// An encrypted key file, with no passphrase file and no terminal to ask on.
-    #[error("{0} is protected by a passphrase and there is no terminal to ask for it\nhint: set SFT_PASSPHRASE_FILE to a file whose first line is the passphrase, or add the key to ssh-agent (ssh-add KEY)")]
+    #[error("{0} is protected by a passphrase and there is no terminal to ask for it\nhint: set SFT_PASSPHRASE_FILE to a file (mode 0600) whose first line is the passphrase; a client can also sign with the key held by ssh-agent (ssh-add KEY)")]
     NeedPassphrase(PathBuf),
     /// The passphrase does not decrypt the key file.
     #[error("wrong passphrase for {0}")]

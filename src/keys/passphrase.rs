@@ -5,6 +5,7 @@
 
 use std::fs::File;
 use std::io::{IsTerminal, Read};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -22,7 +23,7 @@ pub const MAX_FILE_LEN: u64 = 4096;
 /// # Errors
 /// `NeedPassphrase` when `SFT_PASSPHRASE_FILE` is unset and stdin or
 /// stderr is not a terminal; `PassphraseFile` when that file cannot be
-/// read or is too long; `Io` when the terminal prompt fails.
+/// read, is too long, or is a regular file group or others may access; `Io` when the terminal prompt fails.
 pub fn for_key(key_path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     if let Some(file) = std::env::var_os(FILE_ENV) {
         return from_file(Path::new(&file));
@@ -49,6 +50,16 @@ fn from_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         reason,
     };
     let file = File::open(path).map_err(|e| bad(e.to_string()))?;
+    // A pipe (`<(pass show key)`) is fine; a regular file must be private.
+    let meta = file.metadata().map_err(|e| bad(e.to_string()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if meta.is_file() && mode & 0o077 != 0 {
+        return Err(bad(format!(
+            "permissions {mode:04o} are too open: only its owner may read a passphrase \
+             file\nhint: run `chmod 600 {}`",
+            path.display()
+        )));
+    }
     let mut text = Zeroizing::new(Vec::new());
     file.take(MAX_FILE_LEN + 1)
         .read_to_end(&mut text)
@@ -70,6 +81,21 @@ mod tests {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(bytes).unwrap();
         f
+    }
+
+    #[test]
+    fn a_passphrase_file_others_may_read_is_refused() {
+        let f = file_with(b"secret\n");
+        for mode in [0o640, 0o604] {
+            std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = from_file(f.path()).unwrap_err().to_string();
+            assert!(
+                err.contains("too open") && err.contains("chmod 600"),
+                "{err}"
+            );
+        }
+        std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert_eq!(from_file(f.path()).unwrap().as_slice(), b"secret");
     }
 
     #[test]

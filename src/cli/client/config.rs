@@ -23,13 +23,11 @@
 //! [`parse`] and [`Config::for_host`] are pure; [`load`] reads the file and
 //! refuses one that others could have written.
 
-use std::fs::File;
-use std::io::Read;
 use std::net::Ipv6Addr;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use sft::crypto::ed25519::Fingerprint;
+use sft::keys::KeyError;
 
 use crate::cli::error::{CliError, Exit};
 use crate::cli::{home, parse};
@@ -198,67 +196,15 @@ pub(super) fn load(flag: Option<&Path>) -> Result<Option<Config>, CliError> {
 }
 
 fn read_checked(path: &Path) -> Result<String, CliError> {
-    let io = |e: std::io::Error| {
-        CliError::new(
+    sft::keys::trusted::read(path, MAX_CONFIG_BYTES).map_err(|e| match e {
+        KeyError::Io { source, .. } => CliError::new(
             Exit::Usage,
-            format!("cannot read config file {}: {e}", path.display()),
+            format!("cannot read config file {}: {source}", path.display()),
         )
-        .hint("-F names another config file; -F none reads none")
-    };
-    let file = File::open(path).map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
-    if !meta.is_file() {
-        return Err(CliError::new(
-            Exit::Usage,
-            format!("config file {} is not a regular file", path.display()),
-        ));
-    }
-    check_owner_and_mode(
-        path,
-        meta.uid(),
-        meta.mode(),
-        rustix::process::geteuid().as_raw(),
-    )?;
-    let mut text = String::new();
-    file.take(MAX_CONFIG_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(io)?;
-    if text.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(CliError::new(
-            Exit::Usage,
-            format!(
-                "config file {} is larger than {MAX_CONFIG_BYTES} bytes",
-                path.display()
-            ),
-        ));
-    }
-    Ok(text)
-}
-
-/// ssh's "Bad owner or permissions": a config file another user could
-/// write could point an alias at their server, so it must belong to this
-/// user (or root) and not be writable by group or others.
-pub(super) fn check_owner_and_mode(
-    path: &Path,
-    uid: u32,
-    mode: u32,
-    euid: u32,
-) -> Result<(), CliError> {
-    if (uid != euid && uid != 0) || mode & 0o022 != 0 {
-        return Err(CliError::new(
-            Exit::Usage,
-            format!(
-                "bad owner or permissions on config file {} (owner uid {uid}, mode {:03o})",
-                path.display(),
-                mode & 0o777
-            ),
-        )
-        .hint(format!(
-            "it must be yours and writable by you alone: chmod 600 {}",
-            path.display()
-        )));
-    }
-    Ok(())
+        .hint("-F names another config file; -F none reads none"),
+        e @ KeyError::BadOwner { .. } => CliError::new(Exit::Usage, e.to_string()),
+        e => CliError::new(Exit::Usage, format!("config file {e}")),
+    })
 }
 
 /// Parses config text read from `path`; `home` expands `~/` in
