@@ -335,3 +335,19 @@ fn a_malformed_known_hosts_line_is_skipped_with_a_warning() {
         stderr(&out)
     );
 }
+
+/// scp's order (`sft put FILE HOST:DIR`) is a usage error that shows
+/// sft's, before any connection.
+#[test]
+fn scp_argument_order_is_a_usage_error_showing_sfts_order() {
+    let client = Client::new();
+    let file = random_file(client.dir(), "a.txt", 10);
+    let out = client.sft(&["put", file.to_str().unwrap(), "srv:backup/"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the server comes first")
+            && stderr(&out).contains("sft put HOST FILE --to DIR"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -472,3 +472,38 @@ fn ssh_agent_signs_for_the_client_end_to_end() {
         stderr(&out)
     );
 }
+
+/// A refused key's hint quotes the line the admin should add as the user
+/// has it (the `.pub` line with its comment, for an ssh key), and, for
+/// the default identity, points at `~/.ssh/id_ed25519` when there is one.
+#[test]
+fn a_refused_key_hint_quotes_its_pub_line_and_points_at_the_ssh_key() {
+    let other = Client::new();
+    let server = Server::start(Some(&other.public_key()), &[]);
+    let home = TempDir::new().unwrap();
+    let ssh_dir = home.path().join(".ssh");
+    std::fs::create_dir(&ssh_dir).unwrap();
+    let key = ssh_keygen(&ssh_dir, "id_ed25519", "ed25519", "");
+    let pub_line = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let env = [("HOME", home.path())];
+    let target = server.target();
+    let ls = |extra: &[&str]| {
+        let mut args = vec!["ls", &target, "--server-key", &server.host_fp];
+        args.extend_from_slice(extra);
+        sft(home.path(), &env, &args)
+    };
+    let out = ls(&["--identity", key.to_str().unwrap()]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    let want = format!("authorized_keys:\n{}", pub_line.trim());
+    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    assert!(pub_line.contains("test@sft"), "the comment is kept");
+    assert!(!stderr(&out).contains("--identity"), "{}", stderr(&out));
+
+    // The default identity (created now): its own line, then the ssh key.
+    let out = ls(&[]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    let own = std::fs::read_to_string(home.path().join("identity.pub")).unwrap();
+    assert!(stderr(&out).contains(own.trim()), "{}", stderr(&out));
+    let want = format!("--identity {}", key.display());
+    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+}

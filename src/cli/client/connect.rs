@@ -1,12 +1,12 @@
 //! Connecting: the target, trust decisions (pins, known_hosts, TOFU) and
 //! what a failed connection tells the user.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use log::info;
-use sft::crypto::ed25519::{Fingerprint, VerifyingKey};
+use sft::crypto::ed25519::{Fingerprint, Sign, VerifyingKey};
 use sft::keys::{KnownHosts, PublicKeyLine};
 use sft::net::client::{ClientError, Route, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
 use sft::proto::{AlertCode, ProtoError, PROTOCOL_VERSION};
@@ -89,21 +89,26 @@ pub(super) fn connect(
         }
         Some(path) => {
             info!("identity {}", path.display());
-            home::client_identity(path)?
+            (home::client_identity(path)?, path.clone())
         }
         None => {
             let path = home::home_file(None, "identity")?;
             match path.exists() {
-                true => home::client_identity(&path)?,
-                false => Arc::new(home::load_or_create_identity(&path, "client")?),
+                true => (home::client_identity(&path)?, path),
+                false => {
+                    let key: Arc<dyn Sign> =
+                        Arc::new(home::load_or_create_identity(&path, "client")?);
+                    (key, path)
+                }
             }
         }
     };
-    let identity_line = PublicKeyLine {
-        key: identity.verifying_key(),
-        comment: String::new(),
-    }
-    .to_string();
+    let (identity, identity_path) = identity;
+    let refused_hint = refused_hint(
+        &identity_path,
+        identity.verifying_key(),
+        trust.identity.is_none() && file.identity.is_none(),
+    );
     let known_path = home::home_file(trust.known_hosts, "known_hosts")?;
     let pinned = match (&trust.server_key, &file.server_key) {
         (Some(text), _) => Some((text, Pin::Flag)),
@@ -198,7 +203,7 @@ pub(super) fn connect(
         }
     };
     let mut session = retry_busy(&name, connect_once, |e| {
-        connect_error(e, &name, &pin, &identity_line)
+        connect_error(e, &name, &pin, &refused_hint)
     })?;
     info!(
         "connected to {name}: server key {} verified, session established",
@@ -270,7 +275,7 @@ fn ask(name: &str, fp: &Fingerprint, known: &Path) -> bool {
     read.is_ok() && matches!(answer.trim().to_ascii_lowercase().as_str(), "yes" | "y")
 }
 
-fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> CliError {
+fn connect_error(e: ClientError, name: &str, pin: &Pin, refused_hint: &str) -> CliError {
     match e {
         ClientError::Proto(ProtoError::ServerKeyMismatch { expected, seen }) => match pin {
             Pin::KnownHosts(file) => CliError::new(
@@ -320,8 +325,48 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, identity_line: &str) -> 
         }
         ClientError::Proto(ProtoError::PeerAlert(AlertCode::Unauthorized)) => {
             CliError::new(Exit::ClientRefused, format!("the server {name} refused this client's key"))
-                .hint(format!("ask the server's admin to add this line to its authorized_keys:\n{identity_line}"))
+                .hint(refused_hint)
         }
         other => session_error(other),
     }
+}
+
+/// Longest `.pub` file read to quote its line in a hint.
+const MAX_PUB_FILE: u64 = 16 << 10;
+
+/// What to tell a user whose key the server refused: the line for the
+/// server's authorized_keys, as the identity's `.pub` file has it (an
+/// `ssh-ed25519 ... comment` line for an OpenSSH key) when that file holds
+/// `key`, else as an `sft-ed25519` line; and, for the default identity
+/// when `~/.ssh/id_ed25519` exists, how to use that key instead.
+fn refused_hint(identity: &Path, key: VerifyingKey, default: bool) -> String {
+    let public = if identity.extension().is_some_and(|e| e == "pub") {
+        identity.to_path_buf()
+    } else {
+        sft::keys::public_path(identity)
+    };
+    let quoted = std::fs::File::open(&public).ok().and_then(|f| {
+        let mut text = String::new();
+        f.take(MAX_PUB_FILE).read_to_string(&mut text).ok()?;
+        let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+        let parsed = PublicKeyLine::parse(line).ok()?;
+        (parsed.key == key).then(|| line.to_string())
+    });
+    let line = quoted.unwrap_or_else(|| {
+        PublicKeyLine {
+            key,
+            comment: String::new(),
+        }
+        .to_string()
+    });
+    let mut hint =
+        format!("ask the server's admin to add this line to its authorized_keys:\n{line}");
+    let ssh_key = std::env::var_os("HOME").map(|h| Path::new(&h).join(".ssh/id_ed25519"));
+    if let Some(ssh_key) = ssh_key.filter(|p| default && p.exists()) {
+        hint.push_str(&format!(
+            "\nor, if the server knows your ssh key, use it: --identity {} (or IdentityFile in the config file)",
+            ssh_key.display()
+        ));
+    }
+    hint
 }

@@ -55,6 +55,7 @@ pub fn put(args: PutArgs) -> Result<(), CliError> {
 
 /// Checks the arguments, plans the upload, and runs it.
 fn plan_and_put(args: &PutArgs, tally: &mut Tally) -> Result<(), CliError> {
+    scp_order(args)?;
     // A mistyped host is a usage error before the tree is walked.
     check_target(&args.server, &args.trust)?;
     let to = args.to.as_deref().map(super::dir_arg);
@@ -65,6 +66,27 @@ fn plan_and_put(args: &PutArgs, tally: &mut Tally) -> Result<(), CliError> {
     let plan = plan_upload(&args.files, args.recursive, to)?;
     tally.plan(plan.files.len() + plan.refused.len());
     put_plan(args, plan, tally)
+}
+
+/// `sft put FILE HOST:DIR`, scp's order: the "server" is a local file and
+/// a missing "file" has a colon. A usage error that shows sft's order.
+fn scp_order(args: &PutArgs) -> Result<(), CliError> {
+    let remote = args
+        .files
+        .iter()
+        .find(|f| f.as_os_str().to_string_lossy().contains(':') && !f.exists());
+    match remote {
+        Some(remote) if Path::new(&args.server).exists() => Err(CliError::new(
+            Exit::Usage,
+            format!(
+                "{} is a local file and {} is not: the server comes first",
+                display_safe(&args.server),
+                display_safe(&remote.to_string_lossy())
+            ),
+        )
+        .hint("sft put HOST[:PORT] FILE... [--to DIR] (scp's `scp FILE HOST:DIR` is `sft put HOST FILE --to DIR`)")),
+        _ => Ok(()),
+    }
 }
 
 /// The requests of a plan, in order: the directories (parents first), the
