@@ -131,6 +131,30 @@ fn the_man_pages_render_and_name_the_commands_and_their_flags() {
     ] {
         assert!(serve.contains(flag), "sft-serve.1 lacks {flag}: {serve}");
     }
+    // The sections clap does not know: one line each, not run together.
+    for line in [
+        "EXIT STATUS",
+        "ENVIRONMENT",
+        "SFT_PASSPHRASE_FILE",
+        "FILES",
+        "$SFT_HOME/known_hosts",
+    ] {
+        assert!(
+            top.lines().any(|l| l.trim() == line),
+            "sft.1 lacks {line}: {top}"
+        );
+    }
+    assert!(
+        top.lines()
+            .any(|l| l.trim() == "5      the server refused this client's key"),
+        "{top}"
+    );
+    for line in ["SIGNALS", "$SFT_HOME/authorized_keys"] {
+        assert!(
+            serve.lines().any(|l| l.trim() == line),
+            "sft-serve.1 lacks {line}: {serve}"
+        );
+    }
     let put = render(&dir.join("sft-put.1"));
     assert!(put.contains("--accept-new"), "{put}");
     render(&dir.join("sft-audit-verify.1"));

@@ -26,7 +26,7 @@ pub enum Exit {
 
 impl Exit {
     /// Every variant, in the order `sft --help` lists them.
-    const ALL: [Exit; 7] = [
+    pub(super) const ALL: [Exit; 7] = [
         Exit::FileFailed,
         Exit::Usage,
         Exit::Connection,
@@ -42,7 +42,7 @@ impl Exit {
     }
 
     /// The line `sft --help` gives this status.
-    fn meaning(self) -> &'static str {
+    pub(super) fn meaning(self) -> &'static str {
         match self {
             Exit::FileFailed => {
                 "at least one file failed (refused, exists, not found, too large, local I/O, changed while sent)"

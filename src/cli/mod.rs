@@ -25,6 +25,7 @@ mod home;
 mod install;
 mod keycmd;
 mod logging;
+mod manpage;
 mod out;
 mod parse;
 mod receipt;
