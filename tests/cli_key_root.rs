@@ -161,3 +161,25 @@ fn a_cut_upload_keeps_its_partial_in_the_sub_root_and_resumes_there() {
     );
     assert!(!Path::new(&partial).exists());
 }
+
+/// A key whose root= cannot be opened (a file stands there) is refused as
+/// busy, and each refusal gives its session slot back: once the admin
+/// puts a directory there, the key gets in, even with max-sessions=1.
+#[test]
+fn an_unopenable_sub_root_refuses_without_using_up_the_keys_sessions() {
+    // At start the server opens every sub-root; a reload adds this one.
+    let (server, client) = pair();
+    std::fs::write(server.root.join("team"), b"a file, not a directory").unwrap();
+    let line = std::fs::read_to_string(client.public_key()).unwrap();
+    let aside = server.home().join("auth.new");
+    std::fs::write(&aside, format!("root=\"team\",max-sessions=1 {line}")).unwrap();
+    std::fs::rename(&aside, server.home().join("authorized_keys")).unwrap();
+    assert!(server.wait_log("authorized_keys reloaded: 1 keys (was 1)"));
+    let out = run(&client, &server, &["ls"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(server.log_contains("root=\"team\" cannot be opened"));
+    std::fs::remove_file(server.root.join("team")).unwrap();
+    std::fs::create_dir(server.root.join("team")).unwrap();
+    let out = run(&client, &server, &["ls"]);
+    assert_eq!(code(&out), 0, "no slot leaked: {}", stderr(&out));
+}

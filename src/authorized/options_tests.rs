@@ -25,3 +25,15 @@ fn overwrite_and_no_overwrite_are_read() {
         Some(false)
     );
 }
+
+#[test]
+fn a_root_through_a_partial_file_name_is_refused() {
+    for root in ["root=.sft-part-x", "root=\"a/.sft-part-1/b\""] {
+        let err = parse_options(root).unwrap_err();
+        assert!(err.contains("partial files"), "{root}: {err}");
+    }
+    assert_eq!(
+        parse_options("root=a/.sft-partx").unwrap().root.as_deref(),
+        Some("a/.sft-partx")
+    );
+}

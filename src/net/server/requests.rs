@@ -75,6 +75,18 @@ pub(super) fn handle_events(
                         }
                     },
                 };
+                // Before the key's session is counted: a refusal here
+                // leaves the connection pending, as drop_peer expects.
+                let root = match &options.root {
+                    Some(dir) => match confine(shared, dir, &fp) {
+                        Ok(root) => Some(root),
+                        Err(why) => {
+                            s.conn.refuse_busy();
+                            return Err(DriveError::Busy(why));
+                        }
+                    },
+                    None => None,
+                };
                 let cap = options.max_sessions.map(|n| n as usize);
                 let admitted = shared.admission().authenticated(source, &fp, cap, now);
                 if !admitted {
@@ -87,19 +99,13 @@ pub(super) fn handle_events(
                         _ => format!("{fp} holds its share of connection slots ({share})"),
                     }));
                 }
-                if let Some(dir) = &options.root {
-                    match confine(shared, dir, &fp) {
-                        Ok(root) => s.root = Some(root),
-                        Err(why) => {
-                            s.conn.refuse_busy();
-                            return Err(DriveError::Busy(why));
-                        }
-                    }
-                }
+                // Counted now: from here drop_peer gives the key's slot
+                // back, whatever fails next.
+                s.client = Some(fp);
+                s.root = root;
                 s.options = options;
                 s.conn.admit()?;
                 info!("{} authenticated as {fp}", s.addr);
-                s.client = Some(fp);
                 s.key = Some(*key.as_bytes());
                 if shared.handoff {
                     // Its requests are handled by the loop it moves to.
