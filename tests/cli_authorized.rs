@@ -117,6 +117,23 @@ fn sighup_reloads_the_file() {
     assert_eq!(code(&out), 0, "the server still runs: {}", stderr(&out));
 }
 
+/// SIGHUP (`systemctl reload`) never ends a server, with no
+/// authorized_keys to reload either.
+#[test]
+fn sighup_leaves_a_server_without_authorized_keys_serving() {
+    let a = Client::new();
+    let mut server = Server::start(None, &[]);
+    let kill = std::process::Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let file = random_file(a.dir(), "x.bin", 1000);
+    let out = put(&a, &server.target(), &server, &file);
+    assert_eq!(code(&out), 0, "the server still runs: {}", stderr(&out));
+    assert!(server.child.try_wait().unwrap().is_none(), "still running");
+}
+
 #[test]
 fn a_bad_line_on_reload_is_skipped_and_named_and_the_rest_applies() {
     let (server, a) = pair();

@@ -154,7 +154,10 @@ fn display(text: &str) -> String {
 fn root_value(value: Option<String>) -> Result<String, String> {
     let value = value.ok_or("option \"root\" needs a value: root=DIR")?;
     let dir = sanitize_path(value.as_bytes()).map_err(|e| format!("option \"root\": {e}"))?;
-    if dir.split('/').any(|c| c.starts_with(crate::fs::TEMP_PREFIX)) {
+    if dir
+        .split('/')
+        .any(|c| c.starts_with(crate::fs::TEMP_PREFIX))
+    {
         return Err(format!(
             "option \"root\": names starting with {:?} are the server's partial files",
             crate::fs::TEMP_PREFIX

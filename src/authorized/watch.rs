@@ -45,14 +45,25 @@ fn stamp(path: &Path) -> Stamp {
     })
 }
 
-/// Starts the watcher thread for `path`, whose keys `table` already holds
-/// (loaded at start), and installs its SIGHUP handler.
+/// Installs the SIGHUP handler: from now on SIGHUP sets the returned flag
+/// instead of ending the process (its default). A server calls this first
+/// thing, so `systemctl reload` never kills it, even while it starts or
+/// when it has no authorized_keys to reload.
 ///
 /// # Errors
-/// The signal handler or the thread could not be set up.
-pub fn spawn(path: PathBuf, table: Arc<AuthorizedTable>) -> io::Result<()> {
+/// The handler could not be installed.
+pub fn catch_sighup() -> io::Result<Arc<AtomicBool>> {
     let hup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())?;
+    Ok(hup)
+}
+
+/// Starts the watcher thread for `path`, whose keys `table` already holds
+/// (loaded at start); it reloads when `hup` ([`catch_sighup`]) is set.
+///
+/// # Errors
+/// The thread could not be started.
+pub fn spawn(path: PathBuf, table: Arc<AuthorizedTable>, hup: Arc<AtomicBool>) -> io::Result<()> {
     let mut seen = stamp(&path);
     std::thread::Builder::new()
         .name("authorized-keys".into())

@@ -38,7 +38,7 @@ const SERVE_FILES: &[(&str, &str)] = &[
 ];
 
 const SERVE_SIGNALS: &[(&str, &str)] = &[
-    ("SIGHUP", "Reload authorized_keys; sessions in flight go on."),
+    ("SIGHUP", "Reload authorized_keys; sessions in flight go on. Ignored with --allow-any-client."),
     ("SIGTERM, SIGINT", "Stop accepting, end sessions gracefully (uploads in flight keep their partial files to resume), exit 0."),
 ];
 

@@ -85,6 +85,8 @@ fn limits(args: &ServeArgs) -> Limits {
 }
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
+    let hup = watch::catch_sighup()
+        .map_err(|e| CliError::new(Exit::Usage, format!("cannot install signal handlers: {e}")))?;
     let limits = limits(&args);
     let identity_path = home::home_file(args.identity, "host_identity")?;
     let identity = Arc::new(home::load_or_create_identity(&identity_path, "host")?);
@@ -191,7 +193,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .stop_on_signals()
         .map_err(|e| CliError::new(Exit::Usage, format!("cannot install signal handlers: {e}")))?;
     if let Some((path, table)) = watched {
-        watch::spawn(path, table).map_err(|e| {
+        watch::spawn(path, table, hup).map_err(|e| {
             CliError::new(
                 Exit::Usage,
                 format!("cannot watch authorized_keys for changes: {e}"),
