@@ -230,3 +230,22 @@ fn a_file_others_may_write_is_refused_at_start_and_not_reloaded() {
     assert!(stderr(&out).contains(&want), "{}", stderr(&out));
     assert!(stderr(&out).contains("chmod go-w"), "{}", stderr(&out));
 }
+
+/// A reload warns about at most 20 bad lines one by one, then counts the
+/// rest in one line: a garbled file cannot flood the log on each reload.
+#[test]
+fn a_reload_warns_about_twenty_bad_lines_and_counts_the_rest() {
+    let (server, a) = pair();
+    let bad = |n: usize| -> Vec<String> {
+        let mut lines = vec![key_line(&a)];
+        lines.extend((0..n).map(|i| format!("garbage-{i} line\n")));
+        lines
+    };
+    write_keys(&server, &bad(20));
+    assert!(server.wait_log("authorized_keys reloaded: 1 keys (was 1)"));
+    assert_eq!(server.log_count("that key is refused"), 20, "at the limit");
+    assert!(!server.log_contains("more such lines"));
+    write_keys(&server, &bad(21));
+    assert!(server.wait_log("... and 1 more such lines"), "one past it");
+    assert_eq!(server.log_count("that key is refused"), 40);
+}

@@ -375,3 +375,27 @@ fn the_example_systemd_unit_verifies_when_systemd_analyze_is_installed() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stderr(&out), "", "no warning about the unit");
 }
+
+/// The log may not be written into the audit log or authorized_keys: each
+/// reload's warnings would change the file and start the next reload.
+#[test]
+fn a_log_file_that_is_the_audit_log_or_authorized_keys_is_refused() {
+    let home = TempDir::new().unwrap();
+    let keys = home.path().join("authorized_keys");
+    std::fs::write(&keys, "").unwrap();
+    for (log, what) in [
+        (keys.clone(), "is authorized_keys"),
+        (home.path().join("audit.log"), "is the audit log"),
+    ] {
+        let out = Command::new(SFT)
+            .env("SFT_HOME", home.path())
+            .args(["serve", "--listen", "127.0.0.1:0", "--root"])
+            .arg(home.path().join("root"))
+            .arg("--log-file")
+            .arg(&log)
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(stderr(&out).contains(what), "{}", stderr(&out));
+    }
+}

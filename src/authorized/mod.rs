@@ -128,14 +128,31 @@ pub fn read_authorized_keys(path: &Path) -> Result<Parsed, KeyError> {
     Ok(parse_text(&trusted::read(path, MAX_FILE_LEN)?))
 }
 
+/// Most lines of one kind (other key types, bad lines) a load or reload
+/// warns about one by one (20); the rest are counted in one more line, so
+/// a huge or garbled file cannot flood the log on every reload.
+pub const MAX_WARNED_LINES: usize = 20;
+
 /// Logs a warning for each line of `parsed` whose key type sft does not
-/// use: those keys are not authorized, and the rest of the file is.
+/// use (those keys are not authorized, and the rest of the file is), at
+/// most [`MAX_WARNED_LINES`].
 pub fn warn_other_types(path: &Path, parsed: &Parsed) {
-    for (line, key_type) in &parsed.other_types {
-        log::warn!(
+    warn_capped(parsed.other_types.iter().map(|(line, key_type)| {
+        format!(
             "{}:{line}: key type {key_type} is not one sft uses (it uses Ed25519); that key is skipped",
             path.display()
-        );
+        )
+    }));
+}
+
+/// Logs the first [`MAX_WARNED_LINES`] of `lines`, then how many more.
+pub fn warn_capped(lines: impl ExactSizeIterator<Item = String>) {
+    let total = lines.len();
+    for line in lines.take(MAX_WARNED_LINES) {
+        log::warn!("{line}");
+    }
+    if total > MAX_WARNED_LINES {
+        log::warn!("... and {} more such lines", total - MAX_WARNED_LINES);
     }
 }
 

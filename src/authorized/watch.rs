@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use log::{error, info, warn};
 
 use super::table::AuthorizedTable;
-use super::{read_authorized_keys, warn_other_types};
+use super::{read_authorized_keys, warn_capped, warn_other_types};
 use crate::keys::KeyError;
 
 /// How often the file's metadata (mtime, ctime, size, inode) is compared
@@ -111,12 +111,12 @@ pub fn reload(path: &Path, table: &AuthorizedTable) {
         }
     };
     warn_other_types(path, &parsed);
-    for (line, problem) in &parsed.bad {
-        warn!(
+    warn_capped(parsed.bad.iter().map(|(line, problem)| {
+        format!(
             "{}:{line}: {problem}; skipped (that key is refused)",
             path.display()
-        );
-    }
+        )
+    }));
     let was = table.replace(parsed.keys);
     info!("authorized_keys reloaded: {} keys (was {was})", table.len());
 }

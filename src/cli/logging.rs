@@ -3,8 +3,8 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
@@ -31,6 +31,18 @@ pub struct LogArgs {
 enum LogFormat {
     Text,
     Json,
+}
+
+impl LogArgs {
+    /// Whether the log file is the file at `other` (one device and inode;
+    /// false when either does not exist).
+    pub fn writes_to(&self, other: &Path) -> bool {
+        let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+        match (&self.log_file, id(other)) {
+            (Some(log), Some(other)) => id(log) == Some(other),
+            _ => false,
+        }
+    }
 }
 
 /// Sets up the global logger: `RUST_LOG`, else `default_filter`; to stderr

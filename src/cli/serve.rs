@@ -87,10 +87,23 @@ fn limits(args: &ServeArgs) -> Limits {
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let hup = watch::catch_sighup()
         .map_err(|e| CliError::new(Exit::Usage, format!("cannot install signal handlers: {e}")))?;
+    let audit_path = home::home_file(args.audit_log.clone(), "audit.log")?;
+    let keys_path = home::home_file(args.authorized_keys.clone(), "authorized_keys")?;
+    for (what, path) in [
+        ("the audit log", &audit_path),
+        ("authorized_keys", &keys_path),
+    ] {
+        if args.log.writes_to(path) {
+            return Err(CliError::new(
+                Exit::Usage,
+                format!("--log-file {} is {what}", path.display()),
+            )
+            .hint("give the log a file of its own"));
+        }
+    }
     let limits = limits(&args);
     let identity_path = home::home_file(args.identity, "host_identity")?;
     let identity = Arc::new(home::load_or_create_identity(&identity_path, "host")?);
-    let audit_path = home::home_file(args.audit_log, "audit.log")?;
     let audit = AuditLog::open(&audit_path, identity.clone()).map_err(|e| {
         CliError::new(
             Exit::Usage,
@@ -100,7 +113,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let (clients, watched) = if args.allow_any_client {
         (Clients::Any, None)
     } else {
-        let path = home::home_file(args.authorized_keys, "authorized_keys")?;
+        let path = keys_path;
         let add_hint = format!(
             "add a client's public key line (its `sft keygen` prints it; it is also in the client's identity.pub) to {}, or start with --allow-any-client to accept any client",
             path.display()

@@ -21,6 +21,7 @@ use crate::crypto::ed25519::{Fingerprint, SigningKey, VerifyingKey, SSH_KEY_TYPE
 use crate::crypto::CryptoError;
 
 pub mod agent;
+pub mod file;
 pub mod openssh;
 pub mod passphrase;
 pub mod trusted;
@@ -208,13 +209,7 @@ fn read_private(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, KeyError> {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };
-    let meta = fs::metadata(path).map_err(io_err("read", path))?;
-    if !meta.is_file() {
-        return Err(malformed(
-            "not a key file (it is a directory or special file)",
-        ));
-    }
-    let pem = zeroize::Zeroizing::new(fs::read(path).map_err(io_err("read", path))?);
+    let (pem, meta) = file::read_regular(path, file::MAX_KEY_FILE)?;
     let first_word = pem
         .split(|b| b.is_ascii_whitespace())
         .next()
@@ -251,7 +246,7 @@ fn read_private(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, KeyError> {
 /// # Errors
 /// As [`load_identity`], or `Malformed` when the file is neither form.
 pub fn public_key_of_file(path: &Path) -> Result<VerifyingKey, KeyError> {
-    let text = zeroize::Zeroizing::new(fs::read(path).map_err(io_err("read", path))?);
+    let (text, _) = file::read_regular(path, file::MAX_KEY_FILE)?;
     if text.starts_with(openssh::PEM_BEGIN) {
         return openssh::public_key(path, &read_private(path)?);
     }

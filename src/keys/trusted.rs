@@ -4,11 +4,10 @@
 //! whoever could write it could let their own key in, or point an alias
 //! at their own server.
 
-use std::fs::File;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use super::file::read_regular;
 use super::KeyError;
 
 /// Whether a file with owner `uid` and mode `mode` may decide trust for
@@ -23,25 +22,11 @@ pub fn owner_and_mode_ok(uid: u32, mode: u32, euid: u32) -> bool {
 /// # Errors
 /// `Io` when it cannot be opened or read (a missing file included: the
 /// caller decides what that means); `Malformed` when it is not a regular
-/// file, is longer than `max_len` bytes or is not UTF-8; `BadOwner` when
+/// file (a FIFO is refused without blocking), is longer than `max_len`
+/// bytes or is not UTF-8; `BadOwner` when
 /// [`owner_and_mode_ok`] says no for this process's effective user.
 pub fn read(path: &Path, max_len: u64) -> Result<String, KeyError> {
-    let io = |op| {
-        move |source| KeyError::Io {
-            op,
-            path: path.to_path_buf(),
-            source,
-        }
-    };
-    let malformed = |reason: String| KeyError::Malformed {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let file = File::open(path).map_err(io("read"))?;
-    let meta = file.metadata().map_err(io("stat"))?;
-    if !meta.is_file() {
-        return Err(malformed("not a regular file".into()));
-    }
+    let (bytes, meta) = read_regular(path, max_len)?;
     if !owner_and_mode_ok(meta.uid(), meta.mode(), rustix::process::geteuid().as_raw()) {
         return Err(KeyError::BadOwner {
             path: path.to_path_buf(),
@@ -49,14 +34,10 @@ pub fn read(path: &Path, max_len: u64) -> Result<String, KeyError> {
             mode: meta.mode() & 0o777,
         });
     }
-    let mut bytes = Vec::new();
-    file.take(max_len.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(io("read"))?;
-    if bytes.len() as u64 > max_len {
-        return Err(malformed(format!("larger than {max_len} bytes")));
-    }
-    String::from_utf8(bytes).map_err(|_| malformed("not UTF-8 text".into()))
+    String::from_utf8(bytes.to_vec()).map_err(|_| KeyError::Malformed {
+        path: path.to_path_buf(),
+        reason: "not UTF-8 text".into(),
+    })
 }
 
 #[cfg(test)]

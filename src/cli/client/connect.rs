@@ -1,12 +1,13 @@
 //! Connecting: the target, trust decisions (pins, known_hosts, TOFU) and
 //! what a failed connection tells the user.
 
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use log::info;
 use sft::crypto::ed25519::{Fingerprint, Sign, VerifyingKey};
+use sft::keys::file::{read_regular, MAX_KEY_FILE};
 use sft::keys::{KnownHosts, PublicKeyLine};
 use sft::net::client::{ClientError, Route, ServerTrust, Session, SessionOptions, CONNECT_TIMEOUT};
 use sft::proto::{AlertCode, ProtoError, PROTOCOL_VERSION};
@@ -331,9 +332,6 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, refused_hint: &str) -> C
     }
 }
 
-/// Longest `.pub` file read to quote its line in a hint.
-const MAX_PUB_FILE: u64 = 16 << 10;
-
 /// What to tell a user whose key the server refused: the line for the
 /// server's authorized_keys, as the identity's `.pub` file has it (an
 /// `ssh-ed25519 ... comment` line for an OpenSSH key) when that file holds
@@ -345,13 +343,14 @@ fn refused_hint(identity: &Path, key: VerifyingKey, default: bool) -> String {
     } else {
         sft::keys::public_path(identity)
     };
-    let quoted = std::fs::File::open(&public).ok().and_then(|f| {
-        let mut text = String::new();
-        f.take(MAX_PUB_FILE).read_to_string(&mut text).ok()?;
-        let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
-        let parsed = PublicKeyLine::parse(line).ok()?;
-        (parsed.key == key).then(|| line.to_string())
-    });
+    let quoted = read_regular(&public, MAX_KEY_FILE)
+        .ok()
+        .and_then(|(bytes, _)| {
+            let text = std::str::from_utf8(&bytes).ok()?;
+            let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+            let parsed = PublicKeyLine::parse(line).ok()?;
+            (parsed.key == key).then(|| line.to_string())
+        });
     let line = quoted.unwrap_or_else(|| {
         PublicKeyLine {
             key,
