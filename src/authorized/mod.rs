@@ -75,9 +75,12 @@ pub struct Parsed {
 }
 
 /// Parses an authorized_keys text: blank lines and `#` comments ignored.
-/// A key on two lines keeps the options of its first.
+/// A key on two lines keeps the options of its first; a key on a bad line
+/// (bad options, say) is left out altogether, whatever its other lines
+/// say, so a typo in a restriction never widens what the key may do.
 pub fn parse_text(text: &str) -> Parsed {
     let mut parsed = Parsed::default();
+    let mut refused = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -93,9 +96,20 @@ pub fn parse_text(text: &str) -> Parsed {
         }
         match AuthorizedKey::parse(line) {
             Ok(k) => parsed.keys.push(k),
-            Err(reason) => parsed.bad.push((i + 1, reason)),
+            Err(reason) => {
+                // A key whose line is bad is refused, even if another line
+                // names it with fewer restrictions.
+                if let Some(key) = options::split_options(line)
+                    .ok()
+                    .and_then(|(_, key)| PublicKeyLine::parse(key).ok())
+                {
+                    refused.push(key.key);
+                }
+                parsed.bad.push((i + 1, reason));
+            }
         }
     }
+    parsed.keys.retain(|k| !refused.contains(&k.key()));
     parsed
 }
 

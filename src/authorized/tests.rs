@@ -1,6 +1,8 @@
 use super::*;
 
 const KEY_A: &str = "sft-ed25519 AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+/// A second key, unlike [`KEY_A`].
+const KEY_B: &str = "sft-ed25519 AgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fICE=";
 
 fn key_b64() -> &'static str {
     KEY_A.split(' ').nth(1).unwrap()
@@ -114,8 +116,7 @@ fn a_bad_key_after_good_options_is_named() {
 #[test]
 fn a_file_keeps_its_good_lines_and_names_its_bad_ones() {
     let text = format!(
-        "# comment\n\n{KEY_A} a\nbogus,option {KEY_A}\nsft-ed25519 !!!\nread-only sft-ed25519 {} b\nssh-rsa AAAA c\nfrom=\"10.*\" ecdsa-sha2-nistp256 AAAA d\n",
-        key_b64()
+        "# comment\n\n{KEY_A} a\nbogus,option {KEY_B}\nsft-ed25519 !!!\nread-only {KEY_A} b\nssh-rsa AAAA c\nfrom=\"10.*\" ecdsa-sha2-nistp256 AAAA d\n"
     );
     let parsed = parse_text(&text);
     assert_eq!(parsed.keys.len(), 2);
@@ -144,4 +145,14 @@ fn the_table_swaps_sets_and_keeps_the_first_line_of_a_repeated_key() {
     assert_eq!(table.replace(Vec::new()), 1);
     assert!(!table.allows(&a.key()));
     assert!(table.is_empty());
+}
+
+#[test]
+fn a_key_on_a_bad_line_is_refused_even_where_another_line_names_it() {
+    let text = format!("root=\"alice\",read-only,bogus {KEY_A}\n{KEY_A} alice-old\n{KEY_B}\n");
+    let parsed = parse_text(&text);
+    assert_eq!(parsed.bad.len(), 1);
+    let keys: Vec<String> = parsed.keys.iter().map(|k| k.line.to_string()).collect();
+    assert_eq!(keys.len(), 1, "only the other key: {keys:?}");
+    assert!(!keys[0].contains(KEY_A.split_whitespace().nth(1).unwrap()));
 }
