@@ -456,3 +456,25 @@ fn a_slow_paced_download_is_not_cut_as_idle_while_the_client_reads() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(std::fs::read(down.join("slow")).unwrap() == content);
 }
+
+/// A proxy variable that is not UTF-8 is a usage error, never read as
+/// unset (which would connect directly, past the proxy).
+#[test]
+fn a_proxy_variable_that_is_not_utf8_is_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let client = Client::new();
+    let bad = std::ffi::OsStr::from_bytes(b"socks5://127.0.0.1:1\xff");
+    let out = Command::new(SFT)
+        .env("SFT_HOME", client.dir())
+        .env("ALL_PROXY", bad)
+        .args(["ls", "127.0.0.1:1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ALL_PROXY variable is not UTF-8"),
+        "{}",
+        stderr(&out)
+    );
+}

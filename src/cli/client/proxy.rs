@@ -6,7 +6,7 @@
 //! 2) naming where it came from, before any connection is made.
 
 use log::info;
-use sft::net::proxy::{bypassed, from_env, Proxy, NO_PROXY_VARS};
+use sft::net::proxy::{bypassed, from_env, Proxy, ENV_VARS, NO_PROXY_VARS};
 
 use crate::cli::error::{CliError, Exit};
 
@@ -23,6 +23,17 @@ pub(super) struct Given<'a> {
 /// # Errors
 /// [`Exit::Usage`] naming the bad setting (its source, or the variable).
 pub(super) fn choose(given: Option<Given<'_>>, host: &str) -> Result<Option<Proxy>, CliError> {
+    // A value that is not UTF-8 is refused, never read as unset: that
+    // would connect directly past the proxy the user meant.
+    let read: &[&str] = if given.is_some() { &[] } else { &ENV_VARS };
+    for var in read.iter().chain(&NO_PROXY_VARS) {
+        if std::env::var_os(var).is_some_and(|v| v.to_str().is_none()) {
+            return Err(CliError::new(
+                Exit::Usage,
+                format!("bad proxy setting: the {var} variable is not UTF-8 text"),
+            ));
+        }
+    }
     choose_from(given, host, |var| std::env::var(var).ok())
 }
 

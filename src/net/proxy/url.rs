@@ -97,6 +97,10 @@ pub enum UrlError {
     /// A host with characters no host name or address has.
     #[error("{0:?} is not a host name or IP address")]
     BadHost(String),
+    /// More than one `:` before the port, and no brackets: IPv6 written
+    /// bare, or `user:password` without its `@` (so it is not shown).
+    #[error("more than one ':' before the port (write IPv6 in brackets, [::1]:1080; user:password needs an @ after it)")]
+    Colons,
     /// No `:PORT` (proxies have no default port sft would guess).
     #[error("no port (give it: HOST:PORT, e.g. :1080)")]
     NoPort,
@@ -150,15 +154,18 @@ impl Proxy {
             "http" => Scheme::Http,
             other => return Err(UrlError::UnknownScheme(printable(other))),
         };
-        // A trailing slash (curl writes http://host:port/) is no path.
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
-        if let Some(i) = rest.find(['/', '?', '#']) {
-            return Err(UrlError::Trailing(printable(&rest[i..])));
-        }
+        // The user info first, up to the last `@`: nothing after this
+        // point may echo it (an unencoded `/` or `#` in a password is
+        // taken as part of it, not reported as a path).
         let (userinfo, hostport) = match rest.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
             None => (None, rest),
         };
+        // A trailing slash (curl writes http://host:port/) is no path.
+        let hostport = hostport.strip_suffix('/').unwrap_or(hostport);
+        if let Some(i) = hostport.find(['/', '?', '#']) {
+            return Err(UrlError::Trailing(printable(&hostport[i..])));
+        }
         let (host, port) = split_host_port(hostport)?;
         let credentials = userinfo.map(|u| credentials(scheme, u)).transpose()?;
         Ok(Proxy {
@@ -200,7 +207,8 @@ fn split_host_port(s: &str) -> Result<(String, u16), UrlError> {
         }
     } else {
         match s.rsplit_once(':') {
-            Some((h, _)) if h.contains(':') => return Err(UrlError::BadHost(printable(h))),
+            // Not echoed: without an `@` this may be `user:password`.
+            Some((h, _)) if h.contains(':') => return Err(UrlError::Colons),
             Some((h, p)) => (h, p),
             None if s.is_empty() => return Err(UrlError::NoHost),
             None => return Err(UrlError::NoPort),
@@ -364,7 +372,8 @@ mod tests {
             ("socks5://h:1/path", Trailing("/path".into())),
             ("socks5://h:1?x", Trailing("?x".into())),
             ("socks5://h h:1", BadHost("h h".into())),
-            ("socks5://::1:1080", BadHost("::1".into())),
+            ("socks5://::1:1080", Colons),
+            ("socks5://alice:hunter2:1080", Colons),
             ("socks5://[nope]:1", BadHost("nope".into())),
             ("socks5://u:p%0@h:1", BadPercent("password")),
             ("socks5://%zz:p@h:1", BadPercent("user name")),
@@ -384,7 +393,14 @@ mod tests {
 
     #[test]
     fn a_refusal_never_repeats_the_password() {
-        for url in ["socks5://u:hunter2@h:0", "socks4://u:hunter2@h:1"] {
+        for url in [
+            "socks5://u:hunter2@h:0",
+            "socks4://u:hunter2@h:1",
+            "socks5://u:hunter2:1080",
+            "socks5://u:hunter2/x@h:0",
+            "http://u:hunter2#x@h:1/path",
+            "socks5://u:hunter2?@[nope]:1",
+        ] {
             let e = Proxy::parse(url).unwrap_err().to_string();
             assert!(!e.contains("hunter2"), "{e}");
         }
