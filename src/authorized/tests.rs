@@ -4,10 +4,6 @@ const KEY_A: &str = "sft-ed25519 AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
 /// A second key, unlike [`KEY_A`].
 const KEY_B: &str = "sft-ed25519 AgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fICE=";
 
-fn key_b64() -> &'static str {
-    KEY_A.split(' ').nth(1).unwrap()
-}
-
 #[test]
 fn a_line_without_options_has_the_defaults() {
     let k = AuthorizedKey::parse(&format!("{KEY_A} alice@host")).unwrap();

@@ -7,7 +7,7 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::crypto::ed25519::{Sign, Signature, VerifyingKey, SIGNATURE_LEN, SSH_KEY_TYPE};
 use crate::crypto::CryptoError;
@@ -100,22 +100,31 @@ impl Sign for AgentKey {
             return Err(fail("not an ssh-ed25519 signature".into()));
         }
         let sig = Signature::from_bytes(raw)?;
-        self.key.verify(msg, &sig)?;
+        self.key.verify(msg, &sig).map_err(|_| {
+            fail("its signature does not verify with the key it was asked for".into())
+        })?;
         Ok(sig)
     }
 }
 
-/// Sends one request and reads one reply (uint32 length, then the body).
+/// Sends one request and reads one reply (uint32 length, then the body),
+/// all within [`TIMEOUT`].
 fn exchange(sock: &Path, body: &[u8]) -> Result<Vec<u8>, String> {
+    exchange_within(sock, body, TIMEOUT)
+}
+
+/// [`exchange`] with one deadline for the whole exchange: an agent that
+/// drips its reply a byte at a time cannot stretch it.
+fn exchange_within(sock: &Path, body: &[u8], timeout: Duration) -> Result<Vec<u8>, String> {
+    let deadline = Instant::now() + timeout;
     let io = |e: std::io::Error| format!("{}: {e}", sock.display());
     let mut s = UnixStream::connect(sock).map_err(io)?;
-    s.set_read_timeout(Some(TIMEOUT)).map_err(io)?;
-    s.set_write_timeout(Some(TIMEOUT)).map_err(io)?;
+    s.set_write_timeout(Some(timeout)).map_err(io)?;
     let mut out = Vec::with_capacity(body.len() + 4);
     put_string(&mut out, body)?;
     s.write_all(&out).map_err(io)?;
     let mut len = [0u8; 4];
-    s.read_exact(&mut len).map_err(io)?;
+    read_by(&mut s, &mut len, deadline).map_err(io)?;
     let len = u32::from_be_bytes(len) as usize;
     if len > MAX_REPLY_LEN {
         return Err(format!(
@@ -123,8 +132,32 @@ fn exchange(sock: &Path, body: &[u8]) -> Result<Vec<u8>, String> {
         ));
     }
     let mut reply = vec![0u8; len];
-    s.read_exact(&mut reply).map_err(io)?;
+    read_by(&mut s, &mut reply, deadline).map_err(io)?;
     Ok(reply)
+}
+
+/// Fills `buf` from `s` before `deadline`.
+fn read_by(s: &mut UnixStream, buf: &mut [u8], deadline: Instant) -> std::io::Result<()> {
+    use std::io::ErrorKind;
+    let late = || std::io::Error::new(ErrorKind::TimedOut, "the agent did not answer in time");
+    let mut filled = 0;
+    while filled < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(late());
+        }
+        s.set_read_timeout(Some(left))?;
+        match s.read(&mut buf[filled..]) {
+            Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(late())
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn put_string(out: &mut Vec<u8>, s: &[u8]) -> Result<(), String> {
@@ -185,6 +218,37 @@ mod tests {
         let (_d, sock) = fake_agent(past);
         let err = AgentKey::find(&sock, &key()).unwrap_err();
         assert!(err.contains("over the limit"), "{err}");
+    }
+
+    #[test]
+    fn one_deadline_holds_the_whole_exchange_however_the_reply_drips() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("s");
+        let listener = UnixListener::bind(&sock).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            // A reply of 64 bytes, one every 20 ms: each read waits far
+            // less than the deadline, all of them far more.
+            let reply = framed(&[IDENTITIES_ANSWER; 60]);
+            for b in reply {
+                if stopped.load(std::sync::atomic::Ordering::Relaxed) || s.write_all(&[b]).is_err()
+                {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let err =
+            exchange_within(&sock, &[REQUEST_IDENTITIES], Duration::from_millis(200)).unwrap_err();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            err.contains("did not answer in time")
+                || err.contains("timed out")
+                || err.contains("Resource temporarily unavailable"),
+            "{err}"
+        );
     }
 
     #[test]

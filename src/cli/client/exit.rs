@@ -1,5 +1,6 @@
 //! Exit codes and hints for session failures, mapped exhaustively.
 
+use sft::crypto::CryptoError;
 use sft::net::client::ClientError;
 use sft::net::proxy::{Failure, ProxyError};
 use sft::proto::{AlertCode, ProtoError};
@@ -32,6 +33,8 @@ pub(super) fn proto_exit(p: &ProtoError) -> Exit {
         ProtoError::ClientNotAuthorized(_) => Exit::ClientRefused,
         // The client's own memory guard: nothing was tampered with.
         ProtoError::ListingTooLong { .. } => Exit::FileFailed,
+        // The client's own signer (ssh-agent) failed: nothing on the wire.
+        ProtoError::Crypto(CryptoError::Signer(_)) => Exit::Usage,
         ProtoError::MalformedRecord(_)
         | ProtoError::RecordTooLarge { .. }
         | ProtoError::OutOfSequence { .. }
