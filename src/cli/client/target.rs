@@ -11,6 +11,11 @@ use crate::cli::error::{CliError, Exit};
 use super::config::{self, HostConfig};
 use super::DEFAULT_PORT;
 
+/// Longest host name (or alias) taken, in bytes (255, DNS's bound, RFC
+/// 1035 section 2.3.4); also what keeps matching it against the config's
+/// Host patterns cheap.
+pub(super) const MAX_HOST_LEN: usize = 255;
+
 /// The server argument as typed: a host (or alias) and the port glued to
 /// it or given with `-P` (the two must agree).
 #[derive(Debug)]
@@ -56,6 +61,15 @@ impl Typed {
         };
         if host.is_empty() {
             return Err(bad());
+        }
+        if host.len() > MAX_HOST_LEN {
+            return Err(CliError::new(
+                Exit::Usage,
+                format!(
+                    "a host name is at most {MAX_HOST_LEN} bytes; this one has {}",
+                    host.len()
+                ),
+            ));
         }
         let glued = match port {
             Some(p) => Some(crate::cli::parse::port(p).map_err(|e| bad().context(e))?),
@@ -143,6 +157,15 @@ pub(super) fn host_config(flag: Option<&Path>, alias: &str) -> Result<HostConfig
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_at_the_length_limit_is_taken_and_one_longer_refused() {
+        let at = "a".repeat(MAX_HOST_LEN);
+        assert_eq!(Typed::parse(&at, None).unwrap().host, at);
+        let past = "a".repeat(MAX_HOST_LEN + 1);
+        let e = Typed::parse(&format!("{past}:7"), None).unwrap_err();
+        assert!(e.message().contains("at most 255 bytes"), "{e:?}");
+    }
 
     #[test]
     fn the_port_comes_from_the_host_or_dash_p_and_both_must_agree() {
