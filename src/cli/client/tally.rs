@@ -315,6 +315,10 @@ impl Tally {
         if self.skipped > 0 {
             line += &format!(", {} skipped (already there)", self.skipped);
         }
+        let untried = total.saturating_sub(self.ok + self.failed + self.skipped);
+        if untried > 0 {
+            line += &format!(", {untried} not transferred");
+        }
         line += &format!("; {} in {secs:.2}s", bytesize::ByteSize(self.bytes));
         if secs > 0.0 && self.bytes > 0 {
             line += &format!(
@@ -405,6 +409,23 @@ mod tests {
         assert_eq!(code_name(ResultCode::Exists), "Exists");
         assert_eq!(code_name(ResultCode::HashMismatch), "HashMismatch");
         assert_eq!(code_name(ResultCode::RateLimited), "RateLimited");
+    }
+
+    /// A session cut before every file was tried: the summary counts the
+    /// rest as not transferred, so ok + failed + not transferred = planned.
+    #[test]
+    fn the_summary_counts_the_files_a_cut_left_untried() {
+        let mut t = tally();
+        t.plan(3);
+        t.outcome(Some(Path::new("a")), "a", &report(ResultCode::Exists));
+        assert_eq!(
+            t.summary(3).split(';').next().unwrap(),
+            "put 3 file(s): 0 ok, 1 failed, 2 not transferred"
+        );
+        let mut t = tally();
+        t.plan(1);
+        t.outcome(Some(Path::new("a")), "a", &report(ResultCode::Exists));
+        assert!(!t.summary(1).contains("not transferred"));
     }
 
     /// A session-level failure decides the status over the files' tally.
