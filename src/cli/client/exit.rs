@@ -99,7 +99,7 @@ fn proxy_hint(e: &ProxyError) -> &'static str {
             ..
         } => "the proxy could not or would not reach the server: is `sft serve` running there, and may the proxy connect to it?",
         ProxyError::Resolve { .. } | ProxyError::Failed { .. } => {
-            "check the proxy setting (--proxy, ALL_PROXY, HTTPS_PROXY); --proxy none connects directly"
+            "check the proxy setting (--proxy, the config's Proxy, ALL_PROXY, HTTPS_PROXY); --proxy none connects directly"
         }
     }
 }
