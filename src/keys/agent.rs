@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use crate::crypto::ed25519::{Sign, Signature, VerifyingKey, SIGNATURE_LEN, SSH_KEY_TYPE};
 use crate::crypto::CryptoError;
 
+use super::openssh::read_string;
+
 /// Environment variable holding the agent's socket path.
 pub const SOCK_ENV: &str = "SSH_AUTH_SOCK";
 
@@ -165,12 +167,6 @@ fn put_string(out: &mut Vec<u8>, s: &[u8]) -> Result<(), String> {
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(s);
     Ok(())
-}
-
-fn read_string(buf: &[u8]) -> Option<(&[u8], &[u8])> {
-    let (len, rest) = buf.split_first_chunk::<4>()?;
-    let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
-    (len <= rest.len()).then(|| rest.split_at(len))
 }
 
 #[cfg(test)]

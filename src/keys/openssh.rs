@@ -128,7 +128,7 @@ pub fn parse_blob(blob: &[u8]) -> Result<VerifyingKey, String> {
 
 /// One SSH `string` (uint32 length, bytes; RFC 4251 section 5) from the
 /// front of `buf`, or None when `buf` is shorter than it says.
-fn read_string(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(super) fn read_string(buf: &[u8]) -> Option<(&[u8], &[u8])> {
     let (len, rest) = buf.split_first_chunk::<4>()?;
     let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
     (len <= rest.len()).then(|| rest.split_at(len))
