@@ -7,7 +7,6 @@ mod e2e;
 use std::path::Path;
 use std::process::Child;
 
-use e2e::proxy::{Fault, Proxy};
 use e2e::*;
 
 /// Replaces the server's authorized_keys with `lines` at once (written
@@ -31,22 +30,6 @@ fn put(client: &Client, target: &str, server: &Server, file: &Path) -> std::proc
         &server.host_fp,
         file.to_str().unwrap(),
     ])
-}
-
-/// Starts `a`'s upload of `name` (8 MiB) through a proxy that holds it
-/// after 1 MiB: a transfer in flight, its session established.
-fn stalled_upload(server: &Server, a: &Client, name: &str) -> (Proxy, Child) {
-    let file = random_file(a.dir(), name, 8 << 20);
-    let proxy = Proxy::start(server.addr, &[Fault::StallUp { after: 1 << 20 }]);
-    let child = a.spawn(&[
-        "put",
-        &proxy.addr.to_string(),
-        "--server-key",
-        &server.host_fp,
-        file.to_str().unwrap(),
-    ]);
-    proxy.wait_stalled();
-    (proxy, child)
 }
 
 fn finish(child: Child) -> std::process::Output {

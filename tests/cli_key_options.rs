@@ -7,7 +7,6 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::Output;
 
-use e2e::proxy::{Fault, Proxy};
 use e2e::*;
 
 /// Starts a server whose authorized_keys is `client`'s key with `options`
@@ -158,16 +157,7 @@ fn max_sessions_admits_n_and_makes_one_more_wait_its_turn() {
     let client = Client::new();
     let server = server_with(&client, "max-sessions=1", &["--threads", "2"], &[]);
     // One session, held mid-upload.
-    let big = random_file(client.dir(), "big.bin", 8 << 20);
-    let proxy = Proxy::start(server.addr, &[Fault::StallUp { after: 1 << 20 }]);
-    let held = client.spawn(&[
-        "put",
-        &proxy.addr.to_string(),
-        "--server-key",
-        &server.host_fp,
-        big.to_str().unwrap(),
-    ]);
-    proxy.wait_stalled();
+    let (proxy, held) = stalled_upload(&server, &client, "big.bin");
     // One more: refused as busy, the client waits and retries.
     let small = random_file(client.dir(), "small.bin", 100);
     let mut second = client.spawn(&[

@@ -301,6 +301,23 @@ pub fn random_file(dir: &Path, name: &str, len: usize) -> PathBuf {
     p
 }
 
+/// Starts `client`'s upload of `name` (8 MiB) to `server` through a proxy
+/// that holds it after 1 MiB: a transfer in flight, its session
+/// established (and counted against the key's limits).
+pub fn stalled_upload(server: &Server, client: &Client, name: &str) -> (proxy::Proxy, Child) {
+    let file = random_file(client.dir(), name, 8 << 20);
+    let relay = proxy::Proxy::start(server.addr, &[proxy::Fault::StallUp { after: 1 << 20 }]);
+    let child = client.spawn(&[
+        "put",
+        &relay.addr.to_string(),
+        "--server-key",
+        &server.host_fp,
+        file.to_str().unwrap(),
+    ]);
+    relay.wait_stalled();
+    (relay, child)
+}
+
 pub fn pair() -> (Server, Client) {
     let client = Client::new();
     let server = Server::start(Some(&client.public_key()), &[]);
