@@ -152,36 +152,28 @@ fn ssh_keygen_keys_sign_for_client_and_host_end_to_end() {
     // errors naming the key file; nothing is sent.
     let wrong = keys.path().join("wrong.pass");
     write_pass(&wrong, "not it\n");
-    let out = sft(
-        home.path(),
-        &[("SFT_PASSPHRASE_FILE", &wrong)],
-        &[
-            "ls",
-            &target,
-            "--server-key",
-            &fp,
-            "--identity",
-            locked.to_str().unwrap(),
-        ],
-    );
+    let ls_locked = |env: &[(&str, &Path)]| {
+        sft(
+            home.path(),
+            env,
+            &[
+                "ls",
+                &target,
+                "--server-key",
+                &fp,
+                "--identity",
+                locked.to_str().unwrap(),
+            ],
+        )
+    };
+    let out = ls_locked(&[("SFT_PASSPHRASE_FILE", &wrong)]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("wrong passphrase for {}", locked.display())),
         "{}",
         stderr(&out)
     );
-    let out = sft(
-        home.path(),
-        &[],
-        &[
-            "ls",
-            &target,
-            "--server-key",
-            &fp,
-            "--identity",
-            locked.to_str().unwrap(),
-        ],
-    );
+    let out = ls_locked(&[]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
