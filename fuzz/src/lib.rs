@@ -534,7 +534,7 @@ fn build_fixture() -> Fixture {
     let server_fingerprint = server_identity.verifying_key().fingerprint();
     let server_config = Arc::new(ServerConfig {
         identity: server_identity,
-        clients: ClientPolicy::Authorized(HashSet::from([client_identity.verifying_key()])),
+        clients: ClientPolicy::Authorized(Arc::new(HashSet::from([client_identity.verifying_key()]))),
         params: SessionParams {
             max_file_size: 10 << 30,
             idle_timeout_secs: 60,
