@@ -386,6 +386,7 @@ fn a_log_file_that_is_the_audit_log_or_authorized_keys_is_refused() {
     for (log, what) in [
         (keys.clone(), "is authorized_keys"),
         (home.path().join("audit.log"), "is the audit log"),
+        (home.path().join("host_identity"), "is the host key"),
     ] {
         let out = Command::new(SFT)
             .env("SFT_HOME", home.path())

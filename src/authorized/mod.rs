@@ -6,11 +6,13 @@ pub mod options;
 pub mod table;
 pub mod watch;
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use crate::crypto::ed25519::VerifyingKey;
+use crate::crypto::ed25519::SSH_KEY_TYPE;
 use crate::keys::openssh::is_other_ssh_type;
-use crate::keys::{trusted, KeyError, PublicKeyLine};
+use crate::keys::{trusted, KeyError, PublicKeyLine, KEY_TYPE};
 pub use options::{Access, KeyOptions};
 
 /// One authorized key with its options.
@@ -80,7 +82,7 @@ pub struct Parsed {
 /// say, so a typo in a restriction never widens what the key may do.
 pub fn parse_text(text: &str) -> Parsed {
     let mut parsed = Parsed::default();
-    let mut refused = Vec::new();
+    let mut refused = HashSet::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -99,18 +101,27 @@ pub fn parse_text(text: &str) -> Parsed {
             Err(reason) => {
                 // A key whose line is bad is refused, even if another line
                 // names it with fewer restrictions.
-                if let Some(key) = options::split_options(line)
-                    .ok()
-                    .and_then(|(_, key)| PublicKeyLine::parse(key).ok())
-                {
-                    refused.push(key.key);
-                }
+                refused.extend(keys_in(line));
                 parsed.bad.push((i + 1, reason));
             }
         }
     }
     parsed.keys.retain(|k| !refused.contains(&k.key()));
     parsed
+}
+
+/// Every key a bad line names, wherever it stands: each word that is the
+/// base64 of an Ed25519 key in either format (a typo in the options or the
+/// key type must not hide the key from being refused).
+fn keys_in(line: &str) -> impl Iterator<Item = VerifyingKey> + '_ {
+    line.split(|c: char| c.is_whitespace() || c == ',' || c == '"')
+        .filter(|w| w.len() >= 40)
+        .filter_map(|w| {
+            [KEY_TYPE, SSH_KEY_TYPE]
+                .iter()
+                .find_map(|t| PublicKeyLine::parse(&format!("{t} {w}")).ok())
+                .map(|l| l.key)
+        })
 }
 
 /// Reads an authorized_keys file as at server start: any bad line is an

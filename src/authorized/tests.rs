@@ -152,3 +152,19 @@ fn a_key_on_a_bad_line_is_refused_even_where_another_line_names_it() {
     assert_eq!(keys.len(), 1, "only the other key: {keys:?}");
     assert!(!keys[0].contains(KEY_A.split_whitespace().nth(1).unwrap()));
 }
+
+#[test]
+fn a_key_is_found_in_a_bad_line_whatever_the_typo() {
+    let b64 = KEY_A.split(' ').nth(1).unwrap();
+    for bad in [
+        format!("root=\"exports/alice,read-only {KEY_A}"),
+        format!("root=\"exports/alice\", read-only {KEY_A}"),
+        format!("read-only sft-ed2559 {b64}"),
+    ] {
+        let text = format!("{bad}\n{KEY_A} alice-old\n{KEY_B}\n");
+        let parsed = parse_text(&text);
+        assert_eq!(parsed.bad.len(), 1, "{bad}");
+        assert_eq!(parsed.keys.len(), 1, "{bad}: only KEY_B stays");
+        assert!(!parsed.keys[0].line.to_string().contains(b64), "{bad}");
+    }
+}

@@ -89,9 +89,11 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::new(Exit::Usage, format!("cannot install signal handlers: {e}")))?;
     let audit_path = home::home_file(args.audit_log.clone(), "audit.log")?;
     let keys_path = home::home_file(args.authorized_keys.clone(), "authorized_keys")?;
+    let identity_path = home::home_file(args.identity.clone(), "host_identity")?;
     for (what, path) in [
         ("the audit log", &audit_path),
         ("authorized_keys", &keys_path),
+        ("the host key", &identity_path),
     ] {
         if args.log.writes_to(path) {
             return Err(CliError::new(
@@ -102,7 +104,6 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         }
     }
     let limits = limits(&args);
-    let identity_path = home::home_file(args.identity, "host_identity")?;
     let identity = Arc::new(home::load_or_create_identity(&identity_path, "host")?);
     let audit = AuditLog::open(&audit_path, identity.clone()).map_err(|e| {
         CliError::new(

@@ -107,9 +107,16 @@ pub enum UrlError {
     /// A port that is not a number from 1 to 65535.
     #[error("port {0:?} is not a number from 1 to 65535")]
     BadPort(String),
+    /// A port with characters other than digits (not shown: it may be a
+    /// password whose `@host:port` is missing).
+    #[error(
+        "the port is not a number from 1 to 65535 (a user:password needs @host:port after it)"
+    )]
+    PortNotNumber,
     /// A path, query or fragment after the port.
-    #[error("unexpected {0:?} after the port")]
-    Trailing(String),
+    /// (Not shown: without `@host:port` it may be part of a password.)
+    #[error("unexpected text after the port (a proxy URL has no path, query or fragment)")]
+    Trailing,
     /// A `%` not followed by two hex digits.
     #[error("bad percent-encoding in the {0}")]
     BadPercent(&'static str),
@@ -163,8 +170,8 @@ impl Proxy {
         };
         // A trailing slash (curl writes http://host:port/) is no path.
         let hostport = hostport.strip_suffix('/').unwrap_or(hostport);
-        if let Some(i) = hostport.find(['/', '?', '#']) {
-            return Err(UrlError::Trailing(printable(&hostport[i..])));
+        if hostport.contains(['/', '?', '#']) {
+            return Err(UrlError::Trailing);
         }
         let (host, port) = split_host_port(hostport)?;
         let credentials = userinfo.map(|u| credentials(scheme, u)).transpose()?;
@@ -203,7 +210,7 @@ fn split_host_port(s: &str) -> Result<(String, u16), UrlError> {
         match after.strip_prefix(':') {
             Some(p) => (host, p),
             None if after.is_empty() => return Err(UrlError::NoPort),
-            None => return Err(UrlError::Trailing(printable(after))),
+            None => return Err(UrlError::Trailing),
         }
     } else {
         match s.rsplit_once(':') {
@@ -224,7 +231,12 @@ fn split_host_port(s: &str) -> Result<(String, u16), UrlError> {
     let port = match port.parse::<u16>() {
         Ok(p) if p != 0 && port.bytes().all(|b| b.is_ascii_digit()) => p,
         _ if port.is_empty() => return Err(UrlError::NoPort),
-        _ => return Err(UrlError::BadPort(printable(port))),
+        _ if port.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(UrlError::BadPort(port.to_string()))
+        }
+        // Not echoed: in `user:password` without `@host:port`, this is
+        // the password.
+        _ => return Err(UrlError::PortNotNumber),
     };
     Ok((host.to_ascii_lowercase(), port))
 }
@@ -367,10 +379,10 @@ mod tests {
             ("socks5://h:0", BadPort("0".into())),
             ("socks5://h:65536", BadPort("65536".into())),
             ("socks5://h:99999999999", BadPort("99999999999".into())),
-            ("socks5://h:+80", BadPort("+80".into())),
-            ("socks5://h:port", BadPort("port".into())),
-            ("socks5://h:1/path", Trailing("/path".into())),
-            ("socks5://h:1?x", Trailing("?x".into())),
+            ("socks5://h:+80", PortNotNumber),
+            ("socks5://h:port", PortNotNumber),
+            ("socks5://h:1/path", Trailing),
+            ("socks5://h:1?x", Trailing),
             ("socks5://h h:1", BadHost("h h".into())),
             ("socks5://::1:1080", Colons),
             ("socks5://alice:hunter2:1080", Colons),
@@ -400,9 +412,12 @@ mod tests {
             "socks5://u:hunter2/x@h:0",
             "http://u:hunter2#x@h:1/path",
             "socks5://u:hunter2?@[nope]:1",
+            "socks5://alice:hunter2",
+            "http://alice:hunter2/",
+            "socks5://alice:hun/ter2",
         ] {
             let e = Proxy::parse(url).unwrap_err().to_string();
-            assert!(!e.contains("hunter2"), "{e}");
+            assert!(!e.contains("hunter2") && !e.contains("ter2"), "{e}");
         }
     }
 }
