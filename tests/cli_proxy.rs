@@ -224,10 +224,7 @@ fn each_bad_setting_is_refused_before_any_connection() {
             "socks5://127.0.0.1:65536".into(),
             "port \"65536\" is not a number",
         ),
-        (
-            "socks5://127.0.0.1:http".into(),
-            "port \"http\" is not a number",
-        ),
+        ("socks5://127.0.0.1:http".into(), "the port is not a number"),
         (
             format!("socks9://127.0.0.1:{port}"),
             "unknown scheme \"socks9\"",
