@@ -157,14 +157,7 @@ fn a_bad_line_at_start_still_stops_the_server_naming_it() {
         format!("{}read-only,write-only {}", key_line(&a), key_line(&a)),
     )
     .unwrap();
-    let out = std::process::Command::new(SFT)
-        .env("SFT_HOME", home.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--authorized-keys"])
-        .arg(&auth)
-        .arg("--root")
-        .arg(home.path().join("root"))
-        .output()
-        .unwrap();
+    let out = serve_once(home.path(), &auth);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
     assert!(
@@ -200,14 +193,7 @@ fn a_file_others_may_write_is_refused_at_start_and_not_reloaded() {
     let auth = home.path().join("authorized_keys");
     std::fs::write(&auth, key_line(&a)).unwrap();
     std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o620)).unwrap();
-    let out = std::process::Command::new(SFT)
-        .env("SFT_HOME", home.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--authorized-keys"])
-        .arg(&auth)
-        .arg("--root")
-        .arg(home.path().join("root"))
-        .output()
-        .unwrap();
+    let out = serve_once(home.path(), &auth);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     let want = format!("bad owner or permissions on {}", auth.display());
     assert!(stderr(&out).contains(&want), "{}", stderr(&out));

@@ -199,14 +199,7 @@ fn a_bad_option_at_start_stops_the_server_naming_it() {
         let home = tempfile::TempDir::new().unwrap();
         let auth = home.path().join("authorized_keys");
         std::fs::write(&auth, format!("{options} {line}")).unwrap();
-        let out = std::process::Command::new(SFT)
-            .env("SFT_HOME", home.path())
-            .args(["serve", "--listen", "127.0.0.1:0", "--authorized-keys"])
-            .arg(&auth)
-            .arg("--root")
-            .arg(home.path().join("root"))
-            .output()
-            .unwrap();
+        let out = serve_once(home.path(), &auth);
         assert_eq!(code(&out), 2, "{options}: {}", stderr(&out));
         assert!(stderr(&out).contains(named), "{options}: {}", stderr(&out));
         assert!(

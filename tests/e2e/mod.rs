@@ -301,6 +301,19 @@ pub fn random_file(dir: &Path, name: &str, len: usize) -> PathBuf {
     p
 }
 
+/// Runs `sft serve` with `home` as SFT_HOME and `auth` as its
+/// authorized_keys, for a start that must fail: its output once it exits.
+pub fn serve_once(home: &Path, auth: &Path) -> Output {
+    Command::new(SFT)
+        .env("SFT_HOME", home)
+        .args(["serve", "--listen", "127.0.0.1:0", "--authorized-keys"])
+        .arg(auth)
+        .arg("--root")
+        .arg(home.join("root"))
+        .output()
+        .unwrap()
+}
+
 /// Starts `client`'s upload of `name` (8 MiB) to `server` through a proxy
 /// that holds it after 1 MiB: a transfer in flight, its session
 /// established (and counted against the key's limits).
