@@ -430,33 +430,25 @@ fn ssh_agent_signs_for_the_client_end_to_end() {
         std::fs::read(&data).unwrap()
     );
     // --identity may name the .pub file of a key in the agent.
-    let out = sft(
-        home.path(),
-        &with_agent,
-        &[
-            "ls",
-            &server.target(),
-            "--server-key",
-            &fp,
-            "--identity",
-            public.to_str().unwrap(),
-        ],
-    );
+    let ls_pub = |env: &[(&str, &Path)]| {
+        sft(
+            home.path(),
+            env,
+            &[
+                "ls",
+                &server.target(),
+                "--server-key",
+                &fp,
+                "--identity",
+                public.to_str().unwrap(),
+            ],
+        )
+    };
+    let out = ls_pub(&with_agent);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out), "a.bin");
     // Without the agent, the .pub alone cannot sign.
-    let out = sft(
-        home.path(),
-        &[],
-        &[
-            "ls",
-            &server.target(),
-            "--server-key",
-            &fp,
-            "--identity",
-            public.to_str().unwrap(),
-        ],
-    );
+    let out = ls_pub(&[]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(
         stderr(&out).contains("is a public key and no ssh-agent"),

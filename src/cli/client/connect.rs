@@ -105,11 +105,13 @@ pub(super) fn connect(
         }
     };
     let (identity, identity_path) = identity;
-    let refused_hint = refused_hint(
-        &identity_path,
+    // Read only if the server refuses the key: the .pub file is not
+    // opened on every connection.
+    let (key, default_identity) = (
         identity.verifying_key(),
         trust.identity.is_none() && file.identity.is_none(),
     );
+    let refused_hint = || refused_hint(&identity_path, key, default_identity);
     let known_path = home::home_file(trust.known_hosts, "known_hosts")?;
     let pinned = match (&trust.server_key, &file.server_key) {
         (Some(text), _) => Some((text, Pin::Flag)),
@@ -276,7 +278,12 @@ fn ask(name: &str, fp: &Fingerprint, known: &Path) -> bool {
     read.is_ok() && matches!(answer.trim().to_ascii_lowercase().as_str(), "yes" | "y")
 }
 
-fn connect_error(e: ClientError, name: &str, pin: &Pin, refused_hint: &str) -> CliError {
+fn connect_error(
+    e: ClientError,
+    name: &str,
+    pin: &Pin,
+    refused_hint: &dyn Fn() -> String,
+) -> CliError {
     match e {
         ClientError::Proto(ProtoError::ServerKeyMismatch { expected, seen }) => match pin {
             Pin::KnownHosts(file) => CliError::new(
@@ -326,7 +333,7 @@ fn connect_error(e: ClientError, name: &str, pin: &Pin, refused_hint: &str) -> C
         }
         ClientError::Proto(ProtoError::PeerAlert(AlertCode::Unauthorized)) => {
             CliError::new(Exit::ClientRefused, format!("the server {name} refused this client's key"))
-                .hint(refused_hint)
+                .hint(refused_hint())
         }
         other => session_error(other),
     }
